@@ -1,0 +1,56 @@
+/**
+ * The api's Hono application: every module mounted under /api, operator endpoints at the root,
+ * and the static pages when the api runs without nginx in front.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { handleError, handleNotFound, AppError } from "@xplicit/shared/errors";
+import { requestMetrics, requireSameOrigin, securityHeaders } from "@xplicit/shared/http";
+import { opsRoutes } from "@xplicit/shared/ops";
+import type { ApiDeps, ApiEnv } from "./deps.ts";
+import { accountsRoutes } from "./modules/accounts/routes.ts";
+import { profilesRoutes } from "./modules/profiles/routes.ts";
+import { socialRoutes, type SocialHooks } from "./modules/social/routes.ts";
+
+export interface AppOptions {
+  social?: SocialHooks;
+  notReadyReason?: () => string | null;
+}
+
+export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
+  const app = new Hono<ApiEnv>();
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+  app.use(requestMetrics());
+  app.use(securityHeaders());
+
+  app.route(
+    "/",
+    opsRoutes({
+      service: "api",
+      version: deps.config.version,
+      checks: {
+        postgres: async () => void (await deps.sql`select 1`),
+        redis: async () => void (await deps.redis.ping()),
+      },
+      notReadyReason: opts.notReadyReason,
+    }),
+  );
+
+  const api = new Hono<ApiEnv>();
+  api.use(
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: () => {
+        throw new AppError(413, "body_too_large", "request body is too large");
+      },
+    }),
+  );
+  api.use(requireSameOrigin(deps.config.publicOrigins));
+  api.route("/", accountsRoutes(deps));
+  api.route("/", profilesRoutes(deps));
+  api.route("/", socialRoutes(deps, opts.social));
+  app.route("/api", api);
+
+  return app;
+}

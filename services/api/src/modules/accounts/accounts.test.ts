@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { newMember, registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi({ LOGIN_MAX_FAILURES_PER_ACCOUNT: "3" });
+});
+afterAll(() => api.stop());
+
+function yearsAgo(years: number, dayOffset = 0): string {
+  const d = new Date();
+  d.setUTCFullYear(d.getUTCFullYear() - years);
+  d.setUTCDate(d.getUTCDate() + dayOffset);
+  return d.toISOString().slice(0, 10);
+}
+
+describe("registration", () => {
+  test("creates a member, sets a __Host- session cookie with the right flags", async () => {
+    const client = api.client();
+    const reg = newMember({ email: "  Mixed.Case@Example.TEST " , handle: "mixed_case_member" });
+    const res = await client.post("/api/auth/register", reg);
+    expect(res.status).toBe(201);
+    expect(res.json.user.email).toBe("mixed.case@example.test");
+    const cookie = client.lastSetCookie.find((c) => c.startsWith("__Host-sid="))!;
+    expect(cookie).toBeDefined();
+    for (const flag of ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"]) expect(cookie).toContain(flag);
+    expect(cookie).not.toContain("Domain");
+    const me = await client.get("/api/me");
+    expect(me.status).toBe(200);
+    expect(me.json.user.handle).toBe("mixed_case_member");
+  });
+
+  test("18 today is allowed, 18 tomorrow is underage (422)", async () => {
+    const ok = await api.client().post("/api/auth/register", newMember({ birthDate: yearsAgo(18) }));
+    expect(ok.status).toBe(201);
+    const young = await api.client().post("/api/auth/register", newMember({ birthDate: yearsAgo(18, 1) }));
+    expect(young.status).toBe(422);
+    expect(young.json.error.code).toBe("underage");
+  });
+
+  test("duplicate email (any case) and duplicate handle are 409", async () => {
+    const reg = newMember();
+    expect((await api.client().post("/api/auth/register", reg)).status).toBe(201);
+    const sameEmail = await api.client().post("/api/auth/register", newMember({ email: reg.email.toUpperCase() }));
+    expect(sameEmail.status).toBe(409);
+    expect(sameEmail.json.error.code).toBe("email_taken");
+    const sameHandle = await api.client().post("/api/auth/register", newMember({ handle: reg.handle }));
+    expect(sameHandle.status).toBe(409);
+    expect(sameHandle.json.error.code).toBe("handle_taken");
+  });
+
+  test.each([
+    [{ handle: "ab" }, "invalid_handle"],
+    [{ handle: "Has-Upper" }, "invalid_handle"],
+    [{ password: "short" }, "invalid_password"],
+    [{ password: "x".repeat(129) }, "invalid_password"],
+    [{ email: "not-an-email" }, "invalid_email"],
+    [{ birthDate: "2001-02-30" }, "invalid_birth_date"],
+    [{ acceptTerms: false }, "terms_not_accepted"],
+  ])("rejects %p with 400 %s", async (override, code) => {
+    const res = await api.client().post("/api/auth/register", newMember(override));
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe(code);
+    expect(res.json.error.message).toBeString();
+  });
+
+  test("bad JSON is 400, never a crash", async () => {
+    const res = await api.client().request("POST", "/api/auth/register", undefined, { rawBody: "{nope" });
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe("bad_json");
+  });
+
+  test("wrong Content-Type is 403", async () => {
+    const res = await api.client().request("POST", "/api/auth/register", undefined, {
+      rawBody: JSON.stringify(newMember()),
+      contentType: "text/plain",
+    });
+    expect(res.status).toBe(403);
+    expect(res.json.error.code).toBe("bad_content_type");
+  });
+
+  test("missing or foreign Origin is 403 on every state-changing request", async () => {
+    const missing = await api.client().post("/api/auth/register", newMember(), { origin: null });
+    expect(missing.status).toBe(403);
+    expect(missing.json.error.code).toBe("bad_origin");
+    const foreign = await api.client().post("/api/auth/login", { email: "a@b.cd", password: "xxxxxxxxxxxx" }, { origin: "https://evil.example" });
+    expect(foreign.status).toBe(403);
+    const { client } = await registeredClient(api);
+    const logout = await client.post("/api/auth/logout", {}, { origin: "https://localhost:8443.evil.example" });
+    expect(logout.status).toBe(403);
+    expect((await client.get("/api/me")).status).toBe(200);
+  });
+
+  test("errors never leak a stack", async () => {
+    const res = await api.client().post("/api/auth/register", { email: 12 });
+    expect(JSON.stringify(res.json)).not.toContain("at ");
+  });
+});
+
+describe("sessions", () => {
+  test("login rotates the session: the old cookie stops working", async () => {
+    const { client, reg } = await registeredClient(api);
+    const before = client.cookies.get("__Host-sid")!;
+    const login = await client.post("/api/auth/login", { email: reg.email, password: reg.password });
+    expect(login.status).toBe(200);
+    const after = client.cookies.get("__Host-sid")!;
+    expect(after).not.toBe(before);
+    const stale = api.client();
+    stale.cookies.set("__Host-sid", before);
+    expect((await stale.get("/api/me")).status).toBe(401);
+    expect((await client.get("/api/me")).status).toBe(200);
+  });
+
+  test("wrong password is 401 with a generic message", async () => {
+    const { reg } = await registeredClient(api);
+    const res = await api.client().post("/api/auth/login", { email: reg.email, password: "wrong password!" });
+    expect(res.status).toBe(401);
+    const unknown = await api.client().post("/api/auth/login", { email: "nobody@example.test", password: "wrong password!" });
+    expect(unknown.status).toBe(401);
+    expect(unknown.json.error.message).toBe(res.json.error.message);
+  });
+
+  test("repeated failed logins are throttled with 429 and Retry-After", async () => {
+    const { reg } = await registeredClient(api);
+    for (let i = 0; i < 3; i++) {
+      expect((await api.client().post("/api/auth/login", { email: reg.email, password: "wrong password!" })).status).toBe(401);
+    }
+    const blocked = await api.client().post("/api/auth/login", { email: reg.email, password: reg.password });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  test("logout revokes at once; logout-all ends every session of the member", async () => {
+    const { client, reg } = await registeredClient(api);
+    const second = api.client();
+    expect((await second.post("/api/auth/login", { email: reg.email, password: reg.password })).status).toBe(200);
+    const third = api.client();
+    expect((await third.post("/api/auth/login", { email: reg.email, password: reg.password })).status).toBe(200);
+
+    const list = await client.get("/api/me/sessions");
+    expect(list.json.sessions.length).toBe(3);
+    expect(list.json.sessions.filter((s: { current: boolean }) => s.current).length).toBe(1);
+
+    expect((await third.post("/api/auth/logout")).status).toBe(200);
+    expect((await third.get("/api/me")).status).toBe(401);
+
+    const all = await client.post("/api/auth/logout-all");
+    expect(all.json.revoked).toBe(2);
+    expect((await client.get("/api/me")).status).toBe(401);
+    expect((await second.get("/api/me")).status).toBe(401);
+  });
+
+  test("a member can end one of their sessions, not someone else's", async () => {
+    const { client, reg } = await registeredClient(api);
+    const other = api.client();
+    await other.post("/api/auth/login", { email: reg.email, password: reg.password });
+    const sessions = (await client.get("/api/me/sessions")).json.sessions as { id: string; current: boolean }[];
+    const target = sessions.find((s) => !s.current)!;
+    const stranger = (await registeredClient(api)).client;
+    expect((await stranger.del(`/api/me/sessions/${target.id}`)).status).toBe(404);
+    expect((await client.del(`/api/me/sessions/${target.id}`)).status).toBe(200);
+    expect((await other.get("/api/me")).status).toBe(401);
+    expect((await client.del("/api/me/sessions/not-a-number")).status).toBe(404);
+  });
+});
+
+describe("idle expiry", () => {
+  test("a session unused for longer than the idle timeout is gone (Redis and Postgres)", async () => {
+    const shortApi = await startTestApi({ SESSION_IDLE_SECONDS: "1" });
+    try {
+      const { client } = await registeredClient(shortApi);
+      expect((await client.get("/api/me")).status).toBe(200);
+      await Bun.sleep(2200);
+      expect((await client.get("/api/me")).status).toBe(401);
+    } finally {
+      await shortApi.stop();
+    }
+  });
+});

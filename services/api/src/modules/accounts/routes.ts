@@ -1,0 +1,109 @@
+/**
+ * Registration, login, logout and the member's own account and sessions.
+ */
+import { Hono, type Context } from "hono";
+import { notFound, tooManyRequests, unauthorized, badRequest } from "@xplicit/shared/errors";
+import { clientIp, readJsonObject } from "@xplicit/shared/http";
+import { createLogger } from "@xplicit/shared/log";
+import { clearedSessionCookie, sessionCookie } from "@xplicit/shared/sessions";
+import type { ApiDeps, ApiEnv } from "../../deps.ts";
+import { requireMember, sessionToken } from "../../session/middleware.ts";
+import { createLoginThrottle } from "./login-throttle.ts";
+import { findAccount, findCredentials, insertAccount } from "./store.ts";
+import { normaliseEmail, parseRegistration } from "./validation.ts";
+
+const log = createLogger("accounts");
+
+// Verifying against a real hash when the email is unknown keeps both paths equally slow.
+const DUMMY_HASH = await Bun.password.hash("not-a-real-password-xplicit");
+
+export function accountsRoutes(deps: ApiDeps) {
+  const app = new Hono<ApiEnv>();
+  const throttle = createLoginThrottle(deps.redis, deps.keys, deps.config.login);
+  const ipOf = (c: Context) => clientIp(c, deps.config.trustedProxies);
+
+  async function startSession(c: Context, userId: string) {
+    const old = sessionToken(c, deps);
+    if (old) await deps.sessions.revokeToken(old);
+    const session = await deps.sessions.create(userId, {
+      userAgent: c.req.header("user-agent") ?? "",
+      ip: ipOf(c),
+    });
+    c.header("Set-Cookie", sessionCookie(deps.config.session.cookieName, session.token, deps.config.session.absoluteSeconds));
+    c.header("Cache-Control", "no-store");
+    return session;
+  }
+
+  app.post("/auth/register", async (c) => {
+    const reg = parseRegistration(await readJsonObject(c));
+    const hash = await Bun.password.hash(reg.password, { algorithm: "argon2id" });
+    const account = await insertAccount(deps.sql, reg, hash);
+    await startSession(c, account.id);
+    log.audit("register", { userId: account.id, ip: ipOf(c) });
+    return c.json({ user: account }, 201);
+  });
+
+  app.post("/auth/login", async (c) => {
+    const body = await readJsonObject(c);
+    const email = normaliseEmail(body.email);
+    if (typeof body.password !== "string" || body.password.length === 0 || body.password.length > 128) {
+      throw badRequest("invalid_password", "password is required");
+    }
+    const ip = ipOf(c);
+    const wait = await throttle.retryAfter(email, ip);
+    if (wait > 0) {
+      log.audit("login_throttled", { ip, retryAfter: wait });
+      throw tooManyRequests(wait, "too many failed logins; try again later");
+    }
+    const creds = await findCredentials(deps.sql, email);
+    const ok = await Bun.password.verify(body.password, creds?.passwordHash ?? DUMMY_HASH);
+    if (!creds || !ok) {
+      await throttle.recordFailure(email, ip);
+      log.audit("login_failed", { ip, knownAccount: !!creds });
+      throw unauthorized("email or password is wrong");
+    }
+    await throttle.recordSuccess(email);
+    const session = await startSession(c, creds.id);
+    log.audit("login", { userId: creds.id, sessionId: session.sessionId, ip });
+    const account = await findAccount(deps.sql, creds.id);
+    return c.json({ user: account });
+  });
+
+  app.post("/auth/logout", async (c) => {
+    const revoked = await deps.sessions.revokeToken(sessionToken(c, deps));
+    if (revoked) log.audit("logout", { userId: revoked.userId, sessionId: revoked.sessionId });
+    c.header("Set-Cookie", clearedSessionCookie(deps.config.session.cookieName));
+    return c.json({ ok: true });
+  });
+
+  app.post("/auth/logout-all", requireMember(deps), async (c) => {
+    const { userId } = c.get("member");
+    const count = await deps.sessions.revokeAll(userId);
+    log.audit("logout_all", { userId, sessions: count });
+    c.header("Set-Cookie", clearedSessionCookie(deps.config.session.cookieName));
+    return c.json({ ok: true, revoked: count });
+  });
+
+  app.get("/me", requireMember(deps), async (c) => {
+    const account = await findAccount(deps.sql, c.get("member").userId);
+    if (!account) throw unauthorized();
+    c.header("Cache-Control", "no-store");
+    return c.json({ user: account });
+  });
+
+  app.get("/me/sessions", requireMember(deps), async (c) => {
+    const { userId, sessionId } = c.get("member");
+    return c.json({ sessions: await deps.sessions.list(userId, sessionId) });
+  });
+
+  app.delete("/me/sessions/:id", requireMember(deps), async (c) => {
+    const id = c.req.param("id");
+    if (!/^\d{1,18}$/.test(id)) throw notFound("no such session");
+    const { userId } = c.get("member");
+    if (!(await deps.sessions.revokeById(userId, id))) throw notFound("no such session");
+    log.audit("session_revoked", { userId, sessionId: id });
+    return c.json({ ok: true });
+  });
+
+  return app;
+}

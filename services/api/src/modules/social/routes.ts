@@ -1,0 +1,88 @@
+/** Follow, block, and the keyset-paginated follower lists. */
+import { Hono, type Context } from "hono";
+import { badRequest, forbidden, notFound } from "@xplicit/shared/errors";
+import { findMemberIdByHandle, getMemberCards } from "@xplicit/shared/modules/profiles";
+import * as social from "@xplicit/shared/modules/social";
+import type { ApiDeps, ApiEnv } from "../../deps.ts";
+import { requireMember } from "../../session/middleware.ts";
+import { parsePage } from "@xplicit/shared/http";
+
+export interface SocialHooks {
+  /** Called after a new follow, e.g. to notify the followee. */
+  onFollow?: (followerId: string, followeeId: string) => Promise<void>;
+}
+
+export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
+  const app = new Hono<ApiEnv>();
+  const auth = requireMember(deps);
+
+  async function target(c: Context<ApiEnv>): Promise<string> {
+    const id = await findMemberIdByHandle(deps.sql, c.req.param("handle") ?? "");
+    if (!id) throw notFound("no such member");
+    return id;
+  }
+
+  async function otherThanMe(c: Context<ApiEnv>): Promise<[string, string]> {
+    const me = c.get("member").userId;
+    const other = await target(c);
+    if (other === me) throw badRequest("self", "you cannot do that to yourself");
+    return [me, other];
+  }
+
+  app.post("/users/:handle/follow", auth, async (c) => {
+    const [me, other] = await otherThanMe(c);
+    if (await social.isBlockedEitherWay(deps.sql, me, other)) throw forbidden("blocked", "you cannot follow this member");
+    const created = await social.follow(deps.sql, me, other);
+    if (created) await hooks.onFollow?.(me, other);
+    return c.json({ following: true });
+  });
+
+  app.delete("/users/:handle/follow", auth, async (c) => {
+    const [me, other] = await otherThanMe(c);
+    await social.unfollow(deps.sql, me, other);
+    return c.json({ following: false });
+  });
+
+  app.post("/users/:handle/block", auth, async (c) => {
+    const [me, other] = await otherThanMe(c);
+    await social.block(deps.sql, me, other);
+    return c.json({ blocked: true });
+  });
+
+  app.delete("/users/:handle/block", auth, async (c) => {
+    const [me, other] = await otherThanMe(c);
+    await social.unblock(deps.sql, me, other);
+    return c.json({ blocked: false });
+  });
+
+  for (const direction of ["followers", "following"] as const) {
+    app.get(`/users/:handle/${direction}`, auth, async (c) => {
+      const owner = await target(c);
+      if (await social.hasBlocked(deps.sql, owner, c.get("member").userId)) throw notFound("no such member");
+      const page = parsePage(c.req.query("cursor"), c.req.query("limit"));
+      const edges = await social.listFollowEdges(deps.sql, owner, direction, page.cursor, page.limit + 1);
+      const visible = edges.slice(0, page.limit);
+      const cards = await getMemberCards(deps.sql, visible.map((e) => e.memberId));
+      return c.json({
+        items: visible.flatMap((e) => {
+          const card = cards.get(e.memberId);
+          return card ? [{ handle: card.handle, displayName: card.displayName, since: e.createdAt }] : [];
+        }),
+        nextCursor: edges.length > page.limit ? visible.at(-1)!.edgeId : null,
+      });
+    });
+  }
+
+  app.get("/me/blocks", auth, async (c) => {
+    const blocked = await social.listBlocked(deps.sql, c.get("member").userId);
+    const cards = await getMemberCards(deps.sql, blocked.map((b) => b.memberId));
+    return c.json({
+      items: blocked.flatMap((b) => {
+        const card = cards.get(b.memberId);
+        return card ? [{ handle: card.handle, displayName: card.displayName, since: b.createdAt }] : [];
+      }),
+    });
+  });
+
+  return app;
+}

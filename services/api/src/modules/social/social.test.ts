@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(() => api.stop());
+
+describe("follow and block", () => {
+  test("follow, unfollow, idempotent, not yourself", async () => {
+    const a = await registeredClient(api);
+    const b = await registeredClient(api);
+    expect((await a.client.post(`/api/users/${b.user.handle}/follow`)).status).toBe(200);
+    expect((await a.client.post(`/api/users/${b.user.handle}/follow`)).status).toBe(200);
+    const followers = await a.client.get(`/api/users/${b.user.handle}/followers`);
+    expect(followers.json.items.map((i: { handle: string }) => i.handle)).toEqual([a.user.handle]);
+    expect((await a.client.post(`/api/users/${a.user.handle}/follow`)).status).toBe(400);
+    expect((await a.client.del(`/api/users/${b.user.handle}/follow`)).status).toBe(200);
+    expect((await a.client.get(`/api/users/${b.user.handle}/followers`)).json.items).toEqual([]);
+    expect((await a.client.post(`/api/users/nobody_here_xyz/follow`)).status).toBe(404);
+  });
+
+  test("blocking removes follows both ways, stops re-following, hides the profile from the blocked", async () => {
+    const a = await registeredClient(api);
+    const b = await registeredClient(api);
+    await a.client.post(`/api/users/${b.user.handle}/follow`);
+    await b.client.post(`/api/users/${a.user.handle}/follow`);
+
+    expect((await a.client.post(`/api/users/${b.user.handle}/block`)).status).toBe(200);
+    expect((await a.client.get(`/api/users/${a.user.handle}/followers`)).json.items).toEqual([]);
+    expect((await a.client.get(`/api/users/${a.user.handle}/following`)).json.items).toEqual([]);
+
+    const refollow = await b.client.post(`/api/users/${a.user.handle}/follow`);
+    expect(refollow.status).toBe(403);
+    expect(refollow.json.error.code).toBe("blocked");
+    expect((await a.client.post(`/api/users/${b.user.handle}/follow`)).status).toBe(403);
+
+    expect((await b.client.get(`/api/users/${a.user.handle}`)).status).toBe(404);
+    expect((await b.client.get(`/api/users/${a.user.handle}/followers`)).status).toBe(404);
+    expect((await a.client.get(`/api/users/${b.user.handle}`)).status).toBe(200);
+    expect((await a.client.get(`/api/me/blocks`)).json.items.map((i: { handle: string }) => i.handle)).toEqual([b.user.handle]);
+
+    expect((await a.client.del(`/api/users/${b.user.handle}/block`)).status).toBe(200);
+    expect((await b.client.get(`/api/users/${a.user.handle}`)).status).toBe(200);
+    expect((await b.client.post(`/api/users/${a.user.handle}/follow`)).status).toBe(200);
+  });
+});
+
+describe("keyset pagination", () => {
+  test("pages through 25 followers with no overlap and no gap, newest first", async () => {
+    const star = await registeredClient(api);
+    const fans: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const fan = await registeredClient(api);
+      await fan.client.post(`/api/users/${star.user.handle}/follow`);
+      fans.push(fan.user.handle);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await star.client.get(`/api/users/${star.user.handle}/followers?limit=10${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(res.status).toBe(200);
+      seen.push(...res.json.items.map((i: { handle: string }) => i.handle));
+      cursor = res.json.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(fans.reverse());
+  }, 60_000);
+
+  test("limit and cursor are validated", async () => {
+    const a = await registeredClient(api);
+    expect((await a.client.get(`/api/users/${a.user.handle}/followers?limit=101`)).status).toBe(400);
+    expect((await a.client.get(`/api/users/${a.user.handle}/followers?limit=0`)).status).toBe(400);
+    expect((await a.client.get(`/api/users/${a.user.handle}/followers?cursor=abc`)).status).toBe(400);
+  });
+});
+
+describe("profiles", () => {
+  test("edit and read a profile; limits enforced; anonymous gets 401", async () => {
+    const a = await registeredClient(api);
+    expect((await a.client.patch("/api/me/profile", { displayName: "Alice", bio: "hello" })).status).toBe(200);
+    const res = await a.client.get(`/api/users/${a.user.handle}`);
+    expect(res.json.profile).toMatchObject({ handle: a.user.handle, displayName: "Alice", bio: "hello" });
+    expect(res.json.profile.id).toBeUndefined();
+    expect((await a.client.patch("/api/me/profile", { displayName: "x".repeat(51) })).status).toBe(400);
+    expect((await a.client.patch("/api/me/profile", { bio: "x".repeat(501) })).status).toBe(400);
+    expect((await api.client().get(`/api/users/${a.user.handle}`)).status).toBe(401);
+  });
+});

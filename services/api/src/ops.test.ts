@@ -1,0 +1,43 @@
+import { expect, test } from "bun:test";
+import { startTestApi } from "../../../tests/harness/api.ts";
+
+test("/healthz, /readyz, /status and /metrics answer", async () => {
+  const api = await startTestApi();
+  try {
+    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
+    const status = await (await fetch(`${api.url}/status`)).json();
+    expect(status).toMatchObject({ service: "api" });
+    for (const key of ["uptimeSeconds", "memory", "cpuPercent", "loadAverage", "version"]) expect(status).toHaveProperty(key);
+    await fetch(`${api.url}/api/me`);
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toContain("process_cpu_user_seconds_total");
+    expect(metrics).toMatch(/http_request_duration_seconds_bucket\{[^}]*route="\/api\/me"/);
+  } finally {
+    await api.stop();
+  }
+});
+
+test("/readyz is 503 when Redis is unreachable", async () => {
+  const api = await startTestApi({ REDIS_URL: "redis://127.0.0.1:1" });
+  try {
+    const res = await fetch(`${api.url}/readyz`);
+    expect(res.status).toBe(503);
+    const body = await res.json();
+    expect(body.checks.postgres).toBe("ok");
+    expect(body.checks.redis).not.toBe("ok");
+  } finally {
+    await api.stop();
+  }
+});
+
+test("unknown routes are JSON 404s", async () => {
+  const api = await startTestApi();
+  try {
+    const res = await fetch(`${api.url}/api/nope`);
+    expect(res.status).toBe(404);
+    expect((await res.json()).error.code).toBe("not_found");
+  } finally {
+    await api.stop();
+  }
+});

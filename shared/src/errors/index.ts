@@ -1,0 +1,53 @@
+/**
+ * One error type for every expected failure. Handlers throw `AppError`; `onError` turns it into
+ * `{"error":{"code","message"}}` with its status, and anything else into an opaque 500.
+ */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { createLogger } from "../log/index.ts";
+
+const log = createLogger("errors");
+
+export class AppError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const badRequest = (code: string, message: string) => new AppError(400, code, message);
+export const unauthorized = (message = "sign in first") => new AppError(401, "unauthenticated", message);
+export const forbidden = (code: string, message: string) => new AppError(403, code, message);
+export const notFound = (message = "not found") => new AppError(404, "not_found", message);
+export const conflict = (code: string, message: string) => new AppError(409, code, message);
+export const unprocessable = (code: string, message: string) => new AppError(422, code, message);
+export const tooManyRequests = (retryAfterSeconds: number, message = "too many requests") =>
+  new AppError(429, "rate_limited", message, { "Retry-After": String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+
+export function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+/** Hono `onError` handler shared by every service. */
+export function handleError(err: Error, c: Context): Response {
+  if (err instanceof AppError) {
+    for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+    return c.json(errorBody(err.code, err.message), err.status);
+  }
+  // Hono's own HTTPException (e.g. body limit) carries a status; keep it, hide the rest.
+  const status = (err as { status?: number }).status;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return c.json(errorBody("bad_request", err.message || "bad request"), status as ContentfulStatusCode);
+  }
+  log.error("unhandled error", { err: { name: err.name, message: err.message }, path: c.req.path, method: c.req.method });
+  return c.json(errorBody("internal", "internal error"), 500);
+}
+
+export function handleNotFound(c: Context): Response {
+  return c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404);
+}

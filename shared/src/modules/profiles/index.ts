@@ -1,0 +1,45 @@
+/**
+ * Member lookups every service needs (the handle and display name that render a message, a
+ * notification or a follower list). Batched: one query for any number of ids, never one per row.
+ */
+import type { Sql } from "../../db/index.ts";
+
+export interface MemberCard {
+  id: string;
+  handle: string;
+  displayName: string;
+}
+
+export interface PublicProfile extends MemberCard {
+  bio: string;
+  createdAt: string;
+}
+
+export async function findMemberIdByHandle(sql: Sql, handle: string): Promise<string | null> {
+  if (!/^[a-z0-9_]{3,30}$/.test(handle)) return null;
+  const [row] = await sql<{ id: string }[]>`select id from users where handle = ${handle}`;
+  return row?.id ?? null;
+}
+
+export async function findPublicProfile(sql: Sql, handle: string): Promise<PublicProfile | null> {
+  if (!/^[a-z0-9_]{3,30}$/.test(handle)) return null;
+  const [row] = await sql<{ id: string; handle: string; display_name: string; bio: string; created_at: Date }[]>`
+    select id, handle, display_name, bio, created_at from users where handle = ${handle}`;
+  if (!row) return null;
+  return { id: row.id, handle: row.handle, displayName: row.display_name, bio: row.bio, createdAt: row.created_at.toISOString() };
+}
+
+export async function getMemberCards(sql: Sql, ids: readonly string[]): Promise<Map<string, MemberCard>> {
+  const unique = [...new Set(ids)];
+  const out = new Map<string, MemberCard>();
+  if (unique.length === 0) return out;
+  const rows = await sql<{ id: string; handle: string; display_name: string }[]>`
+    select id, handle, display_name from users where id = any(${unique}::bigint[])`;
+  for (const r of rows) out.set(r.id, { id: r.id, handle: r.handle, displayName: r.display_name });
+  return out;
+}
+
+export async function updateProfile(sql: Sql, userId: string, patch: { displayName?: string; bio?: string }): Promise<void> {
+  if (patch.displayName !== undefined) await sql`update users set display_name = ${patch.displayName} where id = ${userId}`;
+  if (patch.bio !== undefined) await sql`update users set bio = ${patch.bio} where id = ${userId}`;
+}

@@ -1,0 +1,104 @@
+/**
+ * The social graph: follows and blocks. The api's social routes, the chat tier (no messages
+ * to or from a blocked member) and the notification worker (followers of an actor) all go
+ * through these functions, never through the tables.
+ */
+import type { Sql } from "../../db/index.ts";
+
+export interface FollowEdge {
+  /** the other member: follower when listing followers, followee when listing following */
+  memberId: string;
+  edgeId: string;
+  createdAt: string;
+}
+
+export async function isBlockedEitherWay(sql: Sql, a: string, b: string): Promise<boolean> {
+  const [row] = await sql<{ blocked: boolean }[]>`
+    select exists (
+      select 1 from blocks where (blocker_id = ${a} and blocked_id = ${b}) or (blocker_id = ${b} and blocked_id = ${a})
+    ) as blocked`;
+  return row?.blocked ?? false;
+}
+
+export async function hasBlocked(sql: Sql, blocker: string, blocked: string): Promise<boolean> {
+  const [row] = await sql<{ one: number }[]>`select 1 as one from blocks where blocker_id = ${blocker} and blocked_id = ${blocked}`;
+  return !!row;
+}
+
+/** Any pair among `memberIds` with a block between `memberId` and them. */
+export async function blockedAmong(sql: Sql, memberId: string, memberIds: readonly string[]): Promise<string[]> {
+  if (memberIds.length === 0) return [];
+  const rows = await sql<{ other: string }[]>`
+    select blocked_id as other from blocks where blocker_id = ${memberId} and blocked_id = any(${memberIds as string[]}::bigint[])
+    union
+    select blocker_id as other from blocks where blocked_id = ${memberId} and blocker_id = any(${memberIds as string[]}::bigint[])`;
+  return rows.map((r) => r.other);
+}
+
+/** Returns true when a new follow was created. */
+export async function follow(sql: Sql, follower: string, followee: string): Promise<boolean> {
+  const rows = await sql`
+    insert into follows (follower_id, followee_id) values (${follower}, ${followee})
+    on conflict do nothing returning id`;
+  return rows.length > 0;
+}
+
+export async function unfollow(sql: Sql, follower: string, followee: string): Promise<boolean> {
+  const rows = await sql`delete from follows where follower_id = ${follower} and followee_id = ${followee} returning id`;
+  return rows.length > 0;
+}
+
+/** Blocking also removes follows in both directions, atomically. */
+export async function block(sql: Sql, blocker: string, blocked: string): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`insert into blocks (blocker_id, blocked_id) values (${blocker}, ${blocked}) on conflict do nothing`;
+    await tx`delete from follows where follower_id = ${blocker} and followee_id = ${blocked}`;
+    await tx`delete from follows where follower_id = ${blocked} and followee_id = ${blocker}`;
+  });
+}
+
+export async function unblock(sql: Sql, blocker: string, blocked: string): Promise<boolean> {
+  const rows = await sql`delete from blocks where blocker_id = ${blocker} and blocked_id = ${blocked} returning blocker_id`;
+  return rows.length > 0;
+}
+
+/** Keyset page of followers (direction "followers") or followees ("following"), newest first. */
+export async function listFollowEdges(
+  sql: Sql,
+  memberId: string,
+  direction: "followers" | "following",
+  beforeEdgeId: string | null,
+  limit: number,
+): Promise<FollowEdge[]> {
+  const rows =
+    direction === "followers"
+      ? await sql<{ id: string; member: string; created_at: Date }[]>`
+          select id, follower_id as member, created_at from follows
+          where followee_id = ${memberId} ${beforeEdgeId ? sql`and id < ${beforeEdgeId}` : sql``}
+          order by id desc limit ${limit}`
+      : await sql<{ id: string; member: string; created_at: Date }[]>`
+          select id, followee_id as member, created_at from follows
+          where follower_id = ${memberId} ${beforeEdgeId ? sql`and id < ${beforeEdgeId}` : sql``}
+          order by id desc limit ${limit}`;
+  return rows.map((r) => ({ memberId: r.member, edgeId: r.id, createdAt: r.created_at.toISOString() }));
+}
+
+/** Fan-out scan: follower ids of `memberId` after `afterEdgeId`, in edge order. */
+export async function followerIdsPage(
+  sql: Sql,
+  memberId: string,
+  afterEdgeId: string | null,
+  limit: number,
+): Promise<{ ids: string[]; lastEdgeId: string | null }> {
+  const rows = await sql<{ id: string; follower_id: string }[]>`
+    select id, follower_id from follows
+    where followee_id = ${memberId} ${afterEdgeId ? sql`and id > ${afterEdgeId}` : sql``}
+    order by id limit ${limit}`;
+  return { ids: rows.map((r) => r.follower_id), lastEdgeId: rows.at(-1)?.id ?? null };
+}
+
+export async function listBlocked(sql: Sql, blocker: string, limit = 500): Promise<{ memberId: string; createdAt: string }[]> {
+  const rows = await sql<{ blocked_id: string; created_at: Date }[]>`
+    select blocked_id, created_at from blocks where blocker_id = ${blocker} order by created_at desc limit ${limit}`;
+  return rows.map((r) => ({ memberId: r.blocked_id, createdAt: r.created_at.toISOString() }));
+}

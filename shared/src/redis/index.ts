@@ -1,0 +1,80 @@
+/**
+ * ioredis factory. A service holds one command connection and, if it listens to pub/sub, one
+ * subscriber connection (a subscribed connection cannot run commands). Every key and channel is
+ * built through `keys` so a deployment's prefix applies everywhere.
+ */
+import Redis, { type RedisOptions } from "ioredis";
+import { createLogger } from "../log/index.ts";
+
+const log = createLogger("redis");
+
+export type { Redis };
+
+export interface RedisConnections {
+  command: Redis;
+  subscriber(): Redis;
+  close(): Promise<void>;
+}
+
+export function createRedis(url: string, name: string, extra: RedisOptions = {}): Redis {
+  const client = new Redis(url, {
+    connectionName: name,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    retryStrategy: (attempt) => Math.min(200 * attempt, 2000),
+    ...extra,
+  });
+  let lastError = "";
+  client.on("error", (err: Error) => {
+    if (err.message !== lastError) log.warn("redis connection error", { name, error: err.message });
+    lastError = err.message;
+  });
+  client.on("ready", () => {
+    if (lastError) log.info("redis connection restored", { name });
+    lastError = "";
+  });
+  return client;
+}
+
+export function createRedisConnections(url: string, name: string): RedisConnections {
+  const command = createRedis(url, name);
+  let sub: Redis | undefined;
+  return {
+    command,
+    subscriber() {
+      // Subscriptions must survive reconnects: ioredis re-subscribes automatically when
+      // autoResubscribe is on (the default); no per-request retries for a listener.
+      sub ??= createRedis(url, `${name}:sub`, { maxRetriesPerRequest: null });
+      return sub;
+    },
+    async close() {
+      await Promise.allSettled([command.quit(), sub?.quit()]);
+    },
+  };
+}
+
+/** Key and channel names, all under one prefix. */
+export function redisKeys(prefix: string) {
+  return {
+    prefix,
+    session: (tokenHash: string) => `${prefix}sess:${tokenHash}`,
+    userSessions: (userId: string) => `${prefix}user-sess:${userId}`,
+    loginFailAccount: (email: string) => `${prefix}login-fail:acct:${email}`,
+    loginFailIp: (ip: string) => `${prefix}login-fail:ip:${ip}`,
+    rate: (bucket: string, who: string) => `${prefix}rate:${bucket}:${who}`,
+    memberCard: (userId: string) => `${prefix}member:${userId}`,
+    /** Per-member event stream, its seq counter, acks and presence. */
+    memberSeq: (userId: string) => `${prefix}ev:seq:${userId}`,
+    memberLog: (userId: string) => `${prefix}ev:log:${userId}`,
+    memberAcks: (userId: string) => `${prefix}ev:ack:${userId}`,
+    memberChannel: (userId: string) => `${prefix}ch:member:${userId}`,
+    presence: (userId: string) => `${prefix}presence:${userId}`,
+    sendDedup: (userId: string, clientMsgId: string) => `${prefix}send:${userId}:${clientMsgId}`,
+    replicaChannel: (replica: string) => `${prefix}ch:replica:${replica}`,
+    replicas: () => `${prefix}replicas`,
+    unread: (userId: string) => `${prefix}notif:unread:${userId}`,
+    bullPrefix: () => `${prefix}bull`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -1,0 +1,214 @@
+/**
+ * Cookie sessions. The cookie holds a 256-bit random id; Postgres stores only its SHA-256; Redis
+ * caches the verified session so the hot check (every API call, every WebSocket upgrade) costs one
+ * Redis GET and no Postgres. Revocation deletes both at once and is announced on a channel so the
+ * chat tier can close the sockets that rode on the session.
+ */
+import type { Sql } from "../db/index.ts";
+import type { Redis, RedisKeys } from "../redis/index.ts";
+
+export interface Session {
+  sessionId: string;
+  userId: string;
+}
+
+export interface SessionInfo {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  userAgent: string;
+  ip: string;
+  current: boolean;
+}
+
+export interface NewSession extends Session {
+  token: string;
+  expiresAt: Date;
+}
+
+export interface SessionStoreOptions {
+  sql: Sql;
+  redis: Redis;
+  keys: RedisKeys;
+  idleSeconds: number;
+  absoluteSeconds: number;
+}
+
+interface CachedSession {
+  sid: string;
+  uid: string;
+  /** absolute expiry, epoch ms */
+  abs: number;
+  /** last time Postgres' last_seen_at was written, epoch ms */
+  seen: number;
+}
+
+export interface SessionRevokedEvent {
+  userId: string;
+  sessionIds: string[];
+}
+
+export function sessionRevokedChannel(keys: RedisKeys): string {
+  return `${keys.prefix}ch:sessions:revoked`;
+}
+
+export function newSessionToken(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+}
+
+export function hashSessionToken(token: string): Buffer {
+  return new Bun.CryptoHasher("sha256").update(token).digest() as Buffer;
+}
+
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+export function createSessionStore(opts: SessionStoreOptions) {
+  const { sql, redis, keys, idleSeconds, absoluteSeconds } = opts;
+  const idleMs = idleSeconds * 1000;
+  // Writing last_seen_at on every request would turn each read into a Postgres write.
+  const touchEveryMs = Math.min(60_000, idleMs / 2);
+
+  async function cache(tokenHashHex: string, entry: CachedSession): Promise<void> {
+    const ttl = Math.min(idleMs, entry.abs - Date.now());
+    if (ttl <= 0) return;
+    await redis
+      .multi()
+      .set(keys.session(tokenHashHex), JSON.stringify(entry), "PX", ttl)
+      .sadd(keys.userSessions(entry.uid), tokenHashHex)
+      .pexpire(keys.userSessions(entry.uid), absoluteSeconds * 1000)
+      .exec();
+  }
+
+  async function announce(event: SessionRevokedEvent): Promise<void> {
+    if (event.sessionIds.length === 0) return;
+    await redis.publish(sessionRevokedChannel(keys), JSON.stringify(event));
+  }
+
+  async function create(userId: string, meta: { userAgent: string; ip: string }): Promise<NewSession> {
+    const token = newSessionToken();
+    const hash = hashSessionToken(token);
+    const expiresAt = new Date(Date.now() + absoluteSeconds * 1000);
+    const [row] = await sql<{ id: string }[]>`
+      insert into sessions (token_hash, user_id, expires_at, user_agent, ip)
+      values (${hash}, ${userId}, ${expiresAt}, ${meta.userAgent.slice(0, 300)}, ${meta.ip.slice(0, 64)})
+      returning id`;
+    const sessionId = row!.id;
+    await cache(hash.toString("hex"), { sid: sessionId, uid: userId, abs: expiresAt.getTime(), seen: Date.now() });
+    return { token, sessionId, userId, expiresAt };
+  }
+
+  async function verifyFromPostgres(hash: Buffer): Promise<CachedSession | null> {
+    const [row] = await sql<{ id: string; user_id: string; expires_at: Date }[]>`
+      update sessions set last_seen_at = now()
+      where token_hash = ${hash}
+        and revoked_at is null
+        and expires_at > now()
+        and last_seen_at > now() - make_interval(secs => ${idleSeconds})
+      returning id, user_id, expires_at`;
+    if (!row) return null;
+    return { sid: row.id, uid: row.user_id, abs: row.expires_at.getTime(), seen: Date.now() };
+  }
+
+  /** Cookie value → session, or null. Redis hit: no Postgres. Redis miss: Postgres, then refill. */
+  async function verify(token: string | undefined | null): Promise<Session | null> {
+    if (!token || !TOKEN_SHAPE.test(token)) return null;
+    const hash = hashSessionToken(token);
+    const hex = hash.toString("hex");
+    const raw = await redis.get(keys.session(hex));
+    const now = Date.now();
+    if (raw) {
+      const entry = JSON.parse(raw) as CachedSession;
+      if (entry.abs <= now) return null;
+      if (now - entry.seen > touchEveryMs) {
+        await sql`update sessions set last_seen_at = now() where id = ${entry.sid} and revoked_at is null`;
+        entry.seen = now;
+        await redis.set(keys.session(hex), JSON.stringify(entry), "PX", Math.min(idleMs, entry.abs - now));
+      } else {
+        await redis.pexpire(keys.session(hex), Math.min(idleMs, entry.abs - now));
+      }
+      return { sessionId: entry.sid, userId: entry.uid };
+    }
+    const entry = await verifyFromPostgres(hash);
+    if (!entry) return null;
+    await cache(hex, entry);
+    return { sessionId: entry.sid, userId: entry.uid };
+  }
+
+  async function dropFromRedis(userId: string, hexes: string[]): Promise<void> {
+    if (hexes.length === 0) return;
+    await redis
+      .multi()
+      .del(...hexes.map((h) => keys.session(h)))
+      .srem(keys.userSessions(userId), ...hexes)
+      .exec();
+  }
+
+  async function revokeToken(token: string | undefined | null): Promise<Session | null> {
+    if (!token || !TOKEN_SHAPE.test(token)) return null;
+    const hash = hashSessionToken(token);
+    const [row] = await sql<{ id: string; user_id: string }[]>`
+      update sessions set revoked_at = now()
+      where token_hash = ${hash} and revoked_at is null
+      returning id, user_id`;
+    await redis.del(keys.session(hash.toString("hex")));
+    if (!row) return null;
+    await redis.srem(keys.userSessions(row.user_id), hash.toString("hex"));
+    await announce({ userId: row.user_id, sessionIds: [row.id] });
+    return { sessionId: row.id, userId: row.user_id };
+  }
+
+  async function revokeById(userId: string, sessionId: string): Promise<boolean> {
+    const [row] = await sql<{ token_hash: Buffer }[]>`
+      update sessions set revoked_at = now()
+      where id = ${sessionId} and user_id = ${userId} and revoked_at is null
+      returning token_hash`;
+    if (!row) return false;
+    await dropFromRedis(userId, [row.token_hash.toString("hex")]);
+    await announce({ userId, sessionIds: [sessionId] });
+    return true;
+  }
+
+  async function revokeAll(userId: string): Promise<number> {
+    const rows = await sql<{ id: string; token_hash: Buffer }[]>`
+      update sessions set revoked_at = now()
+      where user_id = ${userId} and revoked_at is null
+      returning id, token_hash`;
+    const cached = await redis.smembers(keys.userSessions(userId));
+    const hexes = new Set([...cached, ...rows.map((r) => r.token_hash.toString("hex"))]);
+    await dropFromRedis(userId, [...hexes]);
+    await redis.del(keys.userSessions(userId));
+    await announce({ userId, sessionIds: rows.map((r) => r.id) });
+    return rows.length;
+  }
+
+  async function list(userId: string, currentSessionId?: string): Promise<SessionInfo[]> {
+    const rows = await sql<{ id: string; created_at: Date; last_seen_at: Date; expires_at: Date; user_agent: string; ip: string }[]>`
+      select id, created_at, last_seen_at, expires_at, user_agent, ip
+      from sessions
+      where user_id = ${userId} and revoked_at is null and expires_at > now()
+        and last_seen_at > now() - make_interval(secs => ${idleSeconds})
+      order by id desc
+      limit 100`;
+    return rows.map((r) => ({
+      id: r.id,
+      createdAt: r.created_at.toISOString(),
+      lastSeenAt: r.last_seen_at.toISOString(),
+      expiresAt: r.expires_at.toISOString(),
+      userAgent: r.user_agent,
+      ip: r.ip,
+      current: r.id === currentSessionId,
+    }));
+  }
+
+  /** Is this session still live? Cheap (one Redis EXISTS); used by long-lived sockets. */
+  async function stillValid(token: string): Promise<boolean> {
+    return (await verify(token)) !== null;
+  }
+
+  return { create, verify, revokeToken, revokeById, revokeAll, list, stillValid };
+}
+
+export type SessionStore = ReturnType<typeof createSessionStore>;
+
+export { readCookie, sessionCookie, clearedSessionCookie } from "./cookie.ts";
