@@ -63,10 +63,11 @@ export function redisKeys(prefix: string) {
     loginFailIp: (ip: string) => `${prefix}login-fail:ip:${ip}`,
     rate: (bucket: string, who: string) => `${prefix}rate:${bucket}:${who}`,
     memberCard: (userId: string) => `${prefix}member:${userId}`,
-    /** Per-member event stream, its seq counter, acks and presence. */
-    memberSeq: (userId: string) => `${prefix}ev:seq:${userId}`,
-    memberLog: (userId: string) => `${prefix}ev:log:${userId}`,
-    memberAcks: (userId: string) => `${prefix}ev:ack:${userId}`,
+    /** Per-member event stream: seq counter, epoch, bounded log, acks (one hash tag per member). */
+    memberSeq: (userId: string) => `${prefix}ev:{${userId}}:seq`,
+    memberEpoch: (userId: string) => `${prefix}ev:{${userId}}:epoch`,
+    memberLog: (userId: string) => `${prefix}ev:{${userId}}:log`,
+    memberAcks: (userId: string) => `${prefix}ev:{${userId}}:acks`,
     memberChannel: (userId: string) => `${prefix}ch:member:${userId}`,
     presence: (userId: string) => `${prefix}presence:${userId}`,
     sendDedup: (userId: string, clientMsgId: string) => `${prefix}send:${userId}:${clientMsgId}`,

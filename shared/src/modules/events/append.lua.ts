@@ -1,0 +1,18 @@
+/**
+ * KEYS: seq, epoch, log. ARGV: channel, frame tail, max events, max age seconds, candidate epoch.
+ * Assigns the next seq, stores the frame in the log (trimmed to about max events, expiring when
+ * the member is idle longer than the replay age), publishes it, returns {seq, epoch}.
+ */
+export const APPEND_SCRIPT = `
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('SET', KEYS[2], epoch)
+end
+local seq = redis.call('INCR', KEYS[1])
+local frame = '{"type":"event","seq":' .. seq .. ',' .. ARGV[2]
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], seq .. '-0', 'f', frame)
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('PUBLISH', ARGV[1], frame)
+return {seq, epoch}
+`;

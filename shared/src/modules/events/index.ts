@@ -1,0 +1,162 @@
+/**
+ * The per-member event stream: every event a member must not miss (a message, a read receipt, a
+ * conversation change, a notification) gets the member's next `seq`, is kept in a bounded Redis
+ * log for replay, and is published on the member's channel for live delivery. One Lua script does
+ * all three atomically, so publication order is seq order and a published event is always
+ * replayable. Pub/sub is only the fast path; the log (and Postgres behind it) is the truth.
+ */
+import type { Redis, RedisKeys } from "../../redis/index.ts";
+import { APPEND_SCRIPT } from "./append.lua.ts";
+
+export type EventKind = "message" | "read" | "conversation" | "notification" | "notifications_read";
+
+export interface AppendRequest {
+  userId: string;
+  kind: EventKind;
+  data: unknown;
+}
+
+export interface Appended {
+  userId: string;
+  seq: number;
+  epoch: string;
+}
+
+export interface StreamHead {
+  seq: number;
+  epoch: string;
+}
+
+export type ReplayResult =
+  | { ok: true; frames: string[]; head: StreamHead }
+  | { ok: false; reason: "epoch_changed" | "cursor_ahead" | "window_exceeded" | "expired"; head: StreamHead };
+
+export interface EventStreamOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  /** Events kept per member for replay. */
+  maxEvents: number;
+  /** Events older than this are not replayed (the client is told to resync). */
+  maxAgeSeconds: number;
+}
+
+/** The frame text a client receives: `{"type":"event","seq":N,"ts":…,"kind":…,"data":…}`. */
+export function eventFrameTail(kind: EventKind, data: unknown, ts = Date.now()): string {
+  return `"ts":${ts},"kind":${JSON.stringify(kind)},"data":${JSON.stringify(data)}}`;
+}
+
+/** Reads `seq` from a frame without parsing the rest (frames always start with it). */
+export function frameSeq(frame: string): number {
+  const start = frame.indexOf('"seq":');
+  if (start < 0) return 0;
+  let n = 0;
+  for (let i = start + 6; i < frame.length; i++) {
+    const c = frame.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
+function newEpoch(): string {
+  return crypto.randomUUID().slice(0, 8);
+}
+
+export function createEventStream(opts: EventStreamOptions) {
+  const { redis, keys, maxEvents, maxAgeSeconds } = opts;
+  redis.defineCommand("xpAppendEvent", { numberOfKeys: 3, lua: APPEND_SCRIPT });
+  type WithAppend = { xpAppendEvent(...args: (string | number)[]): Promise<[number, string]> };
+
+  function args(req: AppendRequest, ts: number): (string | number)[] {
+    return [
+      keys.memberSeq(req.userId),
+      keys.memberEpoch(req.userId),
+      keys.memberLog(req.userId),
+      keys.memberChannel(req.userId),
+      eventFrameTail(req.kind, req.data, ts),
+      maxEvents,
+      maxAgeSeconds,
+      newEpoch(),
+    ];
+  }
+
+  async function append(req: AppendRequest): Promise<Appended> {
+    const [seq, epoch] = await (redis as unknown as WithAppend).xpAppendEvent(...args(req, Date.now()));
+    return { userId: req.userId, seq: Number(seq), epoch };
+  }
+
+  /** Many appends in one round trip (a message to a group, a notification batch). */
+  async function appendMany(reqs: readonly AppendRequest[]): Promise<Appended[]> {
+    if (reqs.length === 0) return [];
+    if (reqs.length === 1) return [await append(reqs[0]!)];
+    const ts = Date.now();
+    const pipeline = redis.pipeline() as unknown as WithAppend & { exec(): Promise<[Error | null, [number, string]][]> };
+    for (const req of reqs) pipeline.xpAppendEvent(...args(req, ts));
+    const results = await pipeline.exec();
+    return results.map(([err, value], i) => {
+      if (err) throw err;
+      return { userId: reqs[i]!.userId, seq: Number(value[0]), epoch: value[1] };
+    });
+  }
+
+  /** Typing and presence: live only, no seq, never replayed. */
+  async function publishEphemeral(userIds: readonly string[], frame: string): Promise<void> {
+    if (userIds.length === 0) return;
+    const p = redis.pipeline();
+    for (const id of userIds) p.publish(keys.memberChannel(id), frame);
+    await p.exec();
+  }
+
+  async function head(userId: string): Promise<StreamHead> {
+    const [seq, epoch] = await redis.mget(keys.memberSeq(userId), keys.memberEpoch(userId));
+    return { seq: Number(seq ?? 0), epoch: epoch ?? "" };
+  }
+
+  /**
+   * Frames with seq > `after`, or the reason the client must resync instead. A gap (the log was
+   * trimmed past the cursor), an epoch change (Redis lost the stream) or too old an event all
+   * refuse rather than replay partially: a partial replay would be a silent loss.
+   */
+  async function replayAfter(userId: string, after: number, epoch: string | null): Promise<ReplayResult> {
+    const h = await head(userId);
+    if (epoch && h.epoch && epoch !== h.epoch) return { ok: false, reason: "epoch_changed", head: h };
+    if (epoch && !h.epoch && after > 0) return { ok: false, reason: "epoch_changed", head: h };
+    if (after > h.seq) return { ok: false, reason: "cursor_ahead", head: h };
+    if (after === h.seq) return { ok: true, frames: [], head: h };
+    if (h.seq - after > maxEvents) return { ok: false, reason: "window_exceeded", head: h };
+    const entries = (await redis.xrange(keys.memberLog(userId), `${after + 1}-0`, "+", "COUNT", maxEvents + 1)) as [string, string[]][];
+    const frames = entries.map(([, fields]) => fields[1]!);
+    const first = frames[0];
+    if (!first || frameSeq(first) !== after + 1) return { ok: false, reason: "expired", head: h };
+    const oldestTs = Number(/"ts":(\d+)/.exec(first)?.[1] ?? 0);
+    if (oldestTs && oldestTs < Date.now() - maxAgeSeconds * 1000) return { ok: false, reason: "expired", head: h };
+    return { ok: true, frames, head: { seq: frameSeq(frames.at(-1)!), epoch: h.epoch } };
+  }
+
+  /** Frames in (from, to], used to fill a gap seen on the live path. */
+  async function range(userId: string, from: number, to: number): Promise<string[]> {
+    const entries = (await redis.xrange(keys.memberLog(userId), `${from + 1}-0`, `${to}-0`)) as [string, string[]][];
+    return entries.map(([, fields]) => fields[1]!);
+  }
+
+  /** Cumulative ack: only ever moves forward. */
+  async function storeAck(userId: string, clientId: string, seq: number): Promise<void> {
+    await redis.eval(
+      "local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0'); if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end; redis.call('EXPIRE', KEYS[1], ARGV[3]); return 1",
+      1,
+      keys.memberAcks(userId),
+      clientId,
+      seq,
+      maxAgeSeconds * 2,
+    );
+  }
+
+  async function loadAck(userId: string, clientId: string): Promise<number | null> {
+    const v = await redis.hget(keys.memberAcks(userId), clientId);
+    return v === null ? null : Number(v);
+  }
+
+  return { append, appendMany, publishEphemeral, head, replayAfter, range, storeAck, loadAck };
+}
+
+export type EventStream = ReturnType<typeof createEventStream>;
