@@ -3,11 +3,8 @@
  * test process, and a small cookie-keeping HTTP client that speaks to it like a browser would.
  */
 import { loadConfig, type Config } from "@xplicit/shared/config";
-import { createDb } from "@xplicit/shared/db";
-import { createRedis, redisKeys } from "@xplicit/shared/redis";
-import { createSessionStore } from "@xplicit/shared/sessions";
 import { createApp, type AppOptions } from "../../services/api/src/app.ts";
-import type { ApiDeps } from "../../services/api/src/deps.ts";
+import { createApiDeps, type ApiDeps } from "../../services/api/src/deps.ts";
 
 export const ORIGIN = "http://localhost:3000";
 
@@ -20,12 +17,8 @@ export interface TestApi {
 
 export async function startTestApi(env: Record<string, string> = {}, opts: AppOptions = {}): Promise<TestApi> {
   const config: Config = loadConfig({ ...process.env, ...env });
-  const sql = createDb(config.databaseUrl, { max: 5, appName: "test-api" });
-  const redis = createRedis(config.redisUrl, "test-api");
-  const keys = redisKeys(config.redisPrefix);
-  const sessions = createSessionStore({ sql, redis, keys, ...config.session });
-  const deps: ApiDeps = { config, sql, redis, keys, sessions };
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: createApp(deps, opts).fetch });
+  const deps = createApiDeps({ ...config, databasePoolSize: 5 }, "test-api");
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: createApp(deps, opts).fetch, idleTimeout: 60 });
   const url = `http://127.0.0.1:${server.port}`;
   return {
     url,
@@ -33,8 +26,7 @@ export async function startTestApi(env: Record<string, string> = {}, opts: AppOp
     client: () => new TestClient(url),
     async stop() {
       server.stop(true);
-      await sql.end({ timeout: 2 });
-      redis.disconnect();
+      await deps.close();
     },
   };
 }

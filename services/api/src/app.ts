@@ -11,6 +11,8 @@ import type { ApiDeps, ApiEnv } from "./deps.ts";
 import { accountsRoutes } from "./modules/accounts/routes.ts";
 import { profilesRoutes } from "./modules/profiles/routes.ts";
 import { socialRoutes, type SocialHooks } from "./modules/social/routes.ts";
+import { messagesRoutes } from "./modules/messages/routes.ts";
+import { eventsRoutes } from "./modules/events/routes.ts";
 
 export interface AppOptions {
   social?: SocialHooks;
@@ -50,6 +52,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   api.route("/", accountsRoutes(deps));
   api.route("/", profilesRoutes(deps));
   api.route("/", socialRoutes(deps, opts.social));
+  api.route("/", messagesRoutes(deps));
+  api.route("/", eventsRoutes(deps));
   app.route("/api", api);
 
   return app;

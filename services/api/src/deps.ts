@@ -1,15 +1,24 @@
 import type { Config } from "@xplicit/shared/config";
-import type { Sql } from "@xplicit/shared/db";
-import type { Redis, RedisKeys } from "@xplicit/shared/redis";
-import type { SessionStore } from "@xplicit/shared/sessions";
+import { createDb, type Sql } from "@xplicit/shared/db";
+import { createEventStream, type EventStream } from "@xplicit/shared/modules/events";
+import type { MessagingDeps } from "@xplicit/shared/modules/messages";
+import { createPresence, type Presence } from "@xplicit/shared/modules/presence";
+import { createRedisConnections, type Redis, type RedisKeys, redisKeys } from "@xplicit/shared/redis";
+import { createSessionStore, type SessionStore } from "@xplicit/shared/sessions";
 
-/** Everything a module needs from the outside world, built once in main.ts (or by a test). */
+/** Everything a module needs from the outside world, built once by `createApiDeps`. */
 export interface ApiDeps {
   config: Config;
   sql: Sql;
   redis: Redis;
+  /** pub/sub connection, opened on first use (long-poll) */
+  subscriber: () => Redis;
   keys: RedisKeys;
   sessions: SessionStore;
+  events: EventStream;
+  presence: Presence;
+  messaging: MessagingDeps;
+  close(): Promise<void>;
 }
 
 export interface Member {
@@ -20,4 +29,28 @@ export interface Member {
 /** Hono environment shared by every api module. */
 export interface ApiEnv {
   Variables: { member: Member };
+}
+
+export function createApiDeps(config: Config, name = "api"): ApiDeps {
+  const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: name });
+  const conns = createRedisConnections(config.redisUrl, name);
+  const redis = conns.command;
+  const keys = redisKeys(config.redisPrefix);
+  const events = createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds });
+  const presence = createPresence({ redis, keys });
+  return {
+    config,
+    sql,
+    redis,
+    subscriber: () => conns.subscriber(),
+    keys,
+    sessions: createSessionStore({ sql, redis, keys, ...config.session }),
+    events,
+    presence,
+    messaging: { sql, redis, keys, events, maxBodyChars: config.chat.maxBodyChars, online: (ids) => presence.online(ids) },
+    async close() {
+      await conns.close();
+      await sql.end({ timeout: 5 });
+    },
+  };
 }

@@ -1,0 +1,69 @@
+/**
+ * The member's event stream over HTTP, for clients that cannot hold a WebSocket: the same events
+ * with the same seqs (docs/protocol.md), long-polled, acknowledged with the same cumulative ack.
+ */
+import { Hono } from "hono";
+import { badRequest } from "@xplicit/shared/errors";
+import { readJsonObject } from "@xplicit/shared/http";
+import type { ReplayResult } from "@xplicit/shared/modules/events";
+import type { ApiDeps, ApiEnv } from "../../deps.ts";
+import { requireMember } from "../../session/middleware.ts";
+import { createWaiters } from "./waiters.ts";
+
+const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const LONGPOLL_PRESENCE = "http-longpoll";
+
+function intParam(raw: string | undefined, name: string, min: number, max: number): number | null {
+  if (raw === undefined || raw === "") return null;
+  if (!/^\d{1,15}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw badRequest("invalid", `${name} must be an integer ${min}..${max}`);
+  return Number(raw);
+}
+
+function answer(result: ReplayResult, after: number) {
+  if (!result.ok) return { resync: { reason: result.reason }, cursor: result.head.seq, epoch: result.head.epoch };
+  return {
+    events: result.frames.map((f) => JSON.parse(f) as unknown),
+    cursor: result.frames.length ? result.head.seq : after,
+    epoch: result.head.epoch,
+  };
+}
+
+export function eventsRoutes(deps: ApiDeps) {
+  const app = new Hono<ApiEnv>();
+  const auth = requireMember(deps);
+  const waiters = createWaiters(deps);
+
+  app.get("/events", auth, async (c) => {
+    const { userId } = c.get("member");
+    const clientId = c.req.query("clientId");
+    if (clientId !== undefined && !CLIENT_ID.test(clientId)) throw badRequest("invalid", "clientId must be 8-64 characters of A-Z a-z 0-9 _ -");
+    const waitSeconds = intParam(c.req.query("wait"), "wait", 0, 25) ?? 0;
+    const epochRaw = c.req.query("epoch");
+    const epoch = epochRaw && epochRaw.length <= 64 ? epochRaw : null;
+    let after = intParam(c.req.query("after"), "after", 0, Number.MAX_SAFE_INTEGER);
+    if (after === null && clientId) after = await deps.events.loadAck(userId, clientId);
+    if (after === null) after = (await deps.events.head(userId)).seq;
+
+    // A member polling over HTTP has an open client: keep them "online" for the worker and peers.
+    await deps.presence.refresh(LONGPOLL_PRESENCE, [userId]);
+    let result = await deps.events.replayAfter(userId, after, epoch);
+    if (result.ok && result.frames.length === 0 && waitSeconds > 0) {
+      const from = after;
+      await waiters.wait(userId, waitSeconds * 1000, c.req.raw.signal, async () => (await deps.events.head(userId)).seq > from);
+      result = await deps.events.replayAfter(userId, after, epoch);
+    }
+    c.header("Cache-Control", "no-store");
+    return c.json(answer(result, after));
+  });
+
+  app.post("/events/ack", auth, async (c) => {
+    const body = await readJsonObject(c);
+    if (typeof body.clientId !== "string" || !CLIENT_ID.test(body.clientId)) throw badRequest("invalid", "clientId is required");
+    if (!Number.isSafeInteger(body.seq) || (body.seq as number) < 0) throw badRequest("invalid", "seq must be a non-negative integer");
+    const head = await deps.events.head(c.get("member").userId);
+    await deps.events.storeAck(c.get("member").userId, body.clientId, Math.min(body.seq as number, head.seq));
+    return c.json({ ok: true });
+  });
+
+  return app;
+}

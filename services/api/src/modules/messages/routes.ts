@@ -1,0 +1,57 @@
+/** Conversations, history, read markers and the HTTP send (the WebSocket's fallback). */
+import { Hono } from "hono";
+import { badRequest, notFound } from "@xplicit/shared/errors";
+import { parsePage, readJsonObject } from "@xplicit/shared/http";
+import { findMemberIdByHandle } from "@xplicit/shared/modules/profiles";
+import * as messages from "@xplicit/shared/modules/messages";
+import type { ApiDeps, ApiEnv } from "../../deps.ts";
+import { requireMember } from "../../session/middleware.ts";
+
+export function messagesRoutes(deps: ApiDeps) {
+  const app = new Hono<ApiEnv>();
+  const auth = requireMember(deps);
+
+  app.get("/conversations", auth, async (c) => {
+    return c.json({ conversations: await messages.listConversations(deps.messaging, c.get("member").userId) });
+  });
+
+  app.post("/conversations", auth, async (c) => {
+    const body = await readJsonObject(c);
+    const handles = body.handles;
+    if (!Array.isArray(handles) || handles.length === 0 || handles.length >= messages.MAX_GROUP_MEMBERS || !handles.every((h) => typeof h === "string")) {
+      throw badRequest("invalid", `handles must be 1 to ${messages.MAX_GROUP_MEMBERS - 1} member handles`);
+    }
+    const title = body.title === undefined ? "" : body.title;
+    if (typeof title !== "string") throw badRequest("invalid", "title must be a string");
+    const ids: string[] = [];
+    for (const handle of handles as string[]) {
+      const id = await findMemberIdByHandle(deps.sql, handle);
+      if (!id) throw notFound(`no member @${handle.slice(0, 30)}`);
+      ids.push(id);
+    }
+    const conv = await messages.createConversation(deps.messaging, c.get("member").userId, ids, title.trim());
+    return c.json({ conversation: conv }, conv.created ? 201 : 200);
+  });
+
+  app.get("/conversations/:id/messages", auth, async (c) => {
+    const conversationId = messages.parseId(c.req.param("id"), "conversation id");
+    const page = parsePage(c.req.query("before"), c.req.query("limit"), 100, 50);
+    const items = await messages.listMessages(deps.messaging, c.get("member").userId, conversationId, page.cursor, page.limit);
+    return c.json({ messages: items, nextBefore: items.length === page.limit ? items.at(-1)!.id : null });
+  });
+
+  app.post("/conversations/:id/read", auth, async (c) => {
+    const conversationId = messages.parseId(c.req.param("id"), "conversation id");
+    const body = await readJsonObject(c);
+    await messages.markRead(deps.messaging, c.get("member").userId, conversationId, messages.parseId(body.upToMessageId, "upToMessageId"));
+    return c.json({ ok: true });
+  });
+
+  app.post("/messages", auth, async (c) => {
+    const input = messages.parseSendInput(await readJsonObject(c), deps.config.chat.maxBodyChars);
+    const { answer } = await messages.sendMessage(deps.messaging, c.get("member").userId, input);
+    return c.json({ type: "sent", ...answer });
+  });
+
+  return app;
+}

@@ -1,0 +1,38 @@
+import { Hono } from "hono";
+import { handleError, handleNotFound } from "@xplicit/shared/errors";
+import { requestMetrics } from "@xplicit/shared/http";
+import { opsRoutes } from "@xplicit/shared/ops";
+import type { ChatEnv } from "./deps.ts";
+import { checkUpgrade, rates, upgradeToConnection, type Hub } from "./modules/connections/index.ts";
+import type { createPubSubProbe } from "./modules/health/pubsub-probe.ts";
+
+export function createChatApp(hub: Hub, probe: ReturnType<typeof createPubSubProbe>, isDraining: () => boolean) {
+  const { config, sql, redis } = hub.deps;
+  const app = new Hono<ChatEnv>();
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+  app.use(requestMetrics());
+  app.route(
+    "/",
+    opsRoutes({
+      service: "backend-chat",
+      version: config.version,
+      checks: {
+        postgres: async () => void (await sql`select 1`),
+        redis: async () => void (await redis.ping()),
+        pubsub: probe.check,
+      },
+      notReadyReason: () => (isDraining() ? "draining" : null),
+      status: () => ({
+        replica: config.chat.replicaName,
+        draining: isDraining(),
+        ...hub.stats(),
+        framesInPerSecond: rates.inPerSecond,
+        framesOutPerSecond: rates.outPerSecond,
+        pubsub: probe.status(),
+      }),
+    }),
+  );
+  app.get("/ws", checkUpgrade(hub, isDraining), upgradeToConnection(hub));
+  return app;
+}

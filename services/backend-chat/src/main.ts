@@ -1,0 +1,71 @@
+import { loadConfigOrExit } from "@xplicit/shared/config";
+import { createDb } from "@xplicit/shared/db";
+import { onShutdown } from "@xplicit/shared/lifecycle";
+import { configureLogging, createLogger } from "@xplicit/shared/log";
+import { setDefaultLabels } from "@xplicit/shared/metrics";
+import { createEventStream } from "@xplicit/shared/modules/events";
+import { createPresence } from "@xplicit/shared/modules/presence";
+import { createRedisConnections, redisKeys } from "@xplicit/shared/redis";
+import { createSessionStore } from "@xplicit/shared/sessions";
+import { createChatApp } from "./app.ts";
+import type { ChatDeps } from "./deps.ts";
+import { Hub, websocketHandler } from "./modules/connections/index.ts";
+import { createDrain } from "./modules/drain/index.ts";
+import { createPubSubProbe } from "./modules/health/pubsub-probe.ts";
+import { createMessaging } from "./messaging.ts";
+
+const config = loadConfigOrExit();
+const replica = config.chat.replicaName;
+configureLogging({ service: `backend-chat:${replica}`, level: config.logLevel, levels: { ...config.logLevels } });
+setDefaultLabels({ service: "backend-chat", replica });
+const log = createLogger("main");
+
+const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: `chat-${replica}` });
+const redisConns = createRedisConnections(config.redisUrl, `chat-${replica}`);
+const redis = redisConns.command;
+const keys = redisKeys(config.redisPrefix);
+const events = createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds });
+const presence = createPresence({ redis, keys });
+const deps: ChatDeps = {
+  config,
+  sql,
+  redis,
+  subscriber: redisConns.subscriber(),
+  keys,
+  sessions: createSessionStore({ sql, redis, keys, ...config.session }),
+  events,
+  presence,
+  messaging: createMessaging({ config, sql, redis, keys, events, presence }),
+};
+
+const hub = new Hub(deps);
+await hub.start();
+const probe = createPubSubProbe(deps);
+await probe.start();
+const drain = createDrain(hub);
+const app = createChatApp(hub, probe, drain.isDraining);
+
+const server = Bun.serve({
+  hostname: config.host,
+  port: config.chatPort,
+  fetch: app.fetch,
+  websocket: websocketHandler({
+    maxPayloadBytes: Math.max(1024 * 1024, config.chat.maxFrameBytes * 4),
+    idleTimeoutSeconds: config.chat.pingIntervalSeconds * 2 + 10,
+    backpressureLimit: config.chat.maxBufferedBytes * 4,
+  }),
+});
+log.info("chat replica listening", { replica, url: `http://${config.host}:${server.port}` });
+
+const heartbeat = setInterval(() => void hub.heartbeat().catch(() => {}), 30_000);
+const revalidate = setInterval(() => void hub.revalidateSessions().catch(() => {}), 30_000);
+
+onShutdown(log, config.shutdownTimeoutMs + 20_000, [
+  () => clearInterval(heartbeat),
+  () => clearInterval(revalidate),
+  () => drain.drain(),
+  () => server.stop(true),
+  () => probe.stop(),
+  () => redisConns.close(),
+  () => sql.end({ timeout: 5 }),
+]);

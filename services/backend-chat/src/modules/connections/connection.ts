@@ -1,0 +1,442 @@
+/**
+ * One client socket: the hello/replay handshake, per-socket delivery cursor, acks, and the frames
+ * a client may send. Durable events are written in strict seq order with no gaps: anything that
+ * arrives live while the socket replays (or while a gap is being filled from the log) waits in
+ * `pending` until the cursor reaches it.
+ */
+import type { ServerWebSocket } from "bun";
+import { AppError } from "@xplicit/shared/errors";
+import { frameSeq } from "@xplicit/shared/modules/events";
+import { isConversationMember, markRead, parseId, parseSendInput, sendMessage } from "@xplicit/shared/modules/messages";
+import { createLogger } from "@xplicit/shared/log";
+import type { UpgradeSession } from "../../deps.ts";
+import { EVENT_PREFIX, frame, frameTs } from "./frames.ts";
+import type { Hub } from "./hub.ts";
+import { deliveryLatency, framesIn, framesOut, rates, resumeOutcomes, sendDedupHits, slowConsumerCloses } from "./metrics.ts";
+import { TokenBucket } from "./token-bucket.ts";
+
+const log = createLogger("connections");
+const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const HELLO_TIMEOUT_MS = 10_000;
+const ACK_FLUSH_MS = 100;
+
+type State = "awaiting_hello" | "replaying" | "live" | "closed";
+
+export interface SocketData {
+  conn: Connection;
+}
+
+export class Connection {
+  readonly connId = crypto.randomUUID();
+  ws: ServerWebSocket<SocketData> | null = null;
+  state: State = "awaiting_hello";
+  clientId = "";
+  /** highest seq written to this socket */
+  cursor = 0;
+  epoch = "";
+  private pending: string[] = [];
+  private readonly bucket: TokenBucket;
+  private droppedThisSecond = 0;
+  private lastRateError = 0;
+  private ackSeq = 0;
+  private ackTimer: Timer | null = null;
+  private sendChain: Promise<void> = Promise.resolve();
+  private helloTimer: Timer | null = null;
+  private memberOf = new Set<string>();
+  private lastTyping = new Map<string, number>();
+
+  constructor(readonly hub: Hub, readonly session: UpgradeSession) {
+    const c = hub.deps.config.chat;
+    this.bucket = new TokenBucket(c.ratePerSecond, c.rateBurst);
+  }
+
+  /** (a method, so TypeScript does not narrow `state` across awaits) */
+  isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  get userId(): string {
+    return this.session.userId;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  opened(ws: ServerWebSocket<SocketData>): void {
+    this.ws = ws;
+    this.hub.track(this);
+    this.helloTimer = setTimeout(() => {
+      if (this.state === "awaiting_hello") this.close(4003, "hello required");
+    }, HELLO_TIMEOUT_MS);
+  }
+
+  closed(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    const wasAttached = this.state === "live" || this.state === "replaying";
+    this.state = "closed";
+    this.flushAck();
+    this.hub.untrack(this, wasAttached);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === "closed") return;
+    try {
+      this.ws?.close(code, reason);
+    } catch {}
+  }
+
+  // ---- writing -----------------------------------------------------------------------------
+
+  /** Ephemeral frames are the first thing dropped when the socket is backed up. */
+  sendEphemeral(text: string): void {
+    if (this.state !== "live" || !this.ws) return;
+    if (this.ws.getBufferedAmount() > this.hub.deps.config.chat.maxBufferedBytes / 2) return;
+    this.ws.send(text);
+    rates.out++;
+  }
+
+  sendControl(text: string, type: string): void {
+    if (!this.ws || this.state === "closed") return;
+    this.ws.send(text);
+    framesOut.inc({ type });
+    rates.out++;
+  }
+
+  /** A durable event: never skipped. If the socket cannot take it, close 1013 and let the client resume. */
+  private writeEvent(text: string, seq: number): boolean {
+    const ws = this.ws;
+    if (!ws || this.state === "closed") return false;
+    if (ws.getBufferedAmount() + text.length > this.hub.deps.config.chat.maxBufferedBytes) {
+      slowConsumerCloses.inc();
+      this.close(1013, "slow consumer: resume from your cursor");
+      this.state = "closed";
+      return false;
+    }
+    ws.send(text);
+    this.cursor = seq;
+    framesOut.inc({ type: "event" });
+    rates.out++;
+    const ts = frameTs(text);
+    if (ts) deliveryLatency.observe(Math.max(0, Date.now() - ts) / 1000);
+    return true;
+  }
+
+  /** Live frame from the member's Redis channel. */
+  deliverLive(text: string): void {
+    if (!text.startsWith(EVENT_PREFIX)) {
+      this.sendEphemeral(text);
+      return;
+    }
+    if (this.state === "replaying") {
+      this.pending.push(text);
+      return;
+    }
+    if (this.state !== "live") return;
+    const seq = frameSeq(text);
+    if (seq <= this.cursor) return;
+    if (seq === this.cursor + 1) {
+      this.writeEvent(text, seq);
+      return;
+    }
+    // A gap: an event was published while we were not listening (or pub/sub dropped it).
+    this.pending.push(text);
+    this.state = "replaying";
+    void this.catchUp(seq - 1).catch((err) => this.fail("catch-up failed", err));
+  }
+
+  /** Writes log entries up to `upTo`, then whatever queued meanwhile, then goes live. */
+  async catchUp(upTo: number): Promise<void> {
+    if (upTo > this.cursor) {
+      const frames = await this.hub.deps.events.range(this.userId, this.cursor, upTo);
+      this.ws?.cork(() => {
+        for (const f of frames) {
+          const seq = frameSeq(f);
+          if (seq === this.cursor + 1) this.writeEvent(f, seq);
+        }
+      });
+      if (this.cursor < upTo && this.state !== "closed") {
+        // The log no longer has what we missed: say so rather than skip it.
+        const head = await this.hub.deps.events.head(this.userId);
+        this.resync("expired", head.seq, head.epoch);
+      }
+    }
+    this.flushPending();
+  }
+
+  private flushPending(): void {
+    if (this.state === "closed") return;
+    const queued = this.pending.sort((a, b) => frameSeq(a) - frameSeq(b));
+    this.pending = [];
+    let gapAt = 0;
+    this.ws?.cork(() => {
+      for (const f of queued) {
+        const seq = frameSeq(f);
+        if (seq <= this.cursor) continue;
+        if (seq !== this.cursor + 1) {
+          gapAt = seq;
+          this.pending.push(f);
+          continue;
+        }
+        this.writeEvent(f, seq);
+      }
+    });
+    if (gapAt) {
+      void this.catchUp(gapAt - 1).catch((err) => this.fail("catch-up failed", err));
+      return;
+    }
+    if (this.state === "replaying") this.state = "live";
+  }
+
+  private resync(reason: string, cursor: number, epoch: string): void {
+    this.cursor = cursor;
+    this.epoch = epoch;
+    this.sendControl(frame.resync(reason, cursor, epoch), "resync");
+    resumeOutcomes.inc({ outcome: "resync" });
+  }
+
+  /** After Redis came back: find out whether the member's stream survived, and catch up. */
+  async recoverAfterRedisReconnect(): Promise<void> {
+    if (this.state !== "live") return;
+    const head = await this.hub.deps.events.head(this.userId);
+    const lost = head.seq < this.cursor || (this.epoch !== "" && head.epoch !== "" && head.epoch !== this.epoch);
+    if (lost) {
+      this.resync("epoch_changed", head.seq, head.epoch);
+      return;
+    }
+    if (head.epoch) this.epoch = head.epoch;
+    if (head.seq > this.cursor) {
+      this.state = "replaying";
+      await this.catchUp(head.seq);
+    }
+  }
+
+  private fail(what: string, err: unknown): void {
+    log.warn(what, { connId: this.connId, error: (err as Error).message });
+    this.close(1011, "internal error");
+  }
+
+  // ---- reading -----------------------------------------------------------------------------
+
+  received(message: string | Buffer): void {
+    rates.in++;
+    if (typeof message !== "string") {
+      this.sendControl(frame.error("bad_json", "text frames only"), "error");
+      return;
+    }
+    if (!this.allowFrame()) return;
+    if (message.length > this.hub.deps.config.chat.maxFrameBytes) {
+      framesIn.inc({ type: "oversized" });
+      this.sendControl(frame.error("frame_too_large", `frames are limited to ${this.hub.deps.config.chat.maxFrameBytes} bytes`), "error");
+      return;
+    }
+    let msg: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(message);
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not an object");
+      msg = parsed as Record<string, unknown>;
+    } catch {
+      framesIn.inc({ type: "bad_json" });
+      this.sendControl(frame.error("bad_json", "a frame must be a JSON object"), "error");
+      return;
+    }
+    const type = typeof msg.type === "string" ? msg.type : "";
+    framesIn.inc({ type: KNOWN_TYPES.has(type) ? type : "unknown" });
+    if (type !== "hello" && this.state === "awaiting_hello") {
+      this.sendControl(frame.error("hello_required", "send hello first", type || null), "error");
+      return;
+    }
+    switch (type) {
+      case "hello":
+        return void this.hello(msg).catch((err) => this.fail("hello failed", err));
+      case "ack":
+        return this.ack(msg);
+      case "send":
+        return this.send(msg);
+      case "read":
+        return void this.read(msg);
+      case "typing":
+        return void this.typing(msg);
+      case "presence":
+        return void this.presenceQuery(msg);
+      case "ping":
+        return this.sendControl(frame.pong(msg.ts), "pong");
+      default:
+        this.sendControl(frame.error("unknown_type", `unknown frame type "${type.slice(0, 40)}"`, type.slice(0, 40) || null), "error");
+    }
+  }
+
+  /** Token bucket; a flood is dropped with one error a second, and closed if it keeps on. */
+  private allowFrame(): boolean {
+    if (this.bucket.take()) return true;
+    const now = Date.now();
+    if (now - this.lastRateError >= 1000) {
+      this.lastRateError = now;
+      this.droppedThisSecond = 0;
+      this.sendControl(frame.error("rate_limited", "too many frames; slow down"), "error");
+    }
+    this.droppedThisSecond++;
+    if (this.droppedThisSecond > this.hub.deps.config.chat.rateBurst * 50) this.close(1008, "rate limit");
+    return false;
+  }
+
+  private async hello(msg: Record<string, unknown>): Promise<void> {
+    if (this.state !== "awaiting_hello") {
+      this.sendControl(frame.error("hello_twice", "hello was already received", "hello"), "error");
+      return;
+    }
+    if (typeof msg.clientId !== "string" || !CLIENT_ID.test(msg.clientId)) {
+      this.sendControl(frame.error("invalid", "clientId must be 8-64 characters of A-Z a-z 0-9 _ -", "hello"), "error");
+      return;
+    }
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.clientId = msg.clientId;
+    this.state = "replaying";
+    // Subscribe before reading the log, so nothing published in between can fall through.
+    await this.hub.attach(this);
+    if (this.isClosed()) return;
+
+    const { events, config } = this.hub.deps;
+    const resume = msg.resume && typeof msg.resume === "object" ? (msg.resume as Record<string, unknown>) : null;
+    let after: number | null = null;
+    let epoch: string | null = null;
+    if (resume && Number.isSafeInteger(resume.cursor) && (resume.cursor as number) >= 0) {
+      after = resume.cursor as number;
+      epoch = typeof resume.epoch === "string" && resume.epoch.length <= 64 && resume.epoch !== "" ? resume.epoch : null;
+    } else {
+      after = await events.loadAck(this.userId, this.clientId);
+    }
+
+    const welcome = (cursor: number, ep: string) =>
+      frame.welcome({
+        connId: this.connId,
+        userId: this.userId,
+        cursor,
+        epoch: ep,
+        replica: config.chat.replicaName,
+        heartbeatSeconds: config.chat.pingIntervalSeconds,
+        limits: {
+          maxFrameBytes: config.chat.maxFrameBytes,
+          maxBodyChars: config.chat.maxBodyChars,
+          ratePerSecond: config.chat.ratePerSecond,
+          rateBurst: config.chat.rateBurst,
+        },
+      });
+
+    if (after === null) {
+      const head = await events.head(this.userId);
+      this.cursor = head.seq;
+      this.epoch = head.epoch;
+      this.sendControl(welcome(head.seq, head.epoch), "welcome");
+      resumeOutcomes.inc({ outcome: "fresh" });
+    } else {
+      const result = await events.replayAfter(this.userId, after, epoch);
+      if (this.isClosed()) return;
+      this.epoch = result.head.epoch;
+      if (result.ok) {
+        this.cursor = after;
+        this.sendControl(welcome(after, result.head.epoch), "welcome");
+        this.ws?.cork(() => {
+          for (const f of result.frames) {
+            const seq = frameSeq(f);
+            if (seq === this.cursor + 1) this.writeEvent(f, seq);
+          }
+        });
+        resumeOutcomes.inc({ outcome: result.frames.length ? "replayed" : "current" });
+      } else {
+        this.sendControl(welcome(result.head.seq, result.head.epoch), "welcome");
+        this.resync(result.reason, result.head.seq, result.head.epoch);
+      }
+    }
+    if (this.isClosed()) return;
+    this.flushPending();
+    this.sendControl(frame.synced(this.cursor), "synced");
+  }
+
+  private ack(msg: Record<string, unknown>): void {
+    const seq = msg.seq;
+    if (!Number.isSafeInteger(seq) || (seq as number) < 0) {
+      this.sendControl(frame.error("invalid", "ack needs an integer seq", "ack"), "error");
+      return;
+    }
+    // An ack beyond what this socket was sent cannot be true; clamp it.
+    this.ackSeq = Math.max(this.ackSeq, Math.min(seq as number, this.cursor));
+    this.ackTimer ??= setTimeout(() => this.flushAck(), ACK_FLUSH_MS);
+  }
+
+  private flushAck(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    if (this.ackSeq > 0 && this.clientId) {
+      void this.hub.deps.events.storeAck(this.userId, this.clientId, this.ackSeq).catch(() => {});
+    }
+  }
+
+  /** Sends are handled one at a time per socket, so one client's messages keep their order. */
+  private send(msg: Record<string, unknown>): void {
+    const ref = typeof msg.id === "string" ? msg.id.slice(0, 64) : "send";
+    this.sendChain = this.sendChain.then(async () => {
+      try {
+        const input = parseSendInput(msg, this.hub.deps.config.chat.maxBodyChars);
+        const { answer, duplicate } = await sendMessage(this.hub.deps.messaging, this.userId, input);
+        if (duplicate) sendDedupHits.inc();
+        this.memberOf.add(input.conversationId);
+        this.sendControl(JSON.stringify({ type: "sent", ...answer }), "sent");
+      } catch (err) {
+        this.replyError(err, ref);
+      }
+    });
+  }
+
+  private replyError(err: unknown, ref: string): void {
+    if (err instanceof AppError) {
+      this.sendControl(frame.error(err.code === "bad_request" ? "invalid" : err.code, err.message, ref), "error");
+      return;
+    }
+    log.error("frame failed", { connId: this.connId, error: (err as Error).message });
+    this.sendControl(frame.error("internal", "the server failed; retry", ref), "error");
+  }
+
+  private async read(msg: Record<string, unknown>): Promise<void> {
+    try {
+      const conversationId = parseId(msg.conversationId, "conversationId");
+      const upTo = parseId(msg.upToMessageId, "upToMessageId");
+      await markRead(this.hub.deps.messaging, this.userId, conversationId, upTo);
+    } catch (err) {
+      this.replyError(err, "read");
+    }
+  }
+
+  private async typing(msg: Record<string, unknown>): Promise<void> {
+    try {
+      const conversationId = parseId(msg.conversationId, "conversationId");
+      const now = Date.now();
+      if (now - (this.lastTyping.get(conversationId) ?? 0) < 1500) return;
+      this.lastTyping.set(conversationId, now);
+      if (!this.memberOf.has(conversationId)) {
+        if (!(await isConversationMember(this.hub.deps.messaging, conversationId, this.userId))) {
+          throw new AppError(403, "not_member", "no such conversation, or you are not in it");
+        }
+        this.memberOf.add(conversationId);
+      }
+      const others = (await this.hub.conversationMembers(conversationId)).filter((m) => m !== this.userId);
+      await this.hub.deps.events.publishEphemeral(others, frame.typing(conversationId, this.userId));
+    } catch (err) {
+      this.replyError(err, "typing");
+    }
+  }
+
+  private async presenceQuery(msg: Record<string, unknown>): Promise<void> {
+    try {
+      const ids = Array.isArray(msg.userIds) ? msg.userIds.slice(0, 201) : null;
+      if (!ids || ids.length > 200) throw new AppError(400, "invalid", "userIds must be an array of at most 200 ids");
+      const wanted = ids.map((id) => parseId(id, "userIds[]"));
+      const partners = new Set(await this.hub.partnersOf(this.userId));
+      const visible = wanted.filter((id) => partners.has(id));
+      const flags = await this.hub.deps.presence.online(visible);
+      visible.forEach((id, i) => this.sendControl(frame.presence(id, flags[i]!), "presence"));
+    } catch (err) {
+      this.replyError(err, "presence");
+    }
+  }
+}
+
+const KNOWN_TYPES = new Set(["hello", "ack", "send", "read", "typing", "presence", "ping"]);

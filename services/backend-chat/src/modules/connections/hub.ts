@@ -1,0 +1,184 @@
+/**
+ * This replica's sockets, grouped by member. A member's Redis channel is subscribed while the
+ * replica holds at least one of their sockets, and unsubscribed when the last one closes; frames
+ * from the channel are handed to each of the member's sockets, which keep their own cursor.
+ */
+import { createLogger } from "@xplicit/shared/log";
+import { conversationMemberIds } from "@xplicit/shared/modules/messages";
+import { sessionRevokedChannel, type SessionRevokedEvent } from "@xplicit/shared/sessions";
+import type { ChatDeps } from "../../deps.ts";
+import type { Connection } from "./connection.ts";
+import { frame } from "./frames.ts";
+import { membersGauge, socketsGauge } from "./metrics.ts";
+
+const log = createLogger("hub");
+const CACHE_MS = 30_000;
+
+export class Hub {
+  /** every open socket, hello or not */
+  readonly all = new Set<Connection>();
+  /** member → open sockets here (for the per-member limit, checked before upgrade) */
+  private readonly counts = new Map<string, number>();
+  /** member → sockets past hello */
+  readonly members = new Map<string, Set<Connection>>();
+  private readonly channelPrefix: string;
+  private readonly revokedChannel: string;
+  private readonly convMembersCache = new Map<string, { at: number; ids: string[] }>();
+  private readonly partnersCache = new Map<string, { at: number; ids: string[] }>();
+  private subscriberReadyOnce = false;
+
+  constructor(readonly deps: ChatDeps) {
+    this.channelPrefix = deps.keys.memberChannel("");
+    this.revokedChannel = sessionRevokedChannel(deps.keys);
+  }
+
+  async start(): Promise<void> {
+    const sub = this.deps.subscriber;
+    sub.on("message", (channel: string, message: string) => this.onChannelMessage(channel, message));
+    sub.on("ready", () => {
+      if (this.subscriberReadyOnce) void this.recoverAfterRedisReconnect();
+      this.subscriberReadyOnce = true;
+    });
+    await sub.subscribe(this.revokedChannel);
+    this.subscriberReadyOnce = true;
+  }
+
+  private onChannelMessage(channel: string, message: string): void {
+    if (channel.startsWith(this.channelPrefix)) {
+      const sockets = this.members.get(channel.slice(this.channelPrefix.length));
+      if (!sockets) return;
+      for (const conn of sockets) conn.deliverLive(message);
+      return;
+    }
+    if (channel === this.revokedChannel) this.onSessionsRevoked(message);
+  }
+
+  private onSessionsRevoked(message: string): void {
+    let event: SessionRevokedEvent;
+    try {
+      event = JSON.parse(message) as SessionRevokedEvent;
+    } catch {
+      return;
+    }
+    const revoked = new Set(event.sessionIds);
+    for (const conn of this.all) {
+      if (conn.userId === event.userId && revoked.has(conn.session.sessionId)) conn.close(1008, "session revoked");
+    }
+  }
+
+  track(conn: Connection): void {
+    this.all.add(conn);
+    this.counts.set(conn.userId, (this.counts.get(conn.userId) ?? 0) + 1);
+    socketsGauge.set(this.all.size);
+  }
+
+  socketsOf(userId: string): number {
+    return this.counts.get(userId) ?? 0;
+  }
+
+  /** Called at hello: joins the member's group, subscribing their channel on the first socket. */
+  async attach(conn: Connection): Promise<void> {
+    let group = this.members.get(conn.userId);
+    const first = !group;
+    if (!group) {
+      group = new Set();
+      this.members.set(conn.userId, group);
+      membersGauge.set(this.members.size);
+    }
+    group.add(conn);
+    if (first) {
+      await this.deps.subscriber.subscribe(this.deps.keys.memberChannel(conn.userId));
+      void this.announcePresence(conn.userId, true);
+    }
+  }
+
+  untrack(conn: Connection, attached: boolean): void {
+    if (!this.all.delete(conn)) return;
+    const n = (this.counts.get(conn.userId) ?? 1) - 1;
+    if (n > 0) this.counts.set(conn.userId, n);
+    else this.counts.delete(conn.userId);
+    socketsGauge.set(this.all.size);
+    if (!attached) return;
+    const group = this.members.get(conn.userId);
+    if (!group) return;
+    group.delete(conn);
+    if (group.size > 0) return;
+    this.members.delete(conn.userId);
+    membersGauge.set(this.members.size);
+    void this.deps.subscriber.unsubscribe(this.deps.keys.memberChannel(conn.userId)).catch(() => {});
+    void this.announcePresence(conn.userId, false);
+  }
+
+  /** Marks presence for this replica and tells partners when the member's cluster-wide state flips. */
+  private async announcePresence(userId: string, online: boolean): Promise<void> {
+    const { presence, config, events } = this.deps;
+    try {
+      const replica = config.chat.replicaName;
+      const [wasOnline] = await presence.online([userId]);
+      if (online) await presence.connected(userId, replica);
+      else await presence.disconnected(userId, replica);
+      const [isOnline] = await presence.online([userId]);
+      if (wasOnline === isOnline) return;
+      const partners = await this.partnersOf(userId);
+      await events.publishEphemeral(partners, frame.presence(userId, !!isOnline));
+    } catch (err) {
+      log.debug("presence update failed", { error: (err as Error).message });
+    }
+  }
+
+  /** Members who share a conversation with `userId` (cached briefly). */
+  async partnersOf(userId: string): Promise<string[]> {
+    const hit = this.partnersCache.get(userId);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.ids;
+    const rows = await this.deps.sql<{ user_id: string }[]>`
+      select distinct user_id from conversation_members
+      where conversation_id in (select conversation_id from conversation_members where user_id = ${userId})
+        and user_id <> ${userId}
+      limit 1000`;
+    const ids = rows.map((r) => r.user_id);
+    this.partnersCache.set(userId, { at: Date.now(), ids });
+    if (this.partnersCache.size > 50_000) this.partnersCache.clear();
+    return ids;
+  }
+
+  async conversationMembers(conversationId: string): Promise<string[]> {
+    const hit = this.convMembersCache.get(conversationId);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.ids;
+    const ids = await conversationMemberIds(this.deps, conversationId);
+    this.convMembersCache.set(conversationId, { at: Date.now(), ids });
+    if (this.convMembersCache.size > 50_000) this.convMembersCache.clear();
+    return ids;
+  }
+
+  /** Presence heartbeat for every member held here. */
+  async heartbeat(): Promise<void> {
+    await this.deps.presence.refresh(this.deps.config.chat.replicaName, this.members.keys());
+  }
+
+  /** Session check for long-lived sockets: a session that ended closes its sockets. */
+  async revalidateSessions(): Promise<void> {
+    const byToken = new Map<string, Connection[]>();
+    for (const conn of this.all) {
+      const list = byToken.get(conn.session.token) ?? [];
+      list.push(conn);
+      byToken.set(conn.session.token, list);
+    }
+    for (const [token, conns] of byToken) {
+      const session = await this.deps.sessions.verify(token).catch(() => undefined);
+      if (session === null) for (const c of conns) c.close(1008, "session expired");
+    }
+  }
+
+  private async recoverAfterRedisReconnect(): Promise<void> {
+    log.warn("redis subscriber reconnected: checking every member's stream");
+    for (const group of this.members.values()) {
+      for (const conn of group) await conn.recoverAfterRedisReconnect().catch(() => conn.close(1011, "recovery failed"));
+    }
+  }
+
+  stats() {
+    let sockets = 0;
+    for (const g of this.members.values()) sockets += g.size;
+    return { sockets: this.all.size, helloSockets: sockets, members: this.members.size, channels: this.members.size + 1 };
+  }
+}

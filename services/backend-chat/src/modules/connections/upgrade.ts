@@ -1,0 +1,52 @@
+/**
+ * The `/ws` route: every check happens before the upgrade (Origin allow-list, session cookie
+ * through Redis, per-member socket limit, drain), so a refused client never gets a socket.
+ */
+import type { MiddlewareHandler } from "hono";
+import { upgradeWebSocket } from "hono/bun";
+import { errorBody } from "@xplicit/shared/errors";
+import { isAllowedOrigin } from "@xplicit/shared/http";
+import { createLogger } from "@xplicit/shared/log";
+import { readCookie } from "@xplicit/shared/sessions";
+import type { ChatEnv } from "../../deps.ts";
+import { Connection } from "./connection.ts";
+import type { Hub } from "./hub.ts";
+
+const log = createLogger("upgrade");
+
+export function checkUpgrade(hub: Hub, isDraining: () => boolean): MiddlewareHandler<ChatEnv> {
+  const { config, sessions } = hub.deps;
+  return async (c, next) => {
+    if (isDraining()) return c.json(errorBody("draining", "this replica is draining; connect to another"), 503);
+    if (!isAllowedOrigin(c.req.header("origin"), config.publicOrigins)) {
+      log.info("upgrade refused", { reason: "origin" });
+      return c.json(errorBody("bad_origin", "missing or foreign Origin"), 403);
+    }
+    const token = readCookie(c.req.header("cookie"), config.session.cookieName);
+    const session = token ? await sessions.verify(token) : null;
+    if (!session || !token) {
+      log.info("upgrade refused", { reason: "session" });
+      return c.json(errorBody("unauthenticated", "a valid session is required"), 403);
+    }
+    if (hub.socketsOf(session.userId) >= config.chat.maxSocketsPerMember) {
+      return c.json(errorBody("too_many_sockets", "too many open connections for this member"), 429);
+    }
+    c.set("session", { userId: session.userId, sessionId: session.sessionId, token });
+    await next();
+  };
+}
+
+/** Hono's Bun upgrade helper; the socket's data carries our Connection. */
+export function upgradeToConnection(hub: Hub) {
+  return upgradeWebSocket((c) => {
+    const conn = new Connection(hub, (c as unknown as { get(k: "session"): ChatEnv["Variables"]["session"] }).get("session"));
+    // Hono's own handlers (used only if someone mounts Hono's `websocket`) delegate to the connection;
+    // our lean handler in websocket-handler.ts reaches `conn` directly without per-frame allocations.
+    return {
+      conn,
+      onOpen: (_evt, ws) => conn.opened(ws.raw as never),
+      onMessage: (evt) => conn.received(evt.data as string),
+      onClose: () => conn.closed(),
+    };
+  });
+}

@@ -1,0 +1,111 @@
+/** Creating and listing conversations. 1:1 conversations are unique per pair. */
+import { badRequest, forbidden } from "../../errors/index.ts";
+import { getMemberCards } from "../profiles/index.ts";
+import { blockedAmong } from "../social/index.ts";
+import type { ConversationSummary, MessagingDeps } from "./types.ts";
+
+export const MAX_GROUP_MEMBERS = 50;
+
+export interface CreatedConversation {
+  id: string;
+  kind: "direct" | "group";
+  created: boolean;
+}
+
+export async function createConversation(
+  deps: MessagingDeps,
+  creatorId: string,
+  otherIds: readonly string[],
+  title = "",
+): Promise<CreatedConversation> {
+  const others = [...new Set(otherIds)].filter((id) => id !== creatorId);
+  if (others.length === 0) throw badRequest("invalid", "name at least one other member");
+  if (others.length + 1 > MAX_GROUP_MEMBERS) throw badRequest("invalid", `a conversation has at most ${MAX_GROUP_MEMBERS} members`);
+  if (title.length > 100) throw badRequest("invalid", "title is at most 100 characters");
+  if ((await blockedAmong(deps.sql, creatorId, others)).length > 0) {
+    throw forbidden("blocked", "you cannot start a conversation with a member you blocked or who blocked you");
+  }
+  const kind = others.length === 1 ? "direct" : "group";
+  const directKey = kind === "direct" ? [creatorId, others[0]!].sort((a, b) => Number(a) - Number(b)).join(":") : null;
+  const memberIds = [creatorId, ...others];
+
+  const result = await deps.sql.begin(async (tx) => {
+    const [inserted] = await tx<{ id: string }[]>`
+      insert into conversations (kind, title, direct_key, created_by)
+      values (${kind}, ${title}, ${directKey}, ${creatorId})
+      on conflict (direct_key) where direct_key is not null do nothing
+      returning id`;
+    if (!inserted) {
+      const [existing] = await tx<{ id: string }[]>`select id from conversations where direct_key = ${directKey}`;
+      return { id: existing!.id, created: false };
+    }
+    await tx`
+      insert into conversation_members (conversation_id, user_id)
+      select ${inserted.id}, unnest(${memberIds}::bigint[])`;
+    return { id: inserted.id, created: true };
+  });
+
+  if (result.created) {
+    await deps.events.appendMany(
+      memberIds.map((userId) => ({
+        userId,
+        kind: "conversation" as const,
+        data: { conversationId: result.id, change: "created", kind, title, memberIds },
+      })),
+    );
+  }
+  return { ...result, kind };
+}
+
+export async function conversationMemberIds(deps: Pick<MessagingDeps, "sql">, conversationId: string): Promise<string[]> {
+  const rows = await deps.sql<{ user_id: string }[]>`
+    select user_id from conversation_members where conversation_id = ${conversationId}`;
+  return rows.map((r) => r.user_id);
+}
+
+export async function isConversationMember(deps: Pick<MessagingDeps, "sql">, conversationId: string, userId: string): Promise<boolean> {
+  const [row] = await deps.sql`
+    select 1 from conversation_members where conversation_id = ${conversationId} and user_id = ${userId}`;
+  return !!row;
+}
+
+/** A member's conversations, most recent activity first: four flat queries, no joins. */
+export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId: string, limit = 50): Promise<ConversationSummary[]> {
+  const mine = await deps.sql<{ conversation_id: string; last_read_message_id: string }[]>`
+    select conversation_id, last_read_message_id from conversation_members where user_id = ${userId}`;
+  if (mine.length === 0) return [];
+  const lastRead = new Map(mine.map((m) => [m.conversation_id, m.last_read_message_id]));
+  const convs = await deps.sql<{ id: string; kind: "direct" | "group"; title: string; created_at: Date; last_message_id: string | null }[]>`
+    select id, kind, title, created_at, last_message_id from conversations
+    where id = any(${mine.map((m) => m.conversation_id)}::bigint[])
+    order by coalesce(last_message_at, created_at) desc
+    limit ${limit}`;
+  const ids = convs.map((c) => c.id);
+  const members = await deps.sql<{ conversation_id: string; user_id: string }[]>`
+    select conversation_id, user_id from conversation_members where conversation_id = any(${ids}::bigint[])`;
+  const withLast = convs.filter((c) => c.last_message_id);
+  const lasts = withLast.length
+    ? await deps.sql<{ id: string; conversation_id: string; sender_id: string; body: string; created_at: Date }[]>`
+        select id, conversation_id, sender_id, body, created_at from messages
+        where (conversation_id, id) in (
+          select * from unnest(${withLast.map((c) => c.id)}::bigint[], ${withLast.map((c) => c.last_message_id!)}::bigint[])
+        )`
+    : [];
+  const cards = await getMemberCards(deps.sql, members.map((m) => m.user_id));
+  const lastByConv = new Map(lasts.map((l) => [l.conversation_id, l]));
+  return convs.map((c) => {
+    const last = lastByConv.get(c.id);
+    return {
+      id: c.id,
+      kind: c.kind,
+      title: c.title,
+      members: members.filter((m) => m.conversation_id === c.id).flatMap((m) => {
+        const card = cards.get(m.user_id);
+        return card ? [card] : [];
+      }),
+      lastMessage: last ? { id: last.id, senderId: last.sender_id, body: last.body, ts: last.created_at.getTime() } : null,
+      lastReadMessageId: lastRead.get(c.id) ?? "0",
+      createdAt: c.created_at.toISOString(),
+    };
+  });
+}

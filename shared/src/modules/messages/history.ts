@@ -1,0 +1,27 @@
+import { forbidden } from "../../errors/index.ts";
+import { isConversationMember } from "./conversations.ts";
+import type { MessagingDeps, StoredMessage } from "./types.ts";
+
+/** Keyset page of a conversation's messages, newest first, strictly before `beforeId`. */
+export async function listMessages(
+  deps: Pick<MessagingDeps, "sql">,
+  viewerId: string,
+  conversationId: string,
+  beforeId: string | null,
+  limit: number,
+): Promise<StoredMessage[]> {
+  if (!(await isConversationMember(deps, conversationId, viewerId))) throw forbidden("not_member", "no such conversation, or you are not in it");
+  const rows = await deps.sql<{ id: string; sender_id: string; client_msg_id: string; body: string; created_at: Date }[]>`
+    select id, sender_id, client_msg_id, body, created_at from messages
+    where conversation_id = ${conversationId} ${beforeId ? deps.sql`and id < ${beforeId}` : deps.sql``}
+    order by id desc
+    limit ${limit}`;
+  return rows.map((r) => ({
+    id: r.id,
+    conversationId,
+    senderId: r.sender_id,
+    clientMsgId: r.client_msg_id,
+    body: r.body,
+    ts: r.created_at.getTime(),
+  }));
+}

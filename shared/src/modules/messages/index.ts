@@ -1,0 +1,6 @@
+export { sendMessage, type SendResult } from "./send.ts";
+export { createConversation, listConversations, conversationMemberIds, isConversationMember, MAX_GROUP_MEMBERS } from "./conversations.ts";
+export { listMessages } from "./history.ts";
+export { markRead } from "./read.ts";
+export { parseSendInput, parseId } from "./validation.ts";
+export type { SendInput, SentAnswer, MessageEventData, MessagingDeps, ConversationSummary, StoredMessage } from "./types.ts";

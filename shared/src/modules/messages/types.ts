@@ -1,0 +1,62 @@
+import type { Sql } from "../../db/index.ts";
+import type { Redis, RedisKeys } from "../../redis/index.ts";
+import type { EventStream } from "../events/index.ts";
+
+export interface SendInput {
+  /** client-generated UUID: the idempotency key */
+  id: string;
+  conversationId: string;
+  body: string;
+  clientTs?: number;
+}
+
+/** What `send` answers; identical for every repeat of the same `id`. */
+export interface SentAnswer {
+  id: string;
+  messageId: string;
+  conversationId: string;
+  ts: number;
+  seq: number;
+}
+
+/** `data` of a `message` event. */
+export interface MessageEventData {
+  messageId: string;
+  conversationId: string;
+  senderId: string;
+  body: string;
+  ts: number;
+  clientMsgId: string;
+  clientTs?: number;
+}
+
+export interface MessagingDeps {
+  sql: Sql;
+  redis: Redis;
+  keys: RedisKeys;
+  events: EventStream;
+  maxBodyChars: number;
+  /** Recipients with no open client, e.g. to notify them; called after delivery, never awaited. */
+  onOfflineRecipients?: (recipientIds: string[], message: MessageEventData) => Promise<void>;
+  /** Which of these members have an open client (exact presence). */
+  online?: (userIds: readonly string[]) => Promise<boolean[]>;
+}
+
+export interface ConversationSummary {
+  id: string;
+  kind: "direct" | "group";
+  title: string;
+  members: { id: string; handle: string; displayName: string }[];
+  lastMessage: { id: string; senderId: string; body: string; ts: number } | null;
+  lastReadMessageId: string;
+  createdAt: string;
+}
+
+export interface StoredMessage {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  clientMsgId: string;
+  body: string;
+  ts: number;
+}

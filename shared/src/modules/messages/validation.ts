@@ -1,0 +1,31 @@
+import { badRequest } from "../../errors/index.ts";
+import type { SendInput } from "./types.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const ID = /^\d{1,18}$/;
+
+/** Ids travel as strings (bigint); a plain integer is accepted too. */
+function idString(raw: unknown): string | null {
+  if (typeof raw === "number" && Number.isSafeInteger(raw) && raw > 0) return String(raw);
+  return typeof raw === "string" && ID.test(raw) ? raw : null;
+}
+
+export function parseSendInput(raw: Record<string, unknown>, maxBodyChars: number): SendInput {
+  if (typeof raw.id !== "string" || !UUID.test(raw.id)) throw badRequest("invalid", "id must be a UUID");
+  const conversationId = idString(raw.conversationId);
+  if (!conversationId) throw badRequest("invalid", "conversationId must be a conversation id");
+  if (typeof raw.body !== "string" || raw.body.trim() === "") throw badRequest("invalid", "body must be a non-empty string");
+  if (raw.body.length > maxBodyChars) throw badRequest("invalid", `body exceeds ${maxBodyChars} characters`);
+  const input: SendInput = { id: raw.id.toLowerCase(), conversationId, body: raw.body };
+  if (raw.clientTs !== undefined) {
+    if (typeof raw.clientTs !== "number" || !Number.isFinite(raw.clientTs)) throw badRequest("invalid", "clientTs must be a number");
+    input.clientTs = raw.clientTs;
+  }
+  return input;
+}
+
+export function parseId(raw: unknown, field: string): string {
+  const id = idString(raw);
+  if (!id) throw badRequest("invalid", `${field} must be an id`);
+  return id;
+}

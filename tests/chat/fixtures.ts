@@ -1,0 +1,46 @@
+import { TestClient, newMember } from "../harness/api.ts";
+import { ChatClient } from "../harness/chat-client.ts";
+import type { ServiceProcess, Stack } from "../harness/stack.ts";
+
+export interface TestMember {
+  http: TestClient;
+  id: string;
+  handle: string;
+  cookie: string;
+}
+
+export async function member(stack: Stack): Promise<TestMember> {
+  const http = new TestClient(stack.api.url);
+  const res = await http.post("/api/auth/register", newMember());
+  if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.json)}`);
+  return { http, id: res.json.user.id, handle: res.json.user.handle, cookie: http.cookieHeader };
+}
+
+export async function conversation(owner: TestMember, ...others: TestMember[]): Promise<string> {
+  const res = await owner.http.post("/api/conversations", { handles: others.map((o) => o.handle) });
+  if (res.status !== 201 && res.status !== 200) throw new Error(`conversation: ${res.status} ${JSON.stringify(res.json)}`);
+  return res.json.conversation.id;
+}
+
+export function wsUrl(replica: ServiceProcess): string {
+  return `${replica.url.replace("http", "ws")}/ws`;
+}
+
+export async function connected(m: TestMember, replica: ServiceProcess, clientId?: string): Promise<ChatClient> {
+  const client = new ChatClient(wsUrl(replica), m.cookie, clientId);
+  await client.connect();
+  await client.hello();
+  return client;
+}
+
+/** seqs of event frames received more than once on one socket (must be empty) */
+export function duplicateSeqs(client: ChatClient): number[] {
+  const seen = new Set<number>();
+  const dups: number[] = [];
+  for (const f of client.frames) {
+    if (f.type !== "event") continue;
+    if (seen.has(f.seq)) dups.push(f.seq);
+    seen.add(f.seq);
+  }
+  return dups;
+}
