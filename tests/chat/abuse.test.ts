@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ORIGIN } from "../harness/api.ts";
+import { ChatClient } from "../harness/chat-client.ts";
+import { startStack, type Stack } from "../harness/stack.ts";
+import { connected, conversation, member, wsUrl } from "./fixtures.ts";
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ chatReplicas: 2, env: { CHAT_RATE_PER_SECOND: "50", CHAT_RATE_BURST: "100" } });
+}, 60_000);
+afterAll(() => stack?.stop());
+
+async function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  const res = await fetch(url.replace("ws", "http"), {
+    headers: { Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", ...headers },
+  });
+  return res.status;
+}
+
+describe("upgrade checks", () => {
+  test("foreign Origin, missing Origin, no cookie, bad cookie: 403 before upgrade", async () => {
+    const a = await member(stack);
+    const url = wsUrl(stack.chats[0]!);
+    expect(await upgradeStatus(url, { Origin: "https://evil.example", Cookie: a.cookie })).toBe(403);
+    expect(await upgradeStatus(url, { Cookie: a.cookie })).toBe(403);
+    expect(await upgradeStatus(url, { Origin: ORIGIN })).toBe(403);
+    expect(await upgradeStatus(url, { Origin: ORIGIN, Cookie: "__Host-sid=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })).toBe(403);
+    expect(await upgradeStatus(url, { Origin: ORIGIN, Cookie: a.cookie })).toBe(101);
+  });
+
+  test("a revoked session closes its sockets with 1008 within seconds, other sessions stay", async () => {
+    const a = await member(stack);
+    const other = await member(stack);
+    const victim = await connected(a, stack.chats[0]!);
+    const victim2 = await connected(a, stack.chats[1]!);
+    const bystander = await connected(other, stack.chats[0]!);
+    await a.http.post("/api/auth/logout");
+    expect(await victim.closed(5000)).toBe(1008);
+    expect(await victim2.closed(5000)).toBe(1008);
+    expect(bystander.closeCode).toBeNull();
+    expect(await upgradeStatus(wsUrl(stack.chats[0]!), { Origin: ORIGIN, Cookie: a.cookie })).toBe(403);
+    bystander.close();
+  });
+});
+
+describe("bad frames", () => {
+  test("garbage, unknown types, frames before hello and oversized frames get error frames; the socket and others live on", async () => {
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await conversation(a, b);
+    const bystander = await connected(b, stack.chats[0]!);
+
+    const c = new ChatClient(wsUrl(stack.chats[0]!), a.cookie);
+    await c.connect();
+    c.send({ type: "send", id: crypto.randomUUID(), conversationId: conv, body: "too early" });
+    await c.waitFor(() => c.frames.some((f) => f.code === "hello_required"), 3000, "hello_required");
+    await c.hello();
+    c.send("{not json");
+    c.send("[1,2,3]");
+    c.send(JSON.stringify({ type: "launch-missiles" }));
+    c.send(JSON.stringify({ type: "send", id: "not-a-uuid", conversationId: conv, body: "x" }));
+    c.send(JSON.stringify({ type: "send", id: crypto.randomUUID(), conversationId: "999999999", body: "x" }));
+    c.send(JSON.stringify({ type: "hello", clientId: "again-again" }));
+    c.send(JSON.stringify({ type: "send", id: crypto.randomUUID(), conversationId: conv, body: "x".repeat(70_000) }));
+    c.ws.send(new Uint8Array([1, 2, 3]));
+    const codes = ["bad_json", "unknown_type", "invalid", "not_member", "hello_twice", "frame_too_large"];
+    await c.waitFor(() => codes.every((code) => c.frames.some((f) => f.type === "error" && f.code === code)), 5000, "all error codes");
+    expect(c.frames.filter((f) => f.code === "bad_json").length).toBe(3);
+    expect(c.closeCode).toBeNull();
+
+    const ok = await c.sendMessage(conv, "still fine");
+    expect(ok.type).toBe("sent");
+    await bystander.waitFor(() => bystander.messages().some((m) => m.data.body === "still fine"), 5000, "delivery");
+    c.close();
+    bystander.close();
+  });
+
+  test("a frame over 1 MB closes that socket with 1009; the replica stays up", async () => {
+    const a = await member(stack);
+    const c = await connected(a, stack.chats[1]!);
+    c.send("x".repeat(1_100_000));
+    expect(await c.closed(5000)).toBe(1009);
+    expect((await fetch(`${stack.chats[1]!.url}/readyz`)).status).toBe(200);
+  });
+
+  test("a sender blocked by the recipient is refused with `blocked`", async () => {
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await conversation(a, b);
+    await b.http.post(`/api/users/${a.handle}/block`);
+    const c = await connected(a, stack.chats[0]!);
+    const answer = await c.sendMessage(conv, "hi");
+    expect(answer.type).toBe("error");
+    expect(answer.code).toBe("blocked");
+    const d = await connected(b, stack.chats[1]!);
+    expect((await d.sendMessage(conv, "hi")).code).toBe("blocked");
+    c.close();
+    d.close();
+  });
+});
+
+describe("flood", () => {
+  test("10k frames in a second from one socket: rate-limited and closed, the replica and other clients unaffected", async () => {
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await conversation(a, b);
+    const peerA = await connected(a, stack.chats[1]!);
+    const peerB = await connected(b, stack.chats[0]!);
+    const flooder = await connected(await member(stack), stack.chats[0]!);
+    for (let i = 0; i < 10_000; i++) flooder.send('{"type":"ping"}');
+    await flooder.waitFor(() => flooder.frames.some((f) => f.code === "rate_limited"), 5000, "rate_limited");
+    expect(await flooder.closed(5000)).toBe(1008);
+    const pongs = flooder.frames.filter((f) => f.type === "pong").length;
+    expect(pongs).toBeLessThanOrEqual(150);
+
+    const sent = await peerA.sendMessage(conv, "after the flood");
+    expect(sent.type).toBe("sent");
+    await peerB.waitFor(() => peerB.messages().some((m) => m.data.body === "after the flood"), 5000, "delivery");
+    const status = await (await fetch(`${stack.chats[0]!.url}/status`)).json();
+    expect(status.sockets).toBeGreaterThanOrEqual(1);
+    peerA.close();
+    peerB.close();
+  });
+});

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startStack, type Stack } from "../harness/stack.ts";
+import { connected, conversation, member } from "./fixtures.ts";
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ chatReplicas: 2 });
+}, 60_000);
+afterAll(() => stack?.stop());
+
+describe("read, typing, presence", () => {
+  test("read state reaches the reader's other client and the other participant, in the seq stream", async () => {
+    const [r1, r2] = stack.chats as [any, any];
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await conversation(a, b);
+    const a1 = await connected(a, r1);
+    const b1 = await connected(b, r1);
+    const b2 = await connected(b, r2);
+    const sent = await a1.sendMessage(conv, "read me");
+    await b1.waitFor(() => b1.messages().length === 1, 5000, "message");
+    b1.send({ type: "read", conversationId: conv, upToMessageId: sent.messageId });
+    for (const c of [b2, a1]) {
+      await c.waitFor(() => c.events.some((e) => e.kind === "read" && e.data.upToMessageId === sent.messageId), 5000, "read event");
+    }
+    const list = await b.http.get("/api/conversations");
+    expect(list.json.conversations[0].lastReadMessageId).toBe(sent.messageId);
+    for (const c of [a1, b1, b2]) c.close();
+  });
+
+  test("typing reaches the other participant only, and is not replayed", async () => {
+    const [r1, r2] = stack.chats as [any, any];
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await conversation(a, b);
+    const a1 = await connected(a, r1);
+    const b1 = await connected(b, r2);
+    a1.send({ type: "typing", conversationId: conv });
+    await b1.waitFor(() => b1.frames.some((f) => f.type === "typing" && f.userId === a.id), 5000, "typing");
+    expect(b1.events.some((e) => e.kind === "typing")).toBe(false);
+    await Bun.sleep(200);
+    expect(a1.frames.some((f) => f.type === "typing")).toBe(false);
+    for (const c of [a1, b1]) c.close();
+  });
+
+  test("presence: a partner sees online/offline, strangers are not visible", async () => {
+    const [r1, r2] = stack.chats as [any, any];
+    const a = await member(stack);
+    const b = await member(stack);
+    const stranger = await member(stack);
+    await conversation(a, b);
+    const b1 = await connected(b, r2);
+    const a1 = await connected(a, r1);
+    await b1.waitFor(() => b1.frames.some((f) => f.type === "presence" && f.userId === a.id && f.online === true), 5000, "online");
+    b1.send({ type: "presence", userIds: [a.id, stranger.id] });
+    await b1.waitFor(() => b1.frames.filter((f) => f.type === "presence" && f.userId === a.id).length >= 2, 5000, "query answer");
+    expect(b1.frames.some((f) => f.type === "presence" && f.userId === stranger.id)).toBe(false);
+    a1.close();
+    await b1.waitFor(() => b1.frames.some((f) => f.type === "presence" && f.userId === a.id && f.online === false), 5000, "offline");
+    b1.close();
+  });
+
+  test("conversations: list, group creation limits, 1:1 is unique per pair", async () => {
+    const a = await member(stack);
+    const b = await member(stack);
+    const c = await member(stack);
+    const first = await a.http.post("/api/conversations", { handles: [b.handle] });
+    expect(first.status).toBe(201);
+    const again = await b.http.post("/api/conversations", { handles: [a.handle] });
+    expect(again.status).toBe(200);
+    expect(again.json.conversation.id).toBe(first.json.conversation.id);
+    const group = await a.http.post("/api/conversations", { handles: [b.handle, c.handle], title: "trio" });
+    expect(group.json.conversation.kind).toBe("group");
+    expect((await a.http.post("/api/conversations", { handles: Array(50).fill(b.handle) })).status).toBe(400);
+    expect((await a.http.post("/api/conversations", { handles: ["nobody_at_all_x"] })).status).toBe(404);
+    const list = await c.http.get("/api/conversations");
+    expect(list.json.conversations.map((x: any) => x.title)).toEqual(["trio"]);
+    expect((await c.http.get(`/api/conversations/${first.json.conversation.id}/messages`)).status).toBe(403);
+  });
+});

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { ChatClient } from "../harness/chat-client.ts";
+import { startStack, type ServiceProcess, type Stack } from "../harness/stack.ts";
+import { connected, conversation, duplicateSeqs, member, wsUrl, type TestMember } from "./fixtures.ts";
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ chatReplicas: 3, env: { CHAT_DRAIN_WAVE_SIZE: "40", CHAT_DRAIN_WAVE_MS: "100", CHAT_RATE_PER_SECOND: "500", CHAT_RATE_BURST: "500" } });
+}, 60_000);
+afterAll(() => stack?.stop());
+
+/** A client that does what docs/protocol.md tells clients to do on 1012: come back elsewhere with its cursor. */
+function resumeElsewhere(client: ChatClient, m: TestMember, replicas: ServiceProcess[], resumed: Set<ChatClient>) {
+  const watch = () => {
+    client.ws.addEventListener("close", async (e) => {
+      if (e.code !== 1012) return;
+      const reconnect = client.frames.findLast((f) => f.type === "reconnect");
+      await Bun.sleep(reconnect?.afterMs ?? 100);
+      const next = replicas[Math.floor(Math.random() * replicas.length)]!;
+      const fresh = new ChatClient(wsUrl(next), m.cookie, client.clientId);
+      Object.assign(client, { wsUrl: fresh.wsUrl });
+      await client.connect();
+      await client.hello();
+      resumed.add(client);
+      watch();
+    });
+  };
+  watch();
+}
+
+test("SIGTERM on a replica with 200 clients: every client resumes on the others and no message sent during the drain is lost", async () => {
+  const [r1, r2, r3] = stack.chats as [ServiceProcess, ServiceProcess, ServiceProcess];
+  const sender = await member(stack);
+  const members: TestMember[] = [];
+  for (let i = 0; i < 50; i++) members.push(await member(stack));
+  const convs: string[] = [];
+  for (const m of members) convs.push(await conversation(sender, m));
+
+  const clients: { client: ChatClient; m: TestMember }[] = [];
+  for (const m of members) {
+    for (let k = 0; k < 4; k++) clients.push({ client: await connected(m, r1), m });
+  }
+  expect(clients.length).toBe(200);
+  const resumed = new Set<ChatClient>();
+  for (const { client, m } of clients) resumeElsewhere(client, m, [r2, r3], resumed);
+
+  const out = await connected(sender, r2);
+  const sentBodies = new Map<string, string[]>();
+  let sending = true;
+  const pump = (async () => {
+    let n = 0;
+    while (sending) {
+      const i = n % convs.length;
+      const body = `drain ${n++}`;
+      const answer = await out.sendMessage(convs[i]!, body);
+      expect(answer.type).toBe("sent");
+      sentBodies.set(convs[i]!, [...(sentBodies.get(convs[i]!) ?? []), body]);
+    }
+  })();
+
+  await Bun.sleep(300);
+  const exit = stack.kill(r1, "SIGTERM");
+  expect(await exit).toBe(0);
+  await Bun.sleep(500);
+  sending = false;
+  await pump;
+
+  await Promise.all(clients.map(({ client }) => client.waitFor(() => resumed.has(client), 15_000, "resume")));
+  for (const { client, m } of clients) {
+    const conv = convs[members.indexOf(m)]!;
+    const expected = sentBodies.get(conv) ?? [];
+    await client.waitFor(() => client.messages().length >= expected.length, 10_000, `messages for ${m.handle}`);
+    expect(client.messages().map((e) => e.data.body)).toEqual(expected);
+    expect(duplicateSeqs(client)).toEqual([]);
+    expect(client.frames.some((f) => f.type === "resync")).toBe(false);
+  }
+  const total = [...sentBodies.values()].reduce((s, l) => s + l.length, 0);
+  expect(total).toBeGreaterThan(20);
+  for (const { client } of clients) client.close();
+  out.close();
+  await stack.restart(r1);
+}, 120_000);
