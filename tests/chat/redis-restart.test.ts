@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { freePort, startStack, type Stack } from "../harness/stack.ts";
+import { connected, conversation, member } from "./fixtures.ts";
+
+// A Redis of its own, so restarting it cannot disturb anything else running on this machine.
+let redisPort = 0;
+let redis: Subprocess | null = null;
+let stack: Stack;
+
+function startRedis(): Subprocess {
+  return Bun.spawn(["redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
+}
+
+async function redisUp(): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const p = Bun.spawn(["redis-cli", "-p", String(redisPort), "ping"], { stdout: "pipe" });
+    if ((await new Response(p.stdout).text()).includes("PONG")) return;
+    await Bun.sleep(100);
+  }
+  throw new Error("redis did not start");
+}
+
+beforeAll(async () => {
+  redisPort = await freePort();
+  redis = startRedis();
+  await redisUp();
+  stack = await startStack({ chatReplicas: 2, env: { REDIS_URL: `redis://127.0.0.1:${redisPort}` } });
+}, 60_000);
+afterAll(async () => {
+  await stack?.stop();
+  redis?.kill("SIGKILL");
+});
+
+test("Redis restarted with its data lost: open clients are told to resync, then live delivery resumes", async () => {
+  const [r1, r2] = stack.chats as [any, any];
+  const a = await member(stack);
+  const b = await member(stack);
+  const conv = await conversation(a, b);
+  const a1 = await connected(a, r1);
+  const b1 = await connected(b, r2);
+  await a1.sendMessage(conv, "before the restart");
+  await b1.waitFor(() => b1.messages().length === 1, 5000, "first message");
+
+  redis!.kill("SIGKILL");
+  await redis!.exited;
+  redis = startRedis();
+  await redisUp();
+
+  await b1.waitFor(() => b1.frames.some((f) => f.type === "resync" && f.reason === "epoch_changed"), 15_000, "resync after restart");
+  // The session cache was lost too: the sender's next send goes through Postgres and refills it.
+  let sent: any;
+  for (let i = 0; i < 50; i++) {
+    a1.frames = a1.frames.filter((f) => f.type !== "sent" && f.type !== "error");
+    sent = await a1.sendMessage(conv, "after the restart");
+    if (sent.type === "sent") break;
+    await Bun.sleep(200);
+  }
+  expect(sent.type).toBe("sent");
+  await b1.waitFor(() => b1.messages().some((m) => m.data.body === "after the restart"), 10_000, "message after restart");
+  for (const r of [r1, r2]) {
+    await (async () => {
+      for (let i = 0; i < 50; i++) {
+        if ((await fetch(`${r.url}/readyz`)).status === 200) return;
+        await Bun.sleep(200);
+      }
+      throw new Error(`${r.url} not ready after the restart`);
+    })();
+  }
+  a1.close();
+  b1.close();
+}, 60_000);
