@@ -1,0 +1,51 @@
+/**
+ * `api` scenario: a registered pool (created in setup) browsing at a fixed arrival rate.
+ *
+ *   k6 run -e BASE_URL=http://127.0.0.1:3000 -e RATE=300 -e DURATION=2m loadtest/api.ts
+ *
+ * Env: BASE_URL, ORIGIN, MEMBERS (50), RATE (iterations/s, 200), DURATION (1m), MAX_VUS (200),
+ * P99_MS (100, all requests), NOTIF_P99_MS (20, the notification list), INSECURE, CLIENT_CERT/KEY.
+ */
+import type { Options } from "k6/options";
+import { createMembers, pairUp } from "./lib/api.ts";
+import { apiMixIteration, seedPool, type ApiPool } from "./lib/api-mix.ts";
+import { RUN_ID, envInt, envStr, tlsOptions } from "./lib/config.ts";
+
+const MEMBERS = envInt("MEMBERS", 50);
+const RATE = envInt("RATE", 200);
+const DURATION = envStr("DURATION", "1m");
+
+export const options: Options = {
+  ...tlsOptions(),
+  setupTimeout: "10m",
+  summaryTrendStats: ["med", "p(90)", "p(99)", "max", "count"],
+  scenarios: {
+    api: {
+      executor: "constant-arrival-rate",
+      rate: RATE,
+      timeUnit: "1s",
+      duration: DURATION,
+      preAllocatedVUs: Math.min(50, envInt("MAX_VUS", 200)),
+      maxVUs: envInt("MAX_VUS", 200),
+    },
+  },
+  thresholds: {
+    http_req_failed: ["rate<0.01"],
+    checks: ["rate>0.99"],
+    "http_req_duration{scenario:api}": [`p(99)<${envInt("P99_MS", 100)}`],
+    "http_req_duration{name:notifications_list}": [`p(99)<${envInt("NOTIF_P99_MS", 20)}`],
+    "http_req_duration{name:profile}": [`p(99)<${envInt("PROFILE_P99_MS", 20)}`],
+    dropped_iterations: ["count<1"],
+  },
+};
+
+export function setup(): ApiPool {
+  const members = createMembers(`${RUN_ID}a`, MEMBERS);
+  const conversations = pairUp(members, 2);
+  seedPool(members, conversations, envInt("FOLLOWS_EACH", 5), envInt("SEED_MESSAGES", 20));
+  return { members, conversations };
+}
+
+export default function (pool: ApiPool): void {
+  apiMixIteration(pool);
+}

@@ -1,0 +1,147 @@
+/**
+ * `fanout` scenario: LISTENERS members are online; then one action reaches all of them and we
+ * measure, per recipient, the time from the action to the event on its socket. The maximum of
+ * `fanout_delivery_latency` is the time until the last online member received it; any listener
+ * that never receives an action counts in `fanout_missed` (must stay 0).
+ *
+ * FANOUT_MODE=broadcast (default): an operator broadcast, POST /api/admin/broadcasts, as ADMIN_EMAIL /
+ *   ADMIN_PASSWORD. Through nginx the endpoint also needs the operator's client certificate:
+ *   CLIENT_CERT / CLIENT_KEY (PEM paths, sent with k6's `tlsAuth`).
+ * FANOUT_MODE=group: a popular member posts into the group conversations (≤ 50 members each) that
+ *   hold every listener — the same stream, no admin needed.
+ *
+ *   k6 run -e LISTENERS=1000 -e FANOUT_MODE=group loadtest/fanout.ts
+ *   SSL_CERT_FILE=certs/ca.crt k6 run -e BASE_URL=https://localhost:8443 -e ADMIN_EMAIL=… -e ADMIN_PASSWORD=… \
+ *     -e CLIENT_CERT=certs/operator.crt -e CLIENT_KEY=certs/operator.key loadtest/fanout.ts
+ *
+ * Env: LISTENERS (500), ACTIONS (3), ACTION_INTERVAL_SECONDS (10), CONNECT_SECONDS (15),
+ * FANOUT_MAX_MS (5000), FANOUT_P99_MS (2000), BROADCAST_PATH (/api/admin/broadcasts).
+ */
+import exec from "k6/execution";
+import http from "k6/http";
+import { check, sleep } from "k6";
+import type { Options } from "k6/options";
+import { setTimeout } from "k6/timers";
+import { BASE_URL, PASSWORD, RUN_ID, WS_URLS, envInt, envStr, tlsOptions } from "./lib/config.ts";
+import { authParams, createConversation, createMembers, json, post, sessionFrom, type Member } from "./lib/api.ts";
+import { newDevice, pickUrl, runSession } from "./lib/chat-client.ts";
+import { clientIdFor, uuidv4 } from "./lib/ids.ts";
+import { fanoutLatency, fanoutMissed, fanoutReceived, primeFanoutCounters, primeZeroCounters } from "./lib/metrics.ts";
+
+const LISTENERS = envInt("LISTENERS", 500);
+const ACTIONS = envInt("ACTIONS", 3);
+const INTERVAL_S = envInt("ACTION_INTERVAL_SECONDS", 10);
+const CONNECT_S = envInt("CONNECT_SECONDS", 15);
+const MODE = envStr("FANOUT_MODE", "broadcast");
+const HOLD_S = CONNECT_S + ACTIONS * INTERVAL_S + 10;
+const MARK = `k6fanout=${RUN_ID}`;
+
+export const options: Options = {
+  ...tlsOptions(),
+  setupTimeout: "15m",
+  summaryTrendStats: ["med", "p(90)", "p(99)", "max", "count"],
+  scenarios: {
+    listeners: {
+      executor: "per-vu-iterations",
+      vus: LISTENERS,
+      iterations: 1,
+      maxDuration: `${HOLD_S + 60}s`,
+      exec: "listen",
+    },
+    actor: {
+      executor: "shared-iterations",
+      vus: 1,
+      iterations: 1,
+      startTime: `${CONNECT_S}s`,
+      maxDuration: `${ACTIONS * INTERVAL_S + 60}s`,
+      exec: "act",
+    },
+  },
+  thresholds: {
+    fanout_missed: ["count==0"],
+    fanout_delivery_latency: [`max<${envInt("FANOUT_MAX_MS", 5000)}`, `p(99)<${envInt("FANOUT_P99_MS", 2000)}`],
+    chat_lost: ["count==0"],
+    chat_duplicated: ["count==0"],
+    chat_connect_ok: ["rate>0.99"],
+  },
+};
+
+interface FanoutData {
+  listeners: Member[];
+  actor: Member | null;
+  /** group mode: the conversations that together hold every listener */
+  groups: string[];
+}
+
+export function setup(): FanoutData {
+  const listeners = createMembers(`${RUN_ID}f`, LISTENERS);
+  if (MODE === "group") {
+    const [actor] = createMembers(`${RUN_ID}p`, 1);
+    if (!actor) throw new Error("could not create the popular member");
+    const groups: string[] = [];
+    for (let i = 0; i < listeners.length; i += 49) {
+      const id = createConversation(actor, listeners.slice(i, i + 49));
+      if (id) groups.push(id);
+    }
+    return { listeners, actor, groups };
+  }
+  const email = __ENV.ADMIN_EMAIL;
+  const password = __ENV.ADMIN_PASSWORD ?? PASSWORD;
+  if (!email) throw new Error("FANOUT_MODE=broadcast needs ADMIN_EMAIL (and ADMIN_PASSWORD) of an admin account");
+  const res = http.post(`${BASE_URL}/api/auth/login`, JSON.stringify({ email, password }), authParams(null, "login"));
+  check(res, { "admin login ok": (r) => r.status === 200 });
+  const sid = sessionFrom(res);
+  const user = json<{ user?: { id: string | number; handle: string } }>(res)?.user;
+  if (!sid || !user) throw new Error(`admin login failed: ${res.status}`);
+  return { listeners, actor: { index: -1, handle: user.handle, email, userId: String(user.id), sid }, groups: [] };
+}
+
+export function listen(data: FanoutData): void {
+  primeZeroCounters();
+  primeFanoutCounters();
+  const vu = exec.vu.idInTest - 1;
+  const member = data.listeners[vu % Math.max(1, data.listeners.length)];
+  if (!member) return;
+  const offsetS = ((CONNECT_S - 5) * vu) / Math.max(1, LISTENERS);
+  sleep(Math.max(0, offsetS));
+  const got = new Set<string>();
+  const re = new RegExp(`${MARK}:(\\d+):(\\d+)`);
+  runSession({
+    member,
+    device: newDevice(clientIdFor(`${RUN_ID}f`, vu, 0)),
+    url: pickUrl(WS_URLS, vu),
+    holdMs: (HOLD_S - offsetS) * 1000,
+    drainMs: 1000,
+    onEvent: (ev) => {
+      if (ev.kind !== "notification" && ev.kind !== "message") return;
+      const m = re.exec(JSON.stringify(ev.data));
+      if (!m || got.has(m[1]!)) return;
+      got.add(m[1]!);
+      fanoutReceived.add(1);
+      fanoutLatency.add(Math.max(0, Date.now() - Number(m[2])));
+    },
+  });
+  // The session runs on k6's event loop after this function returns: count the misses on a timer
+  // that fires just before the session closes its socket.
+  setTimeout(() => fanoutMissed.add(Math.max(0, ACTIONS - got.size)), Math.max(0, (HOLD_S - offsetS) * 1000 - 100));
+}
+
+export function act(data: FanoutData): void {
+  const actor = data.actor;
+  if (!actor) return;
+  for (let n = 0; n < ACTIONS; n++) {
+    const ts = Date.now();
+    const marker = `${MARK}:${n}:${ts}`;
+    if (MODE === "group") {
+      for (const conversationId of data.groups) {
+        const res = post(actor, "/api/messages", { id: uuidv4(), conversationId, body: `announcement ${marker}`, clientTs: ts }, "fanout_post");
+        check(res, { "group post ok": (r) => r.status >= 200 && r.status < 300 });
+      }
+    } else {
+      const res = post(actor, envStr("BROADCAST_PATH", "/api/admin/broadcasts"), { title: "Load test announcement", body: `announcement ${marker}` }, "broadcast");
+      check(res, { "broadcast accepted": (r) => r.status >= 200 && r.status < 300 });
+    }
+    sleep(INTERVAL_S);
+  }
+}
+

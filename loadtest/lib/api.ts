@@ -1,0 +1,138 @@
+/**
+ * HTTP side of a simulated member: registration/login (session cookie), and the calls the
+ * scenarios make. The session cookie is `Secure`, so it is passed explicitly on every request
+ * (k6's jar would not send it over plain http to 127.0.0.1) and `replace` keeps the VU jar out of it.
+ */
+import http from "k6/http";
+import type { RefinedResponse, ResponseType, Params } from "k6/http";
+import { check } from "k6";
+import { BASE_URL, COOKIE_NAME, ORIGIN, PASSWORD } from "./config.ts";
+
+export interface Member {
+  index: number;
+  handle: string;
+  email: string;
+  userId: string;
+  sid: string;
+}
+
+type Res = RefinedResponse<ResponseType | undefined>;
+
+export function authParams(sid: string | null, name: string, extra: Params = {}): Params {
+  const headers: Record<string, string> = { Origin: ORIGIN, "Content-Type": "application/json", ...(extra.headers ?? {}) };
+  const p: Params = { ...extra, headers, tags: { name, ...(extra.tags ?? {}) } };
+  if (sid) p.cookies = { [COOKIE_NAME]: { value: sid, replace: true } };
+  return p;
+}
+
+/** The session id from a login/register answer. */
+export function sessionFrom(res: Res): string | null {
+  const jar = res.cookies[COOKIE_NAME];
+  if (jar && jar[0] && jar[0].value) return jar[0].value;
+  const raw = res.headers["Set-Cookie"] ?? "";
+  const m = new RegExp(`${COOKIE_NAME.replace(/[-_]/g, "\\$&")}=([^;,\\s]+)`).exec(raw);
+  return m && m[1] ? m[1] : null;
+}
+
+export function json<T = any>(res: Res): T | null {
+  try {
+    return (typeof res.body === "string" && res.body.length ? JSON.parse(res.body) : null) as T | null;
+  } catch {
+    return null;
+  }
+}
+
+export function memberIdentity(runId: string, index: number) {
+  const handle = `lt${runId}_${index}`.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 30);
+  return { handle, email: `${handle}@loadtest.example` };
+}
+
+/** Registers the member, or logs in when the handle already exists (a rerun with the same RUN_ID). */
+export function registerOrLogin(runId: string, index: number): Member | null {
+  const { handle, email } = memberIdentity(runId, index);
+  const body = JSON.stringify({ email, handle, password: PASSWORD, birthDate: "1990-01-01", acceptTerms: true });
+  let res: Res = http.post(`${BASE_URL}/api/auth/register`, body, authParams(null, "register"));
+  if (res.status === 409) {
+    res = http.post(`${BASE_URL}/api/auth/login`, JSON.stringify({ email, password: PASSWORD }), authParams(null, "login"));
+  }
+  const ok = check(res, { "register/login 2xx": (r) => r.status === 200 || r.status === 201 });
+  const sid = sessionFrom(res);
+  const user = json<{ user?: { id: string | number } }>(res)?.user;
+  if (!ok || !sid || !user) return null;
+  return { index, handle, email, userId: String(user.id), sid };
+}
+
+/**
+ * Registers `count` members `concurrency` at a time with http.batch (password hashing makes
+ * registration the slow part of setup; batching keeps the server's cores busy).
+ */
+export function createMembers(runId: string, count: number, concurrency = 8, firstIndex = 0): Member[] {
+  const out: Member[] = [];
+  for (let start = 0; start < count; start += concurrency) {
+    const reqs: Array<[string, string, string, Params]> = [];
+    const idx: number[] = [];
+    for (let i = start; i < Math.min(count, start + concurrency); i++) {
+      const { handle, email } = memberIdentity(runId, firstIndex + i);
+      const body = JSON.stringify({ email, handle, password: PASSWORD, birthDate: "1990-01-01", acceptTerms: true });
+      reqs.push(["POST", `${BASE_URL}/api/auth/register`, body, authParams(null, "register")]);
+      idx.push(firstIndex + i);
+    }
+    const responses = http.batch(reqs);
+    responses.forEach((res, k) => {
+      const index = idx[k]!;
+      if (res.status === 201) {
+        const sid = sessionFrom(res);
+        const user = json<{ user?: { id: string | number } }>(res)?.user;
+        if (sid && user) {
+          const { handle, email } = memberIdentity(runId, index);
+          out.push({ index, handle, email, userId: String(user.id), sid });
+          return;
+        }
+      }
+      const again = registerOrLogin(runId, index);
+      if (again) out.push(again);
+    });
+  }
+  if (out.length < count) console.warn(`created ${out.length} of ${count} members`);
+  return out;
+}
+
+export function get(m: Member, path: string, name: string): Res {
+  return http.get(`${BASE_URL}${path}`, authParams(m.sid, name));
+}
+
+export function post(m: Member, path: string, body: unknown, name: string): Res {
+  return http.post(`${BASE_URL}${path}`, JSON.stringify(body ?? {}), authParams(m.sid, name));
+}
+
+export function del(m: Member, path: string, name: string): Res {
+  return http.del(`${BASE_URL}${path}`, null, authParams(m.sid, name));
+}
+
+export interface Conversation {
+  id: string;
+  /** indexes into the members array */
+  members: number[];
+}
+
+/** Opens a 1:1 (one other handle) or group conversation as `owner`. */
+export function createConversation(owner: Member, others: Member[]): string | null {
+  const res = post(owner, "/api/conversations", { handles: others.map((o) => o.handle) }, "create_conversation");
+  check(res, { "conversation created": (r) => r.status === 200 || r.status === 201 });
+  const body = json<any>(res);
+  const id = body?.conversation?.id ?? body?.id;
+  return id === undefined || id === null ? null : String(id);
+}
+
+/** Groups members into conversations of `size` (2 = 1:1 pairs), each member in exactly one. */
+export function pairUp(members: Member[], size: number): Conversation[] {
+  const out: Conversation[] = [];
+  const n = Math.max(2, Math.min(50, size));
+  for (let start = 0; start + 1 < members.length; start += n) {
+    const group = members.slice(start, start + n);
+    if (group.length < 2) break;
+    const id = createConversation(group[0]!, group.slice(1));
+    if (id) out.push({ id, members: group.map((g) => members.indexOf(g)) });
+  }
+  return out;
+}
