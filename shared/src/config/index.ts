@@ -54,6 +54,12 @@ export interface Config {
     readonly retentionMonths: number;
     readonly fanoutBatchSize: number;
     readonly groupWindowSeconds: number;
+    /** Monthly partitions kept ahead of the current month. */
+    readonly partitionsAheadMonths: number;
+    /** BullMQ lock duration: a crashed worker's job is taken over after about this long. */
+    readonly jobLockMs: number;
+    /** Concurrent `notify` jobs per worker process. */
+    readonly notifyConcurrency: number;
   };
   readonly shutdownTimeoutMs: number;
   readonly publicDir: string;
@@ -119,6 +125,9 @@ export function loadConfig(env: Env = process.env): Config {
       retentionMonths: int("NOTIFICATIONS_RETENTION_MONTHS", env.NOTIFICATIONS_RETENTION_MONTHS, 12, 1),
       fanoutBatchSize: int("FANOUT_BATCH_SIZE", env.FANOUT_BATCH_SIZE, 5000, 1, 100000),
       groupWindowSeconds: int("NOTIFICATIONS_GROUP_WINDOW_SECONDS", env.NOTIFICATIONS_GROUP_WINDOW_SECONDS, 3600, 1),
+      partitionsAheadMonths: int("NOTIFICATIONS_PARTITIONS_AHEAD", env.NOTIFICATIONS_PARTITIONS_AHEAD, 3, 1, 24),
+      jobLockMs: int("NOTIFICATIONS_JOB_LOCK_MS", env.NOTIFICATIONS_JOB_LOCK_MS, 30000, 1000),
+      notifyConcurrency: int("NOTIFICATIONS_NOTIFY_CONCURRENCY", env.NOTIFICATIONS_NOTIFY_CONCURRENCY, 16, 1, 256),
     },
     shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", env.SHUTDOWN_TIMEOUT_MS, 10000, 100),
     publicDir: str("PUBLIC_DIR", env.PUBLIC_DIR, new URL("../../../public", import.meta.url).pathname),

@@ -1,0 +1,17 @@
+/**
+ * Notifications, shared by the api (reads, settings, enqueueing) and the worker (writes).
+ *
+ * Producers call `createNotifier({redis, prefix}).notifyMember({recipientId, type, actorId,
+ * subjectId?, dedupeKey, occurredAt?})`; the worker's `notify` job runs `writeNotification`.
+ */
+export * from "./types.ts";
+export * from "./queues.ts";
+export { createNotifier, broadcastJobId, type Notifier, type NotifierOptions, type NotifyMember } from "./notifier.ts";
+export { createUnreadCounter, UNREAD_TTL_SECONDS, type UnreadCounter } from "./unread.ts";
+export { mutedTypes, setMutedTypes, isMuted } from "./settings.ts";
+export { listForMember, markRead, countUnread, insertBatch, type ListQuery } from "./store.ts";
+export { renderAll, renderNotification, loadRenderContext, broadcastTexts } from "./render.ts";
+export { deliver, type DeliveryDeps } from "./deliver.ts";
+export { writeNotification, bucketStart, groupKey, type WriteDeps, type NotifyResult } from "./write.ts";
+export { runBatches, type RecipientSource, type RecipientPage, type BatchTemplate, type BatchStats, type RunOutcome } from "./batches.ts";
+export { ensurePartitions, dropExpiredPartitions, listPartitions, partitionFor } from "./partitions.ts";

@@ -1,0 +1,66 @@
+/**
+ * Queue names, job ids and job options: the contract between whoever enqueues (the api, the
+ * message path) and the worker. Job ids derive from the source event, so enqueueing the same
+ * event twice while its job is retained adds nothing.
+ */
+import { createHash } from "node:crypto";
+import type { JobsOptions } from "bullmq";
+import type { NotificationType } from "./types.ts";
+
+export const QUEUES = {
+  notify: "notifications-notify",
+  fanout: "notifications-fanout",
+  broadcast: "notifications-broadcast",
+  maintenance: "notifications-maintenance",
+} as const;
+export type QueueKind = keyof typeof QUEUES;
+
+export const JOB_NAMES = { notify: "notify", fanout: "fanout", broadcast: "broadcast", partitions: "partitions" } as const;
+
+/** Retries with exponential backoff; completed jobs kept a day (the dedupe window of job ids), failed ones a week. */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: "exponential", delay: 1000 },
+  removeOnComplete: { age: 86_400, count: 50_000 },
+  removeOnFail: { age: 7 * 86_400 },
+};
+
+/** BullMQ custom ids may not contain ':' and may not be integers: a short hash with a readable head. */
+export function jobIdFor(kind: QueueKind, ...parts: string[]): string {
+  const digest = createHash("sha1").update(parts.join("\u0000")).digest("hex").slice(0, 24);
+  return `${kind}-${digest}`;
+}
+
+export interface NotifyJobData {
+  recipientId: string;
+  type: NotificationType;
+  actorId: string | null;
+  subjectId: string | null;
+  dedupeKey: string;
+  occurredAt: number;
+}
+
+/** Checkpoint fields are written back into the job data after every batch. */
+export interface BatchCheckpoint {
+  cursor: string | null;
+  written: number;
+  scanned: number;
+}
+
+export interface FanoutJobData extends Partial<BatchCheckpoint> {
+  actorId: string;
+  type: NotificationType;
+  subjectId: string | null;
+  dedupeKey: string;
+  occurredAt: number;
+}
+
+export interface BroadcastJobData extends Partial<BatchCheckpoint> {
+  broadcastId: string;
+  joinedSince: string | null;
+  occurredAt: number;
+}
+
+export interface BatchProgress extends BatchCheckpoint {
+  total: number | null;
+}

@@ -1,0 +1,181 @@
+/**
+ * Every statement the module runs on `notifications`. Each one is served by an index of the
+ * table (see 003_notifications.sql): `(user_id, dedupe_key, created_at)` for writes,
+ * `(user_id, id desc)` for lists, `(user_id, id) where read_at is null` for unread state.
+ */
+import type { Sql } from "../../db/index.ts";
+import { GROUP_ACTORS_KEPT, GROUP_EVENT_KEYS_KEPT, type NotificationRow, type NotificationType } from "./types.ts";
+
+interface RawRow {
+  id: string;
+  user_id: string;
+  type: NotificationType;
+  actor_id: string | null;
+  actor_ids: string[] | null;
+  subject_id: string | null;
+  count: number;
+  created_at: Date;
+  updated_at: Date | null;
+  read_at: Date | null;
+}
+
+function toRow(r: RawRow): NotificationRow {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    type: r.type,
+    actorId: r.actor_id,
+    actorIds: r.actor_ids,
+    subjectId: r.subject_id,
+    count: r.count,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    readAt: r.read_at,
+  };
+}
+
+export interface GroupedWrite {
+  userId: string;
+  type: NotificationType;
+  actorId: string | null;
+  subjectId: string | null;
+  groupKey: string;
+  eventKey: string;
+  bucketStart: Date;
+  occurredAt: Date;
+}
+
+export interface WriteOutcome {
+  row: NotificationRow;
+  /** +1 when the write made one more row unread, else 0 */
+  unreadDelta: number;
+}
+
+/**
+ * Insert the group's row or fold the event into it (count + 1, actor first, unread again).
+ * Null when the event was already counted (a retry or a duplicate).
+ */
+export async function upsertGrouped(sql: Sql, w: GroupedWrite): Promise<WriteOutcome | null> {
+  const actors = w.actorId ? [w.actorId] : [];
+  const [r] = await sql<(RawRow & { inserted: boolean; was_read: boolean })[]>`
+    with old as (
+      select read_at is not null as was_read from notifications
+      where user_id = ${w.userId} and dedupe_key = ${w.groupKey} and created_at = ${w.bucketStart}
+    ), up as (
+      insert into notifications as n
+        (user_id, type, actor_id, actor_ids, subject_id, dedupe_key, event_keys, count, created_at, updated_at)
+      values (${w.userId}, ${w.type}, ${w.actorId}, ${actors}::bigint[], ${w.subjectId}, ${w.groupKey},
+              array[${w.eventKey}]::text[], 1, ${w.bucketStart}, ${w.occurredAt})
+      on conflict (user_id, dedupe_key, created_at) do update set
+        count = n.count + 1,
+        actor_id = coalesce(excluded.actor_id, n.actor_id),
+        actor_ids = case when excluded.actor_id is null then n.actor_ids
+                    else (array[excluded.actor_id] || array_remove(n.actor_ids, excluded.actor_id))[1:${GROUP_ACTORS_KEPT}] end,
+        event_keys = (excluded.event_keys || n.event_keys)[1:${GROUP_EVENT_KEYS_KEPT}],
+        updated_at = greatest(n.updated_at, excluded.updated_at),
+        read_at = null
+      where not (excluded.event_keys[1] = any(n.event_keys))
+      returning id, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at
+    )
+    select up.id, up.user_id, up.type, up.actor_id, up.actor_ids, up.subject_id, up.count, up.created_at, up.updated_at,
+           up.read_at, not exists (select 1 from old) as inserted, coalesce((select was_read from old), false) as was_read
+    from up`;
+  if (!r) return null;
+  return { row: toRow(r), unreadDelta: r.inserted || r.was_read ? 1 : 0 };
+}
+
+export interface SingleWrite {
+  userId: string;
+  type: NotificationType;
+  actorId: string | null;
+  subjectId: string | null;
+  dedupeKey: string;
+  occurredAt: Date;
+}
+
+/** One ungrouped row; null when its dedupe key was already written. */
+export async function insertSingle(sql: Sql, w: SingleWrite): Promise<WriteOutcome | null> {
+  const [r] = await sql<RawRow[]>`
+    insert into notifications (user_id, type, actor_id, subject_id, dedupe_key, created_at)
+    values (${w.userId}, ${w.type}, ${w.actorId}, ${w.subjectId}, ${w.dedupeKey}, ${w.occurredAt})
+    on conflict (user_id, dedupe_key, created_at) do nothing
+    returning id, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at`;
+  return r ? { row: toRow(r), unreadDelta: 1 } : null;
+}
+
+export interface BatchWrite {
+  userIds: readonly string[];
+  type: NotificationType;
+  actorId: string | null;
+  subjectId: string | null;
+  dedupeKey: string;
+  occurredAt: Date;
+}
+
+/**
+ * One statement for a whole batch of recipients: recipients who muted the type are skipped,
+ * recipients who already have this event are skipped (a resumed job), the rest get a row.
+ */
+export async function insertBatch(sql: Sql, w: BatchWrite): Promise<{ id: string; userId: string }[]> {
+  if (w.userIds.length === 0) return [];
+  const rows = await sql<{ id: string; user_id: string }[]>`
+    insert into notifications (user_id, type, actor_id, subject_id, dedupe_key, created_at)
+    select r.uid, ${w.type}, ${w.actorId}, ${w.subjectId}, ${w.dedupeKey}, ${w.occurredAt}
+    from unnest(${w.userIds as string[]}::bigint[]) as r(uid)
+    where not exists (
+      select 1 from notification_settings s where s.user_id = r.uid and ${w.type}::notification_type = any(s.muted)
+    )
+    on conflict (user_id, dedupe_key, created_at) do nothing
+    returning id, user_id`;
+  return rows.map((r) => ({ id: r.id, userId: r.user_id }));
+}
+
+export interface ListQuery {
+  beforeId: string | null;
+  limit: number;
+  type: NotificationType | null;
+}
+
+/** Newest first, keyset on id. */
+export async function listForMember(sql: Sql, userId: string, q: ListQuery): Promise<NotificationRow[]> {
+  const rows = await sql<RawRow[]>`
+    select id, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at
+    from notifications
+    where user_id = ${userId}
+      ${q.beforeId ? sql`and id < ${q.beforeId}` : sql``}
+      ${q.type ? sql`and type = ${q.type}` : sql``}
+    order by id desc
+    limit ${q.limit}`;
+  return rows.map(toRow);
+}
+
+/** Marks the given ids (or every unread id up to `upTo`) read; the number of rows that changed. */
+export async function markRead(sql: Sql, userId: string, target: { ids: readonly string[] } | { upTo: string }): Promise<number> {
+  const [r] =
+    "ids" in target
+      ? await sql<{ n: number }[]>`
+          with changed as (
+            update notifications set read_at = now()
+            where user_id = ${userId} and id = any(${target.ids as string[]}::bigint[]) and read_at is null
+            returning 1
+          ) select count(*)::int as n from changed`
+      : await sql<{ n: number }[]>`
+          with changed as (
+            update notifications set read_at = now()
+            where user_id = ${userId} and id <= ${target.upTo} and read_at is null
+            returning 1
+          ) select count(*)::int as n from changed`;
+  return r?.n ?? 0;
+}
+
+/** The truth behind the Redis counter, for members whose cached count is missing. */
+export async function countUnread(sql: Sql, userIds: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>(userIds.map((id) => [id, 0]));
+  if (userIds.length === 0) return out;
+  const rows = await sql<{ user_id: string; n: number }[]>`
+    select user_id, count(*)::int as n from notifications
+    where user_id = any(${userIds as string[]}::bigint[]) and read_at is null
+    group by user_id`;
+  for (const r of rows) out.set(r.user_id, r.n);
+  return out;
+}

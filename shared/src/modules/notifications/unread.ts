@@ -1,0 +1,66 @@
+/**
+ * The unread badge, served from Redis. Writes and reads adjust a member's counter only while it
+ * is cached (an INCR on a missing key would invent a wrong total); a missing counter is rebuilt
+ * from Postgres on the next read. The TTL bounds any drift from a lost race to one period.
+ */
+import type { Sql } from "../../db/index.ts";
+import type { Redis, RedisKeys } from "../../redis/index.ts";
+import { countUnread } from "./store.ts";
+
+export const UNREAD_TTL_SECONDS = 7 * 86_400;
+
+const ADJUST_SCRIPT = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    local v = redis.call('INCRBY', key, ARGV[i])
+    if v < 0 then redis.call('SET', key, 0, 'KEEPTTL') v = 0 end
+    out[i] = v
+  else
+    out[i] = -1
+  end
+end
+return out
+`;
+
+export function createUnreadCounter(opts: { sql: Sql; redis: Redis; keys: RedisKeys }) {
+  const { sql, redis, keys } = opts;
+
+  /** Adds each delta to the cached counters; the new values, or null where none was cached. */
+  async function adjust(deltas: readonly { userId: string; delta: number }[]): Promise<(number | null)[]> {
+    const out: (number | null)[] = [];
+    for (let i = 0; i < deltas.length; i += 5000) {
+      const chunk = deltas.slice(i, i + 5000);
+      const values = (await redis.eval(ADJUST_SCRIPT, chunk.length, ...chunk.map((d) => keys.unread(d.userId)), ...chunk.map((d) => d.delta))) as number[];
+      for (const v of values) out.push(v < 0 ? null : v);
+    }
+    return out;
+  }
+
+  /** Counts for many members: cached ones from Redis, the rest rebuilt from Postgres and cached. */
+  async function get(userIds: readonly string[]): Promise<number[]> {
+    if (userIds.length === 0) return [];
+    const cached = await redis.mget(...userIds.map((id) => keys.unread(id)));
+    const missing = userIds.filter((_, i) => cached[i] === null);
+    const rebuilt = await countUnread(sql, missing);
+    if (missing.length) {
+      const p = redis.pipeline();
+      for (const id of missing) p.set(keys.unread(id), rebuilt.get(id) ?? 0, "EX", UNREAD_TTL_SECONDS, "NX");
+      await p.exec();
+    }
+    return userIds.map((id, i) => (cached[i] !== null ? Number(cached[i]) : (rebuilt.get(id) ?? 0)));
+  }
+
+  async function getOne(userId: string): Promise<number> {
+    return (await get([userId]))[0] ?? 0;
+  }
+
+  /** Forget the cached value (the next read rebuilds it). */
+  async function invalidate(userId: string): Promise<void> {
+    await redis.del(keys.unread(userId));
+  }
+
+  return { adjust, get, getOne, invalidate };
+}
+
+export type UnreadCounter = ReturnType<typeof createUnreadCounter>;

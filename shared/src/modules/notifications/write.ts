@@ -1,0 +1,58 @@
+/**
+ * The one-recipient write path (`notify` jobs): mute check → grouped upsert or single insert
+ * (idempotent on the dedupe key) → unread counter → live event if the member is online.
+ */
+import type { NotifyJobData } from "./queues.ts";
+import type { DeliveryDeps } from "./deliver.ts";
+import { deliver } from "./deliver.ts";
+import { renderAll } from "./render.ts";
+import { isMuted } from "./settings.ts";
+import { insertSingle, upsertGrouped, type WriteOutcome } from "./store.ts";
+import { GROUPED_TYPES } from "./types.ts";
+
+export interface WriteDeps extends DeliveryDeps {
+  groupWindowSeconds: number;
+}
+
+export type NotifyResult = "muted" | "duplicate" | "written";
+
+/** Start of the grouping window that contains `ms`. */
+export function bucketStart(ms: number, windowSeconds: number): Date {
+  const w = windowSeconds * 1000;
+  return new Date(Math.floor(ms / w) * w);
+}
+
+export function groupKey(type: string, subjectId: string, bucket: Date): string {
+  return `g:${type}:${subjectId}:${bucket.getTime()}`;
+}
+
+export async function writeNotification(deps: WriteDeps, job: NotifyJobData): Promise<{ result: NotifyResult; live: number }> {
+  if (await isMuted(deps.sql, job.recipientId, job.type)) return { result: "muted", live: 0 };
+  let outcome: WriteOutcome | null;
+  if (GROUPED_TYPES.has(job.type)) {
+    const bucket = bucketStart(job.occurredAt, deps.groupWindowSeconds);
+    outcome = await upsertGrouped(deps.sql, {
+      userId: job.recipientId,
+      type: job.type,
+      actorId: job.actorId,
+      subjectId: job.subjectId,
+      groupKey: groupKey(job.type, job.subjectId ?? job.recipientId, bucket),
+      eventKey: job.dedupeKey,
+      bucketStart: bucket,
+      occurredAt: new Date(job.occurredAt),
+    });
+  } else {
+    outcome = await insertSingle(deps.sql, {
+      userId: job.recipientId,
+      type: job.type,
+      actorId: job.actorId,
+      subjectId: job.subjectId,
+      dedupeKey: job.dedupeKey,
+      occurredAt: new Date(job.occurredAt),
+    });
+  }
+  if (!outcome) return { result: "duplicate", live: 0 };
+  const [view] = await renderAll(deps.sql, [outcome.row]);
+  const live = await deliver(deps, [{ userId: job.recipientId, unreadDelta: outcome.unreadDelta }], () => view!);
+  return { result: "written", live };
+}
