@@ -6,9 +6,7 @@ create table conversations (
   -- "<low id>:<high id>" for a direct conversation, so a pair has exactly one.
   direct_key       text,
   created_by       bigint not null references users (id) on delete cascade,
-  created_at       timestamptz not null default now(),
-  last_message_id  bigint,
-  last_message_at  timestamptz
+  created_at       timestamptz not null default now()
 );
 create unique index conversations_direct_key on conversations (direct_key) where direct_key is not null;
 

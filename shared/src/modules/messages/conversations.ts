@@ -69,32 +69,31 @@ export async function isConversationMember(deps: Pick<MessagingDeps, "sql">, con
   return !!row;
 }
 
-/** A member's conversations, most recent activity first: four flat queries, no joins. */
+/**
+ * A member's conversations, most recent activity first. The last message of each comes from a
+ * one-row backward scan of that conversation's (conversation_id, id) index.
+ */
 export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId: string, limit = 50): Promise<ConversationSummary[]> {
   const mine = await deps.sql<{ conversation_id: string; last_read_message_id: string }[]>`
     select conversation_id, last_read_message_id from conversation_members where user_id = ${userId}`;
   if (mine.length === 0) return [];
   const lastRead = new Map(mine.map((m) => [m.conversation_id, m.last_read_message_id]));
-  const convs = await deps.sql<{ id: string; kind: "direct" | "group"; title: string; created_at: Date; last_message_id: string | null }[]>`
-    select id, kind, title, created_at, last_message_id from conversations
-    where id = any(${mine.map((m) => m.conversation_id)}::bigint[])
-    order by coalesce(last_message_at, created_at) desc
+  const convs = await deps.sql<
+    { id: string; kind: "direct" | "group"; title: string; created_at: Date; last_id: string | null; last_sender: string | null; last_body: string | null; last_at: Date | null }[]
+  >`
+    select c.id, c.kind, c.title, c.created_at, l.id as last_id, l.sender_id as last_sender, l.body as last_body, l.created_at as last_at
+    from conversations c
+    left join lateral (
+      select id, sender_id, body, created_at from messages m where m.conversation_id = c.id order by m.id desc limit 1
+    ) l on true
+    where c.id = any(${mine.map((m) => m.conversation_id)}::bigint[])
+    order by coalesce(l.created_at, c.created_at) desc
     limit ${limit}`;
   const ids = convs.map((c) => c.id);
   const members = await deps.sql<{ conversation_id: string; user_id: string }[]>`
     select conversation_id, user_id from conversation_members where conversation_id = any(${ids}::bigint[])`;
-  const withLast = convs.filter((c) => c.last_message_id);
-  const lasts = withLast.length
-    ? await deps.sql<{ id: string; conversation_id: string; sender_id: string; body: string; created_at: Date }[]>`
-        select id, conversation_id, sender_id, body, created_at from messages
-        where (conversation_id, id) in (
-          select * from unnest(${withLast.map((c) => c.id)}::bigint[], ${withLast.map((c) => c.last_message_id!)}::bigint[])
-        )`
-    : [];
   const cards = await getMemberCards(deps.sql, members.map((m) => m.user_id));
-  const lastByConv = new Map(lasts.map((l) => [l.conversation_id, l]));
   return convs.map((c) => {
-    const last = lastByConv.get(c.id);
     return {
       id: c.id,
       kind: c.kind,
@@ -103,7 +102,7 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
         const card = cards.get(m.user_id);
         return card ? [card] : [];
       }),
-      lastMessage: last ? { id: last.id, senderId: last.sender_id, body: last.body, ts: last.created_at.getTime() } : null,
+      lastMessage: c.last_id ? { id: c.last_id, senderId: c.last_sender!, body: c.last_body!, ts: c.last_at!.getTime() } : null,
       lastReadMessageId: lastRead.get(c.id) ?? "0",
       createdAt: c.created_at.toISOString(),
     };
