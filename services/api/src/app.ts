@@ -13,9 +13,15 @@ import { profilesRoutes } from "./modules/profiles/routes.ts";
 import { socialRoutes, type SocialHooks } from "./modules/social/routes.ts";
 import { messagesRoutes } from "./modules/messages/routes.ts";
 import { eventsRoutes } from "./modules/events/routes.ts";
+import { createNotifier, type Notifier } from "@xplicit/shared/modules/notifications";
+import { notificationsRoutes } from "./modules/notifications/routes.ts";
+import { adminRoutes } from "./modules/admin/routes.ts";
+import { notifyOnFollow } from "./modules/notifications/hooks.ts";
 
 export interface AppOptions {
   social?: SocialHooks;
+  /** enqueues notification jobs; by default one BullMQ producer on `deps.redis` */
+  notifier?: Notifier;
   notReadyReason?: () => string | null;
 }
 
@@ -51,9 +57,12 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   api.use(requireSameOrigin(deps.config.publicOrigins));
   api.route("/", accountsRoutes(deps));
   api.route("/", profilesRoutes(deps));
-  api.route("/", socialRoutes(deps, opts.social));
+  const notifier = opts.notifier ?? createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() });
+  api.route("/", socialRoutes(deps, opts.social ?? { onFollow: notifyOnFollow(notifier) }));
   api.route("/", messagesRoutes(deps));
   api.route("/", eventsRoutes(deps));
+  api.route("/", notificationsRoutes(deps));
+  api.route("/", adminRoutes(deps, notifier));
   app.route("/api", api);
 
   return app;

@@ -1,0 +1,60 @@
+/** Operator broadcasts: who may send one, and that it reaches every member with readable progress. */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+import { startInProcessWorker, waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
+import { broadcastJobId } from "@xplicit/shared/modules/notifications";
+
+const CERT = { "x-client-verify": "SUCCESS", "x-client-dn": "CN=operator", "x-client-fingerprint": "ab".repeat(20) };
+
+let api: TestApi;
+let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
+beforeAll(async () => {
+  api = await startTestApi();
+  worker = await startInProcessWorker({ FANOUT_BATCH_SIZE: "7" });
+});
+afterAll(async () => {
+  await worker.stop();
+  await api.stop();
+});
+
+test("only an admin with a verified client certificate may broadcast", async () => {
+  const member = await registeredClient(api);
+  const admin = await registeredClient(api);
+  await api.deps.sql`update users set role = 'admin' where id = ${admin.user.id}`;
+  const body = { title: "Maintenance", body: "Tonight 02:00 UTC" };
+
+  const notAdmin = await member.client.post("/api/admin/broadcasts", body, { headers: CERT });
+  expect(notAdmin.status).toBe(403);
+  expect(notAdmin.json.error.code).toBe("not_admin");
+  const noCert = await admin.client.post("/api/admin/broadcasts", body);
+  expect(noCert.status).toBe(403);
+  expect(noCert.json.error.code).toBe("client_certificate_required");
+  expect((await api.client().post("/api/admin/broadcasts", body, { headers: CERT })).status).toBe(401);
+  expect((await admin.client.post("/api/admin/broadcasts", { title: "" }, { headers: CERT })).status).toBe(400);
+});
+
+test("a broadcast reaches every member once, in batches, and its progress is readable", async () => {
+  const admin = await registeredClient(api);
+  await api.deps.sql`update users set role = 'admin' where id = ${admin.user.id}`;
+  const reader = await registeredClient(api);
+  const [{ n: members }] = (await api.deps.sql<{ n: number }[]>`select count(*)::int as n from users`) as unknown as [{ n: number }];
+
+  const res = await admin.client.post("/api/admin/broadcasts", { title: "Hello", body: "Welcome to Xplicit" }, { headers: CERT });
+  expect(res.status).toBe(202);
+  expect(res.json.jobId).toBe(broadcastJobId(res.json.id));
+  await waitForJob("broadcast", res.json.jobId);
+
+  const progress = await admin.client.get(`/api/admin/broadcasts/${res.json.id}`, { headers: CERT });
+  expect(progress.status).toBe(200);
+  expect(progress.json.state).toBe("completed");
+  expect(progress.json.recipientsWritten).toBe(members);
+  expect(progress.json.progress).toMatchObject({ written: members, scanned: members, total: members });
+
+  const [{ n: rows }] = (await api.deps.sql<{ n: number }[]>`
+    select count(*)::int as n from notifications where type = 'broadcast' and subject_id = ${res.json.id}`) as unknown as [{ n: number }];
+  expect(rows).toBe(members);
+  const list = await reader.client.get("/api/notifications?type=broadcast");
+  expect(list.json.items).toHaveLength(1);
+  expect(list.json.items[0].broadcast).toEqual({ title: "Hello", body: "Welcome to Xplicit" });
+  expect((await admin.client.get("/api/admin/broadcasts/999999", { headers: CERT })).status).toBe(404);
+});

@@ -1,0 +1,68 @@
+/** Operator broadcasts: enqueue one, read its progress. */
+import { Hono } from "hono";
+import { badRequest, notFound } from "@xplicit/shared/errors";
+import { readJsonObject } from "@xplicit/shared/http";
+import { createLogger } from "@xplicit/shared/log";
+import type { BatchProgress, Notifier } from "@xplicit/shared/modules/notifications";
+import type { ApiDeps, ApiEnv } from "../../deps.ts";
+import { requireMember } from "../../session/middleware.ts";
+import { requireAdmin } from "./require-admin.ts";
+
+const log = createLogger("admin");
+
+function text(body: Record<string, unknown>, field: string, max: number): string {
+  const v = body[field];
+  if (typeof v !== "string" || v.trim() === "" || v.length > max) throw badRequest("invalid", `${field} must be 1 to ${max} characters`);
+  return v.trim();
+}
+
+function joinedSince(body: Record<string, unknown>): Date | null {
+  const v = body.joinedSince;
+  if (v === undefined || v === null) return null;
+  const d = typeof v === "string" ? new Date(v) : new Date(NaN);
+  if (Number.isNaN(d.getTime())) throw badRequest("invalid", "joinedSince must be an ISO date");
+  return d;
+}
+
+export function adminRoutes(deps: ApiDeps, notifier: Notifier) {
+  const app = new Hono<ApiEnv>();
+  app.use("/admin/*", requireMember(deps), requireAdmin(deps));
+
+  app.post("/admin/broadcasts", async (c) => {
+    const body = await readJsonObject(c);
+    const title = text(body, "title", 120);
+    const message = text(body, "body", 2000);
+    const since = joinedSince(body);
+    const me = c.get("member").userId;
+    const [row] = await deps.sql<{ id: string; created_at: Date }[]>`
+      insert into broadcasts (title, body, segment, joined_since, created_by)
+      values (${title}, ${message}, ${since ? "joined_since" : "all"}, ${since}, ${me})
+      returning id, created_at`;
+    const jobId = await notifier.broadcast({ broadcastId: row!.id, joinedSince: since?.toISOString() ?? null, occurredAt: row!.created_at.getTime() });
+    log.audit("broadcast enqueued", { userId: me, broadcastId: row!.id, jobId });
+    return c.json({ id: row!.id, jobId }, 202);
+  });
+
+  app.get("/admin/broadcasts/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!/^\d{1,18}$/.test(id)) throw notFound("no such broadcast");
+    const [row] = await deps.sql<{ id: string; title: string; created_at: Date; recipients_written: string; finished_at: Date | null }[]>`
+      select id, title, created_at, recipients_written, finished_at from broadcasts where id = ${id}`;
+    if (!row) throw notFound("no such broadcast");
+    const job = await notifier.broadcastJob(id);
+    const progress = (job && typeof job.progress === "object" ? job.progress : null) as BatchProgress | null;
+    return c.json({
+      id: row.id,
+      title: row.title,
+      createdAt: row.created_at.toISOString(),
+      jobId: job?.id ?? null,
+      state: job ? await job.getState() : row.finished_at ? "completed" : "unknown",
+      progress,
+      recipientsWritten: Number(row.recipients_written),
+      finishedAt: row.finished_at?.toISOString() ?? null,
+      failedReason: job?.failedReason ?? null,
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,38 @@
+/** Request shapes of the notification endpoints. */
+import { badRequest } from "@xplicit/shared/errors";
+import { isNotificationType, type NotificationType } from "@xplicit/shared/modules/notifications";
+
+const ID = /^\d{1,18}$/;
+const MAX_IDS = 500;
+
+export type ReadTarget = { ids: string[] } | { upTo: string };
+
+export function parseReadTarget(body: Record<string, unknown>): ReadTarget {
+  const { ids, upTo } = body;
+  if (ids !== undefined && upTo !== undefined) throw badRequest("invalid", "send either ids or upTo, not both");
+  if (upTo !== undefined) {
+    const v = typeof upTo === "number" ? String(upTo) : upTo;
+    if (typeof v !== "string" || !ID.test(v)) throw badRequest("invalid", "upTo must be a notification id");
+    return { upTo: v };
+  }
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_IDS) {
+    throw badRequest("invalid", `send ids (1 to ${MAX_IDS} notification ids) or upTo`);
+  }
+  const out = ids.map((id) => (typeof id === "number" ? String(id) : id));
+  if (!out.every((id): id is string => typeof id === "string" && ID.test(id))) throw badRequest("invalid", "ids must be notification ids");
+  return { ids: [...new Set(out)] };
+}
+
+export function parseTypeFilter(raw: string | undefined): NotificationType | null {
+  if (raw === undefined || raw === "") return null;
+  if (!isNotificationType(raw)) throw badRequest("invalid_type", "unknown notification type");
+  return raw;
+}
+
+export function parseMuted(body: Record<string, unknown>): NotificationType[] {
+  const { muted } = body;
+  if (!Array.isArray(muted) || !muted.every(isNotificationType)) {
+    throw badRequest("invalid", "muted must be a list of notification types");
+  }
+  return [...new Set(muted)];
+}

@@ -1,0 +1,41 @@
+/** `broadcast`: an operator announcement to every member (or those who joined since a date). */
+import type { Job } from "bullmq";
+import type { Sql } from "@xplicit/shared/db";
+import { broadcastTexts, type BroadcastJobData, type RecipientSource } from "@xplicit/shared/modules/notifications";
+import { runBulkJob, type BulkContext } from "./bulk.ts";
+
+function memberPages(sql: Sql, joinedSince: Date | null): RecipientSource {
+  return async (after, limit) => {
+    const rows = await sql<{ id: string }[]>`
+      select id from users
+      where true ${after ? sql`and id > ${after}` : sql``} ${joinedSince ? sql`and created_at >= ${joinedSince}` : sql``}
+      order by id limit ${limit}`;
+    return { ids: rows.map((r) => r.id), cursor: rows.at(-1)?.id ?? null };
+  };
+}
+
+export function broadcastProcessor(ctx: BulkContext) {
+  const { sql } = ctx.deps;
+  return async (job: Job<BroadcastJobData>, token?: string) => {
+    const d = job.data;
+    const occurredAt = new Date(d.occurredAt);
+    const since = d.joinedSince ? new Date(d.joinedSince) : null;
+    const text = (await broadcastTexts(sql, [d.broadcastId])).get(d.broadcastId);
+    if (!text) throw new Error(`broadcast ${d.broadcastId} does not exist`);
+    const [count] = await sql<{ n: number }[]>`
+      select count(*)::int as n from users ${since ? sql`where created_at >= ${since}` : sql``}`;
+    const result = await runBulkJob(ctx, job, token, memberPages(sql, since), {
+      type: "broadcast",
+      actorId: null,
+      subjectId: d.broadcastId,
+      dedupeKey: `broadcast:${d.broadcastId}`,
+      occurredAt,
+      view: {
+        type: "broadcast", actor: null, actors: [], subjectId: d.broadcastId, count: 1,
+        createdAt: occurredAt.toISOString(), updatedAt: occurredAt.toISOString(), read: false, broadcast: text,
+      },
+    }, count?.n ?? null);
+    await sql`update broadcasts set recipients_written = ${result.written}, finished_at = now() where id = ${d.broadcastId}`;
+    return result;
+  };
+}

@@ -1,0 +1,32 @@
+/** `fanout`: one actor's event to every follower, keyset-paged over the follows index. */
+import type { Job } from "bullmq";
+import { getMemberCards } from "@xplicit/shared/modules/profiles";
+import { followerIdsPage } from "@xplicit/shared/modules/social";
+import type { FanoutJobData, RecipientSource } from "@xplicit/shared/modules/notifications";
+import { runBulkJob, type BulkContext } from "./bulk.ts";
+
+export function fanoutProcessor(ctx: BulkContext) {
+  const { sql } = ctx.deps;
+  return async (job: Job<FanoutJobData>, token?: string) => {
+    const d = job.data;
+    const occurredAt = new Date(d.occurredAt);
+    const card = (await getMemberCards(sql, [d.actorId])).get(d.actorId);
+    const actor = card ? { id: card.id, handle: card.handle, displayName: card.displayName } : null;
+    const [count] = await sql<{ n: number }[]>`select count(*)::int as n from follows where followee_id = ${d.actorId}`;
+    const source: RecipientSource = async (after, limit) => {
+      const page = await followerIdsPage(sql, d.actorId, after, limit);
+      return { ids: page.ids, cursor: page.lastEdgeId };
+    };
+    return runBulkJob(ctx, job, token, source, {
+      type: d.type,
+      actorId: d.actorId,
+      subjectId: d.subjectId,
+      dedupeKey: d.dedupeKey,
+      occurredAt,
+      view: {
+        type: d.type, actor, actors: actor ? [actor] : [], subjectId: d.subjectId, count: 1,
+        createdAt: occurredAt.toISOString(), updatedAt: occurredAt.toISOString(), read: false,
+      },
+    }, count?.n ?? null);
+  };
+}
