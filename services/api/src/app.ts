@@ -16,6 +16,7 @@ import { eventsRoutes } from "./modules/events/routes.ts";
 import { createNotifier, type Notifier } from "@xplicit/shared/modules/notifications";
 import { notificationsRoutes } from "./modules/notifications/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
+import { pagesRoutes } from "./modules/pages/routes.ts";
 import { notifyOnFollow } from "./modules/notifications/hooks.ts";
 
 export interface AppOptions {
@@ -64,6 +65,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   api.route("/", notificationsRoutes(deps));
   api.route("/", adminRoutes(deps, notifier));
   app.route("/api", api);
+  // The web front end (static pages), for when the api runs without nginx in front.
+  app.route("/", pagesRoutes());
 
   return app;
 }

@@ -1,0 +1,188 @@
+// One conversation: history over HTTP, live messages from the real-time client, optimistic sends
+// that are matched to their server copy, read receipts and typing.
+import { get, itemsOf } from '../lib/api.js?v=7c19fecb87';
+import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
+import { boot } from '../lib/shell.js?v=f06b010dd6';
+import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
+
+const PAGE = 50;
+const id = new URLSearchParams(location.search).get('id');
+if (!id) location.replace('/conversations');
+
+const thread = $('#thread');
+const older = $('#older');
+const typingLine = $('#typing');
+const form = $('#composer');
+const input = $('#body');
+const status = $('#send-status');
+const byMessageId = new Map();
+const byClientId = new Map();
+const members = new Map();
+let oldestId = null;
+let lastReadSent = null;
+
+const { me, rt } = await boot();
+
+function who(senderId) {
+  return senderId === me.id ? 'You' : nameOf(members.get(senderId));
+}
+
+function nearBottom() {
+  return innerHeight + scrollY >= document.body.scrollHeight - 120;
+}
+
+/** Renders a server message once (by messageId), adopting its optimistic copy if there is one. */
+function show(m, where = 'end') {
+  if (byMessageId.has(m.id)) return byMessageId.get(m.id);
+  let li = m.clientMsgId ? byClientId.get(m.clientMsgId) : null;
+  if (li) {
+    li.classList.remove('pending', 'failed');
+  } else {
+    li = fill('t-message', { who: who(m.senderId), body: m.body });
+    li.classList.toggle('mine', m.senderId === me.id);
+    const stick = where === 'end' && nearBottom();
+    if (where === 'start') thread.prepend(li);
+    else thread.append(li);
+    if (stick) li.scrollIntoView({ block: 'end' });
+  }
+  li.dataset.id = m.id;
+  setTime(li.querySelector('time'), m.ts);
+  byMessageId.set(m.id, li);
+  if (m.clientMsgId) byClientId.set(m.clientMsgId, li);
+  return li;
+}
+
+function markRead() {
+  if (document.visibilityState !== 'visible') return;
+  let last = null;
+  for (const li of [...thread.children].reverse()) {
+    if (li.dataset.id && !li.classList.contains('mine')) { last = li.dataset.id; break; }
+  }
+  if (!last || last === lastReadSent) return;
+  lastReadSent = last;
+  rt.read(id, last);
+}
+
+async function loadMeta() {
+  try {
+    const convs = itemsOf(await get('/api/conversations'), 'conversations');
+    const c = convs.find((x) => String(x.id) === id);
+    if (!c) return;
+    for (const m of c.members ?? []) members.set(m.id, m);
+    const name = conversationName(c, me.id);
+    $('#title').textContent = name;
+    document.title = `${name} · Xplicit`;
+    for (const li of thread.children) {
+      if (!li.classList.contains('mine')) li.querySelector('[data-f=who]').textContent = who(byMessageIdSender.get(li.dataset.id));
+    }
+  } catch {}
+}
+const byMessageIdSender = new Map();
+
+async function loadPage(before) {
+  const q = new URLSearchParams({ limit: String(PAGE) });
+  if (before) q.set('before', before);
+  const items = itemsOf(await get(`/api/conversations/${encodeURIComponent(id)}/messages?${q}`), 'messages');
+  // Newest first from the server; older pages go on top in reverse.
+  for (const m of items) {
+    byMessageIdSender.set(m.id, m.senderId);
+    show(m, 'start');
+  }
+  if (items.length) oldestId = items.at(-1).id;
+  older.hidden = items.length < PAGE;
+  return items.length;
+}
+
+async function reload() {
+  for (const [mid, li] of byMessageId) {
+    if (!li.classList.contains('pending')) { li.remove(); byMessageId.delete(mid); }
+  }
+  oldestId = null;
+  try {
+    await loadPage(null);
+  } catch (err) {
+    if (err.status === 403 || err.status === 404) {
+      say(status, 'This conversation does not exist or you are not in it.', true);
+      form.hidden = true;
+    } else say(status, err.message, true);
+  }
+  scrollTo(0, document.body.scrollHeight);
+  markRead();
+}
+
+older.addEventListener('click', async () => {
+  older.disabled = true;
+  const first = thread.firstElementChild;
+  try {
+    await loadPage(oldestId);
+    first?.scrollIntoView();
+  } catch (err) {
+    say(status, err.message, true);
+  }
+  older.disabled = false;
+});
+
+rt.on('message', (d) => {
+  if (String(d.conversationId) !== id) return;
+  byMessageIdSender.set(d.messageId, d.senderId);
+  show({ id: d.messageId, senderId: d.senderId, body: d.body, ts: d.ts, clientMsgId: d.clientMsgId });
+  if (d.senderId !== me.id) {
+    typingLine.textContent = '';
+    markRead();
+  }
+});
+rt.on('sent', (s) => {
+  if (String(s.conversationId) !== id) return;
+  const li = byClientId.get(s.id);
+  if (!li || li.dataset.id) return;
+  li.classList.remove('pending');
+  li.dataset.id = s.messageId;
+  byMessageId.set(s.messageId, li);
+  setTime(li.querySelector('time'), s.ts);
+});
+rt.on('send_failed', (f) => {
+  const li = byClientId.get(f.id);
+  if (!li) return;
+  li.classList.remove('pending');
+  li.classList.add('failed');
+  say(status, f.code === 'blocked' ? 'You cannot message this member.' : f.message || 'The message was refused.', true);
+});
+let typingTimer = 0;
+rt.on('typing', (t) => {
+  if (String(t.conversationId) !== id || t.userId === me.id) return;
+  typingLine.textContent = `${nameOf(members.get(t.userId))} is typing…`;
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(() => { typingLine.textContent = ''; }, 4000);
+});
+rt.on('resync', reload);
+document.addEventListener('visibilitychange', markRead);
+
+let lastTyping = 0;
+input.addEventListener('input', () => {
+  if (Date.now() - lastTyping < 2000) return;
+  lastTyping = Date.now();
+  rt.typing(id);
+});
+input.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    form.requestSubmit();
+  }
+});
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const body = input.value.trim();
+  if (!body) return;
+  const clientId = rt.send(id, body);
+  const li = fill('t-message', { who: 'You', body });
+  li.classList.add('mine', 'pending');
+  li.dataset.clientId = clientId;
+  setTime(li.querySelector('time'), Date.now());
+  byClientId.set(clientId, li);
+  thread.append(li);
+  li.scrollIntoView({ block: 'end' });
+  input.value = '';
+  say(status, '');
+});
+
+await Promise.all([reload(), loadMeta()]);

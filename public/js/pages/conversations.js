@@ -1,0 +1,69 @@
+// The member's conversations, most recent first, kept current by the real-time client.
+import { get, post, itemsOf } from '../lib/api.js?v=7c19fecb87';
+import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
+import { boot } from '../lib/shell.js?v=f06b010dd6';
+import { conversationName } from '../lib/names.js?v=0d04548b45';
+
+const list = $('#conversations');
+const none = $('#none');
+const { me, rt } = await boot();
+
+const isUnread = (c) => !!c.lastMessage && c.lastMessage.senderId !== me.id && BigInt(c.lastMessage.id) > BigInt(c.lastReadMessageId || 0);
+
+function render(c) {
+  const name = conversationName(c, me.id);
+  const li = fill('t-conversation', { initial: name.slice(0, 1), name, preview: c.lastMessage?.body ?? 'No messages yet' });
+  li.dataset.id = c.id;
+  li.querySelector('a').href = '/conversation?id=' + encodeURIComponent(c.id);
+  li.classList.toggle('unread', isUnread(c));
+  const t = li.querySelector('time');
+  if (c.lastMessage) setTime(t, c.lastMessage.ts);
+  else setTime(t, c.createdAt);
+  return li;
+}
+
+async function load() {
+  try {
+    const items = itemsOf(await get('/api/conversations'), 'conversations');
+    list.replaceChildren(...items.map(render));
+    none.hidden = items.length > 0;
+  } catch (err) {
+    none.hidden = false;
+    none.textContent = err.message;
+  } finally {
+    list.setAttribute('aria-busy', 'false');
+  }
+}
+
+rt.on('message', (d) => {
+  const li = list.querySelector(`li[data-id="${CSS.escape(d.conversationId)}"]`);
+  if (!li) return void load();
+  li.querySelector('.preview').textContent = d.body;
+  setTime(li.querySelector('time'), d.ts);
+  li.classList.toggle('unread', d.senderId !== me.id);
+  list.prepend(li);
+});
+rt.on('read', (d) => {
+  if (d.userId !== me.id) return;
+  list.querySelector(`li[data-id="${CSS.escape(d.conversationId)}"]`)?.classList.remove('unread');
+});
+rt.on('conversation', load);
+rt.on('resync', load);
+
+const form = $('#new-conversation');
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const status = $('#new-status');
+  const handles = String(new FormData(form).get('handles') || '').split(/[\s,]+/).map((h) => h.replace(/^@/, '').toLowerCase()).filter(Boolean);
+  const title = String(new FormData(form).get('title') || '').trim();
+  if (!handles.length) return say(status, 'Name at least one member.', true);
+  try {
+    const r = await post('/api/conversations', title ? { handles, title } : { handles });
+    const id = r?.id ?? r?.conversation?.id;
+    location.assign('/conversation?id=' + encodeURIComponent(id));
+  } catch (err) {
+    say(status, err.message, true);
+  }
+});
+
+await load();

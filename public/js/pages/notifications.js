@@ -1,0 +1,106 @@
+// Notifications: newest first, live additions, read state shared by every tab and device.
+import { get, post, itemsOf } from '../lib/api.js?v=7c19fecb87';
+import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
+import { boot, setBadge } from '../lib/shell.js?v=f06b010dd6';
+import { nameOf } from '../lib/names.js?v=0d04548b45';
+
+const list = $('#notifications');
+const none = $('#none');
+const more = $('#more');
+const status = $('#status');
+const rows = new Map();
+let nextCursor = null;
+
+const { rt } = await boot();
+
+function actorOf(n) {
+  if (n.actor && typeof n.actor === 'object') return n.actor;
+  const actors = n.actors ?? n.latestActors;
+  if (Array.isArray(actors) && actors.length) return actors[0];
+  return { handle: n.actorHandle, displayName: n.actorDisplayName };
+}
+
+function describe(n) {
+  const actor = actorOf(n);
+  const who = nameOf(actor);
+  const others = (n.count ?? 1) > 1 ? ` and ${n.count - 1} other${n.count > 2 ? 's' : ''}` : '';
+  const link = actor?.handle ? '/u/' + encodeURIComponent(actor.handle) : '/notifications';
+  switch (n.type) {
+    case 'follow': return { text: `${who}${others} followed you`, link };
+    case 'message': return { text: `${who} sent you a message`, link: n.subjectId ? '/conversation?id=' + encodeURIComponent(n.subjectId) : '/conversations' };
+    case 'profile_view': case 'view': return { text: `${who}${others} viewed your profile`, link };
+    case 'reaction': case 'react': return { text: `${who}${others} reacted to your profile`, link };
+    case 'broadcast': return { text: [n.broadcast?.title, n.broadcast?.body].filter(Boolean).join(': ') || 'Announcement', link: '/notifications' };
+    case 'post': return { text: `${who}${others} posted`, link };
+    default: return { text: `${who}: ${n.type}`, link };
+  }
+}
+
+const isUnread = (n) => !n.readAt && !n.read;
+
+function render(n) {
+  const { text, link } = describe(n);
+  const li = fill('t-notification', { initial: text.slice(0, 1), text });
+  li.dataset.id = n.id;
+  li.querySelector('a').href = link;
+  li.classList.toggle('unread', isUnread(n));
+  setTime(li.querySelector('time'), n.createdAt ?? n.updatedAt ?? Date.now());
+  return li;
+}
+
+function upsert(n, where) {
+  const li = render(n);
+  const old = rows.get(String(n.id));
+  if (old) old.replaceWith(li);
+  if (where === 'start') list.prepend(li);
+  else if (!old) list.append(li);
+  rows.set(String(n.id), li);
+  none.hidden = true;
+}
+
+async function load(reset) {
+  if (reset) {
+    list.replaceChildren();
+    rows.clear();
+    nextCursor = null;
+  }
+  const q = new URLSearchParams({ limit: '30' });
+  if (nextCursor) q.set('cursor', nextCursor);
+  try {
+    const r = await get('/api/notifications?' + q);
+    for (const n of itemsOf(r, 'notifications')) upsert(n, 'end');
+    nextCursor = r?.nextCursor ?? null;
+    more.hidden = !nextCursor;
+    none.hidden = rows.size > 0;
+  } catch (err) {
+    say(status, err.status === 404 ? 'Notifications are not available yet.' : err.message, true);
+  }
+}
+
+function markLocally(d) {
+  const ids = Array.isArray(d.ids) ? new Set(d.ids.map(String)) : null;
+  for (const [nid, li] of rows) {
+    if (ids ? ids.has(nid) : d.upTo === undefined || BigInt(nid) <= BigInt(d.upTo)) li.classList.remove('unread');
+  }
+}
+
+rt.on('notification', (d) => d.notification && upsert(d.notification, 'start'));
+rt.on('notifications_read', markLocally);
+rt.on('resync', () => load(true));
+
+more.addEventListener('click', () => load(false));
+$('#mark-read').addEventListener('click', async () => {
+  let newest = null;
+  for (const nid of rows.keys()) if (!newest || BigInt(nid) > BigInt(newest)) newest = nid;
+  if (!newest) return say(status, 'All caught up.');
+  try {
+    const r = await post('/api/notifications/read', { upTo: newest });
+    markLocally({ upTo: newest });
+    setBadge(r?.unread ?? 0);
+    say(status, 'All caught up.');
+  } catch (err) {
+    say(status, err.message, true);
+  }
+});
+
+await load(true);

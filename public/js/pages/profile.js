@@ -1,0 +1,111 @@
+// A member's profile: follow, block, message, followers and following.
+import { get, post, del, itemsOf } from '../lib/api.js?v=7c19fecb87';
+import { $, fill, say } from '../lib/dom.js?v=1969425b58';
+import { boot } from '../lib/shell.js?v=f06b010dd6';
+import { nameOf } from '../lib/names.js?v=0d04548b45';
+
+const status = $('#status');
+const people = $('#people');
+const more = $('#more');
+const { me } = await boot();
+
+const fromPath = location.pathname.match(/^\/u\/([^/]+)/)?.[1];
+const handle = decodeURIComponent(fromPath || new URLSearchParams(location.search).get('handle') || me.handle).toLowerCase();
+const path = '/api/users/' + encodeURIComponent(handle);
+let direction = 'followers';
+let cursor = null;
+
+async function loadProfile() {
+  try {
+    const { profile: p } = await get(path);
+    const name = nameOf(p);
+    $('#name').textContent = name;
+    $('#handle').textContent = '@' + p.handle;
+    $('#initial').textContent = name.slice(0, 1);
+    $('#bio').textContent = p.bio || '';
+    if (p.createdAt) $('#since').textContent = 'Member since ' + new Date(p.createdAt).toLocaleDateString(undefined, { year: 'numeric', month: 'long' });
+    document.title = `${name} · Xplicit`;
+    const own = p.handle === me.handle;
+    $('#own').hidden = !own;
+    $('#actions').hidden = own;
+    if (typeof p.following === 'boolean') setPressed($('#follow'), p.following, 'Unfollow', 'Follow');
+    if (typeof p.blocked === 'boolean') setPressed($('#block'), p.blocked, 'Unblock', 'Block');
+    return true;
+  } catch (err) {
+    $('#name').textContent = err.status === 404 ? 'No such member' : 'Could not load this profile';
+    say(status, err.status === 404 ? '' : err.message, err.status !== 404);
+    return false;
+  }
+}
+
+function setPressed(btn, on, yes, no) {
+  btn.setAttribute('aria-pressed', String(on));
+  btn.textContent = on ? yes : no;
+}
+
+async function loadPeople(reset) {
+  if (reset) {
+    people.replaceChildren();
+    cursor = null;
+  }
+  const q = new URLSearchParams({ limit: '20' });
+  if (cursor) q.set('cursor', cursor);
+  try {
+    const r = await get(`${path}/${direction}?${q}`);
+    for (const m of itemsOf(r)) {
+      const li = fill('t-person', { initial: nameOf(m).slice(0, 1), name: nameOf(m), handle: '@' + m.handle });
+      li.querySelector('a').href = '/u/' + encodeURIComponent(m.handle);
+      people.append(li);
+    }
+    cursor = r?.nextCursor ?? null;
+    more.hidden = !cursor;
+    $('#none').hidden = people.children.length > 0;
+  } catch {
+    $('#none').hidden = false;
+  }
+}
+
+for (const dir of ['followers', 'following']) {
+  $('#show-' + dir).addEventListener('click', () => {
+    direction = dir;
+    $('#show-followers').setAttribute('aria-pressed', String(dir === 'followers'));
+    $('#show-following').setAttribute('aria-pressed', String(dir === 'following'));
+    void loadPeople(true);
+  });
+}
+more.addEventListener('click', () => loadPeople(false));
+
+$('#follow').addEventListener('click', async (e) => {
+  const on = e.currentTarget.getAttribute('aria-pressed') === 'true';
+  try {
+    await (on ? del(path + '/follow') : post(path + '/follow'));
+    setPressed(e.target.closest('button'), !on, 'Unfollow', 'Follow');
+    say(status, on ? 'Unfollowed.' : 'Following.');
+    if (direction === 'followers') void loadPeople(true);
+  } catch (err) {
+    say(status, err.message, true);
+  }
+});
+$('#block').addEventListener('click', async (e) => {
+  const btn = e.currentTarget;
+  const on = btn.getAttribute('aria-pressed') === 'true';
+  if (!on && !confirm(`Block @${handle}? You will stop following each other.`)) return;
+  try {
+    await (on ? del(path + '/block') : post(path + '/block'));
+    setPressed(btn, !on, 'Unblock', 'Block');
+    if (!on) setPressed($('#follow'), false, 'Unfollow', 'Follow');
+    say(status, on ? 'Unblocked.' : 'Blocked.');
+  } catch (err) {
+    say(status, err.message, true);
+  }
+});
+$('#message').addEventListener('click', async () => {
+  try {
+    const r = await post('/api/conversations', { handles: [handle] });
+    location.assign('/conversation?id=' + encodeURIComponent(r?.id ?? r?.conversation?.id));
+  } catch (err) {
+    say(status, err.message, true);
+  }
+});
+
+if (await loadProfile()) await loadPeople(true);

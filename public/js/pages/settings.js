@@ -1,0 +1,130 @@
+// Settings: profile, signed-in devices, notification preferences, blocked members.
+import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=7c19fecb87';
+import { $, fill, ago, say } from '../lib/dom.js?v=1969425b58';
+import { boot } from '../lib/shell.js?v=f06b010dd6';
+import { nameOf } from '../lib/names.js?v=0d04548b45';
+
+const { me } = await boot();
+
+// Profile
+const profile = $('#profile');
+profile.displayName.value = me.displayName ?? '';
+profile.bio.value = me.bio ?? '';
+profile.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const s = $('#profile-status');
+  try {
+    await patch('/api/me/profile', { displayName: profile.displayName.value, bio: profile.bio.value });
+    say(s, 'Saved.');
+  } catch (err) {
+    say(s, err.message, true);
+  }
+});
+
+// Sessions
+function device(ua = '') {
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom/.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Windows/.test(ua) ? 'Windows' : /Mac OS/.test(ua) ? 'macOS' : /Linux/.test(ua) ? 'Linux' : '';
+  return os ? `${browser} on ${os}` : browser;
+}
+async function loadSessions() {
+  const list = $('#sessions');
+  try {
+    const r = await get('/api/me/sessions');
+    list.replaceChildren(...itemsOf(r, 'sessions').map((s) => {
+      const li = fill('t-session', { what: device(s.userAgent), when: `Active ${ago(s.lastSeenAt)}${s.ip ? ' · ' + s.ip : ''}` });
+      li.classList.toggle('current', !!s.current);
+      const btn = li.querySelector('button');
+      btn.setAttribute('aria-label', `End the session of ${device(s.userAgent)}`);
+      btn.addEventListener('click', async () => {
+        try {
+          await del('/api/me/sessions/' + encodeURIComponent(s.id));
+          if (s.current) location.replace('/');
+          else li.remove();
+        } catch (err) {
+          say($('#sessions-status'), err.message, true);
+        }
+      });
+      return li;
+    }));
+  } catch (err) {
+    say($('#sessions-status'), err.message, true);
+  }
+}
+$('#logout-all').addEventListener('click', async () => {
+  if (!confirm('Sign out on every device, this one included?')) return;
+  try {
+    await post('/api/auth/logout-all');
+    location.replace('/');
+  } catch (err) {
+    say($('#sessions-status'), err.message, true);
+  }
+});
+
+// Notification preferences: the api's settings object, one checkbox per type.
+const LABELS = { follow: 'New followers', message: 'Messages while I am away', profile_view: 'Profile views', reaction: 'Reactions', broadcast: 'Announcements', post: 'Posts by people I follow' };
+let prefShape = null;
+async function loadPrefs() {
+  const box = $('#pref-list');
+  try {
+    const r = await get('/api/me/notification-settings');
+    const settings = r?.settings ?? r ?? {};
+    let entries;
+    if (Array.isArray(settings.muted)) {
+      prefShape = 'muted';
+      const types = settings.types ?? Object.keys(LABELS);
+      entries = types.map((t) => [t, !settings.muted.includes(t)]);
+    } else {
+      prefShape = 'map';
+      entries = Object.entries(settings).filter(([, v]) => typeof v === 'boolean');
+    }
+    box.replaceChildren(...entries.map(([type, on]) => {
+      const label = fill('t-pref', { label: LABELS[type] ?? type.replace(/_/g, ' ') });
+      const input = label.querySelector('input');
+      input.name = type;
+      input.checked = on;
+      return label;
+    }));
+  } catch (err) {
+    $('#prefs').hidden = err.status === 404;
+    say($('#prefs-status'), err.message, true);
+  }
+}
+$('#prefs').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const inputs = [...$('#pref-list').querySelectorAll('input')];
+  const body = prefShape === 'muted'
+    ? { muted: inputs.filter((i) => !i.checked).map((i) => i.name) }
+    : Object.fromEntries(inputs.map((i) => [i.name, i.checked]));
+  try {
+    await put('/api/me/notification-settings', body);
+    say($('#prefs-status'), 'Saved.');
+  } catch (err) {
+    say($('#prefs-status'), err.message, true);
+  }
+});
+
+// Blocked members
+async function loadBlocks() {
+  const list = $('#blocks');
+  try {
+    const items = itemsOf(await get('/api/me/blocks'));
+    list.replaceChildren(...items.map((m) => {
+      const li = fill('t-block', { name: `${nameOf(m)} (@${m.handle})` });
+      li.querySelector('a').href = '/u/' + encodeURIComponent(m.handle);
+      const btn = li.querySelector('button');
+      btn.setAttribute('aria-label', `Unblock @${m.handle}`);
+      btn.addEventListener('click', async () => {
+        try {
+          await del(`/api/users/${encodeURIComponent(m.handle)}/block`);
+          li.remove();
+          $('#no-blocks').hidden = list.children.length > 0;
+        } catch {}
+      });
+      return li;
+    }));
+    $('#no-blocks').hidden = items.length > 0;
+  } catch {}
+}
+
+await Promise.all([loadSessions(), loadPrefs(), loadBlocks()]);

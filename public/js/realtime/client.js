@@ -1,0 +1,187 @@
+// What pages import. One connection per browser: a SharedWorker owns it; where SharedWorker does
+// not exist, the tabs elect a leader with Web Locks and share its engine over BroadcastChannel;
+// with neither, the tab runs an engine of its own. Pages see the same API in all three cases.
+import { Hub } from './hub.js?v=cf311098a2';
+
+const CHANNEL = 'xplicit-rt';
+const LOCK = 'xplicit-rt-leader';
+
+class RealtimeClient {
+  constructor(userId) {
+    this.userId = userId;
+    this.listeners = new Map();
+    this.pending = new Map(); // id → send request, until `sent` or `send_failed`
+    this.lastSeq = null;
+    this.epoch = null;
+    this.state = { mode: 'connecting', pending: [] };
+    this.transport = 'none';
+    this.post = () => {};
+    this.start();
+  }
+
+  on(type, fn) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type).add(fn);
+    return () => this.listeners.get(type)?.delete(fn);
+  }
+
+  fire(type, ...args) {
+    for (const fn of this.listeners.get(type) ?? []) {
+      try { fn(...args); } catch (err) { console.error(err); }
+    }
+  }
+
+  start() {
+    if (typeof SharedWorker === 'function') {
+      try {
+        this.startShared();
+        return;
+      } catch {}
+    }
+    if (globalThis.navigator?.locks && typeof BroadcastChannel === 'function') this.startLeaderElection();
+    else this.startLocal();
+  }
+
+  startShared() {
+    const worker = new SharedWorker(new URL('./worker.js?v=6c4adbb82c', import.meta.url), { type: 'module', name: 'xplicit-rt' });
+    this.transport = 'shared-worker';
+    const port = worker.port;
+    worker.onerror = () => {
+      // The worker could not start (blocked, broken): fall back to the leader election.
+      if (this.transport !== 'shared-worker') return;
+      this.transport = 'none';
+      if (globalThis.navigator?.locks && typeof BroadcastChannel === 'function') this.startLeaderElection();
+      else this.startLocal();
+    };
+    port.onmessage = (e) => this.receive(e.data);
+    this.post = (m) => port.postMessage(m);
+    addEventListener('pagehide', () => port.postMessage({ t: 'bye' }));
+    this.hello();
+  }
+
+  startLeaderElection() {
+    this.transport = 'follower';
+    const channel = new BroadcastChannel(CHANNEL);
+    let hub = null;
+    channel.onmessage = (e) => {
+      const m = e.data;
+      if (!m || typeof m !== 'object') return;
+      if (m.out) {
+        if (m.msg?.t === 'leader') this.resubmit();
+        else this.receive(m.msg);
+      } else if (m.req && hub) {
+        hub.handle(m.msg, (reply) => out(reply));
+      }
+    };
+    const out = (msg) => {
+      channel.postMessage({ out: true, msg });
+      this.receive(msg);
+    };
+    this.post = (msg) => {
+      if (hub) hub.handle(msg, (reply) => out(reply));
+      else channel.postMessage({ req: true, msg });
+    };
+    navigator.locks.request(LOCK, () => new Promise((release) => {
+      this.transport = 'leader';
+      hub = new Hub(location.origin, out);
+      hub.handle({ t: 'hello', userId: this.userId }, (reply) => out(reply));
+      // Followers re-register and resend what is still pending with the new leader.
+      channel.postMessage({ out: true, msg: { t: 'leader' } });
+      this.resubmit();
+      addEventListener('pagehide', () => {
+        hub.stop();
+        release();
+      });
+    }));
+    this.hello();
+  }
+
+  startLocal() {
+    this.transport = 'local';
+    const hub = new Hub(location.origin, (m) => this.receive(m));
+    this.post = (m) => hub.handle(m, (r) => this.receive(r));
+    this.hello();
+  }
+
+  hello() {
+    this.post({ t: 'hello', userId: this.userId });
+  }
+
+  resubmit() {
+    this.hello();
+    for (const m of this.pending.values()) this.post(m);
+  }
+
+  receive(m) {
+    if (!m || typeof m !== 'object') return;
+    switch (m.t) {
+      case 'event': {
+        const ev = m.ev;
+        if (m.epoch && m.epoch !== this.epoch) {
+          if (this.epoch !== null) this.lastSeq = null;
+          this.epoch = m.epoch;
+        }
+        if (this.lastSeq !== null && ev.seq <= this.lastSeq) return; // seen in this tab already
+        this.lastSeq = ev.seq;
+        this.fire('event', ev);
+        this.fire(ev.kind, ev.data, ev);
+        return;
+      }
+      case 'status':
+        this.state = m;
+        if (m.epoch && this.epoch && m.epoch !== this.epoch) this.lastSeq = null;
+        if (m.epoch) this.epoch = m.epoch;
+        this.fire('status', m);
+        return;
+      case 'resync':
+        this.lastSeq = m.cursor;
+        this.epoch = m.epoch ?? this.epoch;
+        this.fire('resync', m);
+        return;
+      case 'sent':
+        this.pending.delete(m.id);
+        this.fire('sent', m);
+        return;
+      case 'send_failed':
+        this.pending.delete(m.id);
+        this.fire('send_failed', m);
+        return;
+      default:
+        this.fire(m.t, m);
+    }
+  }
+
+  /** Queues a message; returns its client id (the `clientMsgId` of the resulting event). */
+  send(conversationId, body) {
+    const id = crypto.randomUUID();
+    const m = { t: 'send', id, conversationId, body, clientTs: Date.now() };
+    this.pending.set(id, m);
+    this.post(m);
+    return id;
+  }
+
+  read(conversationId, upToMessageId) {
+    this.post({ t: 'read', conversationId, upToMessageId });
+  }
+
+  typing(conversationId) {
+    this.post({ t: 'typing', conversationId });
+  }
+
+  presence(userIds) {
+    this.post({ t: 'presence', userIds });
+  }
+
+  signOut() {
+    this.post({ t: 'signout' });
+  }
+}
+
+let shared = null;
+
+/** The page's client for the signed-in member (one per page). */
+export function realtime(userId) {
+  if (!shared || shared.userId !== userId) shared = new RealtimeClient(userId);
+  globalThis.__xplicitRealtime = shared; // for tests and debugging in the console
+  return shared;
+}

@@ -1,0 +1,442 @@
+// The connection engine: one per browser. It runs inside the SharedWorker, or in the leader tab
+// where SharedWorker does not exist. It implements docs/protocol.md (v1): persistent clientId and
+// {cursor, epoch}, cumulative acks, resume with jittered backoff, resync, an outbox of sends kept
+// until their `sent` arrives, and the HTTP long-poll fallback when WebSockets cannot connect.
+import * as store from './store.js?v=2931ea2283';
+
+const BACKOFF_MIN = 500;
+const BACKOFF_MAX = 30000;
+const ACK_EVERY = 100;
+const WS_FAILURES_BEFORE_HTTP = 2;
+const WS_PROBE_MS = 30000;
+const POLL_WAIT = 25;
+const SEEN_TTL = 10 * 60 * 1000;
+const SEEN_MAX = 5000;
+const FATAL_SEND_ERRORS = new Set(['not_member', 'blocked', 'invalid', 'id_conflict']);
+
+const jitter = (ms) => Math.round(ms / 2 + Math.random() * (ms / 2));
+
+export class Engine {
+  /**
+   * @param {{userId: string, base: string, emit: (msg: object) => void}} opts
+   * base: the page origin (https://host), emit: hand a message to every tab.
+   */
+  constructor({ userId, base, emit }) {
+    this.userId = userId;
+    this.base = base;
+    this.emit = emit;
+    this.cursor = null;
+    this.epoch = null;
+    this.clientId = null;
+    this.outbox = []; // send frames waiting for `sent`
+    this.seen = new Map(); // messageId / notification id → time received
+    this.ws = null;
+    this.wsLive = false;
+    this.wsFailures = 0;
+    this.attempt = 0;
+    this.mode = 'connecting'; // connecting | ws | http | offline | signed_out | stopped
+    this.polling = false;
+    this.pollAbort = null;
+    this.timers = new Set();
+    this.ackTimer = null;
+    this.ackedSeq = null;
+    this.lastFrameAt = 0;
+    this.heartbeat = 25;
+    this.stopped = false;
+    this.ready = this.init();
+  }
+
+  async init() {
+    this.clientId = await store.clientId();
+    const saved = await store.get('cursor:' + this.userId);
+    if (saved && typeof saved.cursor === 'number') {
+      this.cursor = saved.cursor;
+      this.epoch = saved.epoch ?? null;
+    }
+    const outbox = await store.get('outbox:' + this.userId);
+    if (Array.isArray(outbox)) this.outbox = outbox;
+    if (!this.stopped) this.connectWs();
+    const onOnline = () => this.kick();
+    globalThis.addEventListener?.('online', onOnline);
+    this.offOnline = () => globalThis.removeEventListener?.('online', onOnline);
+  }
+
+  stop() {
+    this.stopped = true;
+    this.setMode('stopped');
+    this.offOnline?.();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.pollAbort?.abort();
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      try { ws.close(1000); } catch {}
+    }
+  }
+
+  later(fn, ms) {
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, ms);
+    this.timers.add(t);
+    return t;
+  }
+
+  setMode(mode) {
+    if (this.mode === mode) return;
+    this.mode = mode;
+    this.emit(this.status());
+  }
+
+  status() {
+    return { t: 'status', mode: this.mode, epoch: this.epoch, cursor: this.cursor, pending: this.outbox.map((f) => f.id) };
+  }
+
+  /** The network came back, or a tab asked: reconnect now instead of waiting for the backoff. */
+  kick() {
+    if (this.stopped || this.mode === 'signed_out') return;
+    if (!this.ws && !this.wsLive) {
+      this.attempt = 0;
+      this.connectWs();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // WebSocket
+
+  connectWs() {
+    if (this.stopped || this.ws) return;
+    let ws;
+    try {
+      ws = new WebSocket(this.base.replace(/^http/, 'ws') + '/ws');
+    } catch {
+      this.wsClosed(null, 1006, false);
+      return;
+    }
+    this.ws = ws;
+    let welcomed = false;
+    ws.onopen = () => {
+      const hello = { type: 'hello', clientId: this.clientId };
+      if (this.cursor !== null) hello.resume = this.epoch ? { cursor: this.cursor, epoch: this.epoch } : { cursor: this.cursor };
+      ws.send(JSON.stringify(hello));
+    };
+    ws.onmessage = (e) => {
+      if (this.ws !== ws) return;
+      this.lastFrameAt = Date.now();
+      let f;
+      try { f = JSON.parse(e.data); } catch { return; }
+      if (f.type === 'welcome') welcomed = true;
+      this.onFrame(f);
+    };
+    ws.onclose = (e) => this.wsClosed(ws, e.code, welcomed);
+    ws.onerror = () => {};
+  }
+
+  wsClosed(ws, code, welcomed) {
+    if (ws && this.ws !== ws) return;
+    this.ws = null;
+    this.wsLive = false;
+    clearInterval(this.pingTimer);
+    if (this.stopped) return;
+    if (code === 1008) {
+      this.setMode('signed_out');
+      return;
+    }
+    if (!welcomed) this.wsFailures++;
+    if (this.wsFailures >= WS_FAILURES_BEFORE_HTTP && !this.polling) this.startPolling();
+    let delay;
+    if (code === 1013) delay = 0;
+    else if (code === 1012 && this.reconnectAfter != null) delay = this.reconnectAfter;
+    else delay = jitter(Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** this.attempt++));
+    this.reconnectAfter = null;
+    if (this.polling) delay = Math.max(delay, jitter(WS_PROBE_MS));
+    else this.setMode(globalThis.navigator?.onLine === false ? 'offline' : 'connecting');
+    this.later(() => this.connectWs(), delay);
+  }
+
+  sendFrame(frame) {
+    if (!this.ws || !this.wsLive) return false;
+    try {
+      this.ws.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  onFrame(f) {
+    switch (f.type) {
+      case 'welcome':
+        this.wsLive = true;
+        this.wsFailures = 0;
+        this.attempt = 0;
+        this.heartbeat = f.heartbeatSeconds || 25;
+        this.adoptPosition(f.cursor, f.epoch);
+        this.stopPolling();
+        this.setMode('ws');
+        this.startHeartbeat();
+        this.flushOutbox();
+        return;
+      case 'event':
+        return this.onEvent(f);
+      case 'synced':
+        return this.emit({ t: 'synced', seq: f.seq });
+      case 'resync':
+        return this.onResync(f);
+      case 'sent':
+        return this.onSent(f);
+      case 'typing':
+        return this.emit({ t: 'typing', conversationId: f.conversationId, userId: f.userId });
+      case 'presence':
+        return this.emit({ t: 'presence', userId: f.userId, online: f.online });
+      case 'reconnect':
+        this.reconnectAfter = f.afterMs;
+        return;
+      case 'error':
+        return this.onError(f);
+      default:
+    }
+  }
+
+  startHeartbeat() {
+    clearInterval(this.pingTimer);
+    const every = Math.max(5, this.heartbeat) * 1000;
+    this.pingTimer = setInterval(() => {
+      if (!this.ws || !this.wsLive) return;
+      if (Date.now() - this.lastFrameAt > every * 2.5) {
+        // Nothing heard for too long: the path is dead even if the socket has not noticed.
+        const ws = this.ws;
+        this.wsClosed(ws, 1006, true);
+        try { ws.close(); } catch {}
+        return;
+      }
+      this.sendFrame({ type: 'ping', ts: Date.now() });
+    }, every);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Events, cursor, acks
+
+  adoptPosition(cursor, epoch) {
+    if (typeof cursor !== 'number') return;
+    if (this.cursor === null || (epoch && this.epoch && epoch !== this.epoch)) {
+      this.cursor = cursor;
+      this.epoch = epoch ?? this.epoch;
+      this.saveCursor();
+    } else if (epoch && !this.epoch) {
+      this.epoch = epoch;
+      this.saveCursor();
+    }
+  }
+
+  onEvent(ev) {
+    if (typeof ev.seq !== 'number') return;
+    if (this.cursor !== null && ev.seq <= this.cursor) return; // replayed: already applied
+    this.cursor = ev.seq;
+    this.saveCursor();
+    this.scheduleAck();
+    const key = eventKey(ev);
+    if (key) {
+      if (this.seen.has(key)) return;
+      this.remember(key);
+    }
+    this.emit({ t: 'event', ev, epoch: this.epoch });
+  }
+
+  remember(key) {
+    const now = Date.now();
+    this.seen.set(key, now);
+    if (this.seen.size > SEEN_MAX) {
+      for (const [k, at] of this.seen) {
+        if (this.seen.size <= SEEN_MAX / 2 && now - at < SEEN_TTL) break;
+        this.seen.delete(k);
+      }
+    }
+  }
+
+  onResync(f) {
+    this.cursor = f.cursor;
+    this.epoch = f.epoch ?? this.epoch;
+    this.saveCursor();
+    this.emit({ t: 'resync', reason: f.reason, cursor: this.cursor, epoch: this.epoch });
+    this.scheduleAck();
+  }
+
+  saveCursor() {
+    void store.set('cursor:' + this.userId, { cursor: this.cursor, epoch: this.epoch });
+  }
+
+  scheduleAck() {
+    if (this.ackTimer) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      this.sendAck();
+    }, this.polling && !this.wsLive ? 1000 : ACK_EVERY);
+  }
+
+  sendAck() {
+    const seq = this.cursor;
+    if (seq === null || seq === this.ackedSeq) return;
+    if (this.sendFrame({ type: 'ack', seq })) {
+      this.ackedSeq = seq;
+      return;
+    }
+    this.http('POST', '/api/events/ack', { clientId: this.clientId, seq })
+      .then((r) => { if (r.ok) this.ackedSeq = seq; })
+      .catch(() => {});
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Sending
+
+  /** Requests from tabs. */
+  request(msg) {
+    switch (msg.t) {
+      case 'send': {
+        const frame = { type: 'send', id: msg.id, conversationId: msg.conversationId, body: msg.body, clientTs: msg.clientTs ?? Date.now() };
+        if (!this.outbox.some((f) => f.id === frame.id)) {
+          this.outbox.push(frame);
+          this.saveOutbox();
+        }
+        this.emit({ t: 'queued', id: frame.id, conversationId: frame.conversationId });
+        this.deliver(frame);
+        return;
+      }
+      case 'read':
+        if (!this.sendFrame({ type: 'read', conversationId: msg.conversationId, upToMessageId: msg.upToMessageId })) {
+          this.http('POST', `/api/conversations/${encodeURIComponent(msg.conversationId)}/read`, { upToMessageId: msg.upToMessageId }).catch(() => {});
+        }
+        return;
+      case 'typing':
+        this.sendFrame({ type: 'typing', conversationId: msg.conversationId });
+        return;
+      case 'presence':
+        this.sendFrame({ type: 'presence', userIds: msg.userIds.slice(0, 200) });
+        return;
+      case 'kick':
+        this.kick();
+        return;
+      default:
+    }
+  }
+
+  saveOutbox() {
+    void store.set('outbox:' + this.userId, this.outbox);
+  }
+
+  flushOutbox() {
+    for (const frame of this.outbox) this.deliver(frame);
+  }
+
+  deliver(frame) {
+    if (this.sendFrame(frame)) return;
+    if (!this.polling) return; // kept in the outbox; sent on reconnect
+    this.http('POST', '/api/messages', { id: frame.id, conversationId: frame.conversationId, body: frame.body, clientTs: frame.clientTs })
+      .then(async (r) => {
+        const body = await r.json().catch(() => null);
+        if (r.ok && body) this.onSent({ ...body, id: body.id ?? frame.id });
+        else if (r.status >= 400 && r.status < 500 && r.status !== 429) this.onError({ code: body?.error?.code ?? 'invalid', message: body?.error?.message, ref: frame.id });
+      })
+      .catch(() => {});
+  }
+
+  onSent(f) {
+    const i = this.outbox.findIndex((x) => x.id === f.id);
+    if (i >= 0) {
+      this.outbox.splice(i, 1);
+      this.saveOutbox();
+    }
+    this.emit({ t: 'sent', id: f.id, messageId: f.messageId, conversationId: f.conversationId, ts: f.ts, seq: f.seq });
+  }
+
+  onError(f) {
+    const i = this.outbox.findIndex((x) => x.id === f.ref);
+    if (i >= 0 && FATAL_SEND_ERRORS.has(f.code)) {
+      this.outbox.splice(i, 1);
+      this.saveOutbox();
+      this.emit({ t: 'send_failed', id: f.ref, code: f.code, message: f.message });
+    } else if (i >= 0) {
+      // internal / rate_limited: try again shortly (sends are idempotent).
+      const frame = this.outbox[i];
+      this.later(() => this.deliver(frame), jitter(2000));
+    } else {
+      this.emit({ t: 'error', code: f.code, message: f.message, ref: f.ref });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // HTTP fallback
+
+  http(method, path, body) {
+    return fetch(this.base + path, {
+      method,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  startPolling() {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    void this.pollLoop();
+  }
+
+  stopPolling() {
+    this.polling = false;
+    this.pollAbort?.abort();
+    this.pollAbort = null;
+  }
+
+  async pollLoop() {
+    let failures = 0;
+    let first = true;
+    while (this.polling && !this.stopped) {
+      const q = new URLSearchParams({ wait: first ? '0' : String(POLL_WAIT), clientId: this.clientId });
+      if (this.cursor !== null) q.set('after', String(this.cursor));
+      if (this.epoch) q.set('epoch', this.epoch);
+      const ctrl = new AbortController();
+      this.pollAbort = ctrl;
+      let res = null;
+      let body = null;
+      try {
+        res = await fetch(`${this.base}/api/events?${q}`, { credentials: 'same-origin', cache: 'no-store', signal: ctrl.signal });
+        body = res.ok ? await res.json() : null;
+      } catch {
+        res = null;
+      }
+      if (!this.polling || this.stopped) return;
+      if (res && (res.status === 401 || res.status === 403)) {
+        this.stopPolling();
+        this.setMode('signed_out');
+        return;
+      }
+      if (!body) {
+        failures++;
+        this.setMode(globalThis.navigator?.onLine === false ? 'offline' : 'connecting');
+        await new Promise((r) => this.later(r, jitter(Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** failures))));
+        continue;
+      }
+      failures = 0;
+      if (body.resync) {
+        this.onResync({ reason: body.resync.reason, cursor: body.cursor, epoch: body.epoch });
+      } else {
+        this.adoptPosition(body.cursor, body.epoch);
+        for (const ev of body.events ?? []) this.onEvent(ev);
+      }
+      if (!this.wsLive) {
+        this.setMode('http');
+        this.flushOutbox(); // unanswered sends again (idempotent)
+      }
+      first = false;
+    }
+  }
+}
+
+/** A stable identity for the thing an event shows, so one item is never shown twice. */
+function eventKey(ev) {
+  const d = ev.data ?? {};
+  if (ev.kind === 'message' && d.messageId) return 'm:' + d.messageId;
+  if (ev.kind === 'notification' && d.notification?.id) return `n:${d.notification.id}:${d.notification.count ?? 1}`;
+  return null;
+}

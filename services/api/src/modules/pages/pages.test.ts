@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+import { build, PUBLIC_DIR } from "./build.ts";
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api.stop();
+});
+
+describe("static pages served by the api", () => {
+  test("pages are HTML, revalidated, with the strict CSP", async () => {
+    for (const path of ["/", "/conversations", "/conversation?id=1", "/notifications", "/settings", "/profile", "/u/alice", "/settings.html"]) {
+      const res = await fetch(api.url + path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("content-type")).toContain("text/html");
+      expect(res.headers.get("cache-control")).toBe("no-cache");
+      expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+      expect(await res.text()).toContain("<!doctype html>");
+    }
+  });
+
+  test("versioned assets are immutable, others revalidated, ETags answer 304", async () => {
+    const html = await (await fetch(api.url + "/")).text();
+    const css = html.match(/href="(\/css\/index\.css\?v=[0-9a-f]+)"/)![1]!;
+    const res = await fetch(api.url + css);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/css");
+    expect(res.headers.get("cache-control")).toContain("immutable");
+    const plain = await fetch(api.url + "/js/realtime/client.js");
+    expect(plain.headers.get("cache-control")).toBe("no-cache");
+    expect(plain.headers.get("content-type")).toContain("javascript");
+    const again = await fetch(api.url + "/js/realtime/client.js", { headers: { "if-none-match": plain.headers.get("etag")! } });
+    expect(again.status).toBe(304);
+  });
+
+  test("nothing outside public/, no sources, and the api's own routes are not shadowed", async () => {
+    for (const path of ["/js/../package.json", "/js/%2e%2e/%2e%2e/package.json", "/css/src/base.css", "/js/nope.js", "/etc/passwd"]) {
+      expect((await fetch(api.url + path)).status, path).toBe(404);
+    }
+    expect((await fetch(api.url + "/api/me")).status).toBe(401);
+    expect((await fetch(api.url + "/healthz")).status).toBe(200);
+    expect((await fetch(api.url + "/readyz")).status).toBe(200);
+    expect((await fetch(api.url + "/metrics")).status).not.toBe(404);
+  });
+
+  test("public/ is built: page stylesheets and version stamps are current", () => {
+    const { changed } = build(PUBLIC_DIR, true);
+    expect(changed).toEqual([]);
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * The web front end's static files, for when the api runs without nginx in front (in the stack,
+ * nginx serves /css, /js and /img from public/ itself and proxies the page routes here).
+ *
+ * Pages are plain HTML (revalidated on every use); assets with a `?v=` stamp (see build.ts) are
+ * immutable. Only the routes below are served, so nothing here can shadow /api, /healthz, /readyz,
+ * /status or /metrics.
+ */
+import { Hono, type Context } from "hono";
+import { existsSync, statSync } from "node:fs";
+import { extname, join, normalize, resolve } from "node:path";
+import { PUBLIC_DIR } from "./build.ts";
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".webp": "image/webp",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".webmanifest": "application/manifest+json",
+};
+
+/** Clean page URLs → files in public/. */
+export const PAGES: Record<string, string> = {
+  "/": "index.html",
+  "/conversations": "conversations.html",
+  "/conversation": "conversation.html",
+  "/notifications": "notifications.html",
+  "/settings": "settings.html",
+  "/profile": "profile.html",
+};
+
+export function pagesRoutes(publicDir = process.env.PUBLIC_DIR ? resolve(process.env.PUBLIC_DIR) : PUBLIC_DIR) {
+  const app = new Hono();
+
+  function send(c: Context, rel: string, immutable: boolean) {
+    const path = normalize(join(publicDir, rel));
+    if (!path.startsWith(publicDir + "/") || !existsSync(path)) return c.notFound();
+    const st = statSync(path);
+    if (!st.isFile()) return c.notFound();
+    const etag = `W/"${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}"`;
+    const headers: Record<string, string> = {
+      "Content-Type": TYPES[extname(path)] ?? "application/octet-stream",
+      "Cache-Control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
+      ETag: etag,
+    };
+    if (c.req.header("if-none-match") === etag) return new Response(null, { status: 304, headers });
+    return new Response(c.req.method === "HEAD" ? null : Bun.file(path), { status: 200, headers });
+  }
+
+  for (const [route, file] of Object.entries(PAGES)) {
+    app.get(route, (c) => send(c, file, false));
+    if (route !== "/") app.get(route + ".html", (c) => send(c, file, false));
+  }
+  app.get("/index.html", (c) => send(c, "index.html", false));
+  app.get("/u/:handle", (c) => send(c, "profile.html", false));
+
+  app.get("/:dir{css|js|img|fonts|assets}/*", (c) => {
+    const rel = decodeURIComponent(c.req.path);
+    if (rel.includes("..") || rel.startsWith("/css/src/")) return c.notFound();
+    return send(c, rel, c.req.query("v") !== undefined);
+  });
+  app.get("/favicon.ico", (c) => send(c, "img/icon.svg", false));
+
+  return app;
+}
