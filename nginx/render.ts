@@ -327,7 +327,7 @@ export function renderNginxConfig(o: RenderOptions): string {
     `scgi_temp_path ${tmp}/scgi;`,
     "",
     "# One JSON object per line, like every other Xplicit process.",
-    "log_format json escape=json '{\"time\":\"$time_iso8601\",\"level\":\"info\",\"service\":\"nginx\",\"msg\":\"request\",'",
+    "log_format json escape=json '{\"ts\":\"$time_iso8601\",\"level\":\"info\",\"service\":\"nginx\",\"module\":\"access\",\"msg\":\"request\",'",
     "    '\"method\":\"$request_method\",\"uri\":\"$request_uri\",\"status\":$status,\"bytes\":$body_bytes_sent,'",
     "    '\"ms\":$request_time,\"upstream\":\"$upstream_addr\",\"upstreamMs\":\"$upstream_response_time\",'",
     "    '\"ip\":\"$remote_addr\",\"proto\":\"$server_protocol\",\"tls\":\"$ssl_protocol\",\"clientCert\":\"$ssl_client_verify\",'",
