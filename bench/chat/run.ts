@@ -1,0 +1,219 @@
+/**
+ * bench/chat: the chat tier (3 replicas, persistence and acks on) side by side, in the same run,
+ * with (a) the floor — a bare Bun WebSocket + Redis pub/sub relay — and (b) socket.io +
+ * @socket.io/redis-adapter on Node, at several rates, MEMBERS members over 3 replicas each.
+ * Steps are interleaved (rate by rate, system order rotated each repetition) so machine noise
+ * hits all three alike; each (system, rate) is measured REPS times and the median reported.
+ *
+ *   bun bench/chat/run.ts                     # defaults below, ≈ 4–5 min on 2 cores
+ *   BENCH_CHAT_RATES=1000,4000,8000 BENCH_CHAT_REPS=1 BENCH_CHAT_SECONDS=5 bun bench/chat/run.ts
+ *
+ * Writes .tmp/bench/chat.json (read by bench/report.ts) and prints a table.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { freshBenchEnvironment, postgresPids, redisPid, dropBenchDatabase } from "../lib/env.ts";
+import { cpuSeconds, totalCpuSeconds, machineCpu } from "../lib/proc.ts";
+import { freePort, nodeBinary, spawnServer, stopAll, ROOT, type Spawned } from "../lib/procs.ts";
+import { seedMembers, openConversations, ORIGIN } from "../lib/seed.ts";
+import { median, fmt } from "../lib/stats.ts";
+import { LoadGenerator, type StepResult, type System } from "./loadgen.ts";
+
+const MEMBERS = Number(process.env.BENCH_CHAT_MEMBERS ?? 1000);
+const RATES = (process.env.BENCH_CHAT_RATES ?? "1000,2000,4000,8000,12000").split(",").map(Number);
+const REPS = Number(process.env.BENCH_CHAT_REPS ?? 3);
+const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 5);
+const DRAIN = Number(process.env.BENCH_CHAT_DRAIN ?? 2);
+const REPLICAS = 3;
+const SATURATED_P99_MS = 2000;
+
+export interface ChatRow {
+  system: System;
+  rate: number;
+  reps: number;
+  deliveredPerSec: number;
+  p50: number;
+  p99: number;
+  max: number;
+  lost: number;
+  duplicated: number;
+  unacked: number;
+  seqGaps: number;
+  /** CPU seconds per 10k messages sent: the system's own server processes */
+  cpuPer10k: number;
+  /** … including Postgres (bench database) and Redis */
+  cpuPer10kAll: number;
+  generatorCpuPer10k: number;
+  machineBusy: number;
+  saturated: boolean;
+}
+
+export interface ChatReport {
+  startedAt: string;
+  members: number;
+  replicas: number;
+  rates: number[];
+  reps: number;
+  seconds: number;
+  drain: number;
+  rows: ChatRow[];
+  notes: string[];
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench:chat] ${msg}\n`);
+}
+
+export async function runChatBench(): Promise<ChatReport> {
+  const started = new Date().toISOString();
+  log(`fresh database and Redis prefix`);
+  await freshBenchEnvironment();
+  const { startStack } = await import("../../tests/harness/stack.ts");
+  const stack = await startStack({
+    chatReplicas: REPLICAS,
+    env: {
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      DATABASE_POOL_SIZE: process.env.BENCH_DB_POOL ?? "10",
+      // The per-socket limits protect production; here one socket carries rate/members msgs/s.
+      CHAT_RATE_PER_SECOND: "10000",
+      CHAT_RATE_BURST: "20000",
+    },
+  });
+  const relays: Spawned[] = [];
+  const generators: LoadGenerator[] = [];
+  try {
+    log(`stack up: api ${stack.api.url}, chat ${stack.chats.map((c) => c.port).join(", ")}; seeding ${MEMBERS} members`);
+    const members = await seedMembers(MEMBERS);
+    const conversations = await openConversations(stack.api.url, members, 2);
+    const convFile = join(ROOT, ".tmp", "bench", "conversations.json");
+    mkdirSync(join(ROOT, ".tmp", "bench"), { recursive: true });
+    writeFileSync(convFile, JSON.stringify(Object.fromEntries(conversations.map((c) => [c.id, c.members.map((i) => members[i]!.id)]))));
+
+    const relayEnv = { BENCH_CONVERSATIONS: convFile, REDIS_PREFIX: process.env.REDIS_PREFIX!, REDIS_URL: process.env.REDIS_URL! };
+    for (let i = 0; i < REPLICAS; i++) {
+      const port = await freePort();
+      relays.push(await spawnServer(`floor-${i + 1}`, [process.execPath, "bench/chat/relays/floor.ts"], port, { ...relayEnv, FLOOR_PORT: String(port) }));
+    }
+    for (let i = 0; i < REPLICAS; i++) {
+      const port = await freePort();
+      relays.push(await spawnServer(`socketio-${i + 1}`, [nodeBinary(), "bench/chat/relays/socketio.mjs"], port, { ...relayEnv, SIO_PORT: String(port) }));
+    }
+    const floor = relays.filter((r) => r.name.startsWith("floor"));
+    const sio = relays.filter((r) => r.name.startsWith("socketio"));
+    const loadMembers = members.map((m) => ({ id: m.id, cookie: m.cookie }));
+    const convs = conversations.map((c) => ({ id: c.id, members: c.members }));
+    const gens: Record<System, LoadGenerator> = {
+      xplicit: new LoadGenerator({ system: "xplicit", urls: stack.chats.map((c) => `ws://127.0.0.1:${c.port}/ws`), members: loadMembers, conversations: convs, origin: ORIGIN }),
+      floor: new LoadGenerator({ system: "floor", urls: floor.map((r) => `ws://127.0.0.1:${r.port}/ws`), members: loadMembers, conversations: convs }),
+      socketio: new LoadGenerator({ system: "socketio", urls: sio.map((r) => `ws://127.0.0.1:${r.port}`), members: loadMembers, conversations: convs }),
+    };
+    generators.push(...Object.values(gens));
+    for (const [name, g] of Object.entries(gens)) {
+      const t = performance.now();
+      await g.connect();
+      log(`${name}: ${g.sockets.length} sockets connected in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
+    const serverPids: Record<System, number[]> = {
+      xplicit: stack.chats.map((c) => c.proc.pid),
+      floor: floor.map((r) => r.proc.pid),
+      socketio: sio.map((r) => r.proc.pid),
+    };
+    const rPid = await redisPid();
+    const pgPids = await postgresPids();
+    const shared = () => totalCpuSeconds(pgPids) + (rPid ? cpuSeconds(rPid) : 0);
+
+    // Warm-up: JIT, pools, prepared statements.
+    for (const g of Object.values(gens)) await g.step(Math.min(500, RATES[0]!), 2, 1);
+
+    const samples = new Map<string, Array<StepResult & { cpu: number; cpuAll: number; busy: number }>>();
+    const saturated = new Set<System>();
+    const order: System[] = ["xplicit", "floor", "socketio"];
+    for (const rate of RATES) {
+      for (let rep = 0; rep < REPS; rep++) {
+        const rotated = order.slice(rep % 3).concat(order.slice(0, rep % 3));
+        for (const system of rotated) {
+          if (saturated.has(system)) continue;
+          const cpu0 = totalCpuSeconds(serverPids[system]);
+          const shared0 = shared();
+          const m0 = machineCpu();
+          const r = await gens[system].step(rate, SECONDS, DRAIN);
+          const m1 = machineCpu();
+          const cpu = totalCpuSeconds(serverPids[system]) - cpu0;
+          const cpuAll = cpu + shared() - shared0;
+          const busy = (m1.busy - m0.busy) / Math.max(1e-9, m1.total - m0.total);
+          const key = `${system}@${rate}`;
+          if (!samples.has(key)) samples.set(key, []);
+          samples.get(key)!.push({ ...r, cpu, cpuAll, busy });
+          log(`${system.padEnd(8)} ${String(rate).padStart(6)}/s rep ${rep + 1}: delivered ${fmt(r.deliveredPerSec, 0)}/s p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} max ${fmt(r.max)} ms lost ${r.lost} dup ${r.duplicated} unacked ${r.unacked} cpu ${cpu.toFixed(2)} s`);
+        }
+      }
+      for (const system of order) {
+        const s = samples.get(`${system}@${rate}`);
+        if (s && median(s.map((x) => x.p99)) > SATURATED_P99_MS) {
+          saturated.add(system);
+          log(`${system} saturated at ${rate}/s (p99 > ${SATURATED_P99_MS} ms): higher rates skipped`);
+        }
+      }
+    }
+
+    const rows: ChatRow[] = [];
+    for (const rate of RATES) {
+      for (const system of order) {
+        const s = samples.get(`${system}@${rate}`);
+        if (!s) continue;
+        const per10k = (x: { cpu: number; sent: number }) => (x.sent ? (x.cpu * 10_000) / x.sent : NaN);
+        rows.push({
+          system,
+          rate,
+          reps: s.length,
+          deliveredPerSec: median(s.map((x) => x.deliveredPerSec)),
+          p50: median(s.map((x) => x.p50)),
+          p99: median(s.map((x) => x.p99)),
+          max: Math.max(...s.map((x) => x.max)),
+          lost: s.reduce((a, x) => a + x.lost, 0),
+          duplicated: s.reduce((a, x) => a + x.duplicated, 0),
+          unacked: s.reduce((a, x) => a + x.unacked, 0),
+          seqGaps: s.reduce((a, x) => a + x.seqGaps, 0),
+          cpuPer10k: median(s.map(per10k)),
+          cpuPer10kAll: median(s.map((x) => per10k({ cpu: x.cpuAll, sent: x.sent }))),
+          generatorCpuPer10k: median(s.map((x) => per10k({ cpu: x.generatorCpuS, sent: x.sent }))),
+          machineBusy: median(s.map((x) => x.busy)),
+          saturated: median(s.map((x) => x.p99)) > SATURATED_P99_MS,
+        });
+      }
+    }
+    const report: ChatReport = {
+      startedAt: started,
+      members: MEMBERS,
+      replicas: REPLICAS,
+      rates: RATES,
+      reps: REPS,
+      seconds: SECONDS,
+      drain: DRAIN,
+      rows,
+      notes: [],
+    };
+    writeFileSync(join(ROOT, ".tmp", "bench", "chat.json"), JSON.stringify(report, null, 2));
+    printTable(rows);
+    return report;
+  } finally {
+    for (const g of generators) g.close();
+    await stopAll(relays);
+    await stack.stop();
+    await dropBenchDatabase();
+  }
+}
+
+export function printTable(rows: ChatRow[]): void {
+  const head = ["system", "rate/s", "delivered/s", "p50 ms", "p99 ms", "max ms", "lost", "dup", "CPU s/10k", "CPU s/10k +pg+redis"];
+  console.log(head.join("\t"));
+  for (const r of rows) {
+    console.log([r.system, r.rate, fmt(r.deliveredPerSec, 0), fmt(r.p50), fmt(r.p99), fmt(r.max, 0), r.lost, r.duplicated, fmt(r.cpuPer10k, 2), fmt(r.cpuPer10kAll, 2)].join("\t"));
+  }
+}
+
+if (import.meta.main) {
+  await runChatBench();
+  process.exit(0);
+}

@@ -1,0 +1,126 @@
+/**
+ * bench/connections: resident memory per idle, authenticated connection on ONE chat replica
+ * (cookie checked on upgrade, hello → welcome → synced done, then silence), at several socket
+ * counts, next to the floor relay (bare Bun WebSocket + Redis subscription per member) measured in
+ * the same run with the same clients. Per-connection figure = (RSS with N sockets − RSS with the
+ * warm-up sockets) / (N − warm-up), after a settle pause.
+ *
+ * Limits of this machine: the hard `ulimit -n` bounds the sockets one process can hold (server and
+ * generator alike); 50k sockets on one replica needs a hard limit above 50k and, from one client
+ * host, several source addresses (127.0.0.x) because one source IP has only
+ * ip_local_port_range ports towards one server port. Steps above the limit are reported as not run.
+ *
+ *   bun bench/connections/run.ts                   # BENCH_CONN_STEPS=10000,50000 by default
+ */
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { freshBenchEnvironment, dropBenchDatabase } from "../lib/env.ts";
+import { rssBytes } from "../lib/proc.ts";
+import { freePort, spawnServer, stopAll, ROOT, type Spawned } from "../lib/procs.ts";
+import { seedMembers, ORIGIN } from "../lib/seed.ts";
+import { LoadGenerator } from "../chat/loadgen.ts";
+
+const STEPS = (process.env.BENCH_CONN_STEPS ?? "10000,50000").split(",").map(Number);
+const WARMUP = 200;
+const SETTLE_MS = Number(process.env.BENCH_CONN_SETTLE_MS ?? 3000);
+
+export interface ConnRow {
+  system: "xplicit" | "floor";
+  sockets: number;
+  rssBaseMiB: number;
+  rssMiB: number;
+  bytesPerConnection: number;
+  ran: boolean;
+  note: string;
+}
+
+export interface ConnReport {
+  fdLimit: { soft: number; hard: number };
+  portRange: string;
+  rows: ConnRow[];
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench:connections] ${msg}\n`);
+}
+
+function fdLimits(): { soft: number; hard: number } {
+  const text = readFileSync("/proc/self/limits", "utf8");
+  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(text);
+  const n = (s: string | undefined) => (s === "unlimited" || !s ? Infinity : Number(s));
+  return { soft: n(m?.[1]), hard: n(m?.[2]) };
+}
+
+async function measure(system: "xplicit" | "floor", url: string, pid: number, members: { id: string; cookie: string }[], steps: number[], limit: number): Promise<ConnRow[]> {
+  const rows: ConnRow[] = [];
+  const warm = new LoadGenerator({ system, urls: [url], members: members.slice(0, WARMUP), conversations: [], origin: ORIGIN, connectConcurrency: 32 });
+  await warm.connect();
+  await Bun.sleep(SETTLE_MS);
+  Bun.gc(true);
+  const base = rssBytes(pid);
+  let held: LoadGenerator[] = [warm];
+  let have = WARMUP;
+  for (const target of steps) {
+    if (target > limit) {
+      rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: NaN, bytesPerConnection: NaN, ran: false, note: `needs ${target} descriptors per process; hard limit here is ${limit + 300}` });
+      continue;
+    }
+    const more = new LoadGenerator({ system, urls: [url], members: members.slice(have, target), conversations: [], origin: ORIGIN, connectConcurrency: 64 });
+    const t = performance.now();
+    await more.connect();
+    held.push(more);
+    have = target;
+    await Bun.sleep(SETTLE_MS);
+    const rss = rssBytes(pid);
+    const per = (rss - base) / (target - WARMUP);
+    log(`${system}: ${target} sockets (connected in ${((performance.now() - t) / 1000).toFixed(1)} s): RSS ${(rss / 2 ** 20).toFixed(1)} MiB, ${(per / 1024).toFixed(2)} KiB per connection`);
+    rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: rss / 2 ** 20, bytesPerConnection: per, ran: true, note: "" });
+  }
+  for (const g of held) g.close();
+  held = [];
+  await Bun.sleep(500);
+  return rows;
+}
+
+export async function runConnectionsBench(): Promise<ConnReport> {
+  const limits = fdLimits();
+  const portRange = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().replace(/\s+/, "–");
+  // Descriptors: the generator holds one per socket, the server one per socket, plus a margin.
+  const limit = Math.min(limits.soft, limits.hard) - 300;
+  const runnable = STEPS.filter((s) => s <= limit);
+  const maxMembers = Math.max(WARMUP, ...runnable);
+  log(`fd limit soft ${limits.soft} hard ${limits.hard}; port range ${portRange}; seeding ${maxMembers} members`);
+  await freshBenchEnvironment();
+  const { startStack } = await import("../../tests/harness/stack.ts");
+  const stack = await startStack({ chatReplicas: 1, env: { NODE_ENV: "production", LOG_LEVEL: "warn", CHAT_MAX_SOCKETS_PER_MEMBER: "16" } });
+  const relays: Spawned[] = [];
+  try {
+    const members = (await seedMembers(maxMembers, "c")).map((m) => ({ id: m.id, cookie: m.cookie }));
+    const chat = stack.chats[0]!;
+    const rows = await measure("xplicit", `ws://127.0.0.1:${chat.port}/ws`, chat.proc.pid, members, STEPS, limit);
+    const convFile = join(ROOT, ".tmp", "bench", "conversations-empty.json");
+    mkdirSync(join(ROOT, ".tmp", "bench"), { recursive: true });
+    writeFileSync(convFile, "{}");
+    const port = await freePort();
+    const floor = await spawnServer("floor-conn", [process.execPath, "bench/chat/relays/floor.ts"], port, {
+      BENCH_CONVERSATIONS: convFile,
+      REDIS_PREFIX: process.env.REDIS_PREFIX!,
+      FLOOR_PORT: String(port),
+    });
+    relays.push(floor);
+    rows.push(...(await measure("floor", `ws://127.0.0.1:${port}/ws`, floor.proc.pid, members, STEPS, limit)));
+    const report: ConnReport = { fdLimit: limits, portRange, rows };
+    writeFileSync(join(ROOT, ".tmp", "bench", "connections.json"), JSON.stringify(report, null, 2));
+    for (const r of rows) console.log([r.system, r.sockets, r.ran ? `${(r.bytesPerConnection / 1024).toFixed(2)} KiB/conn` : `not run: ${r.note}`].join("\t"));
+    return report;
+  } finally {
+    await stopAll(relays);
+    await stack.stop();
+    await dropBenchDatabase();
+  }
+}
+
+if (import.meta.main) {
+  await runConnectionsBench();
+  process.exit(0);
+}

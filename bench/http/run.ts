@@ -1,0 +1,160 @@
+/**
+ * bench/http: the notifications list (20 newest of a member with 200 notifications) and a profile
+ * read, straight to the api and through nginx with TLS (keep-alive on both legs), measured with
+ * wrk when installed (`apt-get install -y wrk`), else with a keep-alive Bun client. The two paths
+ * are interleaved and repeated; medians are reported. nginx's per-IP api rate limit would turn a
+ * one-client benchmark into a 429 benchmark, so this run raises it (EDGE_API_PER_SECOND).
+ *
+ *   bun bench/http/run.ts          # BENCH_HTTP_SECONDS=5 BENCH_HTTP_REPS=3 BENCH_HTTP_CONNECTIONS=64
+ */
+import { writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import postgres from "postgres";
+import { freshBenchEnvironment, dropBenchDatabase, benchDatabaseUrl } from "../lib/env.ts";
+import { ROOT } from "../lib/procs.ts";
+import { seedMembers } from "../lib/seed.ts";
+import { median, percentile } from "../lib/stats.ts";
+
+const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 5);
+const REPS = Number(process.env.BENCH_HTTP_REPS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 64);
+const NOTIFICATIONS = 200;
+
+export interface HttpRow {
+  endpoint: string;
+  path: "direct" | "nginx+TLS";
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  tool: string;
+}
+
+export interface HttpReport {
+  seconds: number;
+  reps: number;
+  connections: number;
+  tool: string;
+  nginxWorkers: string;
+  rows: HttpRow[];
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench:http] ${msg}\n`);
+}
+
+/** wrk's latency figure ("1.23ms", "850.00us", "1.02s") in ms. */
+function wrkMs(text: string): number {
+  const m = /([\d.]+)(us|ms|s)\b/.exec(text);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
+}
+
+async function runWrk(url: string, cookie: string): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  const proc = Bun.spawn(["wrk", "-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", "-H", `Cookie: ${cookie}`, url], { stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(proc.stdout).text();
+  await proc.exited;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const p50 = wrkMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? "");
+  const p99 = wrkMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p50, p99, errors };
+}
+
+async function runFetch(url: string, cookie: string, tls: Record<string, unknown> | undefined): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  const lat: number[] = [];
+  let errors = 0;
+  const end = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        const res = await fetch(url, { headers: { cookie }, tls } as never);
+        await res.arrayBuffer();
+        if (res.status !== 200) errors++;
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  lat.sort((a, b) => a - b);
+  return { rps: lat.length / SECONDS, p50: percentile(lat, 50), p99: percentile(lat, 99), errors };
+}
+
+export async function runHttpBench(): Promise<HttpReport> {
+  const tool = Bun.which("wrk") ? "wrk" : "bun-fetch";
+  await freshBenchEnvironment();
+  const { startStack } = await import("../../tests/harness/stack.ts");
+  const { startEdge } = await import("../../tests/harness/edge.ts");
+  const stack = await startStack({ chatReplicas: 0, env: { NODE_ENV: "production", LOG_LEVEL: "warn", DATABASE_POOL_SIZE: "10" } });
+  const workers = process.env.BENCH_NGINX_WORKERS ?? "auto";
+  let edge: Awaited<ReturnType<typeof startEdge>> | null = null;
+  try {
+    const members = await seedMembers(101, "h");
+    const target = members[0]!;
+    // 200 notifications from 100 different actors (direct rows; the write path is benchmarked in bench/notifications).
+    const sql = postgres(benchDatabaseUrl(), { max: 1, onnotice: () => {} });
+    try {
+      await sql`
+        insert into notifications (user_id, type, actor_id, dedupe_key, created_at)
+        select ${target.id}::bigint, 'follow', (${members.map((m) => m.id).slice(1)}::bigint[])[1 + (g % 100)], 'bench:' || g, now() - make_interval(secs => g)
+        from generate_series(1, ${NOTIFICATIONS}) g`;
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+    edge = await startEdge({
+      apiPort: stack.api.port,
+      chatPorts: [],
+      env: { EDGE_API_PER_SECOND: "1000000", EDGE_API_BURST: "100000", NGINX_WORKER_PROCESSES: workers },
+    }).catch((err: Error) => {
+      log(`nginx: ${err.message.slice(0, 500)}`);
+      return null;
+    });
+    if (!edge) log("nginx could not start: only the direct path is measured");
+    else log(`nginx on ${edge.url}`);
+    const cases: { endpoint: string; path: string }[] = [
+      { endpoint: "GET /api/notifications?limit=20", path: "/api/notifications?limit=20" },
+      { endpoint: "GET /api/users/:handle", path: `/api/users/${members[1]!.handle}` },
+    ];
+    for (const c of cases) {
+      const check = await fetch(`${stack.api.url}${c.path}`, { headers: { cookie: target.cookie } });
+      if (check.status !== 200) throw new Error(`${c.endpoint}: ${check.status} ${await check.text()}`);
+    }
+    const samples = new Map<string, { rps: number; p50: number; p99: number; errors: number }[]>();
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const c of cases) {
+        const targets: ["direct" | "nginx+TLS", string][] = [["direct", `${stack.api.url}${c.path}`]];
+        if (edge) targets.push(["nginx+TLS", `${edge.url}${c.path}`]);
+        if (rep % 2) targets.reverse();
+        for (const [path, url] of targets) {
+          const r = tool === "wrk" ? await runWrk(url, target.cookie) : await runFetch(url, target.cookie, path === "direct" ? undefined : { rejectUnauthorized: false });
+          log(`${c.endpoint} ${path} rep ${rep + 1}: ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors}`);
+          const key = `${c.endpoint}|${path}`;
+          if (!samples.has(key)) samples.set(key, []);
+          samples.get(key)!.push(r);
+        }
+      }
+    }
+    const rows: HttpRow[] = [];
+    for (const [key, s] of samples) {
+      const [endpoint, path] = key.split("|") as [string, "direct" | "nginx+TLS"];
+      rows.push({ endpoint, path, rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)), errors: s.reduce((a, x) => a + x.errors, 0), tool });
+    }
+    const report: HttpReport = { seconds: SECONDS, reps: REPS, connections: CONNECTIONS, tool, nginxWorkers: workers, rows };
+    mkdirSync(join(ROOT, ".tmp", "bench"), { recursive: true });
+    writeFileSync(join(ROOT, ".tmp", "bench", "http.json"), JSON.stringify(report, null, 2));
+    for (const r of rows) console.log([r.endpoint, r.path, `${r.rps.toFixed(0)} req/s`, `p50 ${r.p50.toFixed(2)} ms`, `p99 ${r.p99.toFixed(2)} ms`, `errors ${r.errors}`].join("\t"));
+    return report;
+  } finally {
+    await edge?.stop();
+    await stack.stop();
+    await dropBenchDatabase();
+  }
+}
+
+if (import.meta.main) {
+  await runHttpBench();
+  process.exit(0);
+}
