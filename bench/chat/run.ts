@@ -20,12 +20,25 @@ import { median, fmt } from "../lib/stats.ts";
 import { LoadGenerator, type StepResult, type System } from "./loadgen.ts";
 
 const MEMBERS = Number(process.env.BENCH_CHAT_MEMBERS ?? 1000);
-const RATES = (process.env.BENCH_CHAT_RATES ?? "1000,2000,4000,8000,12000").split(",").map(Number);
+const RATES = (process.env.BENCH_CHAT_RATES ?? "500,1000,2000,4000,8000").split(",").map(Number);
 const REPS = Number(process.env.BENCH_CHAT_REPS ?? 3);
 const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 5);
 const DRAIN = Number(process.env.BENCH_CHAT_DRAIN ?? 2);
 const REPLICAS = 3;
 const SATURATED_P99_MS = 2000;
+const SYSTEMS_WANTED = (process.env.BENCH_CHAT_SYSTEMS ?? "xplicit,floor,socketio").split(",") as System[];
+
+/** Waits until a system's server processes are idle again (a saturated step leaves a backlog that would steal the next step's CPU). */
+async function quiesce(pids: number[], maxMs = 20_000): Promise<number> {
+  const t0 = performance.now();
+  let last = totalCpuSeconds(pids);
+  for (;;) {
+    await Bun.sleep(250);
+    const now = totalCpuSeconds(pids);
+    if (now - last < 0.02 || performance.now() - t0 > maxMs) return performance.now() - t0;
+    last = now;
+  }
+}
 
 export interface ChatRow {
   system: System;
@@ -78,6 +91,8 @@ export async function runChatBench(): Promise<ChatReport> {
       // The per-socket limits protect production; here one socket carries rate/members msgs/s.
       CHAT_RATE_PER_SECOND: "10000",
       CHAT_RATE_BURST: "20000",
+      // BENCH_PROFILE=1: every service writes a CPU profile (markdown) when it exits.
+      ...(process.env.BENCH_PROFILE ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${join(ROOT, ".tmp", "bench", "profiles")}` } : {}),
     },
   });
   const relays: Spawned[] = [];
@@ -103,11 +118,12 @@ export async function runChatBench(): Promise<ChatReport> {
     const sio = relays.filter((r) => r.name.startsWith("socketio"));
     const loadMembers = members.map((m) => ({ id: m.id, cookie: m.cookie }));
     const convs = conversations.map((c) => ({ id: c.id, members: c.members }));
-    const gens: Record<System, LoadGenerator> = {
+    const allGens: Record<System, LoadGenerator> = {
       xplicit: new LoadGenerator({ system: "xplicit", urls: stack.chats.map((c) => `ws://127.0.0.1:${c.port}/ws`), members: loadMembers, conversations: convs, origin: ORIGIN }),
       floor: new LoadGenerator({ system: "floor", urls: floor.map((r) => `ws://127.0.0.1:${r.port}/ws`), members: loadMembers, conversations: convs }),
       socketio: new LoadGenerator({ system: "socketio", urls: sio.map((r) => `ws://127.0.0.1:${r.port}`), members: loadMembers, conversations: convs }),
     };
+    const gens = Object.fromEntries(Object.entries(allGens).filter(([k]) => SYSTEMS_WANTED.includes(k as System))) as Record<System, LoadGenerator>;
     generators.push(...Object.values(gens));
     for (const [name, g] of Object.entries(gens)) {
       const t = performance.now();
@@ -123,12 +139,15 @@ export async function runChatBench(): Promise<ChatReport> {
     const pgPids = await postgresPids();
     const shared = () => totalCpuSeconds(pgPids) + (rPid ? cpuSeconds(rPid) : 0);
 
+    const order: System[] = (["xplicit", "floor", "socketio"] as System[]).filter((x) => SYSTEMS_WANTED.includes(x));
     // Warm-up: JIT, pools, prepared statements.
-    for (const g of Object.values(gens)) await g.step(Math.min(500, RATES[0]!), 2, 1);
+    for (const system of order) {
+      await gens[system].step(Math.min(500, RATES[0]!), 2, 1);
+      await quiesce(serverPids[system]);
+    }
 
     const samples = new Map<string, Array<StepResult & { cpu: number; cpuAll: number; busy: number }>>();
     const saturated = new Set<System>();
-    const order: System[] = ["xplicit", "floor", "socketio"];
     for (const rate of RATES) {
       for (let rep = 0; rep < REPS; rep++) {
         const rotated = order.slice(rep % 3).concat(order.slice(0, rep % 3));
@@ -141,11 +160,12 @@ export async function runChatBench(): Promise<ChatReport> {
           const m1 = machineCpu();
           const cpu = totalCpuSeconds(serverPids[system]) - cpu0;
           const cpuAll = cpu + shared() - shared0;
+          const settleMs = await quiesce(serverPids[system]);
           const busy = (m1.busy - m0.busy) / Math.max(1e-9, m1.total - m0.total);
           const key = `${system}@${rate}`;
           if (!samples.has(key)) samples.set(key, []);
           samples.get(key)!.push({ ...r, cpu, cpuAll, busy });
-          log(`${system.padEnd(8)} ${String(rate).padStart(6)}/s rep ${rep + 1}: delivered ${fmt(r.deliveredPerSec, 0)}/s p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} max ${fmt(r.max)} ms lost ${r.lost} dup ${r.duplicated} unacked ${r.unacked} cpu ${cpu.toFixed(2)} s`);
+          log(`${system.padEnd(8)} ${String(rate).padStart(6)}/s rep ${rep + 1}: delivered ${fmt(r.deliveredPerSec, 0)}/s p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} max ${fmt(r.max)} ms lost ${r.lost} dup ${r.duplicated} unacked ${r.unacked} cpu ${cpu.toFixed(2)} s, generator ${r.generatorCpuS.toFixed(2)} s, machine ${(busy * 100).toFixed(0)}% busy${settleMs > 600 ? `, backlog drained in ${(settleMs / 1000).toFixed(1)} s` : ""}`);
         }
       }
       for (const system of order) {
@@ -200,6 +220,11 @@ export async function runChatBench(): Promise<ChatReport> {
   } finally {
     for (const g of generators) g.close();
     await stopAll(relays);
+    if (process.env.BENCH_PROFILE) {
+      // Profiles are written on a clean exit: SIGTERM (drain) instead of SIGKILL.
+      await Promise.all([...stack.chats, stack.api].map((p) => stack.kill(p, "SIGTERM")));
+      log(`CPU profiles in ${join(ROOT, ".tmp", "bench", "profiles")}`);
+    }
     await stack.stop();
     await dropBenchDatabase();
   }

@@ -36,7 +36,7 @@ export const BASE_URL = env("BASE_URL", "http://127.0.0.1:3000").replace(/\/+$/,
  */
 export const WS_URLS: string[] = env(
   "WS_URL",
-  BASE_URL.startsWith("https://") ? `${BASE_URL.replace(/^https/, "wss")}/ws` : "ws://127.0.0.1:3101/ws,ws://127.0.0.1:3102/ws,ws://127.0.0.1:3103/ws",
+  BASE_URL.startsWith("https://") ? `${BASE_URL.replace(/^https/, "wss")}/ws` : "ws://127.0.0.1:3101/ws,ws://127.0.0.1:3102/ws",
 )
   .split(",")
   .map((s) => s.trim())
