@@ -11,11 +11,11 @@
  *
  * Self-contained on purpose (only node: imports): the compose nginx image runs this file at build time.
  *
- * CLI: bun nginx/render.ts --target local|compose [--out FILE] [--nginx BIN] [--no-detect]
+ * CLI: bun nginx/render.ts --target local|compose [--out FILE] [--nginx BIN | --nginx-v-file FILE | --no-detect]
  *      every other option comes from the environment (see `optionsFromEnv`).
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { dirname, resolve } from "node:path";
 
@@ -305,7 +305,7 @@ export function renderNginxConfig(o: RenderOptions): string {
     "# Do not edit: change nginx/render.ts and render again.",
     "daemon off;",
     `worker_processes ${o.workerProcesses};`,
-    local ? `pid ${o.prefixDir}/nginx.pid;` : "pid /tmp/nginx/nginx.pid;",
+    local ? `pid ${o.prefixDir}/nginx.pid;` : "pid /tmp/nginx.pid;",
     "error_log stderr warn;",
     "",
     "events {",
@@ -314,7 +314,8 @@ export function renderNginxConfig(o: RenderOptions): string {
     "",
     "http {",
   );
-  const tmp = local ? o.prefixDir : "/tmp/nginx";
+  // Compose: the root file system is read-only, /tmp is a tmpfs.
+  const tmp = local ? o.prefixDir : "/tmp";
   const http: string[] = [
     "types {",
     ...Object.entries(MIME_TYPES).map(([t, exts]) => `    ${t} ${exts};`),
@@ -414,7 +415,10 @@ export function renderNginxConfig(o: RenderOptions): string {
     "",
     "# Operators only (verified client certificate).",
     "location = /status {",
-    ...indent([...mtlsGate(), "default_type application/json;", ...proxyHeaders(), ...upstreamTarget(o, "api", "/api/admin/status")]),
+    ...indent([...mtlsGate(), "default_type application/json;", ...proxyHeaders(), ...upstreamTarget(o, "api", "/ops/status")]),
+    "}",
+    "location /ops/ {",
+    ...indent([...mtlsGate(), "default_type application/json;", ...proxyHeaders(), ...upstreamTarget(o, "api")]),
     "}",
     "location = /metrics {",
     ...indent([...mtlsGate(), "default_type application/json;", ...proxyHeaders(), ...upstreamTarget(o, "api", "/metrics")]),
@@ -514,7 +518,13 @@ if (import.meta.main) {
     console.error(`--target must be local or compose, got ${target}`);
     process.exit(2);
   }
-  const features = args.includes("--no-detect") ? NO_FEATURES : detectNginx(arg("--nginx") ?? process.env.NGINX_BIN ?? "nginx");
+  // --nginx-v-file: the saved output of `nginx -V` (the compose image build renders in a bun stage).
+  const vFile = arg("--nginx-v-file");
+  const features = args.includes("--no-detect")
+    ? NO_FEATURES
+    : vFile
+      ? parseNginxV(readFileSync(vFile, "utf8"))
+      : detectNginx(arg("--nginx") ?? process.env.NGINX_BIN ?? "nginx");
   const options = optionsFromEnv(target, features);
   const text = renderNginxConfig(options);
   const out = arg("--out");

@@ -51,7 +51,7 @@ afterAll(async () => {
   await edge?.stop();
   await Promise.all(services.map((s) => s.stop()));
   rmSync(publicDir, { recursive: true, force: true });
-});
+}, 30000);
 
 function expectSecurityHeaders(h: Headers) {
   expect(h.get("strict-transport-security")).toMatch(/max-age=\d{7,}/);
@@ -134,7 +134,7 @@ describe("routing over TLS", () => {
 });
 
 describe("mTLS operator paths", () => {
-  for (const path of ["/status", "/metrics", "/api/admin/anything"]) {
+  for (const path of ["/status", "/metrics", "/api/admin/anything", "/ops/status"]) {
     test(`${path} without a client certificate: 403`, async () => {
       const res = await edgeFetch(edge, path);
       expect(res.status).toBe(403);
@@ -196,7 +196,7 @@ describe("WebSocket through the proxy", () => {
     } finally {
       ws.close();
     }
-  });
+  }, 15000);
 });
 
 describe("rate limits", () => {
@@ -213,5 +213,5 @@ describe("rate limits", () => {
     expect(limited.length).toBeGreaterThanOrEqual(40 - 1 - edge.options.limits.authBurst - 5);
     expectSecurityHeaders(limited[0]!.headers);
     await Promise.all(responses.map((r) => r.arrayBuffer()));
-  });
+  }, 30000);
 });

@@ -33,12 +33,12 @@ beforeAll(async () => {
   const port = upstream.port!;
   // The same process plays the api and the chat replica.
   edge = await startEdge({ apiPort: port, chatPorts: [port], env: { EDGE_WS_CONNECTIONS_PER_IP: String(WS_LIMIT) } });
-});
+}, 30000);
 
 afterAll(async () => {
   await edge?.stop();
   upstream?.stop(true);
-});
+}, 15000);
 
 const FORGED = {
   "x-client-verify": "SUCCESS",
@@ -74,7 +74,7 @@ test("the operator paths reach the upstream with the certificate", async () => {
   const res = await edgeFetch(edge, "/status", {}, { clientCert: edge.operator });
   expect(res.status).toBe(200);
   const body = await res.json();
-  expect(body.path).toBe("/api/admin/status");
+  expect(body.path).toBe("/ops/status");
   expect(body.headers["x-client-verify"]).toBe("SUCCESS");
 });
 

@@ -21,7 +21,7 @@ beforeAll(() => {
   const mount = (trusted: string[]) => {
     const app = new Hono();
     app.onError(handleError);
-    app.route("/api", operationsRoutes({ targets, trustedProxies: trusted, timeoutMs: 1000 }));
+    app.route("/", operationsRoutes({ targets, trustedProxies: trusted, timeoutMs: 1000 }));
     return serve(app.fetch);
   };
   base = mount(["127.0.0.1", "::1"]);
@@ -35,18 +35,18 @@ afterAll(() => {
 const OPERATOR = { "x-client-verify": "SUCCESS", "x-client-dn": "CN=operator,O=Xplicit operators" };
 
 test("without a verified client certificate: 403", async () => {
-  const res = await fetch(`${base}/api/admin/status`);
+  const res = await fetch(`${base}/ops/status`);
   expect(res.status).toBe(403);
   expect((await res.json()).error.code).toBe("client_certificate_required");
 });
 
 test("X-Client-Verify from a peer that is not a trusted proxy is ignored", async () => {
-  const res = await fetch(`${untrustedBase}/api/admin/status`, { headers: OPERATOR });
+  const res = await fetch(`${untrustedBase}/ops/status`, { headers: OPERATOR });
   expect(res.status).toBe(403);
 });
 
 test("every replica's status in one JSON view, unreachable ones reported as down", async () => {
-  const res = await fetch(`${base}/api/admin/status`, { headers: OPERATOR });
+  const res = await fetch(`${base}/ops/status`, { headers: OPERATOR });
   expect(res.status).toBe(200);
   expect(res.headers.get("cache-control")).toBe("no-store");
   const body = await res.json();
@@ -62,12 +62,20 @@ test("every replica's status in one JSON view, unreachable ones reported as down
 test("the HTML view has no script and escapes what replicas report", async () => {
   const evil = serve(() => Response.json({ note: "<script>alert(1)</script>" }));
   const app = new Hono();
-  app.route("/api", operationsRoutes({ targets: `x=${evil}`, trustedProxies: [], requireClientCertificate: false }));
-  const res = await app.request("/api/admin/status", { headers: { accept: "text/html" } });
+  app.route("/", operationsRoutes({ targets: `x=${evil}`, trustedProxies: [], requireClientCertificate: false }));
+  const res = await app.request("/ops/status", { headers: { accept: "text/html" } });
   const html = await res.text();
   expect(res.headers.get("content-type")).toContain("text/html");
   expect(html).not.toContain("<script");
   expect(html).toContain("&lt;script&gt;");
+});
+
+test("no targets configured: the api itself", async () => {
+  const self = serve(() => Response.json({ service: "api" }));
+  const app = new Hono();
+  app.route("/", operationsRoutes({ targets: "", self, trustedProxies: [], requireClientCertificate: false }));
+  const body = await (await app.request("/ops/status")).json();
+  expect(body.replicas.map((r: any) => r.status.service)).toEqual(["api"]);
 });
 
 test("STATUS_TARGETS parsing", () => {

@@ -1,9 +1,10 @@
 /**
  * The operators' aggregated status page: every replica's `/status` JSON in one view.
  *
- * nginx maps `GET /status` (verified client certificate only) to `GET /api/admin/status`. The route
- * checks the certificate again itself (X-Client-Verify from a trusted proxy), so reaching the api
- * directly does not bypass it.
+ * nginx maps `GET /status` (verified client certificate only) to `GET /ops/status` of the api. The
+ * route checks the certificate again itself (X-Client-Verify from a trusted proxy), so reaching the
+ * api directly does not bypass it. Mounted at the api's root (`app.route("/", operationsRoutes(…))`),
+ * outside /api, so no member-session middleware is involved: operators are certificates, not members.
  *
  * Targets come from STATUS_TARGETS: `name=url` pairs, comma-separated, e.g.
  *   api=http://127.0.0.1:3000,chat=http://127.0.0.1:3101,chat=http://127.0.0.1:3102,worker=http://127.0.0.1:3200
@@ -25,8 +26,10 @@ export interface StatusTarget {
 }
 
 export interface OperationsOptions {
-  /** STATUS_TARGETS, unparsed, or already parsed targets. */
+  /** STATUS_TARGETS, unparsed, or already parsed targets. Empty: only `self`. */
   targets: string | StatusTarget[];
+  /** The api's own base URL, used when no targets are configured. */
+  self?: string;
   trustedProxies: readonly string[];
   /** Per-replica timeout. */
   timeoutMs?: number;
@@ -116,10 +119,11 @@ ${sections}
 
 export function operationsRoutes(opts: OperationsOptions): Hono {
   const app = new Hono();
-  const targets = typeof opts.targets === "string" ? parseStatusTargets(opts.targets) : opts.targets;
+  let targets = typeof opts.targets === "string" ? parseStatusTargets(opts.targets) : opts.targets;
+  if (targets.length === 0 && opts.self) targets = [{ name: "api", url: opts.self }];
   const timeoutMs = opts.timeoutMs ?? 2000;
 
-  app.get("/admin/status", async (c) => {
+  app.get("/ops/status", async (c) => {
     if (opts.requireClientCertificate !== false && !clientCertificate(c, opts.trustedProxies).verified) {
       throw new AppError(403, "client_certificate_required", "this path needs a verified operator client certificate");
     }
