@@ -13,7 +13,7 @@ import { profilesRoutes } from "./modules/profiles/routes.ts";
 import { socialRoutes, type SocialHooks } from "./modules/social/routes.ts";
 import { messagesRoutes } from "./modules/messages/routes.ts";
 import { eventsRoutes } from "./modules/events/routes.ts";
-import { createNotifier, type Notifier } from "@xplicit/shared/modules/notifications";
+import { createNotifier, notifyOfflineRecipients, type Notifier } from "@xplicit/shared/modules/notifications";
 import { notificationsRoutes } from "./modules/notifications/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { pagesRoutes } from "./modules/pages/routes.ts";
@@ -59,6 +59,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   api.route("/", accountsRoutes(deps));
   api.route("/", profilesRoutes(deps));
   const notifier = opts.notifier ?? createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() });
+  deps.messaging.onOfflineRecipients ??= notifyOfflineRecipients(notifier);
   api.route("/", socialRoutes(deps, opts.social ?? { onFollow: notifyOnFollow(notifier) }));
   api.route("/", messagesRoutes(deps));
   api.route("/", eventsRoutes(deps));

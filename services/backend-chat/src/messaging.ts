@@ -2,6 +2,7 @@ import type { Config } from "@xplicit/shared/config";
 import type { Sql } from "@xplicit/shared/db";
 import type { EventStream } from "@xplicit/shared/modules/events";
 import type { MessagingDeps } from "@xplicit/shared/modules/messages";
+import { createNotifier, notifyOfflineRecipients } from "@xplicit/shared/modules/notifications";
 import type { Presence } from "@xplicit/shared/modules/presence";
 import type { Redis, RedisKeys } from "@xplicit/shared/redis";
 
@@ -14,5 +15,6 @@ export function createMessaging(d: { config: Config; sql: Sql; redis: Redis; key
     events: d.events,
     maxBodyChars: d.config.chat.maxBodyChars,
     online: (ids) => d.presence.online(ids),
+    onOfflineRecipients: notifyOfflineRecipients(createNotifier({ redis: d.redis, prefix: d.keys.bullPrefix() })),
   };
 }

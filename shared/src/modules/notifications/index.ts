@@ -15,3 +15,4 @@ export { deliver, type DeliveryDeps } from "./deliver.ts";
 export { writeNotification, bucketStart, groupKey, type WriteDeps, type NotifyResult } from "./write.ts";
 export { runBatches, type RecipientSource, type RecipientPage, type BatchTemplate, type BatchStats, type RunOutcome } from "./batches.ts";
 export { ensurePartitions, dropExpiredPartitions, listPartitions, partitionFor } from "./partitions.ts";
+export { notifyOfflineRecipients } from "./producers.ts";
