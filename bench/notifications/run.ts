@@ -4,7 +4,7 @@
  * one-job-one-INSERT baseline (on a sample, extrapolated), all in the same run on this machine.
  * Prints the figures and writes them to docs/benchmarks.md ("## Notifications fan-out").
  */
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { createDb } from "@xplicit/shared/db";
 import { createEventStream } from "@xplicit/shared/modules/events";
 import { createPresence } from "@xplicit/shared/modules/presence";
@@ -26,6 +26,7 @@ const NAIVE_CONCURRENCY = Number(process.env.BENCH_NAIVE_CONCURRENCY ?? 16);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const k = (n: number) => Math.round(n).toLocaleString("en-US");
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
+const loadAtStart = loadavg()[0]!;
 
 await freshEnvironment();
 const sql = createDb(databaseUrl(), { max: 4, appName: "bench-notifications" });
@@ -74,7 +75,8 @@ with mute filter and \`ON CONFLICT DO NOTHING\` → unread counters and presence
 event-stream appends for the online recipients → checkpoint). ${k(online.length)} followers (1 in ${ONLINE_EVERY}) have an
 open client. Medians of ${RUNS} runs; every run starts from an empty \`notifications\` table and empty counters.
 Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM; Postgres, Redis,
-the worker and this script on the same host.
+the worker and this script on the same host; load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end
+(anything above the core count means other work shared the machine and every figure is low).
 
 | | rows/s | total for ${k(n)} | vs raw COPY | vs naive |
 |---|---|---|---|---|
