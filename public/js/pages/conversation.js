@@ -2,7 +2,7 @@
 // that are matched to their server copy, read receipts and typing.
 import { get, itemsOf } from '../lib/api.js?v=7c19fecb87';
 import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
-import { boot } from '../lib/shell.js?v=f06b010dd6';
+import { boot } from '../lib/shell.js?v=7b2a65c191';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
 
 const PAGE = 50;

@@ -1,7 +1,7 @@
 // The member's conversations, most recent first, kept current by the real-time client.
 import { get, post, itemsOf } from '../lib/api.js?v=7c19fecb87';
 import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
-import { boot } from '../lib/shell.js?v=f06b010dd6';
+import { boot } from '../lib/shell.js?v=7b2a65c191';
 import { conversationName } from '../lib/names.js?v=0d04548b45';
 
 const list = $('#conversations');

@@ -1,7 +1,7 @@
 // What pages import. One connection per browser: a SharedWorker owns it; where SharedWorker does
 // not exist, the tabs elect a leader with Web Locks and share its engine over BroadcastChannel;
 // with neither, the tab runs an engine of its own. Pages see the same API in all three cases.
-import { Hub } from './hub.js?v=cf311098a2';
+import { Hub } from './hub.js?v=226187de4f';
 
 const CHANNEL = 'xplicit-rt';
 const LOCK = 'xplicit-rt-leader';
@@ -43,7 +43,7 @@ class RealtimeClient {
   }
 
   startShared() {
-    const worker = new SharedWorker(new URL('./worker.js?v=6c4adbb82c', import.meta.url), { type: 'module', name: 'xplicit-rt' });
+    const worker = new SharedWorker(new URL('./worker.js?v=8d2abcde5e', import.meta.url), { type: 'module', name: 'xplicit-rt' });
     this.transport = 'shared-worker';
     const port = worker.port;
     worker.onerror = () => {
@@ -105,6 +105,12 @@ class RealtimeClient {
 
   hello() {
     this.post({ t: 'hello', userId: this.userId });
+    if (!this.netWatch) {
+      this.netWatch = true;
+      const net = () => this.post({ t: 'net', online: navigator.onLine });
+      addEventListener('online', net);
+      addEventListener('offline', net);
+    }
   }
 
   resubmit() {

@@ -56,9 +56,13 @@ export class Engine {
     const outbox = await store.get('outbox:' + this.userId);
     if (Array.isArray(outbox)) this.outbox = outbox;
     if (!this.stopped) this.connectWs();
-    const onOnline = () => this.kick();
-    globalThis.addEventListener?.('online', onOnline);
-    this.offOnline = () => globalThis.removeEventListener?.('online', onOnline);
+    const onNet = () => this.network(globalThis.navigator?.onLine !== false);
+    globalThis.addEventListener?.('online', onNet);
+    globalThis.addEventListener?.('offline', onNet);
+    this.offOnline = () => {
+      globalThis.removeEventListener?.('online', onNet);
+      globalThis.removeEventListener?.('offline', onNet);
+    };
   }
 
   stop() {
@@ -91,13 +95,39 @@ export class Engine {
     return { t: 'status', mode: this.mode, epoch: this.epoch, cursor: this.cursor, pending: this.outbox.map((f) => f.id) };
   }
 
-  /** The network came back, or a tab asked: reconnect now instead of waiting for the backoff. */
-  kick() {
+  /**
+   * The browser says the network went away or came back (tabs forward their online/offline events:
+   * a worker may not get them). Offline: drop the socket at once instead of waiting for the
+   * heartbeat; sends stay queued. Online: reconnect now instead of waiting for the backoff.
+   */
+  network(online) {
     if (this.stopped || this.mode === 'signed_out') return;
-    if (!this.ws && !this.wsLive) {
-      this.attempt = 0;
-      this.connectWs();
+    if (online) {
+      if (!this.offline) return;
+      this.offline = false;
+      this.kick();
+      return;
     }
+    if (this.offline) return;
+    this.offline = true;
+    if (this.ws) {
+      const ws = this.ws;
+      this.wsClosed(ws, 1006, true);
+      try { ws.close(); } catch {}
+    }
+    this.setMode('offline');
+  }
+
+  /** Reconnect now instead of waiting for the backoff (an attempt in flight is dropped). */
+  kick() {
+    if (this.stopped || this.mode === 'signed_out' || this.wsLive) return;
+    this.attempt = 0;
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      try { ws.close(); } catch {}
+    }
+    this.connectWs();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -141,7 +171,7 @@ export class Engine {
       this.setMode('signed_out');
       return;
     }
-    if (!welcomed) this.wsFailures++;
+    if (!welcomed && !this.offline) this.wsFailures++;
     if (this.wsFailures >= WS_FAILURES_BEFORE_HTTP && !this.polling) this.startPolling();
     let delay;
     if (code === 1013) delay = 0;
@@ -149,7 +179,7 @@ export class Engine {
     else delay = jitter(Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** this.attempt++));
     this.reconnectAfter = null;
     if (this.polling) delay = Math.max(delay, jitter(WS_PROBE_MS));
-    else this.setMode(globalThis.navigator?.onLine === false ? 'offline' : 'connecting');
+    else this.setMode(this.offline || globalThis.navigator?.onLine === false ? 'offline' : 'connecting');
     this.later(() => this.connectWs(), delay);
   }
 
@@ -314,6 +344,9 @@ export class Engine {
         return;
       case 'kick':
         this.kick();
+        return;
+      case 'net':
+        this.network(!!msg.online);
         return;
       default:
     }

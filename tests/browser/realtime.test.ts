@@ -1,0 +1,192 @@
+/**
+ * The real-time client in a real browser (Debian's Chromium through playwright-core), against the
+ * api, two chat replicas and the notification worker as processes, through nginx over TLS.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Page } from "playwright-core";
+import {
+  chatCounts, conversationBetween, setOffline, hasWorker, missing, modeOf, register, sendOverHttp, signedIn, startWeb, threadOf, transportOf, until,
+  type Web,
+} from "./web.ts";
+
+const why = missing();
+if (why) console.warn(`tests/browser/realtime.test.ts skipped: ${why}`);
+
+let web: Web;
+beforeAll(async () => {
+  if (why) return;
+  web = await startWeb({ worker: hasWorker(), noWsEdge: true });
+}, 90_000);
+afterAll(async () => {
+  await web?.stop();
+});
+
+async function openTabs(ctx: Awaited<ReturnType<typeof signedIn>>, url: string, count: number): Promise<Page[]> {
+  const pages: Page[] = [];
+  for (let i = 0; i < count; i++) {
+    const page = await ctx.newPage();
+    page.on("pageerror", (err) => console.error(`[tab ${i}] ${err.message}`));
+    await page.goto(url);
+    pages.push(page);
+  }
+  return pages;
+}
+
+/** Every tab shows exactly `expected`, in order, each once. */
+async function expectThreads(pages: Page[], expected: string[]) {
+  for (const [i, page] of pages.entries()) {
+    await until(`tab ${i} to show ${expected.length} messages`, async () => (await threadOf(page)).length >= expected.length);
+    await Bun.sleep(200); // a duplicate would arrive right after
+    expect(await threadOf(page)).toEqual(expected);
+  }
+}
+
+const texts = (prefix: string, from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `${prefix} ${from + i}`);
+
+describe.skipIf(!!why)("one connection per browser", () => {
+  test("3 tabs share one SharedWorker socket; 10 messages once, in order, in every tab; closing the first tab changes nothing", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    const ctx = await signedIn(web, b);
+    const tabs = await openTabs(ctx, `${web.edge.url}/conversation?id=${conv}`, 3);
+    for (const t of tabs) await until("ws mode", async () => (await modeOf(t)) === "ws");
+    expect(await Promise.all(tabs.map(transportOf))).toEqual(["shared-worker", "shared-worker", "shared-worker"]);
+    await Bun.sleep(300);
+    expect(await chatCounts(web)).toEqual({ sockets: 1, members: 1 });
+
+    const sent = texts("hello", 1, 10);
+    for (const body of sent) await sendOverHttp(a, conv, body);
+    await expectThreads(tabs, sent);
+
+    // The tab that started the worker goes away; the worker (and its socket) stays.
+    await tabs[0]!.close();
+    const more = texts("after close", 1, 5);
+    for (const body of more) await sendOverHttp(a, conv, body);
+    await expectThreads(tabs.slice(1), [...sent, ...more]);
+    expect(await chatCounts(web)).toEqual({ sockets: 1, members: 1 });
+
+    // A message B sends from one tab shows once in both tabs (optimistic copy matched by client id).
+    await tabs[1]!.fill("#body", "from b");
+    await tabs[1]!.press("#body", "Enter");
+    await expectThreads(tabs.slice(1), [...sent, ...more, "from b"]);
+    await until("B's message to be confirmed", async () => (await tabs[1]!.$$("#thread li.pending")).length === 0);
+    await ctx.close();
+    await until("the socket to close with the last tab", async () => (await chatCounts(web)).sockets === 0);
+  }, 60_000);
+});
+
+describe.skipIf(!!why)("without SharedWorker: a leader tab (Web Locks + BroadcastChannel)", () => {
+  test("one socket for 3 tabs; closing the leader hands over without losing or doubling a message", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    const ctx = await signedIn(web, b, { noSharedWorker: true });
+    const tabs = await openTabs(ctx, `${web.edge.url}/conversation?id=${conv}`, 3);
+    for (const t of tabs) await until("ws mode", async () => (await modeOf(t)) === "ws");
+    const roles = await Promise.all(tabs.map(transportOf));
+    expect(roles.filter((r) => r === "leader").length).toBe(1);
+    expect(roles.filter((r) => r === "follower").length).toBe(2);
+    await Bun.sleep(300);
+    expect(await chatCounts(web)).toEqual({ sockets: 1, members: 1 });
+
+    const first = texts("before handover", 1, 10);
+    for (const body of first) await sendOverHttp(a, conv, body);
+    await expectThreads(tabs, first);
+
+    // Close the leader and send at once, while no tab holds a socket.
+    const leader = tabs[roles.indexOf("leader")]!;
+    const rest = tabs.filter((t) => t !== leader);
+    await leader.close({ runBeforeUnload: false });
+    const second = texts("during handover", 1, 5);
+    for (const body of second) await sendOverHttp(a, conv, body);
+    await until("a new leader", async () => (await Promise.all(rest.map(transportOf))).includes("leader"));
+    await expectThreads(rest, [...first, ...second]);
+    await until("one socket again", async () => (await chatCounts(web)).sockets === 1);
+
+    // A send from the follower goes through the new leader and shows once everywhere.
+    const follower = rest[(await Promise.all(rest.map(transportOf))).indexOf("follower")]!;
+    await follower.fill("#body", "via the leader");
+    await follower.press("#body", "Enter");
+    await expectThreads(rest, [...first, ...second, "via the leader"]);
+    await ctx.close();
+  }, 60_000);
+});
+
+describe.skipIf(!!why)("when WebSockets cannot connect", () => {
+  test("the client falls back to HTTP long-poll and POST: messages still flow both ways", async () => {
+    const origin = web.noWsEdge!.origin;
+    const [a, b] = [await register(web, origin), await register(web, origin)];
+    const conv = await conversationBetween(a, b);
+    const ctx = await signedIn(web, b, { origin });
+    const tabs = await openTabs(ctx, `${web.noWsEdge!.url}/conversation?id=${conv}`, 2);
+    for (const t of tabs) await until("http mode", async () => (await modeOf(t)) === "http", 20_000);
+    expect((await chatCounts(web)).members).toBe(0);
+
+    const sent = texts("polled", 1, 5);
+    for (const body of sent) await sendOverHttp(a, conv, body);
+    await expectThreads(tabs, sent);
+
+    await tabs[0]!.fill("#body", "posted");
+    await tabs[0]!.press("#body", "Enter");
+    await expectThreads(tabs, [...sent, "posted"]);
+    const history = await a.call("GET", `/api/conversations/${conv}/messages?limit=50`);
+    expect(history.json.messages.map((m: { body: string }) => m.body).filter((t: string) => t === "posted").length).toBe(1);
+    await ctx.close();
+  }, 60_000);
+});
+
+describe.skipIf(!!why)("offline and back", () => {
+  test("messages sent to and by B while B is offline appear once when B is back", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    const ctx = await signedIn(web, b);
+    const tabs = await openTabs(ctx, `${web.edge.url}/conversation?id=${conv}`, 2);
+    for (const t of tabs) await until("ws mode", async () => (await modeOf(t)) === "ws");
+    await sendOverHttp(a, conv, "online 1");
+    await expectThreads(tabs, ["online 1"]);
+
+    await setOffline(web, ctx, true);
+    for (const t of tabs) await until("offline mode", async () => (await modeOf(t)) === "offline", 20_000);
+    await until("B's socket to be gone", async () => (await chatCounts(web)).sockets === 0);
+    const missed = texts("while offline", 1, 3);
+    for (const body of missed) await sendOverHttp(a, conv, body);
+    await tabs[1]!.fill("#body", "queued offline");
+    await tabs[1]!.press("#body", "Enter");
+    await Bun.sleep(500);
+    expect(await threadOf(tabs[0]!)).toEqual(["online 1"]);
+
+    await setOffline(web, ctx, false);
+    for (const t of tabs) await until("ws again", async () => (await modeOf(t)) === "ws", 40_000);
+    await until("the missed messages", async () => (await threadOf(tabs[0]!)).length >= 5, 20_000);
+    await Bun.sleep(500);
+    // The other tab gets everything in server order; the sending tab shows its own message where it
+    // was written (optimistic copy, confirmed in place) and the missed ones once each.
+    expect(await threadOf(tabs[0]!)).toEqual(["online 1", ...missed, "queued offline"]);
+    expect((await threadOf(tabs[1]!)).toSorted()).toEqual(["online 1", ...missed, "queued offline"].toSorted());
+    expect(await tabs[1]!.$$("#thread li.pending")).toHaveLength(0);
+    const history = await a.call("GET", `/api/conversations/${conv}/messages?limit=50`);
+    expect(history.json.messages.filter((m: { body: string }) => m.body === "queued offline").length).toBe(1);
+    await ctx.close();
+  }, 90_000);
+});
+
+describe.skipIf(!!why || !hasWorker())("notification badge", () => {
+  test("a notification raises the badge in every tab; reading it in one clears it in all", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const ctx = await signedIn(web, b);
+    const tabs = await openTabs(ctx, `${web.edge.url}/conversations`, 2);
+    for (const t of tabs) await until("ws mode", async () => (await modeOf(t)) === "ws");
+    const badge = (t: Page) => t.$eval("[data-badge]", (el) => ((el as HTMLElement).hidden ? "" : el.textContent));
+    expect(await Promise.all(tabs.map(badge))).toEqual(["", ""]);
+
+    expect((await a.call("POST", `/api/users/${b.handle}/follow`)).status).toBe(200);
+    for (const t of tabs) await until("badge 1", async () => (await badge(t)) === "1", 20_000);
+
+    await tabs[0]!.goto(`${web.edge.url}/notifications`);
+    await until("the notification listed", async () => (await tabs[0]!.$$("#notifications li.unread")).length === 1);
+    expect(await badge(tabs[0]!)).toBe("1");
+    await tabs[0]!.click("#mark-read");
+    for (const t of tabs) await until("badge cleared", async () => (await badge(t)) === "", 10_000);
+    expect(await tabs[0]!.$$("#notifications li.unread")).toHaveLength(0);
+    await ctx.close();
+  }, 60_000);
+});
