@@ -31,18 +31,22 @@ test("only an admin with a verified client certificate may broadcast", async () 
   expect(noCert.json.error.code).toBe("client_certificate_required");
   expect((await api.client().post("/api/admin/broadcasts", body, { headers: CERT })).status).toBe(401);
   expect((await admin.client.post("/api/admin/broadcasts", { title: "" }, { headers: CERT })).status).toBe(400);
-});
+}, 30_000);
 
-test("a broadcast reaches every member once, in batches, and its progress is readable", async () => {
+test("a broadcast reaches every member of its segment once, in batches, and its progress is readable", async () => {
+  const [{ since }] = (await api.deps.sql<{ since: Date }[]>`select now() as since`) as unknown as [{ since: Date }];
   const admin = await registeredClient(api);
   await api.deps.sql`update users set role = 'admin' where id = ${admin.user.id}`;
   const reader = await registeredClient(api);
-  const [{ n: members }] = (await api.deps.sql<{ n: number }[]>`select count(*)::int as n from users`) as unknown as [{ n: number }];
+  for (let i = 0; i < 10; i++) await registeredClient(api);
+  const [{ n: members }] = (await api.deps.sql<{ n: number }[]>`
+    select count(*)::int as n from users where created_at >= ${since}`) as unknown as [{ n: number }];
+  expect(members).toBeGreaterThan(7); // more than one batch of 7
 
-  const res = await admin.client.post("/api/admin/broadcasts", { title: "Hello", body: "Welcome to Xplicit" }, { headers: CERT });
+  const res = await admin.client.post("/api/admin/broadcasts", { title: "Hello", body: "Welcome to Xplicit", joinedSince: since.toISOString() }, { headers: CERT });
   expect(res.status).toBe(202);
   expect(res.json.jobId).toBe(broadcastJobId(res.json.id));
-  await waitForJob("broadcast", res.json.jobId);
+  await waitForJob("broadcast", res.json.jobId, 60_000);
 
   const progress = await admin.client.get(`/api/admin/broadcasts/${res.json.id}`, { headers: CERT });
   expect(progress.status).toBe(200);
@@ -50,11 +54,14 @@ test("a broadcast reaches every member once, in batches, and its progress is rea
   expect(progress.json.recipientsWritten).toBe(members);
   expect(progress.json.progress).toMatchObject({ written: members, scanned: members, total: members });
 
-  const [{ n: rows }] = (await api.deps.sql<{ n: number }[]>`
-    select count(*)::int as n from notifications where type = 'broadcast' and subject_id = ${res.json.id}`) as unknown as [{ n: number }];
+  const [{ n: rows, old }] = (await api.deps.sql<{ n: number; old: number }[]>`
+    select count(*)::int as n, count(*) filter (where u.created_at < ${since})::int as old
+    from notifications n join users u on u.id = n.user_id
+    where n.type = 'broadcast' and n.subject_id = ${res.json.id}`) as unknown as [{ n: number; old: number }];
   expect(rows).toBe(members);
+  expect(old).toBe(0);
   const list = await reader.client.get("/api/notifications?type=broadcast");
   expect(list.json.items).toHaveLength(1);
   expect(list.json.items[0].broadcast).toEqual({ title: "Hello", body: "Welcome to Xplicit" });
   expect((await admin.client.get("/api/admin/broadcasts/999999", { headers: CERT })).status).toBe(404);
-});
+}, 90_000);
