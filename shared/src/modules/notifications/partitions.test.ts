@@ -1,8 +1,11 @@
 /** Partition maintenance on the real table. */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, test, setDefaultTimeout } from "bun:test";
 import { loadConfig } from "../../config/index.ts";
 import { createDb } from "../../db/index.ts";
 import { dropExpiredPartitions, ensurePartitions, listPartitions, partitionFor } from "./partitions.ts";
+
+// real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
+setDefaultTimeout(60_000);
 
 const sql = createDb(loadConfig().databaseUrl, { max: 2 });
 afterAll(() => sql.end());

@@ -1,5 +1,5 @@
 /** The write path against real Postgres and Redis: grouping, dedupe, mutes, unread counter, live events. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { loadConfig } from "../../config/index.ts";
 import { createDb } from "../../db/index.ts";
 import { createRedis, redisKeys } from "../../redis/index.ts";
@@ -11,6 +11,9 @@ import { setMutedTypes } from "./settings.ts";
 import { bucketStart, writeNotification, type WriteDeps } from "./write.ts";
 import { countUnread, insertBatch, listForMember, markRead } from "./store.ts";
 import type { NotifyJobData } from "./queues.ts";
+
+// real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
+setDefaultTimeout(60_000);
 
 const config = loadConfig();
 const sql = createDb(config.databaseUrl, { max: 4 });

@@ -1,8 +1,11 @@
 /** Operator broadcasts: who may send one, and that it reaches every member with readable progress. */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test";
 import { registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
 import { startInProcessWorker, waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
 import { broadcastJobId } from "@xplicit/shared/modules/notifications";
+
+// real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
+setDefaultTimeout(60_000);
 
 const CERT = { "x-client-verify": "SUCCESS", "x-client-dn": "CN=operator", "x-client-fingerprint": "ab".repeat(20) };
 

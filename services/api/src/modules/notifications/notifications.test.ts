@@ -1,8 +1,11 @@
 /** The notification endpoints through the real api, with the worker's consumers running. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { registeredClient, startTestApi, type TestApi, type TestClient } from "../../../../../tests/harness/api.ts";
 import { followJobId, startInProcessWorker, waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
 import { countUnread, insertBatch } from "@xplicit/shared/modules/notifications";
+
+// real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
+setDefaultTimeout(60_000);
 
 let api: TestApi;
 let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
