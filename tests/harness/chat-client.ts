@@ -93,7 +93,7 @@ export class ChatClient {
   async sendMessage(conversationId: string, body: string, id: string = crypto.randomUUID()): Promise<Frame> {
     this.send({ type: "send", id, conversationId, body });
     let answer: Frame | undefined;
-    await this.waitFor(() => !!(answer = this.frames.find((f) => (f.type === "sent" || f.type === "error") && (f.id === id || f.ref === id))), 10_000, `sent ${id}`);
+    await this.waitFor(() => !!(answer = this.frames.find((f) => (f.type === "sent" || f.type === "error") && (f.id === id || f.ref === id))), 30_000, `sent ${id}`);
     return answer!;
   }
 

@@ -115,7 +115,7 @@ describe("sessions", () => {
     const { reg } = await registeredClient(api);
     const res = await api.client().post("/api/auth/login", { email: reg.email, password: "wrong password!" });
     expect(res.status).toBe(401);
-    const unknown = await api.client().post("/api/auth/login", { email: "nobody@example.test", password: "wrong password!" });
+    const unknown = await api.client().post("/api/auth/login", { email: `nobody_${crypto.randomUUID()}@example.test`, password: "wrong password!" });
     expect(unknown.status).toBe(401);
     expect(unknown.json.error.message).toBe(res.json.error.message);
   });
