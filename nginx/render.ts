@@ -374,7 +374,12 @@ export function renderNginxConfig(o: RenderOptions): string {
     "ssl_session_tickets off;",
     "",
   ];
-  if (!local) http.push(`resolver ${o.resolver} valid=${o.resolverValidSeconds}s ipv6=off;`, "resolver_timeout 3s;", "");
+  if (!local) {
+    // Without `resolve` every request re-uses the cached answer and starts at its first address, so
+    // connections follow Docker's (shuffled) record order: re-resolve every second to keep spreading.
+    const valid = f.upstreamResolve ? o.resolverValidSeconds : Math.min(o.resolverValidSeconds, 1);
+    http.push(`resolver ${o.resolver} valid=${valid}s ipv6=off;`, "resolver_timeout 3s;", "");
+  }
   http.push(...upstreamBlocks(o));
 
   // Port 80 / 8080: nothing but a redirect.
