@@ -142,14 +142,15 @@ function chatSection(chat: ChatReport): string[] {
       `Each step sends for ${chat.seconds} s and waits ${chat.drain} s for stragglers; each (system, rate) ran ${chat.reps}× with the three systems interleaved ` +
       `(rate by rate, order rotated per repetition); figures are medians of the repetitions (lost/duplicated are sums). ` +
       `Latency = receive time − \`clientTs\` in the message, for the copy on the partner's socket. ` +
+      `"late" = copies not there when the drain window closed; "lost" = copies still missing after the system went idle again (the harness waits for its processes' CPU to settle before the next step). ` +
       `CPU = utime+stime from /proc of the system's 3 server processes per 10,000 messages sent; "+pg+redis" adds the Postgres backends of the bench database, ` +
       `its WAL writer/checkpointer and the Redis server (which other work on the machine also uses).`,
     "",
   );
   out.push(`![Chat latency vs rate](benchmarks/chat-latency.svg)`, "");
   out.push(
-    `| rate/s | system | delivered/s | p50 ms | p99 ms | max ms | lost | dup | CPU s /10k msgs | +pg+redis | p99 vs floor | p99 vs socket.io | CPU vs floor | CPU vs socket.io |`,
-    `|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    `| rate/s | system | delivered/s | p50 ms | p99 ms | max ms | late | lost | dup | CPU s /10k msgs | +pg+redis | p99 vs floor | p99 vs socket.io | CPU vs floor | CPU vs socket.io |`,
+    `|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   );
   for (const rate of chat.rates) {
     const at = (s: string) => chat.rows.find((r) => r.system === s && r.rate === rate);
@@ -158,11 +159,11 @@ function chatSection(chat: ChatReport): string[] {
     for (const s of SYSTEMS) {
       const r = at(s.key);
       if (!r) {
-        out.push(`| ${rate.toLocaleString("en-US")} | ${s.key} | saturated at a lower rate: not run | | | | | | | | | | | |`);
+        out.push(`| ${rate.toLocaleString("en-US")} | ${s.key} | saturated at a lower rate: not run | | | | | | | | | | | | |`);
         continue;
       }
       out.push(
-        `| ${rate.toLocaleString("en-US")} | ${s.key} | ${fmt(r.deliveredPerSec, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max, 0)} | ${r.lost} | ${r.duplicated} | ${fmt(r.cpuPer10k, 2)} | ${fmt(r.cpuPer10kAll, 2)} | ` +
+        `| ${rate.toLocaleString("en-US")} | ${s.key} | ${fmt(r.deliveredPerSec, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max, 0)} | ${r.late ?? "–"} | ${r.lost} | ${r.duplicated} | ${fmt(r.cpuPer10k, 2)} | ${fmt(r.cpuPer10kAll, 2)} | ` +
           `${s.key === "floor" ? "–" : ratio(r.p99, floor?.p99 ?? NaN)} | ${s.key === "socketio" ? "–" : ratio(r.p99, sio?.p99 ?? NaN)} | ` +
           `${s.key === "floor" ? "–" : ratio(r.cpuPer10k, floor?.cpuPer10k ?? NaN)} | ${s.key === "socketio" ? "–" : ratio(r.cpuPer10k, sio?.cpuPer10k ?? NaN)} |`,
       );
@@ -192,12 +193,12 @@ function connectionsSection(conn: ConnReport): string[] {
     "",
   );
   out.push(`![Memory per connection](benchmarks/connections-memory.svg)`, "");
-  out.push(`| sockets | system | RSS before | RSS after | per connection |`, `|---:|---|---:|---:|---:|`);
+  out.push(`| sockets | system | RSS before | RSS after | RSS per connection | of which JS heap |`, `|---:|---|---:|---:|---:|---:|`);
   for (const r of conn.rows) {
     out.push(
       r.ran
-        ? `| ${r.sockets.toLocaleString("en-US")} | ${r.system} | ${r.rssBaseMiB.toFixed(1)} MiB | ${r.rssMiB.toFixed(1)} MiB | ${(r.bytesPerConnection / 1024).toFixed(2)} KiB |`
-        : `| ${r.sockets.toLocaleString("en-US")} | ${r.system} | not run: ${r.note} | | |`,
+        ? `| ${r.sockets.toLocaleString("en-US")} | ${r.system} | ${r.rssBaseMiB.toFixed(1)} MiB | ${r.rssMiB.toFixed(1)} MiB | ${(r.bytesPerConnection / 1024).toFixed(2)} KiB | ${Number.isFinite(r.heapBytesPerConnection) ? `${(r.heapBytesPerConnection / 1024).toFixed(2)} KiB` : "–"} |`
+        : `| ${r.sockets.toLocaleString("en-US")} | ${r.system} | not run: ${r.note} | | | |`,
     );
   }
   out.push("");
@@ -279,8 +280,11 @@ export function writeReport(info: RunInfo): void {
     "",
     `## Conditions`,
     "",
-    `- Machine: ${info.machine}. Shared and noisy: other work ran on it during the run; load average before the run: ${info.loadBefore}.`,
+    `- Machine: ${info.machine}. Shared and noisy: other work ran on it during the run; load average (1, 5, 15 min) before the run: ${info.loadBefore}.`,
     `- Load generator on the same machine (it competes for the same 2 cores). Postgres and Redis local.`,
+    ...(chat && chat.rows.length
+      ? [`- Whole-machine CPU busy during the chat steps (from /proc/stat, everything on the box): ${Math.round(Math.min(...chat.rows.map((r) => r.machineBusy)) * 100)}–${Math.round(Math.max(...chat.rows.map((r) => r.machineBusy)) * 100)}%. Absolute figures depend on this; the ratios between systems measured in the same run are the robust result.`]
+      : []),
     `- Commit ${info.commit}, ${info.date}; whole run ${Math.round(info.durationS)} s.`,
     `- Every benchmark starts from a fresh database \`xplicit_bench\` and Redis prefix \`xpbench:\` (dropped afterwards), so it never touches tests or a dev stack.`,
     `- Services run as separate processes (tests/harness/stack.ts): api, chat replicas, with \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`; ` +

@@ -56,6 +56,8 @@ export interface StepResult {
   p99: number;
   max: number;
   lost: number;
+  /** copies still missing at the end of the drain window (arrived later or never) */
+  lateAtDrain?: number;
   duplicated: number;
   unacked: number;
   seqGaps: number;
@@ -261,8 +263,19 @@ export class LoadGenerator {
     }
   }
 
-  /** Sends at `rate` messages/s for `durationS`, waits `drainS`, and reports. */
+  private current: { rate: number; durationS: number; start: number; sendEnd: number; cpu0: NodeJS.CpuUsage; lateAtDrain: number } | null = null;
+
+  /**
+   * Sends at `rate` messages/s for `durationS` and waits `drainS`; copies still missing then are
+   * "late". Call `result()` afterwards — once the system under test is idle again — for the figures:
+   * copies still missing then are lost, and late copies that did arrive count in the latency.
+   */
   async step(rate: number, durationS: number, drainS = 2): Promise<StepResult> {
+    await this.send(rate, durationS, drainS);
+    return this.result();
+  }
+
+  async send(rate: number, durationS: number, drainS = 2): Promise<void> {
     this.pending.clear();
     this.latency.reset();
     this.stepStats = this.zero();
@@ -293,24 +306,34 @@ export class LoadGenerator {
     });
     const sendEnd = performance.now();
     await Bun.sleep(drainS * 1000);
+    let late = 0;
+    for (const p of this.pending.values()) late += p.remaining;
+    this.current = { rate, durationS, start, sendEnd, cpu0, lateAtDrain: late };
+  }
+
+  result(): StepResult & { lateAtDrain: number } {
+    const c = this.current;
+    if (!c) throw new Error("result() before send()");
     let lost = 0;
     for (const p of this.pending.values()) lost += p.remaining;
     const sorted = this.latency.sorted();
-    const cpu = process.cpuUsage(cpu0);
+    const cpu = process.cpuUsage(c.cpu0);
     const st = this.stepStats;
     return {
       system: this.o.system,
-      rate,
-      durationS,
+      rate: c.rate,
+      durationS: c.durationS,
       sent: st.sent,
       acked: st.acked,
       expected: st.expected,
       delivered: st.delivered,
-      deliveredPerSec: st.delivered / ((sendEnd - start) / 1000),
+      // Delivered during the sending window and the drain, per second of sending.
+      deliveredPerSec: (st.delivered - this.deliveredAfterDrain()) / ((c.sendEnd - c.start) / 1000),
       p50: percentile(sorted, 50),
       p99: percentile(sorted, 99),
       max: sorted.length ? sorted[sorted.length - 1]! : NaN,
       lost,
+      lateAtDrain: c.lateAtDrain,
       duplicated: st.duplicated + st.seqDuplicates,
       unacked: st.sent - st.acked,
       seqGaps: st.seqGaps,
@@ -319,6 +342,15 @@ export class LoadGenerator {
       closes: st.closes,
       generatorCpuS: (cpu.user + cpu.system) / 1e6,
     };
+  }
+
+  private deliveredAfterDrain(): number {
+    const c = this.current!;
+    let missingAtDrain = c.lateAtDrain;
+    let missingNow = 0;
+    for (const p of this.pending.values()) missingNow += p.remaining;
+    missingAtDrain -= missingNow;
+    return Math.max(0, missingAtDrain);
   }
 
   close(): void {

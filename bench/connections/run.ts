@@ -30,6 +30,8 @@ export interface ConnRow {
   rssBaseMiB: number;
   rssMiB: number;
   bytesPerConnection: number;
+  /** JS heap (process.memoryUsage().heapUsed from the replica's /status) per connection; NaN for the floor */
+  heapBytesPerConnection: number;
   ran: boolean;
   note: string;
 }
@@ -51,18 +53,29 @@ function fdLimits(): { soft: number; hard: number } {
   return { soft: n(m?.[1]), hard: n(m?.[2]) };
 }
 
-async function measure(system: "xplicit" | "floor", url: string, pid: number, members: { id: string; cookie: string }[], steps: number[], limit: number): Promise<ConnRow[]> {
+async function heapUsed(statusUrl: string | null): Promise<number> {
+  if (!statusUrl) return NaN;
+  try {
+    const body = (await (await fetch(statusUrl)).json()) as any;
+    return Number(body?.memory?.heapUsed ?? body?.process?.memory?.heapUsed ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
+async function measure(system: "xplicit" | "floor", url: string, statusUrl: string | null, pid: number, members: { id: string; cookie: string }[], steps: number[], limit: number): Promise<ConnRow[]> {
   const rows: ConnRow[] = [];
   const warm = new LoadGenerator({ system, urls: [url], members: members.slice(0, WARMUP), conversations: [], origin: ORIGIN, connectConcurrency: 32 });
   await warm.connect();
   await Bun.sleep(SETTLE_MS);
   Bun.gc(true);
   const base = rssBytes(pid);
+  const heapBase = await heapUsed(statusUrl);
   let held: LoadGenerator[] = [warm];
   let have = WARMUP;
   for (const target of steps) {
     if (target > limit) {
-      rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: NaN, bytesPerConnection: NaN, ran: false, note: `needs ${target} descriptors per process; hard limit here is ${limit + 300}` });
+      rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: NaN, bytesPerConnection: NaN, heapBytesPerConnection: NaN, ran: false, note: `needs ${target} descriptors per process; hard limit here is ${limit + 300}` });
       continue;
     }
     const more = new LoadGenerator({ system, urls: [url], members: members.slice(have, target), conversations: [], origin: ORIGIN, connectConcurrency: 64 });
@@ -73,8 +86,9 @@ async function measure(system: "xplicit" | "floor", url: string, pid: number, me
     await Bun.sleep(SETTLE_MS);
     const rss = rssBytes(pid);
     const per = (rss - base) / (target - WARMUP);
-    log(`${system}: ${target} sockets (connected in ${((performance.now() - t) / 1000).toFixed(1)} s): RSS ${(rss / 2 ** 20).toFixed(1)} MiB, ${(per / 1024).toFixed(2)} KiB per connection`);
-    rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: rss / 2 ** 20, bytesPerConnection: per, ran: true, note: "" });
+    const heapPer = ((await heapUsed(statusUrl)) - heapBase) / (target - WARMUP);
+    log(`${system}: ${target} sockets (connected in ${((performance.now() - t) / 1000).toFixed(1)} s): RSS ${(rss / 2 ** 20).toFixed(1)} MiB, ${(per / 1024).toFixed(2)} KiB per connection${Number.isFinite(heapPer) ? ` (JS heap ${(heapPer / 1024).toFixed(2)} KiB)` : ""}`);
+    rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: rss / 2 ** 20, bytesPerConnection: per, heapBytesPerConnection: heapPer, ran: true, note: "" });
   }
   for (const g of held) g.close();
   held = [];
@@ -97,7 +111,7 @@ export async function runConnectionsBench(): Promise<ConnReport> {
   try {
     const members = (await seedMembers(maxMembers, "c")).map((m) => ({ id: m.id, cookie: m.cookie }));
     const chat = stack.chats[0]!;
-    const rows = await measure("xplicit", `ws://127.0.0.1:${chat.port}/ws`, chat.proc.pid, members, STEPS, limit);
+    const rows = await measure("xplicit", `ws://127.0.0.1:${chat.port}/ws`, `${chat.url}/status`, chat.proc.pid, members, STEPS, limit);
     const convFile = join(ROOT, ".tmp", "bench", "conversations-empty.json");
     mkdirSync(join(ROOT, ".tmp", "bench"), { recursive: true });
     writeFileSync(convFile, "{}");
@@ -108,7 +122,7 @@ export async function runConnectionsBench(): Promise<ConnReport> {
       FLOOR_PORT: String(port),
     });
     relays.push(floor);
-    rows.push(...(await measure("floor", `ws://127.0.0.1:${port}/ws`, floor.proc.pid, members, STEPS, limit)));
+    rows.push(...(await measure("floor", `ws://127.0.0.1:${port}/ws`, null, floor.proc.pid, members, STEPS, limit)));
     const report: ConnReport = { fdLimit: limits, portRange, rows };
     writeFileSync(join(ROOT, ".tmp", "bench", "connections.json"), JSON.stringify(report, null, 2));
     for (const r of rows) console.log([r.system, r.sockets, r.ran ? `${(r.bytesPerConnection / 1024).toFixed(2)} KiB/conn` : `not run: ${r.note}`].join("\t"));

@@ -88,7 +88,15 @@ export async function runHttpBench(): Promise<HttpReport> {
   await freshBenchEnvironment();
   const { startStack } = await import("../../tests/harness/stack.ts");
   const { startEdge } = await import("../../tests/harness/edge.ts");
-  const stack = await startStack({ chatReplicas: 0, env: { NODE_ENV: "production", LOG_LEVEL: "warn", DATABASE_POOL_SIZE: "10" } });
+  const stack = await startStack({
+    chatReplicas: 0,
+    env: {
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      DATABASE_POOL_SIZE: "10",
+      ...(process.env.BENCH_PROFILE ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${join(ROOT, ".tmp", "bench", "profiles")}` } : {}),
+    },
+  });
   const workers = process.env.BENCH_NGINX_WORKERS ?? "auto";
   let edge: Awaited<ReturnType<typeof startEdge>> | null = null;
   try {
@@ -149,6 +157,7 @@ export async function runHttpBench(): Promise<HttpReport> {
     return report;
   } finally {
     await edge?.stop();
+    if (process.env.BENCH_PROFILE) await stack.kill(stack.api, "SIGTERM");
     await stack.stop();
     await dropBenchDatabase();
   }

@@ -3,7 +3,7 @@
  * processes a benchmark measures, and a description of the machine for the report.
  */
 import { readFileSync, readdirSync } from "node:fs";
-import { cpus, totalmem, loadavg } from "node:os";
+import { cpus, totalmem } from "node:os";
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -59,6 +59,5 @@ export function machineDescription(): string {
   try {
     kernel = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
   } catch {}
-  const la = loadavg().map((x) => x.toFixed(2)).join(" ");
-  return `${c.length} × ${model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${kernel}, Bun ${Bun.version}, load average at start ${la}`;
+  return `${c.length} × ${model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${kernel}, Bun ${Bun.version}, Node ${Bun.spawnSync(["node", "--version"]).stdout.toString().trim()} (socket.io relay)`;
 }
