@@ -115,7 +115,8 @@ export function createSessionStore(opts: SessionStoreOptions) {
     if (!token || !TOKEN_SHAPE.test(token)) return null;
     const hash = hashSessionToken(token);
     const hex = hash.toString("hex");
-    const raw = await redis.get(keys.session(hex));
+    // GETEX reads and slides the idle window in one round trip; the absolute lifetime is checked below.
+    const raw = await redis.getex(keys.session(hex), "PX", idleMs);
     const now = Date.now();
     if (raw) {
       const entry = JSON.parse(raw) as CachedSession;
@@ -124,8 +125,6 @@ export function createSessionStore(opts: SessionStoreOptions) {
         await sql`update sessions set last_seen_at = now() where id = ${entry.sid} and revoked_at is null`;
         entry.seen = now;
         await redis.set(keys.session(hex), JSON.stringify(entry), "PX", Math.min(idleMs, entry.abs - now));
-      } else {
-        await redis.pexpire(keys.session(hex), Math.min(idleMs, entry.abs - now));
       }
       return { sessionId: entry.sid, userId: entry.uid };
     }
