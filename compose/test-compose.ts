@@ -53,7 +53,7 @@ function run(cmd: string[], opts: { env?: Record<string, string>; quiet?: boolea
 // Docker
 
 async function ensureDocker(): Promise<void> {
-  if (!spawnSync("docker", ["version"], { encoding: "utf8" }).stdout && spawnSync("docker", ["--version"]).error) {
+  if (spawnSync("docker", ["--version"]).error) {
     throw new Failure("the docker CLI is not installed (Debian: apt-get install docker.io docker-compose)");
   }
   if (spawnSync("docker", ["info"], { stdio: "ignore" }).status === 0) return;

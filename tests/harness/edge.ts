@@ -14,6 +14,13 @@ import { ensureDevCerts, issueClient, type CertPaths } from "../../scripts/certs
 
 export const REPO = resolve(import.meta.dir, "../..");
 
+/** nginx from NGINX_BIN, PATH, or the usual sbin locations (not always on a user's PATH). */
+export function nginxBin(): string {
+  const found = process.env.NGINX_BIN || Bun.which("nginx") || ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].find((p) => existsSync(p));
+  if (!found) throw new Error("nginx is not installed: the edge tests run the real nginx (Debian: apt-get install nginx), or set NGINX_BIN");
+  return found;
+}
+
 export async function freePort(): Promise<number> {
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = server.port;
@@ -138,7 +145,8 @@ export async function startEdge(opts: EdgeOptions, ports?: EdgePorts): Promise<E
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const certs = ensureDevCerts({ dir: resolve(dir, "certs") });
-  const features = detectNginx(process.env.NGINX_BIN ?? "nginx");
+  const bin = nginxBin();
+  const features = detectNginx(bin);
   const options = optionsFromEnv("local", features, {
     ...process.env,
     CERTS_DIR: certs.dir,
@@ -155,7 +163,7 @@ export async function startEdge(opts: EdgeOptions, ports?: EdgePorts): Promise<E
   const conf = resolve(options.prefixDir, "nginx.conf");
   writeFileSync(conf, renderNginxConfig(options));
 
-  const proc = spawn([process.env.NGINX_BIN ?? "nginx", "-p", options.prefixDir, "-c", conf, "-e", "stderr"], {
+  const proc = spawn([bin, "-p", options.prefixDir, "-c", conf, "-e", "stderr"], {
     stdout: "pipe",
     stderr: "pipe",
   });
