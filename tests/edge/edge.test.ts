@@ -1,28 +1,24 @@
 /**
- * End to end through the real nginx edge over TLS, in front of the real api process (and the chat
- * replicas when that service exists), against this run's Postgres database and Redis prefix.
+ * End to end through the real nginx edge over TLS, in front of the real api, two chat replicas and
+ * the worker (tests/harness/stack.ts), against this run's Postgres database and Redis prefix.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import {
-  CHAT_ENTRY,
   EdgeClient,
   REPO,
   edgeFetch,
-  freePort,
-  hasChat,
   newMemberBody,
   nextFrame,
   reserveEdgePorts,
   startEdge,
-  startService,
   type Edge,
-  type ServiceProcess,
 } from "../harness/edge.ts";
+import { startStack, type Stack } from "../harness/stack.ts";
 
-const services: ServiceProcess[] = [];
+let stack: Stack;
 let edge: Edge;
 const publicDir = resolve(REPO, ".tmp", `edge-public-${process.pid}`);
 
@@ -31,25 +27,19 @@ beforeAll(async () => {
   writeFileSync(resolve(publicDir, "css", "site.css"), "body{color:#222}\n");
   writeFileSync(resolve(publicDir, "css", "site.0123abcd.css"), "body{color:#333}\n");
 
+  // The real processes (api + 2 chat replicas + worker), then the real nginx in front of them.
   const ports = await reserveEdgePorts();
-  const origin = `https://localhost:${ports.httpsPort}`;
-  const apiPort = await freePort();
-  const common = { PUBLIC_ORIGINS: origin, TRUSTED_PROXIES: "127.0.0.1,::1" };
-  services.push(await startService("api", "services/api/src/main.ts", apiPort, { ...common, API_PORT: String(apiPort) }));
-  const chatPorts: number[] = [];
-  if (hasChat()) {
-    for (let i = 1; i <= 2; i++) {
-      const port = await freePort();
-      services.push(await startService(`chat-${i}`, CHAT_ENTRY, port, { ...common, CHAT_PORT: String(port), CHAT_REPLICA_NAME: `chat-${i}` }));
-      chatPorts.push(port);
-    }
-  }
-  edge = await startEdge({ apiPort, chatPorts, env: { NGINX_PUBLIC_DIR: publicDir } }, ports);
+  stack = await startStack({
+    chatReplicas: 2,
+    worker: true,
+    env: { PUBLIC_ORIGINS: `https://localhost:${ports.httpsPort}`, TRUSTED_PROXIES: "127.0.0.1,::1" },
+  });
+  edge = await startEdge({ apiPort: stack.api.port, chatPorts: stack.chats.map((c) => c.port), env: { NGINX_PUBLIC_DIR: publicDir } }, ports);
 }, 60000);
 
 afterAll(async () => {
   await edge?.stop();
-  await Promise.all(services.map((s) => s.stop()));
+  await stack?.stop();
   rmSync(publicDir, { recursive: true, force: true });
 }, 30000);
 
@@ -92,6 +82,13 @@ describe("routing over TLS", () => {
     expect(sessions.status).toBe(200);
     expect(JSON.stringify(sessions.json)).not.toContain("203.0.113.9");
     expect(JSON.stringify(sessions.json)).toContain("127.0.0.1");
+  });
+
+  test("pages come from the api, with the edge's headers", async () => {
+    const res = await edgeFetch(edge, "/");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    expectSecurityHeaders(res.headers);
   });
 
   test("HTTP/2 is negotiated", () => {
@@ -184,7 +181,7 @@ describe("mTLS operator paths", () => {
 });
 
 describe("WebSocket through the proxy", () => {
-  test.skipIf(!hasChat())("hello → welcome with the real chat tier", async () => {
+  test("hello → welcome with the real chat tier, on the replicas behind nginx", async () => {
     const client = new EdgeClient(edge);
     expect((await client.request("POST", "/api/auth/register", newMemberBody())).status).toBe(201);
     const ws = await client.openSocket();
@@ -193,6 +190,7 @@ describe("WebSocket through the proxy", () => {
       ws.send(JSON.stringify({ type: "hello", clientId: crypto.randomUUID() }));
       const frame = await welcome;
       expect(frame.connId).toBeTruthy();
+      expect(["chat-1", "chat-2"]).toContain(frame.replica);
     } finally {
       ws.close();
     }

@@ -3,10 +3,10 @@
  * already listen on loopback ports, with development certificates of its own, on free ports, and
  * runs the real nginx binary from PATH as a child process (own prefix, pid and temp directories).
  *
- * Also: a minimal process spawner for the services (used until tests/harness/stack.ts provides one),
- * and TLS-aware fetch/WebSocket helpers that trust the test CA and can present a client certificate.
+ * The services themselves come from tests/harness/stack.ts (or any process listening on loopback).
+ * Also: TLS-aware fetch/WebSocket helpers that trust the test CA and can present a client certificate.
  */
-import { spawn, type Subprocess } from "bun";
+import { spawn } from "bun";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { detectNginx, optionsFromEnv, prepareLocalPrefix, renderNginxConfig, type RenderOptions } from "../../nginx/render.ts";
@@ -52,59 +52,6 @@ export async function readText(stream: ReadableStream<Uint8Array>, onText: (text
     onText(decoder.decode(value, { stream: true }));
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Services as processes (until tests/harness/stack.ts exists)
-
-export interface ServiceProcess {
-  name: string;
-  port: number;
-  proc: Subprocess;
-  output(): string;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-export async function startService(name: string, entry: string, port: number, env: Record<string, string>): Promise<ServiceProcess> {
-  const proc = spawn([process.execPath, resolve(REPO, entry)], {
-    cwd: REPO,
-    env: { ...process.env, HOST: "127.0.0.1", MIGRATE_ON_START: "false", LOG_LEVEL: process.env.EDGE_TEST_LOG_LEVEL ?? "warn", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let out = "";
-  const keep = (text: string) => (out = (out + text).slice(-20000));
-  void readText(proc.stdout as ReadableStream<Uint8Array>, keep);
-  void readText(proc.stderr as ReadableStream<Uint8Array>, keep);
-  const svc: ServiceProcess = {
-    name,
-    port,
-    proc,
-    output: () => out,
-    async stop(signal = "SIGTERM") {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill(signal);
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 12000);
-      await proc.exited;
-      clearTimeout(timer);
-    },
-  };
-  try {
-    await waitFor(`${name} /readyz on ${port}`, async () => {
-      if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}: ${out.slice(-2000)}`);
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      return res.status === 200;
-    }, 20000);
-  } catch (err) {
-    await svc.stop("SIGKILL");
-    throw err;
-  }
-  return svc;
-}
-
-export const CHAT_ENTRY = "services/backend-chat/src/main.ts";
-export const WORKER_ENTRY = "services/notification-worker/src/main.ts";
-export const hasChat = () => existsSync(resolve(REPO, CHAT_ENTRY));
-export const hasWorker = () => existsSync(resolve(REPO, WORKER_ENTRY));
 
 // ---------------------------------------------------------------------------------------------
 // nginx
