@@ -17,6 +17,7 @@ import { createNotifier, notifyOfflineRecipients, type Notifier } from "@xplicit
 import { notificationsRoutes } from "./modules/notifications/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { pagesRoutes } from "./modules/pages/routes.ts";
+import { operationsRoutes } from "./modules/operations/routes.ts";
 import { notifyOnFollow } from "./modules/notifications/hooks.ts";
 
 export interface AppOptions {
@@ -43,6 +44,15 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
         redis: async () => void (await deps.redis.ping()),
       },
       notReadyReason: opts.notReadyReason,
+    }),
+  );
+
+  app.route(
+    "/",
+    operationsRoutes({
+      targets: deps.config.statusTargets,
+      self: `http://127.0.0.1:${deps.config.apiPort}`,
+      trustedProxies: deps.config.trustedProxies,
     }),
   );
 

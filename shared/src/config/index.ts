@@ -61,6 +61,8 @@ export interface Config {
     /** Concurrent `notify` jobs per worker process. */
     readonly notifyConcurrency: number;
   };
+  /** `name=url` pairs of every replica's status endpoint, for the operators' aggregated /status. */
+  readonly statusTargets: string;
   readonly shutdownTimeoutMs: number;
   readonly publicDir: string;
 }
@@ -77,6 +79,13 @@ function parseLogLevels(raw: string | undefined): Record<string, LogLevel> {
     out[name] = level as LogLevel;
   }
   return out;
+}
+
+function parseStatusTargets(raw: string | undefined): string {
+  for (const item of list("STATUS_TARGETS", raw, [])) {
+    if (!/^[\w.-]+=https?:\/\/\S+$/.test(item)) throw new ConfigError("STATUS_TARGETS", `expected name=http(s)://host:port pairs, got "${item}"`);
+  }
+  return raw?.trim() ?? "";
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -129,6 +138,7 @@ export function loadConfig(env: Env = process.env): Config {
       jobLockMs: int("NOTIFICATIONS_JOB_LOCK_MS", env.NOTIFICATIONS_JOB_LOCK_MS, 30000, 1000),
       notifyConcurrency: int("NOTIFICATIONS_NOTIFY_CONCURRENCY", env.NOTIFICATIONS_NOTIFY_CONCURRENCY, 16, 1, 256),
     },
+    statusTargets: parseStatusTargets(env.STATUS_TARGETS),
     shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", env.SHUTDOWN_TIMEOUT_MS, 10000, 100),
     publicDir: str("PUBLIC_DIR", env.PUBLIC_DIR, new URL("../../../public", import.meta.url).pathname),
   } satisfies Config);
