@@ -47,7 +47,7 @@ export function createApiDeps(config: Config, name = "api"): ApiDeps {
     sessions: createSessionStore({ sql, redis, keys, ...config.session }),
     events,
     presence,
-    messaging: { sql, redis, keys, events, maxBodyChars: config.chat.maxBodyChars, online: (ids) => presence.online(ids) },
+    messaging: { sql, redis, keys, events, maxBodyChars: config.chat.maxBodyChars },
     async close() {
       await conns.close();
       await sql.end({ timeout: 5 });

@@ -35,7 +35,7 @@ const deps: ChatDeps = {
   sessions: createSessionStore({ sql, redis, keys, ...config.session }),
   events,
   presence,
-  messaging: createMessaging({ config, sql, redis, keys, events, presence }),
+  messaging: createMessaging({ config, sql, redis, keys, events }),
 };
 
 const hub = new Hub(deps);

@@ -3,18 +3,16 @@ import type { Sql } from "@xplicit/shared/db";
 import type { EventStream } from "@xplicit/shared/modules/events";
 import type { MessagingDeps } from "@xplicit/shared/modules/messages";
 import { createNotifier, notifyOfflineRecipients } from "@xplicit/shared/modules/notifications";
-import type { Presence } from "@xplicit/shared/modules/presence";
 import type { Redis, RedisKeys } from "@xplicit/shared/redis";
 
 /** The message write path's dependencies as the chat tier provides them. */
-export function createMessaging(d: { config: Config; sql: Sql; redis: Redis; keys: RedisKeys; events: EventStream; presence: Presence }): MessagingDeps {
+export function createMessaging(d: { config: Config; sql: Sql; redis: Redis; keys: RedisKeys; events: EventStream }): MessagingDeps {
   return {
     sql: d.sql,
     redis: d.redis,
     keys: d.keys,
     events: d.events,
     maxBodyChars: d.config.chat.maxBodyChars,
-    online: (ids) => d.presence.online(ids),
     onOfflineRecipients: notifyOfflineRecipients(createNotifier({ redis: d.redis, prefix: d.keys.bullPrefix() })),
   };
 }

@@ -1,7 +1,10 @@
 /**
- * KEYS: seq, epoch, log. ARGV: channel, frame tail, max events, max age seconds, candidate epoch.
+ * KEYS: seq, epoch, log, presence. ARGV: channel, frame tail, max events, max age seconds,
+ * candidate epoch, now (unix seconds).
  * Assigns the next seq, stores the frame in the log (trimmed to about max events, expiring when
- * the member is idle longer than the replay age), publishes it, returns {seq, epoch}.
+ * the member is idle longer than the replay age), publishes it, and returns {seq, epoch, online}
+ * — `online` (1/0: some replica's presence deadline is ahead) saves the caller a second round trip
+ * when it must know who had no open client.
  */
 export const APPEND_SCRIPT = `
 local epoch = redis.call('GET', KEYS[2])
@@ -14,5 +17,10 @@ local frame = '{"type":"event","seq":' .. seq .. ',' .. ARGV[2]
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], seq .. '-0', 'f', frame)
 redis.call('EXPIRE', KEYS[3], ARGV[4])
 redis.call('PUBLISH', ARGV[1], frame)
-return {seq, epoch}
+local online = 0
+local now = tonumber(ARGV[6])
+for _, v in ipairs(redis.call('HVALS', KEYS[4])) do
+  if tonumber(v) > now then online = 1 break end
+end
+return {seq, epoch, online}
 `;

@@ -20,6 +20,8 @@ export interface Appended {
   userId: string;
   seq: number;
   epoch: string;
+  /** the member had an open client (exact presence) when the event was appended */
+  online: boolean;
 }
 
 export interface StreamHead {
@@ -64,25 +66,28 @@ function newEpoch(): string {
 
 export function createEventStream(opts: EventStreamOptions) {
   const { redis, keys, maxEvents, maxAgeSeconds } = opts;
-  redis.defineCommand("xpAppendEvent", { numberOfKeys: 3, lua: APPEND_SCRIPT });
-  type WithAppend = { xpAppendEvent(...args: (string | number)[]): Promise<[number, string]> };
+  redis.defineCommand("xpAppendEvent", { numberOfKeys: 4, lua: APPEND_SCRIPT });
+  type Reply = [number, string, number];
+  type WithAppend = { xpAppendEvent(...args: (string | number)[]): Promise<Reply> };
 
   function args(req: AppendRequest, ts: number): (string | number)[] {
     return [
       keys.memberSeq(req.userId),
       keys.memberEpoch(req.userId),
       keys.memberLog(req.userId),
+      keys.presence(req.userId),
       keys.memberChannel(req.userId),
       eventFrameTail(req.kind, req.data, ts),
       maxEvents,
       maxAgeSeconds,
       newEpoch(),
+      Math.floor(ts / 1000),
     ];
   }
 
   async function append(req: AppendRequest): Promise<Appended> {
-    const [seq, epoch] = await (redis as unknown as WithAppend).xpAppendEvent(...args(req, Date.now()));
-    return { userId: req.userId, seq: Number(seq), epoch };
+    const [seq, epoch, online] = await (redis as unknown as WithAppend).xpAppendEvent(...args(req, Date.now()));
+    return { userId: req.userId, seq: Number(seq), epoch, online: online === 1 };
   }
 
   /** Many appends in one round trip (a message to a group, a notification batch). */
@@ -90,12 +95,12 @@ export function createEventStream(opts: EventStreamOptions) {
     if (reqs.length === 0) return [];
     if (reqs.length === 1) return [await append(reqs[0]!)];
     const ts = Date.now();
-    const pipeline = redis.pipeline() as unknown as WithAppend & { exec(): Promise<[Error | null, [number, string]][]> };
+    const pipeline = redis.pipeline() as unknown as WithAppend & { exec(): Promise<[Error | null, Reply][]> };
     for (const req of reqs) pipeline.xpAppendEvent(...args(req, ts));
     const results = await pipeline.exec();
     return results.map(([err, value], i) => {
       if (err) throw err;
-      return { userId: reqs[i]!.userId, seq: Number(value[0]), epoch: value[1] };
+      return { userId: reqs[i]!.userId, seq: Number(value[0]), epoch: value[1], online: value[2] === 1 };
     });
   }
 

@@ -106,17 +106,10 @@ export async function sendMessage(deps: MessagingDeps, senderId: string, input: 
   const answer: SentAnswer = { id: input.id, messageId, conversationId: input.conversationId, ts, seq };
   await deps.redis.set(key, JSON.stringify(answer), "EX", ANSWER_TTL_SECONDS);
 
-  if (deps.onOfflineRecipients && deps.online) void notifyOffline(deps, members.filter((m) => m !== senderId), data);
-  return { answer, duplicate };
-}
-
-async function notifyOffline(deps: MessagingDeps, recipients: string[], data: MessageEventData): Promise<void> {
-  try {
-    if (recipients.length === 0) return;
-    const flags = await deps.online!(recipients);
-    const offline = recipients.filter((_, i) => !flags[i]);
-    if (offline.length) await deps.onOfflineRecipients!(offline, data);
-  } catch {
+  const offline = appended.filter((a) => !a.online && a.userId !== senderId).map((a) => a.userId);
+  if (offline.length && deps.onOfflineRecipients) {
     // A missed "you have a message" notification must never fail the send itself.
+    void deps.onOfflineRecipients(offline, data).catch(() => {});
   }
+  return { answer, duplicate };
 }

@@ -38,8 +38,6 @@ export interface MessagingDeps {
   maxBodyChars: number;
   /** Recipients with no open client, e.g. to notify them; called after delivery, never awaited. */
   onOfflineRecipients?: (recipientIds: string[], message: MessageEventData) => Promise<void>;
-  /** Which of these members have an open client (exact presence). */
-  online?: (userIds: readonly string[]) => Promise<boolean[]>;
 }
 
 export interface ConversationSummary {

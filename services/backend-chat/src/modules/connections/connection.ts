@@ -18,7 +18,9 @@ import { TokenBucket } from "./token-bucket.ts";
 const log = createLogger("connections");
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const HELLO_TIMEOUT_MS = 10_000;
-const ACK_FLUSH_MS = 100;
+// Stored acks only serve a client that lost its own cursor; writing them once a second per socket
+// keeps them fresh enough without a Redis write per event.
+const ACK_FLUSH_MS = 1000;
 
 type State = "awaiting_hello" | "replaying" | "live" | "closed";
 
