@@ -303,6 +303,7 @@ export function writeReport(info: RunInfo): void {
 
 if (import.meta.main) {
   const { machineDescription } = await import("./lib/proc.ts");
+  const last = readJson<RunInfo>("run.json");
   const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
-  writeReport({ machine: machineDescription(), commit, date: new Date().toISOString(), durationS: 0, loadBefore: "n/a (regenerated from the last run)" });
+  writeReport(last ?? { machine: machineDescription(), commit, date: new Date().toISOString(), durationS: 0, loadBefore: "n/a (regenerated from the last run)" });
 }

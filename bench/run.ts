@@ -3,7 +3,7 @@
  * docs/benchmarks.md and its charts. One failing benchmark does not stop the others; the report
  * says "Not run" for it. bench/notifications (issue 4) is run by its own script.
  */
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadavg } from "node:os";
 import { machineDescription } from "./lib/proc.ts";
@@ -16,6 +16,7 @@ const machine = machineDescription();
 const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
 process.stderr.write(`[bench] ${machine}\n`);
 
+mkdirSync(join(ROOT, ".tmp", "bench"), { recursive: true });
 const only = process.env.BENCH_ONLY?.split(",");
 const want = (name: string) => !only || only.includes(name);
 let failed = 0;
@@ -37,6 +38,8 @@ await step("chat", async () => (await import("./chat/run.ts")).runChatBench());
 await step("connections", async () => (await import("./connections/run.ts")).runConnectionsBench());
 await step("http", async () => (await import("./http/run.ts")).runHttpBench());
 
-writeReport({ machine, commit, date: new Date().toISOString(), durationS: (performance.now() - started) / 1000, loadBefore });
+const info = { machine, commit, date: new Date().toISOString(), durationS: (performance.now() - started) / 1000, loadBefore };
+writeFileSync(join(ROOT, ".tmp", "bench", "run.json"), JSON.stringify(info, null, 2));
+writeReport(info);
 process.stderr.write(`[bench] done in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
 process.exit(failed ? 1 : 0);
