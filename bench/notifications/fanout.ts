@@ -11,6 +11,13 @@ export interface FanoutRun {
   rows: number;
   live: number;
   peakRssBytes: number;
+  /** CPU seconds (user + system) the worker process used from enqueue to completion */
+  workerCpuSeconds: number;
+}
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 function peakRss(pid: number): number {
@@ -27,7 +34,9 @@ async function freePort(): Promise<number> {
 
 export async function endToEndFanout(redis: Redis, keys: RedisKeys, actorId: string, run: number, env: Record<string, string>): Promise<FanoutRun> {
   const port = await freePort();
-  const proc = Bun.spawn([process.execPath, "services/notification-worker/src/main.ts"], {
+  // BENCH_WORKER_CPU_PROF=<dir>: write a CPU profile of the worker there (when it exits)
+  const prof = process.env.BENCH_WORKER_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_WORKER_CPU_PROF}`] : [];
+  const proc = Bun.spawn([process.execPath, ...prof, "services/notification-worker/src/main.ts"], {
     cwd: ROOT,
     env: { ...process.env, ...env, WORKER_PORT: String(port) },
     stdout: "inherit",
@@ -42,19 +51,22 @@ export async function endToEndFanout(redis: Redis, keys: RedisKeys, actorId: str
     }
     const notifier = createNotifier({ redis, prefix: keys.bullPrefix() });
     const queue = new Queue(QUEUES.fanout, { connection: redis, prefix: keys.bullPrefix() });
+    const cpuAtStart = cpuSeconds(proc.pid);
     const started = performance.now();
     const jobId = await notifier.fanoutToFollowers({ actorId, type: "post", subjectId: String(run), dedupeKey: `post:bench:${run}` });
     for (;;) {
-      const job = await queue.getJob(jobId);
-      const state = job ? await job.getState() : "unknown";
+      const state = await queue.getJobState(jobId);
       if (state === "completed") {
         const seconds = (performance.now() - started) / 1000;
+        // read the job after its state: a job read before it completed has no return value yet
+        const job = await queue.getJob(jobId);
         const value = job!.returnvalue as { written: number; live: number };
         const peakRssBytes = peakRss(proc.pid);
+        const workerCpuSeconds = cpuSeconds(proc.pid) - cpuAtStart;
         await Promise.all([notifier.close(), queue.close()]);
-        return { seconds, rows: value.written, live: value.live, peakRssBytes };
+        return { seconds, rows: value.written, live: value.live, peakRssBytes, workerCpuSeconds };
       }
-      if (state === "failed") throw new Error(`fan-out failed: ${job!.failedReason}`);
+      if (state === "failed") throw new Error(`fan-out failed: ${(await queue.getJob(jobId))?.failedReason}`);
       await Bun.sleep(20);
     }
   } finally {

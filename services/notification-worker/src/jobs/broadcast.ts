@@ -1,16 +1,20 @@
 /** `broadcast`: an operator announcement to every member (or those who joined since a date). */
 import type { Job } from "bullmq";
 import type { Sql } from "@xplicit/shared/db";
-import { broadcastTexts, type BroadcastJobData, type RecipientSource } from "@xplicit/shared/modules/notifications";
+import { bigintArray, broadcastTexts, type BroadcastJobData, type RecipientSource } from "@xplicit/shared/modules/notifications";
 import { runBulkJob, type BulkContext } from "./bulk.ts";
 
 function memberPages(sql: Sql, joinedSince: Date | null): RecipientSource {
   return async (after, limit) => {
-    const rows = await sql<{ id: string }[]>`
-      select id from users
-      where true ${after ? sql`and id > ${after}` : sql``} ${joinedSince ? sql`and created_at >= ${joinedSince}` : sql``}
-      order by id limit ${limit}`;
-    return { ids: rows.map((r) => r.id), cursor: rows.at(-1)?.id ?? null };
+    // one row per page (ids as an array, the last id as the cursor), as in `fanout`
+    const [page] = await sql<{ ids: string; last: string | null }[]>`
+      select coalesce(array_agg(p.id)::text, '{}') as ids, max(p.id)::text as last
+      from (
+        select id from users
+        where true ${after ? sql`and id > ${after}` : sql``} ${joinedSince ? sql`and created_at >= ${joinedSince}` : sql``}
+        order by id limit ${limit}
+      ) p`;
+    return { ids: bigintArray(page!.ids), cursor: page!.last };
   };
 }
 

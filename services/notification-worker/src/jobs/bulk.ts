@@ -30,12 +30,14 @@ export async function runBulkJob<T extends Partial<BatchCheckpoint>>(
     source,
     template,
     batchSize: ctx.deps.config.notifications.fanoutBatchSize,
+    // two pages in flight: one page's delivery (or a second insert) overlaps the other's insert
+    parallel: 2,
     from,
     stopping: ctx.stopping,
     checkpoint: async (cp) => {
-      await job.updateData({ ...job.data, ...cp });
+      // independent writes to the job: one round trip for both
       const progress: BatchProgress = { ...cp, total };
-      await job.updateProgress({ ...progress });
+      await Promise.all([job.updateData({ ...job.data, ...cp }), job.updateProgress({ ...progress })]);
     },
     onBatch: (s) => {
       ctx.stats.written(ctx.queue, s.rows, s.live);

@@ -1,9 +1,12 @@
 /**
  * The bulk write loop behind `fanout` and `broadcast` jobs: page through recipients by keyset,
  * write each page with one statement, deliver it, checkpoint the cursor. The next page is read
- * while the current one is written, and a page's Redis delivery overlaps the next page's insert.
+ * while the current one is written, and up to `parallel` pages are in flight at once (each one
+ * insert then delivery, on its own pooled connection), so one page's Redis delivery overlaps the
+ * next page's insert and, with 2 or more, two inserts can use two cores. Checkpoints are written
+ * strictly in page order, only for pages whose insert and delivery have both finished.
  * A resumed job starts from its checkpoint; rows already written conflict on the dedupe key and
- * are neither written nor delivered twice.
+ * are neither written nor delivered twice (pages past the checkpoint may have been written).
  */
 import type { BatchCheckpoint } from "./queues.ts";
 import { deliver, type DeliveryDeps } from "./deliver.ts";
@@ -39,10 +42,12 @@ export interface RunOptions {
   source: RecipientSource;
   template: BatchTemplate;
   batchSize: number;
+  /** pages in flight at once (insert + delivery each); default 2 */
+  parallel?: number;
   from: BatchCheckpoint;
   /** persist progress; called in page order after the page is written and delivered */
   checkpoint: (cp: BatchCheckpoint) => Promise<void>;
-  /** true when the process is stopping: finish the current page, then return */
+  /** true when the process is stopping: finish the pages in flight, then return */
   stopping?: () => boolean;
   onBatch?: (stats: BatchStats) => void;
 }
@@ -51,16 +56,13 @@ export type RunOutcome = { done: boolean } & BatchCheckpoint & { live: number };
 
 export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<RunOutcome> {
   const { source, template, batchSize } = opts;
+  const parallel = Math.max(1, opts.parallel ?? 2);
   let cp: BatchCheckpoint = { ...opts.from };
   let live = 0;
-  let pending: Promise<void> = Promise.resolve();
-  let page = await source(cp.cursor, batchSize);
+  const inflight: { page: RecipientPage; done: Promise<{ rows: number; live: number; ms: number }> }[] = [];
 
-  while (page.ids.length > 0) {
+  const writePage = async (page: RecipientPage) => {
     const started = performance.now();
-    const scanned = page.ids.length;
-    const last = page.ids.length < batchSize;
-    const next = last ? Promise.resolve<RecipientPage>({ ids: [], cursor: null }) : source(page.cursor, batchSize);
     const rows = await insertBatch(deps.sql, {
       userIds: page.ids,
       type: template.type,
@@ -69,22 +71,46 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
       dedupeKey: template.dedupeKey,
       occurredAt: template.occurredAt,
     });
-    await pending;
-    const here: BatchCheckpoint = { cursor: page.cursor, written: cp.written + rows.length, scanned: cp.scanned + scanned };
-    pending = deliver(deps, rows.map((r) => ({ userId: r.userId, unreadDelta: 1 })), (i) => ({ ...template.view, id: rows[i]!.id })).then(
-      async (n) => {
-        live += n;
-        await opts.checkpoint(here);
-        opts.onBatch?.({ rows: rows.length, live: n, scanned, ms: performance.now() - started });
-      },
-    );
-    cp = here;
-    page = await next;
-    if (opts.stopping?.()) {
-      await pending;
-      return { done: page.ids.length === 0, ...cp, live };
+    const n = await deliver(deps, rows.map((r) => ({ userId: r.userId, unreadDelta: 1 })), (i) => ({ ...template.view, id: rows[i]!.id }));
+    return { rows: rows.length, live: n, ms: performance.now() - started };
+  };
+
+  /** Waits for the oldest page in flight and checkpoints after it. */
+  const settleOldest = async () => {
+    const { page, done } = inflight.shift()!;
+    const r = await done;
+    live += r.live;
+    cp = { cursor: page.cursor, written: cp.written + r.rows, scanned: cp.scanned + page.ids.length };
+    await opts.checkpoint(cp);
+    opts.onBatch?.({ rows: r.rows, live: r.live, scanned: page.ids.length, ms: r.ms });
+  };
+  const settleAll = async () => {
+    // every page in flight is awaited even if one fails, so none is left running unobserved
+    const results = await Promise.allSettled(inflight.map((f) => f.done));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    while (inflight.length) await settleOldest();
+  };
+
+  let page = await source(cp.cursor, batchSize);
+  try {
+    while (page.ids.length > 0) {
+      const last = page.ids.length < batchSize;
+      const next = last ? Promise.resolve<RecipientPage>({ ids: [], cursor: null }) : source(page.cursor, batchSize);
+      const done = writePage(page);
+      done.catch(() => {}); // observed in settleOldest / settleAll
+      inflight.push({ page, done });
+      if (inflight.length >= parallel) await settleOldest();
+      page = await next;
+      if (opts.stopping?.()) {
+        await settleAll();
+        return { done: page.ids.length === 0, ...cp, live };
+      }
     }
+    await settleAll();
+  } catch (err) {
+    await Promise.allSettled(inflight.map((f) => f.done));
+    throw err;
   }
-  await pending;
   return { done: true, ...cp, live };
 }

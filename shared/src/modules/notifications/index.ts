@@ -9,7 +9,7 @@ export * from "./queues.ts";
 export { createNotifier, broadcastJobId, type Notifier, type NotifierOptions, type NotifyMember } from "./notifier.ts";
 export { createUnreadCounter, UNREAD_TTL_SECONDS, type UnreadCounter } from "./unread.ts";
 export { mutedTypes, setMutedTypes, isMuted } from "./settings.ts";
-export { listForMember, markRead, countUnread, insertBatch, type ListQuery } from "./store.ts";
+export { listForMember, markRead, countUnread, insertBatch, bigintArray, type ListQuery } from "./store.ts";
 export { renderAll, renderNotification, loadRenderContext, broadcastTexts } from "./render.ts";
 export { deliver, type DeliveryDeps } from "./deliver.ts";
 export { writeNotification, bucketStart, groupKey, type WriteDeps, type NotifyResult } from "./write.ts";

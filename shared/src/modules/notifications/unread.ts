@@ -23,6 +23,25 @@ end
 return out
 `;
 
+/**
+ * ARGV: TTL seconds, the counter keys joined by "\n", their values joined by ",". Caches each
+ * value unless a counter appeared meanwhile (SET NX), and returns what each counter holds now.
+ */
+const REBUILD_SCRIPT = `
+local keys, values = {}, {}
+for k in string.gmatch(ARGV[2], '[^\\n]+') do keys[#keys + 1] = k end
+for v in string.gmatch(ARGV[3], '[^,]+') do values[#values + 1] = v end
+local out = {}
+for i, key in ipairs(keys) do
+  if redis.call('SET', key, values[i], 'EX', ARGV[1], 'NX') then
+    out[i] = tonumber(values[i])
+  else
+    out[i] = tonumber(redis.call('GET', key) or values[i])
+  end
+end
+return out
+`;
+
 export function createUnreadCounter(opts: { sql: Sql; redis: Redis; keys: RedisKeys }) {
   const { sql, redis, keys } = opts;
 
@@ -51,6 +70,24 @@ export function createUnreadCounter(opts: { sql: Sql; redis: Redis; keys: RedisK
     return userIds.map((id, i) => (cached[i] !== null ? Number(cached[i]) : (rebuilt.get(id) ?? 0)));
   }
 
+  /**
+   * Counts for members known to have no cached counter (e.g. just reported missing by a delivery
+   * script): counted in Postgres and cached in one Redis call, skipping the MGET of `get`.
+   */
+  async function rebuild(userIds: readonly string[]): Promise<number[]> {
+    if (userIds.length === 0) return [];
+    const counted = await countUnread(sql, userIds);
+    const out: number[] = [];
+    for (let i = 0; i < userIds.length; i += 2000) {
+      const chunk = userIds.slice(i, i + 2000);
+      const values = (await redis.eval(
+        REBUILD_SCRIPT, 0, UNREAD_TTL_SECONDS, chunk.map((id) => keys.unread(id)).join("\n"), chunk.map((id) => counted.get(id) ?? 0).join(","),
+      )) as number[];
+      out.push(...values);
+    }
+    return out;
+  }
+
   async function getOne(userId: string): Promise<number> {
     return (await get([userId]))[0] ?? 0;
   }
@@ -60,7 +97,7 @@ export function createUnreadCounter(opts: { sql: Sql; redis: Redis; keys: RedisK
     await redis.del(keys.unread(userId));
   }
 
-  return { adjust, get, getOne, invalidate };
+  return { adjust, get, rebuild, getOne, invalidate };
 }
 
 export type UnreadCounter = ReturnType<typeof createUnreadCounter>;

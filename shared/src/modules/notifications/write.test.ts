@@ -10,6 +10,7 @@ import { createUnreadCounter } from "./unread.ts";
 import { setMutedTypes } from "./settings.ts";
 import { bucketStart, writeNotification, type WriteDeps } from "./write.ts";
 import { countUnread, insertBatch, listForMember, markRead } from "./store.ts";
+import { deliver } from "./deliver.ts";
 import type { NotifyJobData } from "./queues.ts";
 
 // real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
@@ -125,5 +126,68 @@ describe("live delivery", () => {
     expect(await notificationEvents(off)).toHaveLength(0);
     expect(await unread.getOne(off)).toBe(1);
     await presence.disconnected(on, "test-replica");
+  });
+});
+
+describe("batch writes", () => {
+  test("a repeated or overlapping batch writes only the missing rows, exactly once each", async () => {
+    const ids = await seedMembers(sql, 6);
+    const w = { type: "post" as const, actorId: ids[0]!, subjectId: "77", dedupeKey: "post:batch:77", occurredAt: new Date(base) };
+    const first = await insertBatch(sql, { ...w, userIds: ids.slice(0, 3) });
+    expect(first.map((r) => r.userId)).toEqual(ids.slice(0, 3));
+    // the same batch again (a resumed job): nothing new
+    expect(await insertBatch(sql, { ...w, userIds: ids.slice(0, 3) })).toEqual([]);
+    // overlapping, with the conflicts late in the batch: only the three new recipients
+    const later = await insertBatch(sql, { ...w, userIds: [...ids.slice(3), ...ids.slice(0, 3)] });
+    expect(later.map((r) => r.userId).sort()).toEqual(ids.slice(3).sort());
+    const [n] = await sql<{ n: number }[]>`select count(*)::int as n from notifications where dedupe_key = ${w.dedupeKey}`;
+    expect(n!.n).toBe(6);
+  });
+
+  test("delivery of a batch: counters adjusted only where cached, events only to online members, across chunks", async () => {
+    const ids = await seedMembers(sql, 2);
+    const [on, off] = ids as [string, string];
+    await presence.connected(on, "test-replica");
+    await unread.get([off]); // cached (0 before this write)
+    await unread.invalidate(on);
+    // 4,500 recipients: three Lua chunks; the online one is in the last
+    const filler = Array.from({ length: 4_498 }, (_, i) => ({ userId: String(900_000_000 + i), unreadDelta: 1 }));
+    const written = [...filler, { userId: off, unreadDelta: 1 }, { userId: on, unreadDelta: 1 }];
+    await sql`insert into notifications (user_id, type, dedupe_key, created_at) values (${on}, 'post', 'post:deliver', ${new Date(base)}), (${off}, 'post', 'post:deliver', ${new Date(base)})`;
+    const live = await deliver(deps, written, (i) => ({ id: String(i), type: "post" }) as never);
+    expect(live).toBe(1);
+    const evs = await notificationEvents(on);
+    expect(evs).toHaveLength(1);
+    expect(evs[0]!.data.notification.id).toBe(String(written.length - 1));
+    expect(evs[0]!.data.unread).toBe(1); // rebuilt from Postgres
+    expect(await redis.get(keys.unread(on))).toBe("1");
+    expect(await redis.get(keys.unread(off))).toBe("1");
+    expect(await redis.get(keys.unread(filler[0]!.userId))).toBeNull();
+    expect(await notificationEvents(off)).toHaveLength(0);
+    await presence.disconnected(on, "test-replica");
+  });
+});
+
+describe("bulk live events", () => {
+  test("one Lua call appends each online member's event exactly as events.append would (seq, log, epoch)", async () => {
+    const [a, b, c] = (await seedMembers(sql, 3)) as [string, string, string];
+    for (const id of [a, b, c]) await presence.connected(id, "test-replica");
+    await events.append({ userId: a, kind: "message", data: { m: 1 } }); // a already has a stream: seq continues
+    const headA = await events.head(a);
+    const bulk: WriteDeps = { ...deps, replay: { maxEvents: 1000, maxAgeSeconds: 3600 } };
+    const written = [a, b, c].map((userId) => ({ userId, unreadDelta: 1 }));
+    expect(await deliver(bulk, written, (i) => ({ id: `n${i}`, type: "post", text: "line\nbreak" }) as never)).toBe(3);
+    const [allA, evB] = [await notificationEvents(a), await notificationEvents(b)];
+    expect(allA.map((e) => e.kind)).toEqual(["message", "notification"]);
+    const evA = allA.slice(1);
+    expect(evA[0]!.data.notification as unknown).toEqual({ id: "n0", type: "post", text: "line\nbreak" });
+    expect((await events.head(a)).seq).toBe(headA.seq + 1);
+    expect((await events.head(a)).epoch).toBe(headA.epoch);
+    expect(evB[0]!.data.notification.id).toBe("n1");
+    const headB = await events.head(b);
+    expect(headB.seq).toBe(1);
+    expect(headB.epoch).toHaveLength(8);
+    expect((await events.replayAfter(c, 0, null)).ok).toBe(true);
+    for (const id of [a, b, c]) await presence.disconnected(id, "test-replica");
   });
 });
