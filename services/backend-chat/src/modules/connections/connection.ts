@@ -36,16 +36,18 @@ export class Connection {
   /** highest seq written to this socket */
   cursor = 0;
   epoch = "";
-  private pending: string[] = [];
+  // Idle sockets are the common case (tens of thousands per replica): everything that only a busy
+  // socket needs is allocated on first use, to keep the per-connection footprint small.
+  private pending: string[] = NO_FRAMES;
   private readonly bucket: TokenBucket;
   private droppedThisSecond = 0;
   private lastRateError = 0;
   private ackSeq = 0;
   private ackTimer: Timer | null = null;
-  private sendChain: Promise<void> = Promise.resolve();
+  private sendChain: Promise<void> | null = null;
   private helloTimer: Timer | null = null;
-  private memberOf = new Set<string>();
-  private lastTyping = new Map<string, number>();
+  private memberOf: Set<string> | null = null;
+  private lastTyping: Map<string, number> | null = null;
 
   constructor(readonly hub: Hub, readonly session: UpgradeSession) {
     const c = hub.deps.config.chat;
@@ -129,7 +131,7 @@ export class Connection {
       return;
     }
     if (this.state === "replaying") {
-      this.pending.push(text);
+      this.queue(text);
       return;
     }
     if (this.state !== "live") return;
@@ -140,9 +142,14 @@ export class Connection {
       return;
     }
     // A gap: an event was published while we were not listening (or pub/sub dropped it).
-    this.pending.push(text);
+    this.queue(text);
     this.state = "replaying";
     void this.catchUp(seq - 1).catch((err) => this.fail("catch-up failed", err));
+  }
+
+  private queue(frame: string): void {
+    if (this.pending === NO_FRAMES) this.pending = [];
+    this.pending.push(frame);
   }
 
   /** Writes log entries up to `upTo`, then whatever queued meanwhile, then goes live. */
@@ -167,7 +174,7 @@ export class Connection {
   private flushPending(): void {
     if (this.state === "closed") return;
     const queued = this.pending.sort((a, b) => frameSeq(a) - frameSeq(b));
-    this.pending = [];
+    this.pending = NO_FRAMES;
     let gapAt = 0;
     this.ws?.cork(() => {
       for (const f of queued) {
@@ -175,7 +182,7 @@ export class Connection {
         if (seq <= this.cursor) continue;
         if (seq !== this.cursor + 1) {
           gapAt = seq;
-          this.pending.push(f);
+          this.queue(f);
           continue;
         }
         this.writeEvent(f, seq);
@@ -375,12 +382,12 @@ export class Connection {
   /** Sends are handled one at a time per socket, so one client's messages keep their order. */
   private send(msg: Record<string, unknown>): void {
     const ref = typeof msg.id === "string" ? msg.id.slice(0, 64) : "send";
-    this.sendChain = this.sendChain.then(async () => {
+    this.sendChain = (this.sendChain ?? Promise.resolve()).then(async () => {
       try {
         const input = parseSendInput(msg, this.hub.deps.config.chat.maxBodyChars);
         const { answer, duplicate } = await sendMessage(this.hub.deps.messaging, this.userId, input);
         if (duplicate) sendDedupHits.inc();
-        this.memberOf.add(input.conversationId);
+        (this.memberOf ??= new Set()).add(input.conversationId);
         this.sendControl(JSON.stringify({ type: "sent", ...answer }), "sent");
       } catch (err) {
         this.replyError(err, ref);
@@ -411,13 +418,14 @@ export class Connection {
     try {
       const conversationId = parseId(msg.conversationId, "conversationId");
       const now = Date.now();
+      this.lastTyping ??= new Map();
       if (now - (this.lastTyping.get(conversationId) ?? 0) < 1500) return;
       this.lastTyping.set(conversationId, now);
-      if (!this.memberOf.has(conversationId)) {
+      if (!this.memberOf?.has(conversationId)) {
         if (!(await isConversationMember(this.hub.deps.messaging, conversationId, this.userId))) {
           throw new AppError(403, "not_member", "no such conversation, or you are not in it");
         }
-        this.memberOf.add(conversationId);
+        (this.memberOf ??= new Set()).add(conversationId);
       }
       const others = (await this.hub.conversationMembers(conversationId)).filter((m) => m !== this.userId);
       await this.hub.deps.events.publishEphemeral(others, frame.typing(conversationId, this.userId));
@@ -440,5 +448,8 @@ export class Connection {
     }
   }
 }
+
+/** Shared empty queue (never pushed to: `queue()` swaps in a real array first). */
+const NO_FRAMES: string[] = [];
 
 const KNOWN_TYPES = new Set(["hello", "ack", "send", "read", "typing", "presence", "ping"]);

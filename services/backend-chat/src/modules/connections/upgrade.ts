@@ -40,13 +40,8 @@ export function checkUpgrade(hub: Hub, isDraining: () => boolean): MiddlewareHan
 export function upgradeToConnection(hub: Hub) {
   return upgradeWebSocket((c) => {
     const conn = new Connection(hub, (c as unknown as { get(k: "session"): ChatEnv["Variables"]["session"] }).get("session"));
-    // Hono's own handlers (used only if someone mounts Hono's `websocket`) delegate to the connection;
-    // our lean handler in websocket-handler.ts reaches `conn` directly without per-frame allocations.
-    return {
-      conn,
-      onOpen: (_evt, ws) => conn.opened(ws.raw as never),
-      onMessage: (evt) => conn.received(evt.data as string),
-      onClose: () => conn.closed(),
-    };
+    // Only `conn` is carried: the lean handler in websocket-handler.ts reaches it directly, with no
+    // per-frame allocations and no per-socket closures.
+    return { conn } as never;
   });
 }

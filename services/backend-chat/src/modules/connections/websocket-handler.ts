@@ -8,6 +8,8 @@ import type { Connection } from "./connection.ts";
 
 interface UpgradeData {
   events: { conn: Connection };
+  url?: URL;
+  protocol?: string;
 }
 
 function connOf(ws: ServerWebSocket<UpgradeData>): Connection {
@@ -17,6 +19,9 @@ function connOf(ws: ServerWebSocket<UpgradeData>): Connection {
 export function websocketHandler(opts: { maxPayloadBytes: number; idleTimeoutSeconds: number; backpressureLimit: number }): WebSocketHandler<UpgradeData> {
   return {
     open(ws) {
+      // Hono's upgrade stores a parsed URL per socket; nothing reads it after the upgrade.
+      ws.data.url = undefined;
+      ws.data.protocol = undefined;
       connOf(ws).opened(ws as never);
     },
     message(ws, message) {
