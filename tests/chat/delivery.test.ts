@@ -64,6 +64,12 @@ describe("cross-replica delivery", () => {
     // Over HTTP too.
     const viaHttp = await a.http.post("/api/messages", { id, conversationId: conv, body: "only once" });
     expect(strip(viaHttp.json)).toEqual(strip(answers[0]));
+    // The same id for another conversation is refused, and nothing is written there.
+    const other = await conversation(a, await member(stack));
+    again.frames = again.frames.filter((f) => f.type !== "sent");
+    const reused = await again.sendMessage(other, "reused id", id);
+    expect(reused.code).toBe("id_conflict");
+    expect((await a.http.get(`/api/conversations/${other}/messages`)).json.messages).toEqual([]);
     again.close();
   });
 

@@ -1,8 +1,8 @@
 /**
  * The one message write path, used by the chat tier's `send` frame and the api's POST /api/messages:
- * dedup (Redis fast path, Postgres unique key behind it) → membership (cached) → persist through
- * the group-committing writer (which also refuses blocked pairs) → append a `message` event to
- * every participant's stream → remember the answer for repeats.
+ * membership (cached) → dedup slot in Redis and the group-committed write in parallel (the unique
+ * key in Postgres makes a repeat a no-op; the writer also refuses blocked pairs) → append a
+ * `message` event to every participant's stream → remember the answer for repeats.
  */
 import { AppError, forbidden } from "../../errors/index.ts";
 import { conversationInfo } from "./membership.ts";
@@ -51,24 +51,35 @@ function writerFor(deps: MessagingDeps): MessageWriter {
 }
 
 export async function sendMessage(deps: MessagingDeps, senderId: string, input: SendInput): Promise<SendResult> {
-  const key = deps.keys.sendDedup(senderId, input.id);
-  // SET NX GET: take the pending slot, or read what an earlier attempt left, in one round trip.
-  const previous = (await deps.redis.set(key, PENDING, "PX", PENDING_TTL_MS, "NX", "GET")) as string | null;
-  if (previous === PENDING) return answerFor(input, await waitForAnswer(deps, key));
-  if (previous) return answerFor(input, JSON.parse(previous) as SentAnswer);
+  const conv = await conversationInfo(deps, input.conversationId, senderId);
+  if (!conv) throw forbidden("not_member", "no such conversation, or you are not in it");
+  const members = conv.members;
+  const directPeer = conv.kind === "direct" ? (conv.members.find((m) => m !== senderId) ?? null) : null;
 
-  let members: string[];
-  let outcome: WriteOutcome;
-  try {
-    const conv = await conversationInfo(deps, input.conversationId, senderId);
-    if (!conv) throw forbidden("not_member", "no such conversation, or you are not in it");
-    members = conv.members;
-    const directPeer = conv.kind === "direct" ? (conv.members.find((m) => m !== senderId) ?? null) : null;
-    outcome = await writerFor(deps).write({ conversationId: input.conversationId, senderId, clientMsgId: input.id, body: input.body, directPeer });
-  } catch (err) {
-    await deps.redis.del(key);
-    throw err;
+  // The Redis dedup slot and the Postgres write run side by side: the unique key makes the write
+  // safe on its own (a repeat is skipped), so waiting for Redis first would only add a round trip.
+  // SET NX GET takes the pending slot, or reads what an earlier attempt left.
+  const key = deps.keys.sendDedup(senderId, input.id);
+  const [previousResult, writeResult] = await Promise.allSettled([
+    deps.redis.set(key, PENDING, "PX", PENDING_TTL_MS, "NX", "GET") as Promise<string | null>,
+    writerFor(deps).write({ conversationId: input.conversationId, senderId, clientMsgId: input.id, body: input.body, directPeer }),
+  ]);
+  if (previousResult.status === "rejected") throw previousResult.reason;
+  const previous = previousResult.value;
+  if (previous === PENDING) return answerFor(input, await waitForAnswer(deps, key));
+  if (previous) {
+    const found = JSON.parse(previous) as SentAnswer;
+    if (found.conversationId !== input.conversationId && writeResult.status === "fulfilled" && writeResult.value.kind === "inserted") {
+      // The id was reused for another conversation: undo the row written in parallel.
+      await deps.sql`delete from messages where conversation_id = ${input.conversationId} and id = ${writeResult.value.messageId}`;
+    }
+    return answerFor(input, found);
   }
+  if (writeResult.status === "rejected") {
+    await deps.redis.del(key);
+    throw writeResult.reason;
+  }
+  const outcome: WriteOutcome = writeResult.value;
 
   let messageId: string;
   let createdAt: Date;
@@ -104,7 +115,8 @@ export async function sendMessage(deps: MessagingDeps, senderId: string, input: 
   const appended = await deps.events.appendMany(members.map((userId) => ({ userId, kind: "message" as const, data })));
   const seq = appended.find((a) => a.userId === senderId)?.seq ?? 0;
   const answer: SentAnswer = { id: input.id, messageId, conversationId: input.conversationId, ts, seq };
-  await deps.redis.set(key, JSON.stringify(answer), "EX", ANSWER_TTL_SECONDS);
+  // Not awaited: until it lands, a repeat finds the pending slot and waits for it.
+  void deps.redis.set(key, JSON.stringify(answer), "EX", ANSWER_TTL_SECONDS).catch(() => {});
 
   const offline = appended.filter((a) => !a.online && a.userId !== senderId).map((a) => a.userId);
   if (offline.length && deps.onOfflineRecipients) {
