@@ -1,7 +1,8 @@
 /**
  * Every page in a real browser through nginx over TLS, desktop (light) and phone (dark), starting
- * from the landing page's registration form. Writes docs/screenshots/<page>-<desktop|phone>.png
- * and checks that no request leaves the site's origin.
+ * from the landing page's registration form. Writes test-results/screenshots/<page>-<desktop|phone>.png
+ * (or docs/screenshots/, the copies the README shows, with UPDATE_SCREENSHOTS=1) and checks that no
+ * request leaves the site's origin.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
@@ -10,7 +11,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { missing, modeOf, register, sendOverHttp, startWeb, until, type Web } from "./web.ts";
 
 const why = missing();
-const OUT = resolve(import.meta.dir, "../../docs/screenshots");
+const OUT = resolve(import.meta.dir, process.env.UPDATE_SCREENSHOTS === "1" ? "../../docs/screenshots" : "../../test-results/screenshots");
 let web: Web;
 beforeAll(async () => {
   if (why) return;
