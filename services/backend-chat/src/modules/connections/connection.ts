@@ -297,6 +297,7 @@ export class Connection {
       return;
     }
     if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
     this.clientId = msg.clientId;
     this.state = "replaying";
     // Subscribe before reading the log, so nothing published in between can fall through.

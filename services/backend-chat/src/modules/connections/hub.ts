@@ -150,8 +150,17 @@ export class Hub {
     return ids;
   }
 
-  /** Presence heartbeat for every member held here. */
+  /** Drops expired cache entries, so idle members do not keep their partner lists in memory. */
+  private sweepCaches(): void {
+    const now = Date.now();
+    for (const cache of [this.partnersCache, this.convMembersCache]) {
+      for (const [k, v] of cache) if (now - v.at >= CACHE_MS) cache.delete(k);
+    }
+  }
+
+  /** Presence heartbeat for every member held here (and cache upkeep, on the same timer). */
   async heartbeat(): Promise<void> {
+    this.sweepCaches();
     await this.deps.presence.refresh(this.deps.config.chat.replicaName, this.members.keys());
   }
 
