@@ -38,7 +38,7 @@ create table follows (
   check (follower_id <> followee_id)
 );
 -- Keyset pages: followers of X and following of X, newest first; also the fan-out scan.
-create index follows_followee_id_idx on follows (followee_id, id);
+create index follows_followee_id_idx on follows (followee_id, id) include (follower_id);
 create index follows_follower_id_idx on follows (follower_id, id);
 
 create table blocks (
