@@ -22,7 +22,7 @@ export function createRedis(url: string, name: string, extra: RedisOptions = {})
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
     // Commands issued in the same tick go out as one pipeline: one syscall for many sends.
-    enableAutoPipelining: true,
+    enableAutoPipelining: process.env.REDIS_AUTO_PIPELINING === "true",
     retryStrategy: (attempt) => Math.min(200 * attempt, 2000),
     ...extra,
   });
