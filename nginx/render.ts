@@ -304,6 +304,10 @@ export function renderNginxConfig(o: RenderOptions): string {
     `# Rendered by nginx/render.ts (target: ${o.target}, nginx ${f.version.join(".")}, http3: ${f.http3}, upstream resolve: ${f.upstreamResolve}).`,
     "# Do not edit: change nginx/render.ts and render again.",
     "daemon off;",
+    // Local stack: nginx serves public/ straight from the checkout, which the default worker user
+    // (nobody) often cannot traverse (a home or mktemp directory). Started as root, the workers keep
+    // the starting user; started as anyone else, nginx cannot switch users anyway.
+    ...(local && process.getuid?.() === 0 ? ["user root;"] : []),
     `worker_processes ${o.workerProcesses};`,
     local ? `pid ${o.prefixDir}/nginx.pid;` : "pid /tmp/nginx.pid;",
     "error_log stderr warn;",
