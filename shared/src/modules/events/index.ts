@@ -6,6 +6,7 @@
  * replayable. Pub/sub is only the fast path; the log (and Postgres behind it) is the truth.
  */
 import type { Redis, RedisKeys } from "../../redis/index.ts";
+import { APPEND_MANY_SCRIPT } from "./append-many.lua.ts";
 import { APPEND_SCRIPT } from "./append.lua.ts";
 
 export type EventKind = "message" | "read" | "conversation" | "notification" | "notifications_read";
@@ -60,6 +61,9 @@ export function frameSeq(frame: string): number {
   return n;
 }
 
+/** Members per append script call: bounds the time one call holds Redis. */
+const APPEND_CHUNK = 500;
+
 function newEpoch(): string {
   return crypto.randomUUID().slice(0, 8);
 }
@@ -67,8 +71,12 @@ function newEpoch(): string {
 export function createEventStream(opts: EventStreamOptions) {
   const { redis, keys, maxEvents, maxAgeSeconds } = opts;
   redis.defineCommand("xpAppendEvent", { numberOfKeys: 4, lua: APPEND_SCRIPT });
+  redis.defineCommand("xpAppendEvents", { numberOfKeys: 0, lua: APPEND_MANY_SCRIPT });
   type Reply = [number, string, number];
-  type WithAppend = { xpAppendEvent(...args: (string | number)[]): Promise<Reply> };
+  type WithAppend = {
+    xpAppendEvent(...args: (string | number)[]): Promise<Reply>;
+    xpAppendEvents(...args: (string | number)[]): Promise<(number | string)[]>;
+  };
 
   function args(req: AppendRequest, ts: number): (string | number)[] {
     return [
@@ -90,18 +98,53 @@ export function createEventStream(opts: EventStreamOptions) {
     return { userId: req.userId, seq: Number(seq), epoch, online: online === 1 };
   }
 
-  /** Many appends in one round trip (a message to a group, a notification batch). */
+  /**
+   * Many appends in one command (a message to every participant, a notification batch): chunks of
+   * APPEND_CHUNK members per script call, all calls in one pipeline.
+   */
   async function appendMany(reqs: readonly AppendRequest[]): Promise<Appended[]> {
     if (reqs.length === 0) return [];
     if (reqs.length === 1) return [await append(reqs[0]!)];
     const ts = Date.now();
-    const pipeline = redis.pipeline() as unknown as WithAppend & { exec(): Promise<[Error | null, Reply][]> };
-    for (const req of reqs) pipeline.xpAppendEvent(...args(req, ts));
-    const results = await pipeline.exec();
-    return results.map(([err, value], i) => {
+    const now = Math.floor(ts / 1000);
+    let lastData: unknown = undefined;
+    let lastKind = "";
+    let lastTail = "";
+    const tailOf = (req: AppendRequest) => {
+      // A message to a group carries the same data for everyone: serialise it once.
+      if (req.data !== lastData || req.kind !== lastKind) {
+        lastData = req.data;
+        lastKind = req.kind;
+        lastTail = eventFrameTail(req.kind, req.data, ts);
+      }
+      return lastTail;
+    };
+    const pipeline = redis.pipeline() as unknown as WithAppend & { exec(): Promise<[Error | null, (number | string)[]][]> };
+    for (let start = 0; start < reqs.length; start += APPEND_CHUNK) {
+      const chunk = reqs.slice(start, start + APPEND_CHUNK);
+      const argv: (string | number)[] = [maxEvents, maxAgeSeconds, now, chunk.length];
+      for (const req of chunk) {
+        argv.push(
+          keys.memberSeq(req.userId),
+          keys.memberEpoch(req.userId),
+          keys.memberLog(req.userId),
+          keys.presence(req.userId),
+          keys.memberChannel(req.userId),
+          tailOf(req),
+          newEpoch(),
+        );
+      }
+      pipeline.xpAppendEvents(...argv);
+    }
+    const out: Appended[] = [];
+    for (const [err, flat] of await pipeline.exec()) {
       if (err) throw err;
-      return { userId: reqs[i]!.userId, seq: Number(value[0]), epoch: value[1], online: value[2] === 1 };
-    });
+      for (let j = 0; j < flat.length; j += 3) {
+        const req = reqs[out.length]!;
+        out.push({ userId: req.userId, seq: Number(flat[j]), epoch: String(flat[j + 1]), online: Number(flat[j + 2]) === 1 });
+      }
+    }
+    return out;
   }
 
   /** Typing and presence: live only, no seq, never replayed. */
