@@ -14,7 +14,6 @@ export interface WorkerDeps {
   events: EventStream;
   presence: Presence;
   unread: UnreadCounter;
-  replay: { maxEvents: number; maxAgeSeconds: number };
   groupWindowSeconds: number;
   close(): Promise<void>;
 }
@@ -31,7 +30,6 @@ export function createWorkerDeps(config: Config, name = "notification-worker"): 
     events: createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds }),
     presence: createPresence({ redis, keys }),
     unread: createUnreadCounter({ sql, redis, keys }),
-    replay: { maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds },
     groupWindowSeconds: config.notifications.groupWindowSeconds,
     async close() {
       await Promise.allSettled([redis.quit(), sql.end({ timeout: 5 })]);

@@ -12,8 +12,7 @@
  */
 import type { Sql } from "../../db/index.ts";
 import type { Redis, RedisKeys } from "../../redis/index.ts";
-import { eventFrameTail, type EventStream } from "../events/index.ts";
-import { APPEND_SCRIPT } from "../events/append.lua.ts";
+import type { EventStream } from "../events/index.ts";
 import type { Presence } from "../presence/index.ts";
 import type { UnreadCounter } from "./unread.ts";
 import type { NotificationView } from "./types.ts";
@@ -25,12 +24,6 @@ export interface DeliveryDeps {
   events: EventStream;
   presence: Presence;
   unread: UnreadCounter;
-  /**
-   * The event stream's replay bounds (`CHAT_REPLAY_MAX_EVENTS`, `CHAT_REPLAY_MAX_AGE_SECONDS`).
-   * When given, a batch's live events are appended by one Lua call per chunk (the stream's own
-   * append script, run once per member inside it); without them, by `events.appendMany`.
-   */
-  replay?: { maxEvents: number; maxAgeSeconds: number };
 }
 
 /**
@@ -83,7 +76,6 @@ const defined = new WeakSet<Redis>();
 
 function defineScripts(redis: Redis): void {
   redis.defineCommand("xpNotifDeliver", { numberOfKeys: 0, lua: DELIVER_SCRIPT });
-  redis.defineCommand("xpNotifAppend", { numberOfKeys: 0, lua: BULK_APPEND_SCRIPT });
   defined.add(redis);
 }
 
@@ -110,62 +102,6 @@ async function adjustAndFindOnline(deps: DeliveryDeps, written: readonly { userI
   return online;
 }
 
-/**
- * The event stream's append script (events/append.lua.ts) as a Lua function — its KEYS and ARGV
- * are the function's parameters — called once per member with the same keys and arguments
- * `events.append` passes it. ARGV: max events, max age seconds, now (unix seconds), then joined by
- * "\n": seq keys, epoch keys, log keys, presence keys, channels, frame tails; then the
- * 8-character epoch candidates concatenated. Every member gets exactly what `events.append` would
- * give them: the next seq, the frame in the replay log, one publish. Frames never hold a raw
- * newline (JSON). write.test.ts checks the result against `events.append`, so a change of the
- * script's signature fails there.
- */
-const BULK_APPEND_SCRIPT = `
-local function append_one(KEYS, ARGV)
-${APPEND_SCRIPT}
-end
-local function split(s)
-  local t = {}
-  for part in string.gmatch(s, '[^\\n]+') do t[#t + 1] = part end
-  return t
-end
-local seqs, epochs, logs, presence = split(ARGV[4]), split(ARGV[5]), split(ARGV[6]), split(ARGV[7])
-local channels, frames = split(ARGV[8]), split(ARGV[9])
-local candidates = ARGV[10]
-for i = 1, #seqs do
-  append_one({seqs[i], epochs[i], logs[i], presence[i]},
-    {channels[i], frames[i], ARGV[1], ARGV[2], string.sub(candidates, i * 8 - 7, i * 8), ARGV[3]})
-end
-return #seqs
-`;
-
-/** Live events per bulk append call. */
-const APPEND_CHUNK = 500;
-
-type WithBulkAppend = { xpNotifAppend(...args: (string | number)[]): Promise<number> };
-
-async function appendBulk(deps: DeliveryDeps, replay: { maxEvents: number; maxAgeSeconds: number }, events: { userId: string; data: unknown }[]): Promise<void> {
-  if (!defined.has(deps.redis)) defineScripts(deps.redis);
-  const ts = Date.now();
-  const p = deps.redis.pipeline() as unknown as WithBulkAppend & { exec(): Promise<[Error | null, number][]> };
-  for (let start = 0; start < events.length; start += APPEND_CHUNK) {
-    const chunk = events.slice(start, start + APPEND_CHUNK);
-    p.xpNotifAppend(
-      replay.maxEvents,
-      replay.maxAgeSeconds,
-      Math.floor(ts / 1000),
-      chunk.map((e) => deps.keys.memberSeq(e.userId)).join("\n"),
-      chunk.map((e) => deps.keys.memberEpoch(e.userId)).join("\n"),
-      chunk.map((e) => deps.keys.memberLog(e.userId)).join("\n"),
-      chunk.map((e) => deps.keys.presence(e.userId)).join("\n"),
-      chunk.map((e) => deps.keys.memberChannel(e.userId)).join("\n"),
-      chunk.map((e) => eventFrameTail("notification", e.data, ts)).join("\n"),
-      chunk.map(() => crypto.randomUUID().slice(0, 8)).join(""),
-    );
-  }
-  for (const [err] of await p.exec()) if (err) throw err;
-}
-
 /** Returns the number of live events published; `view(i)` is called only for online recipients. */
 export async function deliver(deps: DeliveryDeps, written: readonly { userId: string; unreadDelta: number }[], view: (index: number) => NotificationView): Promise<number> {
   if (written.length === 0) return 0;
@@ -178,7 +114,7 @@ export async function deliver(deps: DeliveryDeps, written: readonly { userId: st
     unknown.forEach((l, k) => (l.count = rebuilt[k] ?? 0));
   }
   const events = live.map((l) => ({ userId: written[l.index]!.userId, data: { notification: view(l.index), unread: l.count ?? 0 } }));
-  if (deps.replay && events.length > 1) await appendBulk(deps, deps.replay, events);
-  else await deps.events.appendMany(events.map((e) => ({ ...e, kind: "notification" as const })));
+  // One script call per 500 members (the event stream's own bulk append).
+  await deps.events.appendMany(events.map((e) => ({ ...e, kind: "notification" as const })));
   return live.length;
 }
