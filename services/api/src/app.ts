@@ -9,7 +9,7 @@ import { requestMetrics, requireSameOrigin, securityHeaders } from "@xplicit/sha
 import { opsRoutes } from "@xplicit/shared/ops";
 import type { ApiDeps, ApiEnv } from "./deps.ts";
 import { accountsRoutes } from "./modules/accounts/routes.ts";
-import { profilesRoutes } from "./modules/profiles/routes.ts";
+import { profilesRoutes, type ProfileHooks } from "./modules/profiles/routes.ts";
 import { socialRoutes, type SocialHooks } from "./modules/social/routes.ts";
 import { messagesRoutes } from "./modules/messages/routes.ts";
 import { eventsRoutes } from "./modules/events/routes.ts";
@@ -18,10 +18,11 @@ import { notificationsRoutes } from "./modules/notifications/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { pagesRoutes } from "./modules/pages/routes.ts";
 import { operationsRoutes } from "./modules/operations/routes.ts";
-import { notifyOnFollow } from "./modules/notifications/hooks.ts";
+import { notifyOnFollow, notifyOnProfileView } from "./modules/notifications/hooks.ts";
 
 export interface AppOptions {
   social?: SocialHooks;
+  profiles?: ProfileHooks;
   /** enqueues notification jobs; by default one BullMQ producer on `deps.redis` */
   notifier?: Notifier;
   notReadyReason?: () => string | null;
@@ -67,9 +68,9 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   );
   api.use(requireSameOrigin(deps.config.publicOrigins));
   api.route("/", accountsRoutes(deps));
-  api.route("/", profilesRoutes(deps));
   const notifier = opts.notifier ?? createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() });
   deps.messaging.onOfflineRecipients ??= notifyOfflineRecipients(notifier);
+  api.route("/", profilesRoutes(deps, opts.profiles ?? { onView: notifyOnProfileView(notifier) }));
   api.route("/", socialRoutes(deps, opts.social ?? { onFollow: notifyOnFollow(notifier) }));
   api.route("/", messagesRoutes(deps));
   api.route("/", eventsRoutes(deps));

@@ -20,3 +20,21 @@ export function notifyOnFollow(notifier: Notifier) {
     }
   };
 }
+
+/** "X viewed your profile": one event per viewer per hour; the worker groups them per window. */
+export function notifyOnProfileView(notifier: Notifier) {
+  return async (viewerId: string, ownerId: string): Promise<void> => {
+    try {
+      const hour = Math.floor(Date.now() / 3_600_000);
+      await notifier.notifyMember({
+        recipientId: ownerId,
+        type: "profile_view",
+        actorId: viewerId,
+        subjectId: ownerId,
+        dedupeKey: `profile_view:${viewerId}:${hour}`,
+      });
+    } catch (err) {
+      log.warn("profile view notification not enqueued", { ownerId, error: (err as Error).message });
+    }
+  };
+}

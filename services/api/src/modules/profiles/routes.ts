@@ -14,7 +14,12 @@ function optionalText(body: Record<string, unknown>, field: string, max: number)
   return v.trim();
 }
 
-export function profilesRoutes(deps: ApiDeps) {
+export interface ProfileHooks {
+  /** A member looked at someone else's profile (e.g. to notify them); never awaited by the read. */
+  onView?: (viewerId: string, ownerId: string) => Promise<void>;
+}
+
+export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
 
@@ -22,6 +27,7 @@ export function profilesRoutes(deps: ApiDeps) {
     const profile = await findPublicProfile(deps.sql, c.req.param("handle"));
     const viewer = c.get("member").userId;
     if (!profile || (await hasBlocked(deps.sql, profile.id, viewer))) throw notFound("no such member");
+    if (hooks.onView && profile.id !== viewer) void hooks.onView(viewer, profile.id).catch(() => {});
     const { id: _id, ...visible } = profile;
     return c.json({ profile: visible });
   });
