@@ -166,3 +166,30 @@ describe("cross-replica delivery", () => {
     a1.close();
   });
 });
+
+describe("operator view of a replica", () => {
+  test("/status has the replica's counters and pub/sub probe; /metrics has the chat series", async () => {
+    const r = stack.chats[0]!;
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await conversation(a, b);
+    const c = await connected(a, r);
+    const id = crypto.randomUUID();
+    await c.sendMessage(conv, "counted", id);
+    c.frames = c.frames.filter((f) => f.type !== "sent");
+    await c.sendMessage(conv, "counted", id);
+    const status = await (await fetch(`${r.url}/status`)).json();
+    expect(status.service).toBe("backend-chat");
+    expect(status.sockets).toBeGreaterThanOrEqual(1);
+    expect(status.members).toBeGreaterThanOrEqual(1);
+    for (const key of ["channels", "framesInPerSecond", "framesOutPerSecond", "replica", "draining"]) expect(status).toHaveProperty(key);
+    expect(status.pubsub.lastOkAgoMs).toBeLessThan(10_000);
+    expect(typeof status.pubsub.rttMs).toBe("number");
+    const metrics = await (await fetch(`${r.url}/metrics`)).text();
+    for (const series of ["chat_sockets", "chat_frames_in_total", "chat_frames_out_total", "chat_delivery_latency_seconds_bucket", "chat_resume_total"]) {
+      expect(metrics).toContain(series);
+    }
+    expect(Number(/chat_send_dedup_hits_total(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
+    c.close();
+  });
+});

@@ -60,6 +60,10 @@ test("SIGTERM on a replica with 200 clients: every client resumes on the others 
 
   await Bun.sleep(300);
   const exit = stack.kill(r1, "SIGTERM");
+  // While it drains, the replica reports not-ready and takes no new sockets.
+  await Bun.sleep(50);
+  const ready = await fetch(`${r1.url}/readyz`).then((res) => res.status).catch(() => "gone");
+  expect(ready).toBe(503);
   expect(await exit).toBe(0);
   // Keep sending until every client has come back, whatever the machine's speed.
   await Promise.all(clients.map(({ client }) => client.waitFor(() => resumed.has(client), 30_000, "resume")));
