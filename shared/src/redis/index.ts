@@ -63,8 +63,6 @@ export function redisKeys(prefix: string) {
     userSessions: (userId: string) => `${prefix}user-sess:${userId}`,
     loginFailAccount: (email: string) => `${prefix}login-fail:acct:${email}`,
     loginFailIp: (ip: string) => `${prefix}login-fail:ip:${ip}`,
-    rate: (bucket: string, who: string) => `${prefix}rate:${bucket}:${who}`,
-    memberCard: (userId: string) => `${prefix}member:${userId}`,
     /** Per-member event stream: seq counter, epoch, bounded log, acks (one hash tag per member). */
     memberSeq: (userId: string) => `${prefix}ev:{${userId}}:seq`,
     memberEpoch: (userId: string) => `${prefix}ev:{${userId}}:epoch`,
@@ -74,7 +72,6 @@ export function redisKeys(prefix: string) {
     presence: (userId: string) => `${prefix}presence:${userId}`,
     sendDedup: (userId: string, clientMsgId: string) => `${prefix}send:${userId}:${clientMsgId}`,
     replicaChannel: (replica: string) => `${prefix}ch:replica:${replica}`,
-    replicas: () => `${prefix}replicas`,
     unread: (userId: string) => `${prefix}notif:unread:${userId}`,
     bullPrefix: () => `${prefix}bull`,
   };

@@ -200,12 +200,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
     }));
   }
 
-  /** Is this session still live? Cheap (one Redis EXISTS); used by long-lived sockets. */
-  async function stillValid(token: string): Promise<boolean> {
-    return (await verify(token)) !== null;
-  }
-
-  return { create, verify, revokeToken, revokeById, revokeAll, list, stillValid };
+  return { create, verify, revokeToken, revokeById, revokeAll, list };
 }
 
 export type SessionStore = ReturnType<typeof createSessionStore>;

@@ -57,12 +57,6 @@ export async function createConversation(
   return { ...result, kind };
 }
 
-export async function conversationMemberIds(deps: Pick<MessagingDeps, "sql">, conversationId: string): Promise<string[]> {
-  const rows = await deps.sql<{ user_id: string }[]>`
-    select user_id from conversation_members where conversation_id = ${conversationId}`;
-  return rows.map((r) => r.user_id);
-}
-
 export async function isConversationMember(deps: Pick<MessagingDeps, "sql">, conversationId: string, userId: string): Promise<boolean> {
   const [row] = await deps.sql`
     select 1 from conversation_members where conversation_id = ${conversationId} and user_id = ${userId}`;

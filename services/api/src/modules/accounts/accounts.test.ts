@@ -177,3 +177,21 @@ describe("idle expiry", () => {
     }
   });
 });
+
+describe("absolute lifetime", () => {
+  test("a session in constant use still ends at its absolute lifetime", async () => {
+    const shortApi = await startTestApi({ SESSION_ABSOLUTE_SECONDS: "2" });
+    try {
+      const { client } = await registeredClient(shortApi);
+      const deadline = Date.now() + 1500;
+      while (Date.now() < deadline) {
+        expect((await client.get("/api/me")).status).toBe(200);
+        await Bun.sleep(250);
+      }
+      await Bun.sleep(1000);
+      expect((await client.get("/api/me")).status).toBe(401);
+    } finally {
+      await shortApi.stop();
+    }
+  });
+});

@@ -7,7 +7,7 @@
 import type { ServerWebSocket } from "bun";
 import { AppError } from "@xplicit/shared/errors";
 import { frameSeq } from "@xplicit/shared/modules/events";
-import { isConversationMember, markRead, parseId, parseSendInput, sendMessage } from "@xplicit/shared/modules/messages";
+import { conversationInfo, markRead, parseId, parseSendInput, sendMessage } from "@xplicit/shared/modules/messages";
 import { createLogger } from "@xplicit/shared/log";
 import type { UpgradeSession } from "../../deps.ts";
 import { EVENT_PREFIX, frame, frameTs } from "./frames.ts";
@@ -46,7 +46,6 @@ export class Connection {
   private ackTimer: Timer | null = null;
   private sendChain: Promise<void> | null = null;
   private helloTimer: Timer | null = null;
-  private memberOf: Set<string> | null = null;
   private lastTyping: Map<string, number> | null = null;
 
   constructor(readonly hub: Hub, readonly session: UpgradeSession) {
@@ -388,7 +387,6 @@ export class Connection {
         const input = parseSendInput(msg, this.hub.deps.config.chat.maxBodyChars);
         const { answer, duplicate } = await sendMessage(this.hub.deps.messaging, this.userId, input);
         if (duplicate) sendDedupHits.inc();
-        (this.memberOf ??= new Set()).add(input.conversationId);
         this.sendControl(JSON.stringify({ type: "sent", ...answer }), "sent");
       } catch (err) {
         this.replyError(err, ref);
@@ -422,13 +420,10 @@ export class Connection {
       this.lastTyping ??= new Map();
       if (now - (this.lastTyping.get(conversationId) ?? 0) < 1500) return;
       this.lastTyping.set(conversationId, now);
-      if (!this.memberOf?.has(conversationId)) {
-        if (!(await isConversationMember(this.hub.deps.messaging, conversationId, this.userId))) {
-          throw new AppError(403, "not_member", "no such conversation, or you are not in it");
-        }
-        (this.memberOf ??= new Set()).add(conversationId);
-      }
-      const others = (await this.hub.conversationMembers(conversationId)).filter((m) => m !== this.userId);
+      // The same cached membership the send path uses: no query per typing frame.
+      const conv = await conversationInfo(this.hub.deps.messaging, conversationId, this.userId);
+      if (!conv) throw new AppError(403, "not_member", "no such conversation, or you are not in it");
+      const others = conv.members.filter((m) => m !== this.userId);
       await this.hub.deps.events.publishEphemeral(others, frame.typing(conversationId, this.userId));
     } catch (err) {
       this.replyError(err, "typing");

@@ -4,7 +4,6 @@
  * from the channel are handed to each of the member's sockets, which keep their own cursor.
  */
 import { createLogger } from "@xplicit/shared/log";
-import { conversationMemberIds } from "@xplicit/shared/modules/messages";
 import { sessionRevokedChannel, type SessionRevokedEvent } from "@xplicit/shared/sessions";
 import type { ChatDeps } from "../../deps.ts";
 import type { Connection } from "./connection.ts";
@@ -23,7 +22,6 @@ export class Hub {
   readonly members = new Map<string, Set<Connection>>();
   private readonly channelPrefix: string;
   private readonly revokedChannel: string;
-  private readonly convMembersCache = new Map<string, { at: number; ids: string[] }>();
   private readonly partnersCache = new Map<string, { at: number; ids: string[] }>();
   private subscriberReadyOnce = false;
 
@@ -141,21 +139,10 @@ export class Hub {
     return ids;
   }
 
-  async conversationMembers(conversationId: string): Promise<string[]> {
-    const hit = this.convMembersCache.get(conversationId);
-    if (hit && Date.now() - hit.at < CACHE_MS) return hit.ids;
-    const ids = await conversationMemberIds(this.deps, conversationId);
-    this.convMembersCache.set(conversationId, { at: Date.now(), ids });
-    if (this.convMembersCache.size > 50_000) this.convMembersCache.clear();
-    return ids;
-  }
-
   /** Drops expired cache entries, so idle members do not keep their partner lists in memory. */
   private sweepCaches(): void {
     const now = Date.now();
-    for (const cache of [this.partnersCache, this.convMembersCache]) {
-      for (const [k, v] of cache) if (now - v.at >= CACHE_MS) cache.delete(k);
-    }
+    for (const [k, v] of this.partnersCache) if (now - v.at >= CACHE_MS) this.partnersCache.delete(k);
   }
 
   /** Presence heartbeat for every member held here (and cache upkeep, on the same timer). */
@@ -186,8 +173,6 @@ export class Hub {
   }
 
   stats() {
-    let sockets = 0;
-    for (const g of this.members.values()) sockets += g.size;
-    return { sockets: this.all.size, helloSockets: sockets, members: this.members.size, channels: this.members.size + 1 };
+    return { sockets: this.all.size, members: this.members.size, channels: this.members.size + 1 };
   }
 }
