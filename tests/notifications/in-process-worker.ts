@@ -31,7 +31,8 @@ export async function waitForJob(kind: QueueKind, jobId: string, timeoutMs = 20_
       const job = await queue.getJob(jobId);
       if (job) {
         const state = await job.getState();
-        if (state === "completed") return job.returnvalue;
+        // The job was read before it finished: read it again for the return value it completed with.
+        if (state === "completed") return (await queue.getJob(jobId))?.returnvalue ?? job.returnvalue;
         if (state === "failed") throw new Error(`job ${jobId} failed: ${job.failedReason}`);
       }
       await Bun.sleep(50);
