@@ -1,5 +1,7 @@
 /** 1M followers of one actor, and a share of them online (exact presence, as the chat tier writes it). */
 import type { Sql } from "@xplicit/shared/db";
+import { createUnreadCounter } from "@xplicit/shared/modules/notifications";
+import { createPresence } from "@xplicit/shared/modules/presence";
 import type { Redis, RedisKeys } from "@xplicit/shared/redis";
 
 export async function seedFollowers(sql: Sql, count: number): Promise<{ actorId: string; followerIds: string[] }> {
@@ -15,16 +17,24 @@ export async function seedFollowers(sql: Sql, count: number): Promise<{ actorId:
   return { actorId, followerIds };
 }
 
-/** Every `every`-th follower gets an open client on a fake replica, for as long as the run lasts. */
+/**
+ * Every `every`-th follower gets an open client on a fake replica, for as long as the run lasts,
+ * written by the presence module exactly as a chat replica writes it.
+ */
 export async function markOnline(redis: Redis, keys: RedisKeys, ids: readonly string[], every: number): Promise<string[]> {
   const online = ids.filter((_, i) => i % every === 0);
-  const until = Math.floor(Date.now() / 1000) + 3600;
-  for (let i = 0; i < online.length; i += 10_000) {
-    const p = redis.pipeline();
-    for (const id of online.slice(i, i + 10_000)) p.hset(keys.presence(id), "bench-replica", until);
-    await p.exec();
-  }
+  const presence = createPresence({ redis, keys, ttlSeconds: 3600 });
+  await presence.refresh("bench-replica", online);
   return online;
+}
+
+/**
+ * The unread counters of the online members, cached as a chat replica leaves them when a member
+ * connects (it warms the counter then, so a fan-out never counts in Postgres for an online member).
+ */
+export async function warmOnlineCounters(sql: Sql, redis: Redis, keys: RedisKeys, online: readonly string[]): Promise<void> {
+  const unread = createUnreadCounter({ sql, redis, keys });
+  for (let i = 0; i < online.length; i += 5000) await unread.get(online.slice(i, i + 5000));
 }
 
 /** Between runs: no rows, no counters, no event streams. */

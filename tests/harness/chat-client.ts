@@ -90,11 +90,25 @@ export class ChatClient {
     return this.events.filter((e) => e.kind === "message");
   }
 
+  /**
+   * Sends and waits for the answer. Like a real client (docs/protocol.md), a send left unanswered
+   * — the rate limit drops frames with at most one `rate_limited` error a second — is sent again
+   * with the same id after a while: repeats are answered, never stored twice.
+   */
   async sendMessage(conversationId: string, body: string, id: string = crypto.randomUUID()): Promise<Frame> {
-    this.send({ type: "send", id, conversationId, body });
+    const deadline = Date.now() + 30_000;
     let answer: Frame | undefined;
-    await this.waitFor(() => !!(answer = this.frames.find((f) => (f.type === "sent" || f.type === "error") && (f.id === id || f.ref === id))), 30_000, `sent ${id}`);
-    return answer!;
+    const answered = () => !!(answer = this.frames.find((f) => (f.type === "sent" || f.type === "error") && (f.id === id || f.ref === id)));
+    for (;;) {
+      this.send({ type: "send", id, conversationId, body });
+      const left = deadline - Date.now();
+      try {
+        await this.waitFor(answered, Math.min(2_000, Math.max(0, left)), `sent ${id}`);
+        return answer!;
+      } catch (err) {
+        if (left <= 2_000) throw err;
+      }
+    }
   }
 
   close(): void {

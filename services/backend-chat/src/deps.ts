@@ -2,6 +2,7 @@ import type { Config } from "@xplicit/shared/config";
 import type { Sql } from "@xplicit/shared/db";
 import type { EventStream } from "@xplicit/shared/modules/events";
 import type { MessagingDeps } from "@xplicit/shared/modules/messages";
+import type { UnreadCounter } from "@xplicit/shared/modules/notifications";
 import type { Presence } from "@xplicit/shared/modules/presence";
 import type { Redis, RedisKeys } from "@xplicit/shared/redis";
 import type { SessionStore } from "@xplicit/shared/sessions";
@@ -16,6 +17,8 @@ export interface ChatDeps {
   sessions: SessionStore;
   events: EventStream;
   presence: Presence;
+  /** warmed when a member connects, so a notification fan-out finds their badge count cached */
+  unread: UnreadCounter;
   messaging: MessagingDeps;
 }
 

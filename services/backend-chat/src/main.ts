@@ -4,6 +4,7 @@ import { onShutdown } from "@xplicit/shared/lifecycle";
 import { configureLogging, createLogger } from "@xplicit/shared/log";
 import { setDefaultLabels } from "@xplicit/shared/metrics";
 import { createEventStream } from "@xplicit/shared/modules/events";
+import { createUnreadCounter } from "@xplicit/shared/modules/notifications";
 import { createPresence } from "@xplicit/shared/modules/presence";
 import { createRedisConnections, redisKeys } from "@xplicit/shared/redis";
 import { createSessionStore } from "@xplicit/shared/sessions";
@@ -35,6 +36,7 @@ const deps: ChatDeps = {
   sessions: createSessionStore({ sql, redis, keys, ...config.session }),
   events,
   presence,
+  unread: createUnreadCounter({ sql, redis, keys }),
   messaging: createMessaging({ config, sql, redis, keys, events }),
 };
 

@@ -69,7 +69,10 @@ export function redisKeys(prefix: string) {
     memberLog: (userId: string) => `${prefix}ev:{${userId}}:log`,
     memberAcks: (userId: string) => `${prefix}ev:{${userId}}:acks`,
     memberChannel: (userId: string) => `${prefix}ch:member:${userId}`,
+    /** Per-replica deadlines of a member's open clients (the truth presence is derived from). */
     presence: (userId: string) => `${prefix}presence:${userId}`,
+    /** Exists exactly while some replica's deadline is ahead (expires at the latest one). */
+    online: (userId: string) => `${prefix}online:${userId}`,
     sendDedup: (userId: string, clientMsgId: string) => `${prefix}send:${userId}:${clientMsgId}`,
     replicaChannel: (replica: string) => `${prefix}ch:replica:${replica}`,
     unread: (userId: string) => `${prefix}notif:unread:${userId}`,

@@ -30,8 +30,8 @@ export async function runBulkJob<T extends Partial<BatchCheckpoint>>(
     source,
     template,
     batchSize: ctx.deps.config.notifications.fanoutBatchSize,
-    // two pages in flight: one page's delivery (or a second insert) overlaps the other's insert
-    parallel: 2,
+    // three pages in flight: one inserting while two earlier ones are delivered (measured best of 2–4)
+    parallel: 3,
     from,
     stopping: ctx.stopping,
     checkpoint: async (cp) => {

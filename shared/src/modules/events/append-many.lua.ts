@@ -4,7 +4,7 @@ import { APPEND_SCRIPT } from "./append.lua.ts";
  * The append script run for several members in one call (one command instead of one per member).
  * ARGV: max events, max age seconds, now (unix seconds), member count, then 7 per member: seq key,
  * epoch key, log key, presence key, channel, frame tail, epoch candidate. Returns the flat list
- * seq, epoch, online for each member, in order — exactly what the single append returns for each.
+ * seq, online for each member, in order — exactly what the single append returns for each.
  */
 export const APPEND_MANY_SCRIPT = `
 local function append_one(KEYS, ARGV)
@@ -18,7 +18,6 @@ for i = 0, n - 1 do
     {ARGV[b + 5], ARGV[b + 6], ARGV[1], ARGV[2], ARGV[b + 7], ARGV[3]})
   out[#out + 1] = r[1]
   out[#out + 1] = r[2]
-  out[#out + 1] = r[3]
 end
 return out
 `;

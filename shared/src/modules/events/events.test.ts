@@ -24,19 +24,31 @@ test("appendMany gives each member its next seq, logs and publishes each frame, 
   expect(first.map((a) => a.seq)).toEqual([1, 1, 1]);
   expect(second.map((a) => a.seq)).toEqual([2, 2, 2]);
   expect(first.map((a) => a.online)).toEqual([false, true, false]);
-  expect(new Set(first.map((a) => a.epoch)).size).toBe(3);
-  expect(second[0]!.epoch).toBe(first[0]!.epoch);
+  const epochs = await Promise.all(members.map(async (m) => (await events.head(m)).epoch));
+  expect(new Set(epochs).size).toBe(3);
+  expect(epochs[0]).toHaveLength(8);
 
   const single = await events.append({ userId: "101", kind: "read", data: { n: 3 } });
   expect(single.seq).toBe(3);
 
-  const replay = await events.replayAfter("101", 0, first[0]!.epoch);
+  const replay = await events.replayAfter("101", 0, epochs[0]!);
   expect(replay.ok).toBe(true);
   if (!replay.ok) return;
   expect(replay.frames.map(frameSeq)).toEqual([1, 2, 3]);
   expect(replay.frames.map((f) => JSON.parse(f).data.n)).toEqual([1, 2, 3]);
   for (let i = 0; i < 50 && published.length < 3; i++) await Bun.sleep(20);
   expect(published).toEqual(replay.frames);
+});
+
+test("a stream whose epoch alone went missing gets a new one, so old cursors are refused", async () => {
+  await events.append({ userId: "301", kind: "message", data: {} });
+  const before = await events.head("301");
+  await redis.del(keys.memberEpoch("301"));
+  const after = await events.head("301");
+  expect(after.seq).toBe(before.seq);
+  expect(after.epoch).toHaveLength(8);
+  expect(after.epoch).not.toBe(before.epoch);
+  expect((await events.replayAfter("301", 0, before.epoch)).ok).toBe(false);
 });
 
 test("outside the window, replay refuses instead of skipping", async () => {

@@ -20,7 +20,6 @@ export interface AppendRequest {
 export interface Appended {
   userId: string;
   seq: number;
-  epoch: string;
   /** the member had an open client (exact presence) when the event was appended */
   online: boolean;
 }
@@ -72,7 +71,7 @@ export function createEventStream(opts: EventStreamOptions) {
   const { redis, keys, maxEvents, maxAgeSeconds } = opts;
   redis.defineCommand("xpAppendEvent", { numberOfKeys: 4, lua: APPEND_SCRIPT });
   redis.defineCommand("xpAppendEvents", { numberOfKeys: 0, lua: APPEND_MANY_SCRIPT });
-  type Reply = [number, string, number];
+  type Reply = [number, number];
   type WithAppend = {
     xpAppendEvent(...args: (string | number)[]): Promise<Reply>;
     xpAppendEvents(...args: (string | number)[]): Promise<(number | string)[]>;
@@ -83,7 +82,7 @@ export function createEventStream(opts: EventStreamOptions) {
       keys.memberSeq(req.userId),
       keys.memberEpoch(req.userId),
       keys.memberLog(req.userId),
-      keys.presence(req.userId),
+      keys.online(req.userId),
       keys.memberChannel(req.userId),
       eventFrameTail(req.kind, req.data, ts),
       maxEvents,
@@ -94,8 +93,8 @@ export function createEventStream(opts: EventStreamOptions) {
   }
 
   async function append(req: AppendRequest): Promise<Appended> {
-    const [seq, epoch, online] = await (redis as unknown as WithAppend).xpAppendEvent(...args(req, Date.now()));
-    return { userId: req.userId, seq: Number(seq), epoch, online: online === 1 };
+    const [seq, online] = await (redis as unknown as WithAppend).xpAppendEvent(...args(req, Date.now()));
+    return { userId: req.userId, seq: Number(seq), online: online === 1 };
   }
 
   /**
@@ -128,7 +127,7 @@ export function createEventStream(opts: EventStreamOptions) {
           keys.memberSeq(req.userId),
           keys.memberEpoch(req.userId),
           keys.memberLog(req.userId),
-          keys.presence(req.userId),
+          keys.online(req.userId),
           keys.memberChannel(req.userId),
           tailOf(req),
           newEpoch(),
@@ -139,9 +138,9 @@ export function createEventStream(opts: EventStreamOptions) {
     const out: Appended[] = [];
     for (const [err, flat] of await pipeline.exec()) {
       if (err) throw err;
-      for (let j = 0; j < flat.length; j += 3) {
+      for (let j = 0; j < flat.length; j += 2) {
         const req = reqs[out.length]!;
-        out.push({ userId: req.userId, seq: Number(flat[j]), epoch: String(flat[j + 1]), online: Number(flat[j + 2]) === 1 });
+        out.push({ userId: req.userId, seq: Number(flat[j]), online: Number(flat[j + 1]) === 1 });
       }
     }
     return out;
@@ -157,6 +156,11 @@ export function createEventStream(opts: EventStreamOptions) {
 
   async function head(userId: string): Promise<StreamHead> {
     const [seq, epoch] = await redis.mget(keys.memberSeq(userId), keys.memberEpoch(userId));
+    if (epoch === null && seq !== null) {
+      // The epoch alone went missing: a new one tells every client its cursor cannot be trusted.
+      await redis.set(keys.memberEpoch(userId), newEpoch(), "NX");
+      return head(userId);
+    }
     return { seq: Number(seq ?? 0), epoch: epoch ?? "" };
   }
 

@@ -1,10 +1,11 @@
 /**
  * The bulk write loop behind `fanout` and `broadcast` jobs: page through recipients by keyset,
  * write each page with one statement, deliver it, checkpoint the cursor. The next page is read
- * while the current one is written, and up to `parallel` pages are in flight at once (each one
- * insert then delivery, on its own pooled connection), so one page's Redis delivery overlaps the
- * next page's insert and, with 2 or more, two inserts can use two cores. Checkpoints are written
- * strictly in page order, only for pages whose insert and delivery have both finished.
+ * while the current one is written, and up to `parallel` pages are in flight at once: inserts run
+ * one after another (concurrent bulk inserts into one table mostly wait on each other), each
+ * page's Redis delivery overlapping the next pages' inserts, so Postgres and Redis both stay
+ * busy. Checkpoints are written strictly in page order, only for pages whose insert and delivery
+ * have both finished.
  * A resumed job starts from its checkpoint; rows already written conflict on the dedupe key and
  * are neither written nor delivered twice (pages past the checkpoint may have been written).
  */
@@ -42,7 +43,7 @@ export interface RunOptions {
   source: RecipientSource;
   template: BatchTemplate;
   batchSize: number;
-  /** pages in flight at once (insert + delivery each); default 2 */
+  /** pages in flight at once (one inserting, the others delivering); default 3 */
   parallel?: number;
   from: BatchCheckpoint;
   /** persist progress; called in page order after the page is written and delivered */
@@ -56,21 +57,29 @@ export type RunOutcome = { done: boolean } & BatchCheckpoint & { live: number };
 
 export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<RunOutcome> {
   const { source, template, batchSize } = opts;
-  const parallel = Math.max(1, opts.parallel ?? 2);
+  const parallel = Math.max(1, opts.parallel ?? 3);
   let cp: BatchCheckpoint = { ...opts.from };
   let live = 0;
   const inflight: { page: RecipientPage; done: Promise<{ rows: number; live: number; ms: number }> }[] = [];
 
+  // Inserts run one after another (two concurrent bulk inserts into one table mostly wait on each
+  // other), while earlier pages are delivered through Redis: Postgres and Redis both stay busy.
+  let insertsDone: Promise<unknown> = Promise.resolve();
   const writePage = async (page: RecipientPage) => {
-    const started = performance.now();
-    const rows = await insertBatch(deps.sql, {
-      userIds: page.ids,
-      type: template.type,
-      actorId: template.actorId,
-      subjectId: template.subjectId,
-      dedupeKey: template.dedupeKey,
-      occurredAt: template.occurredAt,
+    let started = 0;
+    const inserting = insertsDone.then(() => {
+      started = performance.now();
+      return insertBatch(deps.sql, {
+        userIds: page.ids,
+        type: template.type,
+        actorId: template.actorId,
+        subjectId: template.subjectId,
+        dedupeKey: template.dedupeKey,
+        occurredAt: template.occurredAt,
+      });
     });
+    insertsDone = inserting.catch(() => {});
+    const rows = await inserting;
     const n = await deliver(deps, rows.map((r) => ({ userId: r.userId, unreadDelta: 1 })), (i) => ({ ...template.view, id: rows[i]!.id }));
     return { rows: rows.length, live: n, ms: performance.now() - started };
   };

@@ -56,6 +56,16 @@ export function createUnreadCounter(opts: { sql: Sql; redis: Redis; keys: RedisK
     return out;
   }
 
+  /** The cached counts (null where none is cached), one MGET per 5,000; nothing is rebuilt. */
+  async function peek(userIds: readonly string[]): Promise<(number | null)[]> {
+    const out: (number | null)[] = [];
+    for (let i = 0; i < userIds.length; i += 5000) {
+      const values = await redis.mget(...userIds.slice(i, i + 5000).map((id) => keys.unread(id)));
+      for (const v of values) out.push(v === null ? null : Number(v));
+    }
+    return out;
+  }
+
   /** Counts for many members: cached ones from Redis, the rest rebuilt from Postgres and cached. */
   async function get(userIds: readonly string[]): Promise<number[]> {
     if (userIds.length === 0) return [];
@@ -97,7 +107,7 @@ export function createUnreadCounter(opts: { sql: Sql; redis: Redis; keys: RedisK
     await redis.del(keys.unread(userId));
   }
 
-  return { adjust, get, rebuild, getOne, invalidate };
+  return { adjust, peek, get, rebuild, getOne, invalidate };
 }
 
 export type UnreadCounter = ReturnType<typeof createUnreadCounter>;

@@ -3,6 +3,10 @@
  * a member's socket writes its own field in `presence:<member>` whose value is a deadline it keeps
  * pushing forward with a heartbeat. A replica that dies stops refreshing, so its members fall off
  * within `ttlSeconds` instead of staying "online" forever; a clean close removes the field at once.
+ *
+ * Readers never look at that hash: every change also rewrites `online:<member>`, a key that
+ * exists exactly while some deadline is ahead (it expires at the latest one). So "who of these
+ * 5,000 recipients is online" is one MGET (or EXISTS inside a script), not 5,000 hash reads.
  */
 import type { Redis, RedisKeys } from "../../redis/index.ts";
 
@@ -12,65 +16,81 @@ export interface PresenceOptions {
   ttlSeconds?: number;
 }
 
-const ONLINE_SCRIPT = `
-local now = tonumber(ARGV[1])
-local out = {}
-for i, key in ipairs(KEYS) do
-  local flag = 0
-  local vals = redis.call('HVALS', key)
-  for _, v in ipairs(vals) do
-    if tonumber(v) > now then flag = 1 break end
+/**
+ * ARGV: replica, deadline (0 = remove the replica's field), now, hash TTL, then pairs of
+ * (presence hash key, online key). Sets or removes the replica's field in each hash, then makes
+ * the online key expire at the latest deadline still ahead, or deletes it when none is.
+ */
+const UPDATE_SCRIPT = `
+local replica, deadline, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+for i = 5, #ARGV, 2 do
+  local hash, online = ARGV[i], ARGV[i + 1]
+  if deadline > 0 then
+    redis.call('HSET', hash, replica, deadline)
+    redis.call('EXPIRE', hash, ttl)
+  else
+    redis.call('HDEL', hash, replica)
   end
-  out[i] = flag
+  local latest = 0
+  for _, v in ipairs(redis.call('HVALS', hash)) do
+    local d = tonumber(v)
+    if d and d > latest then latest = d end
+  end
+  if latest > now then redis.call('SET', online, '1', 'EXAT', latest) else redis.call('DEL', online) end
 end
-return out
+return 1
 `;
+
+/** Members per script call: bounds how long one call holds Redis. */
+const CHUNK = 1000;
+
+type WithUpdate = { xpPresenceUpdate(...args: (string | number)[]): Promise<number> };
 
 export function createPresence(opts: PresenceOptions) {
   const { redis, keys } = opts;
   const ttl = opts.ttlSeconds ?? 90;
+  redis.defineCommand("xpPresenceUpdate", { numberOfKeys: 0, lua: UPDATE_SCRIPT });
+  const update = (redis as unknown as WithUpdate).xpPresenceUpdate.bind(redis);
 
-  const deadline = () => Math.floor(Date.now() / 1000) + ttl;
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+  async function apply(replica: string, userIds: Iterable<string>, remove: boolean): Promise<void> {
+    const ids = [...userIds];
+    const now = nowSeconds();
+    const deadline = remove ? 0 : now + ttl;
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const args: (string | number)[] = [replica, deadline, now, ttl];
+      for (const id of ids.slice(i, i + CHUNK)) args.push(keys.presence(id), keys.online(id));
+      await update(...args);
+    }
+  }
 
   /** The member's first socket on this replica opened. */
   async function connected(userId: string, replica: string): Promise<void> {
-    await redis.multi().hset(keys.presence(userId), replica, deadline()).expire(keys.presence(userId), ttl).exec();
+    await apply(replica, [userId], false);
   }
 
   /** The member's last socket on this replica closed. */
   async function disconnected(userId: string, replica: string): Promise<void> {
-    await redis.hdel(keys.presence(userId), replica);
+    await apply(replica, [userId], true);
   }
 
   /** Heartbeat for every member this replica holds. */
   async function refresh(replica: string, userIds: Iterable<string>): Promise<void> {
-    const ids = [...userIds];
-    const until = deadline();
-    for (let i = 0; i < ids.length; i += 1000) {
-      const p = redis.pipeline();
-      for (const id of ids.slice(i, i + 1000)) {
-        p.hset(keys.presence(id), replica, until);
-        p.expire(keys.presence(id), ttl);
-      }
-      await p.exec();
-    }
+    await apply(replica, userIds, false);
   }
 
   /** Removes this replica from the given members (clean shutdown). */
   async function forgetReplica(replica: string, userIds: Iterable<string>): Promise<void> {
-    const p = redis.pipeline();
-    for (const id of userIds) p.hdel(keys.presence(id), replica);
-    await p.exec();
+    await apply(replica, userIds, true);
   }
 
-  /** Online flags for many members in one round trip: any replica field whose deadline is ahead. */
+  /** Online flags for many members: one MGET per 5,000. */
   async function online(userIds: readonly string[]): Promise<boolean[]> {
-    if (userIds.length === 0) return [];
     const out: boolean[] = [];
     for (let i = 0; i < userIds.length; i += 5000) {
-      const chunk = userIds.slice(i, i + 5000);
-      const flags = (await redis.eval(ONLINE_SCRIPT, chunk.length, ...chunk.map((id) => keys.presence(id)), Math.floor(Date.now() / 1000))) as number[];
-      for (const f of flags) out.push(f === 1);
+      const values = await redis.mget(...userIds.slice(i, i + 5000).map((id) => keys.online(id)));
+      for (const v of values) out.push(v !== null);
     }
     return out;
   }

@@ -113,8 +113,12 @@ export class Hub {
     try {
       const replica = config.chat.replicaName;
       const [wasOnline] = await presence.online([userId]);
-      if (online) await presence.connected(userId, replica);
-      else await presence.disconnected(userId, replica);
+      if (online) {
+        await presence.connected(userId, replica);
+        // The badge count is cached while the member is online: a fan-out to them then never
+        // has to count in Postgres before their live event.
+        void this.deps.unread.get([userId]).catch(() => {});
+      } else await presence.disconnected(userId, replica);
       const [isOnline] = await presence.online([userId]);
       if (wasOnline === isOnline) return;
       const partners = await this.partnersOf(userId);

@@ -1,0 +1,32 @@
+import { afterAll, expect, test } from "bun:test";
+import { createRedis, redisKeys } from "../../redis/index.ts";
+import { createPresence } from "./index.ts";
+
+const redis = createRedis(process.env.REDIS_URL!, "presence-test");
+const keys = redisKeys(`${process.env.REDIS_PREFIX}presence:`);
+const presence = createPresence({ redis, keys, ttlSeconds: 60 });
+afterAll(() => redis.disconnect());
+
+test("a member is online while any replica holds a client, and offline when the last one leaves", async () => {
+  await presence.connected("1", "replica-a");
+  await presence.connected("1", "replica-b");
+  expect(await presence.online(["1", "2"])).toEqual([true, false]);
+  await presence.disconnected("1", "replica-a");
+  expect(await presence.online(["1"])).toEqual([true]);
+  await presence.forgetReplica("replica-b", ["1"]);
+  expect(await presence.online(["1"])).toEqual([false]);
+  expect(await redis.exists(keys.online("1"))).toBe(0);
+});
+
+test("the online key expires at the latest replica deadline, so a dead replica's members fall off", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  // replica-dead stopped refreshing long ago; replica-live holds the member until its deadline
+  await redis.hset(keys.presence("3"), "replica-dead", now - 5);
+  await presence.refresh("replica-live", ["3", "4"]);
+  const ttl = await redis.ttl(keys.online("3"));
+  expect(ttl).toBeGreaterThan(50);
+  expect(ttl).toBeLessThanOrEqual(60);
+  await presence.disconnected("3", "replica-live");
+  // only the expired deadline is left: offline, not "online until the hash expires"
+  expect(await presence.online(["3", "4"])).toEqual([false, true]);
+});
