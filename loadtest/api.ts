@@ -3,17 +3,18 @@
  *
  *   k6 run -e BASE_URL=http://127.0.0.1:3000 -e RATE=300 -e DURATION=2m loadtest/api.ts
  *
- * Env: BASE_URL, ORIGIN, MEMBERS (50), RATE (iterations/s, 200), DURATION (1m), MAX_VUS (200),
- * P99_MS (100, all requests), NOTIF_P99_MS (20, the notification list), INSECURE, CLIENT_CERT/KEY.
+ * Env: BASE_URL, ORIGIN, MEMBERS (50), RATE (iterations/s, 200), DURATION (1m; 90, 90s, 2m, 1h),
+ * MAX_VUS (200), P99_MS (100, all requests of the mix), NOTIF_P99_MS (20, the notification list),
+ * PROFILE_P99_MS (20, a profile), FOLLOWS_EACH (5), SEED_MESSAGES (20), RUN_ID, INSECURE, CLIENT_CERT/KEY.
  */
 import type { Options } from "k6/options";
 import { createMembers, pairUp } from "./lib/api.ts";
 import { apiMixIteration, seedPool, type ApiPool } from "./lib/api-mix.ts";
-import { RUN_ID, envInt, envStr, tlsOptions } from "./lib/config.ts";
+import { envInt, envSeconds, newRunId, tlsOptions } from "./lib/config.ts";
 
 const MEMBERS = envInt("MEMBERS", 50);
 const RATE = envInt("RATE", 200);
-const DURATION = envStr("DURATION", "1m");
+const DURATION = `${envSeconds("DURATION", 60)}s`;
 
 export const options: Options = {
   ...tlsOptions(),
@@ -40,7 +41,7 @@ export const options: Options = {
 };
 
 export function setup(): ApiPool {
-  const members = createMembers(`${RUN_ID}a`, MEMBERS);
+  const members = createMembers(`${newRunId()}a`, MEMBERS);
   const conversations = pairUp(members, 2);
   seedPool(members, conversations, envInt("FOLLOWS_EACH", 5), envInt("SEED_MESSAGES", 20));
   return { members, conversations };

@@ -9,9 +9,9 @@
 import { check, group } from "k6";
 import type { Options } from "k6/options";
 import { setTimeout } from "k6/timers";
-import { RUN_ID, WS_URLS, tlsOptions } from "./lib/config.ts";
+import { TAIL_GRACE_MS, WS_URLS, newRunId, tlsOptions } from "./lib/config.ts";
 import { createConversation, del, get, json, post, registerOrLogin, type Member } from "./lib/api.ts";
-import { newDevice, pickUrl, runSession } from "./lib/chat-client.ts";
+import { newDevice, urlsFor, runSession } from "./lib/chat-client.ts";
 import { clientIdFor } from "./lib/ids.ts";
 import { primeZeroCounters } from "./lib/metrics.ts";
 
@@ -24,22 +24,29 @@ export const options: Options = {
     chat_lost: ["count==0"],
     chat_duplicated: ["count==0"],
     chat_send_unacked: ["count==0"],
+    chat_resyncs: ["count==0"],
+    chat_tail_unverified: ["count==0"],
     chat_deliveries: ["count>0"],
     chat_connect_ok: ["rate==1"],
   },
 };
 
+export function setup(): { runId: string } {
+  return { runId: newRunId() };
+}
+
 const is2xx = (r: { status: number }) => r.status >= 200 && r.status < 300;
 
-export default function (): void {
+export default function (data: { runId: string }): void {
   primeZeroCounters();
+  const runId = data.runId;
   let a: Member | null = null;
   let b: Member | null = null;
   let conversationId: string | null = null;
 
   group("accounts", () => {
-    a = registerOrLogin(`${RUN_ID}s`, 0);
-    b = registerOrLogin(`${RUN_ID}s`, 1);
+    a = registerOrLogin(`${runId}s`, 0);
+    b = registerOrLogin(`${runId}s`, 1);
     check(a, { "member A signed in": (x) => x !== null });
     check(b, { "member B signed in": (x) => x !== null });
   });
@@ -75,11 +82,11 @@ export default function (): void {
 
   group("real-time round trip", () => {
     // B listens on one replica, A sends from another: 3 messages in ~2 s.
-    runSession({ member: B, device: newDevice(clientIdFor(RUN_ID, 1, 0)), url: pickUrl(WS_URLS, 1), holdMs: 3500, drainMs: 1500 });
+    runSession({ member: B, device: newDevice(clientIdFor(runId, 1, 0)), urls: urlsFor(WS_URLS, 1), holdMs: 3500, drainMs: 1500 });
     runSession({
       member: A,
-      device: newDevice(clientIdFor(RUN_ID, 0, 0)),
-      url: pickUrl(WS_URLS, 0),
+      device: newDevice(clientIdFor(runId, 0, 0)),
+      urls: urlsFor(WS_URLS, 0),
       holdMs: 3000,
       sendAfterMs: 1000,
       sendEveryMs: 700,
@@ -87,12 +94,13 @@ export default function (): void {
       drainMs: 1500,
     });
   });
-  // The sessions run on k6's event loop after this function returns; read the history once they are done.
+  // The sessions run on k6's event loop after this function returns; read the history once they
+  // are done (B: 3.5 s online + 1.5 s drain, + the tail check's grace if it had to wait).
   setTimeout(() => {
     const history = get(B, `/api/conversations/${cid}/messages?limit=10`, "conversation_history");
     check(history, {
       "history 200": is2xx,
       "history holds the messages": (r) => (JSON.stringify(json(r) ?? {}).match(/k6 /g) ?? []).length >= 1,
     });
-  }, 5500);
+  }, 5000 + 1000 + TAIL_GRACE_MS);
 }

@@ -1,18 +1,19 @@
 /**
  * `soak` scenario: hours at moderate load. Every device goes offline and comes back every
  * SESSION_SECONDS and resumes with its cursor (so the replay path runs all the time), while the
- * api mix runs alongside. Thresholds: zero lost, zero duplicated, latency and error budgets.
+ * api mix runs alongside. Thresholds: zero lost, zero duplicated, no resync, latency and error budgets.
  *
  *   k6 run -e DURATION=4h -e MEMBERS=1000 -e RATE=500 loadtest/soak.ts
  *
- * Env: MEMBERS (500), SOCKETS_PER_MEMBER (1), GROUP_SIZE (2), RATE (300 msg/s), DURATION (2h),
- * SESSION_SECONDS (300), OFFLINE_SECONDS (5), API_RATE (50 it/s), P99_MS (100).
+ * Env: MEMBERS (500), SOCKETS_PER_MEMBER (1), GROUP_SIZE (2), RATE (300 msg/s), DURATION (2h;
+ * 90, 90s, 30m, 4h), SESSION_SECONDS (300), OFFLINE_SECONDS (5), API_RATE (50 it/s), P99_MS (100),
+ * API_P99_MS (100), TAIL_CHECK (1), TAIL_GRACE_MS (2000), RUN_ID.
  */
 import exec from "k6/execution";
 import { sleep } from "k6";
 import type { Options } from "k6/options";
-import { RUN_ID, WS_URLS, envInt, envStr, tlsOptions } from "./lib/config.ts";
-import { newDevice, pickUrl, runSession, type DeviceState } from "./lib/chat-client.ts";
+import { TAIL_GRACE_MS, WS_URLS, envInt, envSeconds, newRunId, tlsOptions } from "./lib/config.ts";
+import { newDevice, urlsFor, runSession, type DeviceState } from "./lib/chat-client.ts";
 import { createChatPool, deviceOf, targetsFor, type ChatPool } from "./lib/chat-pool.ts";
 import { apiMixIteration, seedPool } from "./lib/api-mix.ts";
 import { clientIdFor } from "./lib/ids.ts";
@@ -21,10 +22,12 @@ import { primeZeroCounters } from "./lib/metrics.ts";
 const MEMBERS = envInt("MEMBERS", 500);
 const SOCKETS = Math.max(1, envInt("SOCKETS_PER_MEMBER", 1));
 const RATE = envInt("RATE", 300);
-const DURATION = envStr("DURATION", "2h");
-const SESSION_S = envInt("SESSION_SECONDS", 300);
-const OFFLINE_S = envInt("OFFLINE_SECONDS", 5);
+const DURATION_S = envSeconds("DURATION", 7200);
+const SESSION_S = envSeconds("SESSION_SECONDS", 300);
+const OFFLINE_S = envSeconds("OFFLINE_SECONDS", 5);
 const VUS = MEMBERS * SOCKETS;
+/** the first connections are spread over this many seconds */
+const STAGGER_S = 20;
 
 export const options: Options = {
   ...tlsOptions(),
@@ -34,15 +37,16 @@ export const options: Options = {
     chat: {
       executor: "constant-vus",
       vus: VUS,
-      duration: DURATION,
-      gracefulStop: `${SESSION_S + 30}s`,
+      duration: `${DURATION_S}s`,
+      // a session started just before the end runs to its end (plus drain and tail check)
+      gracefulStop: `${Math.ceil(SESSION_S + OFFLINE_S * 1.5 + TAIL_GRACE_MS / 1000) + 30}s`,
       exec: "chat",
     },
     api: {
       executor: "constant-arrival-rate",
       rate: envInt("API_RATE", 50),
       timeUnit: "1s",
-      duration: DURATION,
+      duration: `${DURATION_S}s`,
       preAllocatedVUs: 20,
       maxVUs: 100,
       exec: "api",
@@ -52,7 +56,11 @@ export const options: Options = {
     chat_lost: ["count==0"],
     chat_duplicated: ["count==0"],
     chat_send_unacked: ["count==0"],
+    chat_resyncs: ["count==0"],
+    chat_tail_unverified: ["count==0"],
     chat_delivery_latency: [`p(99)<${envInt("P99_MS", 100)}`],
+    // Latency thresholds pass on no data: demand that messages were delivered at all.
+    chat_deliveries: ["count>0"],
     chat_connect_ok: ["rate>0.999"],
     http_req_failed: ["rate<0.001"],
     "http_req_duration{scenario:api}": [`p(99)<${envInt("API_P99_MS", 100)}`],
@@ -60,34 +68,38 @@ export const options: Options = {
 };
 
 export function setup(): ChatPool {
-  const pool = createChatPool(`${RUN_ID}s`, MEMBERS, envInt("GROUP_SIZE", 2), SOCKETS);
+  const pool = createChatPool(newRunId(), "k", MEMBERS, envInt("GROUP_SIZE", 2), SOCKETS);
   seedPool(pool.members, pool.conversations, 5, 5);
   return pool;
 }
 
+/** This VU's socket index in the chat scenario (0 … VUS-1), fixed on its first iteration. */
+let socket = -1;
 let device: DeviceState | null = null;
 
 export function chat(pool: ChatPool): void {
   primeZeroCounters();
-  const vu = exec.vu.idInTest - 1;
-  const { memberIndex, device: deviceNo } = deviceOf(pool, vu);
+  const first = device === null;
+  // All VUs start their first iteration together, so those get the scenario's first VUS iteration
+  // numbers; exec.vu.idInTest is shared with the api scenario's VUs and carries no order.
+  if (socket < 0) socket = exec.scenario.iterationInTest;
+  const { memberIndex, device: deviceNo } = deviceOf(pool, socket);
   const member = pool.members[memberIndex];
   if (!member) return;
-  const first = device === null;
-  device ??= newDevice(clientIdFor(`${RUN_ID}s`, memberIndex, deviceNo));
+  if (device === null) device = newDevice(clientIdFor(pool.runId, memberIndex, deviceNo));
   // Stagger the first connections; afterwards each iteration is: offline a moment, then a session.
-  sleep(first ? (20 * vu) / VUS : OFFLINE_S * (0.5 + Math.random()));
+  sleep(first ? (STAGGER_S * socket) / VUS : OFFLINE_S * (0.5 + Math.random()));
   runSession({
     member,
     device,
-    url: pickUrl(WS_URLS, vu + device.connections),
+    urls: urlsFor(WS_URLS, socket + device.connections),
     holdMs: SESSION_S * 1000,
     sendEveryMs: RATE > 0 ? (1000 * VUS) / RATE : 0,
-    sendAfterMs: first ? Math.max(0, (20 - (20 * vu) / VUS) * 1000) : 0,
+    sendAfterMs: first ? Math.max(0, (STAGGER_S - (STAGGER_S * socket) / VUS) * 1000) : 0,
     targets: targetsFor(pool, memberIndex),
     drainMs: 2000,
     // Unconfirmed sends are resent on the next session (idempotent); only old ones count as lost.
-    unackedAfterMs: 60_000,
+    unackedAfterMs: 60000,
   });
 }
 

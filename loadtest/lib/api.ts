@@ -1,7 +1,11 @@
 /**
  * HTTP side of a simulated member: registration/login (session cookie), and the calls the
- * scenarios make. The session cookie is `Secure`, so it is passed explicitly on every request
- * (k6's jar would not send it over plain http to 127.0.0.1) and `replace` keeps the VU jar out of it.
+ * scenarios make. Many members share one VU, so the session cookie never lives in the VU's cookie
+ * jar: it is passed explicitly on every request (`replace` keeps any jar cookie of the same name
+ * out), and sign-up/login run with a throwaway jar. Otherwise, through nginx (https), the jar would
+ * send the previous member's `__Host-sid` with the next registration and the api would revoke that
+ * session (a login or registration ends the session it is sent with). Over plain http the jar would
+ * not send the `Secure` cookie at all.
  */
 import http from "k6/http";
 import type { RefinedResponse, ResponseType, Params } from "k6/http";
@@ -18,10 +22,15 @@ export interface Member {
 
 type Res = RefinedResponse<ResponseType | undefined>;
 
+/**
+ * Origin (CSRF rule: POST/DELETE/PATCH without an allowed Origin are refused with 403) and JSON
+ * content type on every request; the member's session cookie, or a fresh jar when there is none.
+ */
 export function authParams(sid: string | null, name: string, extra: Params = {}): Params {
   const headers: Record<string, string> = { Origin: ORIGIN, "Content-Type": "application/json", ...(extra.headers ?? {}) };
   const p: Params = { ...extra, headers, tags: { name, ...(extra.tags ?? {}) } };
   if (sid) p.cookies = { [COOKIE_NAME]: { value: sid, replace: true } };
+  else p.jar = new http.CookieJar();
   return p;
 }
 
@@ -37,13 +46,16 @@ export function sessionFrom(res: Res): string | null {
 export function json<T = any>(res: Res): T | null {
   try {
     return (typeof res.body === "string" && res.body.length ? JSON.parse(res.body) : null) as T | null;
-  } catch {
+  } catch (e) {
     return null;
   }
 }
 
+/** Handle (3-30 of a-z 0-9 _) and email of member `index` of a run; the index is never cut off. */
 export function memberIdentity(runId: string, index: number) {
-  const handle = `lt${runId}_${index}`.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 30);
+  const suffix = `_${index}`;
+  const prefix = `lt${runId}`.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 30 - suffix.length);
+  const handle = prefix + suffix;
   return { handle, email: `${handle}@loadtest.example` };
 }
 
@@ -93,7 +105,9 @@ export function createMembers(runId: string, count: number, concurrency = 8, fir
       if (again) out.push(again);
     });
   }
-  if (out.length < count) console.warn(`created ${out.length} of ${count} members`);
+  // A run with fewer members than asked for is a different load (and, for the chat scenarios,
+  // wrong expectations): stop instead of measuring it.
+  if (out.length < count) throw new Error(`setup created only ${out.length} of ${count} members (see the failed checks; through nginx, raise EDGE_AUTH_PER_MINUTE / EDGE_AUTH_BURST as the README says)`);
   return out;
 }
 
@@ -132,7 +146,8 @@ export function pairUp(members: Member[], size: number): Conversation[] {
     const group = members.slice(start, start + n);
     if (group.length < 2) break;
     const id = createConversation(group[0]!, group.slice(1));
-    if (id) out.push({ id, members: group.map((g) => members.indexOf(g)) });
+    if (!id) throw new Error(`setup could not create the conversation of @${group[0]!.handle}`);
+    out.push({ id, members: group.map((g) => members.indexOf(g)) });
   }
   return out;
 }

@@ -1,32 +1,48 @@
 /**
  * A protocol-v1 client (docs/protocol.md) on k6/websockets: hello/resume, seq cursor with gap and
- * duplicate detection, coalesced acks, idempotent sends kept in an outbox until `sent`, and the
- * reconnect rules (after `reconnect.afterMs`/1012, at once after 1013, backoff otherwise, never
- * after 1008). One DeviceState is one browser/device: it survives reconnects and iterations.
+ * duplicate detection, coalesced acks, idempotent sends kept in an outbox until `sent` (resent after
+ * a reconnect, a `busy`/`internal` error or a timeout), and the reconnect rules (after
+ * `reconnect.afterMs`/1012, at once after 1013, backoff otherwise, never after 1008). One
+ * DeviceState is one browser/device: it survives reconnects and iterations.
+ *
+ * The upgrade carries the session cookie and an allowed Origin as explicit headers: k6/websockets
+ * takes `headers` and a cookie `jar` in its params (no `cookies` param). A fresh, empty jar is passed
+ * so the VU's jar can add nothing to the Cookie header (gorilla/websocket merges jar cookies into it).
  */
 import { WebSocket } from "k6/websockets";
 import type { MessageEvent } from "k6/websockets";
 import http from "k6/http";
 import { setInterval, clearInterval, setTimeout, clearTimeout } from "k6/timers";
-import { COOKIE_NAME, ORIGIN } from "./config.ts";
-import type { Member } from "./api.ts";
+import { BASE_URL, COOKIE_NAME, ORIGIN, TAIL_CHECK, TAIL_GRACE_MS } from "./config.ts";
+import { authParams, json, type Member } from "./api.ts";
 import { uuidv4 } from "./ids.ts";
 import * as m from "./metrics.ts";
 
+interface OutboxEntry {
+  frame: string;
+  firstSentAt: number;
+  /** last time the frame went out; 0 = due (resend on the next tick) */
+  lastSentAt: number;
+}
+
 export interface DeviceState {
   clientId: string;
-  /** highest seq applied; 0 = never connected */
+  /** a welcome has set the cursor: every later hello resumes from it (even from 0) */
+  welcomed: boolean;
+  /** highest seq applied */
   cursor: number;
   epoch: string | null;
   /** sends not yet answered by `sent`, by client id */
-  outbox: Map<string, { frame: string; firstSentAt: number }>;
+  outbox: Map<string, OutboxEntry>;
   /** messageIds already seen by this device (bounded) */
   seen: Map<string, true>;
+  /** client ids of this device's answered sends (bounded): their echo is not a delivery */
+  sentIds: Map<string, true>;
   connections: number;
 }
 
 export function newDevice(clientId: string): DeviceState {
-  return { clientId, cursor: 0, epoch: null, outbox: new Map(), seen: new Map(), connections: 0 };
+  return { clientId, welcomed: false, cursor: 0, epoch: null, outbox: new Map(), seen: new Map(), sentIds: new Map(), connections: 0 };
 }
 
 export interface Target {
@@ -45,7 +61,11 @@ export interface ChatEvent {
 export interface SessionOptions {
   member: Member;
   device: DeviceState;
-  url: string;
+  /**
+   * WebSocket URL(s): the first connection uses the first one, each reconnect the next one (so a
+   * socket on a draining replica resumes on another one when the URLs are the replicas themselves).
+   */
+  urls: string[];
   /** how long to keep the device online (ms) */
   holdMs: number;
   /** interval between sends (ms); 0 = this device only listens */
@@ -55,8 +75,13 @@ export interface SessionOptions {
   targets?: Target[];
   /** after holdMs: stop sending and wait this long for outstanding `sent`s and deliveries */
   drainMs?: number;
-  /** sends still unanswered this long after their first attempt count as lost */
+  /**
+   * At the end of the session, unanswered sends at least this old count as unacked (and leave the
+   * outbox); younger ones stay for the device's next session. 0 (default): all of them count.
+   */
   unackedAfterMs?: number;
+  /** resend a send still unanswered after this long (idempotent by id); default 5000 */
+  resendAfterMs?: number;
   /** called for every new (non-duplicate) durable event */
   onEvent?: (ev: ChatEvent) => void;
   /** called once per connection when `welcome` arrives */
@@ -64,68 +89,91 @@ export interface SessionOptions {
   tags?: Record<string, string>;
 }
 
-const MAX_SEEN = 20_000;
+const MAX_SEEN = 20000;
+const MAX_SENT_IDS = 5000;
+/** resends per 100 ms tick: with the acks, well inside the server's 50 frames/s per socket */
+const RESENDS_PER_TICK = 3;
+/** error codes after which a send will never succeed */
+const REFUSED = new Set(["invalid", "not_member", "blocked", "id_conflict", "frame_too_large"]);
 let bodyCounter = 0;
 
-/** Runs one online session of a device; returns at once, k6's event loop drives it until holdMs + drainMs. */
+function remember(map: Map<string, true>, key: string, max: number): void {
+  map.set(key, true);
+  if (map.size > max) {
+    const first = map.keys().next();
+    if (!first.done) map.delete(first.value);
+  }
+}
+
+/** Runs one online session of a device; returns at once, k6's event loop drives it until holdMs + drainMs (+ the tail check). */
 export function runSession(o: SessionOptions): void {
   const dev = o.device;
-  const drainMs = o.drainMs ?? 3000;
-  const unackedAfterMs = o.unackedAfterMs ?? drainMs + 5000;
+  const drainMs = o.drainMs === undefined ? 3000 : o.drainMs;
+  const unackedAfterMs = o.unackedAfterMs === undefined ? 0 : o.unackedAfterMs;
+  const resendAfterMs = o.resendAfterMs === undefined ? 5000 : o.resendAfterMs;
   const started = Date.now();
   const stopSendingAt = started + o.holdMs;
-  const sendFromAt = started + (o.sendAfterMs ?? 0);
+  const sendFromAt = started + (o.sendAfterMs || 0);
   const endAt = stopSendingAt + drainMs;
-  const targets = o.targets ?? [];
-  const tags = o.tags ?? {};
+  const targets = o.targets || [];
+  const tags = o.tags || {};
+  const expectedFor = new Map<string, number>();
+  for (const t of targets) expectedFor.set(t.conversationId, t.expectedCopies);
+
   let ws: WebSocket | null = null;
-  let connId = "";
-  let acked = dev.cursor;
+  /** `welcome` arrived on the current socket and it is not closed */
   let live = false;
   let replaying = false;
+  /** no more sends and reconnects: the session is ending */
   let finished = false;
   let backoffMs = 500;
   let sendTimer: number | null = null;
   let reconnectTimer: number | null = null;
   let nextTarget = Math.floor(Math.random() * Math.max(1, targets.length));
-  const expectedFor = new Map<string, number>();
-  for (const t of targets) expectedFor.set(t.conversationId, t.expectedCopies);
+  /** highest seq acked on the current socket */
+  let acked = 0;
+  /** the cursor the current socket's hello resumed from (null: a first connection, no resume) */
+  let resumedFrom: number | null = null;
+  /** a welcome put the cursor ahead of the resume point: lost, unless a resync explains it */
+  let welcomeSkipTo = -1;
+  let drainHintMs = 0;
+  let connectStartedAt = 0;
+  let attempts = 0;
 
-  const ackTimer = setInterval(() => {
-    if (ws && live && dev.cursor > acked) {
-      ws.send(JSON.stringify({ type: "ack", seq: dev.cursor }));
+  const canSend = (): boolean => ws !== null && live && ws.readyState === 1;
+
+  function flushAck(): void {
+    if (canSend() && dev.cursor > acked) {
+      ws!.send(JSON.stringify({ type: "ack", seq: dev.cursor }));
       acked = dev.cursor;
-    }
-  }, 100);
-
-  const endTimer = setTimeout(() => finish(), Math.max(0, endAt - Date.now()));
-
-  function finish(): void {
-    if (finished) return;
-    finished = true;
-    clearInterval(ackTimer);
-    if (sendTimer !== null) clearInterval(sendTimer);
-    if (reconnectTimer !== null) clearTimeout(reconnectTimer);
-    clearTimeout(endTimer);
-    const now = Date.now();
-    for (const [id, entry] of dev.outbox) {
-      if (now - entry.firstSentAt >= unackedAfterMs) {
-        m.unackedSends.add(1, tags);
-        dev.outbox.delete(id);
-      }
-    }
-    if (ws) {
-      if (live && dev.cursor > acked) ws.send(JSON.stringify({ type: "ack", seq: dev.cursor }));
-      ws.close(1000, "done");
     }
   }
 
+  /** Resends unanswered sends (due after a reconnect or an error, or old enough), a few per tick. */
+  function resendDue(): void {
+    if (!canSend() || dev.outbox.size === 0) return;
+    const now = Date.now();
+    let n = 0;
+    for (const entry of dev.outbox.values()) {
+      if (now - entry.lastSentAt < resendAfterMs) continue;
+      ws!.send(entry.frame);
+      entry.lastSentAt = now;
+      m.resends.add(1, tags);
+      if (++n >= RESENDS_PER_TICK) break;
+    }
+  }
+
+  const tick = setInterval(() => {
+    flushAck();
+    resendDue();
+  }, 100);
+  const endTimer = setTimeout(() => finish(), Math.max(0, endAt - Date.now()));
+
   function sendOne(): void {
-    const nowMs = Date.now();
-    if (!ws || !live || nowMs < sendFromAt || nowMs >= stopSendingAt || targets.length === 0) return;
+    const now = Date.now();
+    if (finished || !canSend() || now < sendFromAt || now >= stopSendingAt || targets.length === 0) return;
     const t = targets[nextTarget++ % targets.length]!;
     const id = uuidv4();
-    const now = Date.now();
     const frame = JSON.stringify({
       type: "send",
       id,
@@ -133,9 +181,66 @@ export function runSession(o: SessionOptions): void {
       body: `k6 ${dev.clientId} #${++bodyCounter}`,
       clientTs: now,
     });
-    dev.outbox.set(id, { frame, firstSentAt: now });
-    ws.send(frame);
+    dev.outbox.set(id, { frame, firstSentAt: now, lastSentAt: now });
+    ws!.send(frame);
     m.messagesSent.add(1, tags);
+  }
+
+  /** Stops sending; checks the tail of the member's log against the socket's cursor; then closes. */
+  function finish(): void {
+    if (finished) return;
+    finished = true;
+    clearTimeout(endTimer);
+    if (sendTimer !== null) clearInterval(sendTimer);
+    sendTimer = null;
+    if (reconnectTimer !== null) clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    if (!TAIL_CHECK || !canSend()) return close();
+    flushAck();
+    const head = logHead();
+    if (head === null) {
+      m.tailUnverified.add(1, tags);
+      return close();
+    }
+    if (head <= dev.cursor) return close();
+    // The log holds events this socket has not had yet: give them TAIL_GRACE_MS to arrive.
+    const sock = ws;
+    setTimeout(() => {
+      if (ws !== sock || !live) m.tailUnverified.add(1, tags);
+      else if (dev.cursor < head) m.lost.add(head - dev.cursor, { ...tags, why: "tail" });
+      close();
+    }, TAIL_GRACE_MS);
+  }
+
+  /** The member's last seq in the api's event log, or null when it cannot be told. */
+  function logHead(): number | null {
+    const q = `after=${dev.cursor}&wait=0${dev.epoch ? `&epoch=${encodeURIComponent(dev.epoch)}` : ""}`;
+    const res = http.get(`${BASE_URL}/api/events?${q}`, authParams(o.member.sid, "tail_check", { tags }));
+    if (res.status !== 200) return null;
+    const body = json<any>(res);
+    if (!body) return null;
+    if (body.resync) {
+      // More missed than the replay window holds: all of it is missing on this socket.
+      return body.resync.reason === "window_exceeded" && Number.isSafeInteger(body.cursor) ? Number(body.cursor) : null;
+    }
+    let head = dev.cursor;
+    if (Array.isArray(body.events)) for (const ev of body.events) head = Math.max(head, Number(ev && ev.seq) || 0);
+    return head;
+  }
+
+  function close(): void {
+    clearInterval(tick);
+    const now = Date.now();
+    for (const [id, entry] of dev.outbox) {
+      if (now - entry.firstSentAt >= unackedAfterMs) {
+        m.unackedSends.add(1, { ...tags, why: "unanswered" });
+        dev.outbox.delete(id);
+      }
+    }
+    if (ws && ws.readyState === 1) {
+      flushAck();
+      ws.close(1000, "done");
+    }
   }
 
   function scheduleReconnect(delayMs: number): void {
@@ -146,41 +251,59 @@ export function runSession(o: SessionOptions): void {
     }, delayMs);
   }
 
+  /** After a resumed welcome: the cursor may only move forward with a resync. */
+  function settleWelcome(): void {
+    if (welcomeSkipTo < 0) return;
+    m.lost.add(welcomeSkipTo - dev.cursor, { ...tags, why: "welcome" });
+    dev.cursor = welcomeSkipTo;
+    welcomeSkipTo = -1;
+  }
+
   function onFrame(raw: string): void {
     let f: any;
     try {
       f = JSON.parse(raw);
-    } catch {
+    } catch (e) {
       m.serverErrors.add(1, { ...tags, code: "bad_frame" });
       return;
     }
     switch (f.type) {
       case "welcome": {
+        const w = Number(f.cursor);
+        if (!Number.isSafeInteger(w) || w < 0) {
+          m.serverErrors.add(1, { ...tags, code: "bad_welcome" });
+          return;
+        }
         live = true;
         replaying = true;
         backoffMs = 500;
-        connId = String(f.connId ?? "");
-        if (dev.cursor === 0 || (dev.epoch !== null && f.epoch !== dev.epoch && f.cursor < dev.cursor)) {
-          dev.cursor = Number(f.cursor) || 0;
-        }
-        dev.epoch = f.epoch ?? dev.epoch;
-        acked = Math.min(acked, dev.cursor);
+        if (resumedFrom === null) dev.cursor = w;
+        else if (w > resumedFrom) welcomeSkipTo = w;
+        // w below the resume point: the server answers with resync (epoch_changed, cursor_ahead) next.
+        if (typeof f.epoch === "string" && f.epoch !== "") dev.epoch = f.epoch;
+        dev.welcomed = true;
+        acked = dev.cursor;
         m.welcomeLatency.add(Date.now() - connectStartedAt, tags);
         if (o.onWelcome) o.onWelcome(f);
-        // Resend what was never confirmed (idempotent by id).
-        for (const entry of dev.outbox.values()) ws!.send(entry.frame);
-        if (o.sendEveryMs && o.sendEveryMs > 0 && sendTimer === null) {
+        // Resend what was never confirmed, on this socket (idempotent by id), paced by the tick.
+        for (const entry of dev.outbox.values()) entry.lastSentAt = 0;
+        if (o.sendEveryMs && o.sendEveryMs > 0 && sendTimer === null && !finished) {
           sendTimer = setInterval(sendOne, o.sendEveryMs);
         }
         break;
       }
       case "event": {
+        settleWelcome();
         const seq = Number(f.seq);
+        if (!Number.isSafeInteger(seq)) {
+          m.serverErrors.add(1, { ...tags, code: "bad_event" });
+          return;
+        }
         if (seq <= dev.cursor) {
           m.duplicated.add(1, { ...tags, why: "seq" });
           return;
         }
-        if (seq > dev.cursor + 1 && dev.cursor > 0) m.lost.add(seq - dev.cursor - 1, { ...tags, why: "gap" });
+        if (seq > dev.cursor + 1) m.lost.add(seq - dev.cursor - 1, { ...tags, why: "gap" });
         dev.cursor = seq;
         const now = Date.now();
         if (f.kind === "message" && f.data) {
@@ -189,14 +312,10 @@ export function runSession(o: SessionOptions): void {
             m.duplicated.add(1, { ...tags, why: "messageId" });
             return;
           }
-          dev.seen.set(mid, true);
-          if (dev.seen.size > MAX_SEEN) {
-            const first = dev.seen.keys().next();
-            if (!first.done) dev.seen.delete(first.value);
-          }
-          // The copy on the connection that sent it is an echo, not a delivery.
+          remember(dev.seen, mid, MAX_SEEN);
+          // The copy on the device that sent it is an echo, not a delivery.
           const clientMsgId = String(f.data.clientMsgId);
-          const mine = dev.outbox.has(clientMsgId) || sentByMe.has(clientMsgId);
+          const mine = dev.outbox.has(clientMsgId) || dev.sentIds.has(clientMsgId);
           if (!mine) {
             m.deliveries.add(1, tags);
             if (replaying) m.replayed.add(1, tags);
@@ -207,87 +326,105 @@ export function runSession(o: SessionOptions): void {
         break;
       }
       case "synced":
+        settleWelcome();
         replaying = false;
         break;
-      case "resync":
+      case "resync": {
+        // The server could not replay the cursor (or a gap on the live stream); the stream goes on from `cursor`.
+        welcomeSkipTo = -1;
         m.resyncs.add(1, { ...tags, reason: String(f.reason) });
-        dev.cursor = Number(f.cursor) || dev.cursor;
-        dev.epoch = f.epoch ?? dev.epoch;
+        const c = Number(f.cursor);
+        if (Number.isSafeInteger(c) && c >= 0) dev.cursor = c;
+        if (typeof f.epoch === "string" && f.epoch !== "") dev.epoch = f.epoch;
+        acked = Math.min(acked, dev.cursor);
         break;
+      }
       case "sent": {
-        const entry = dev.outbox.get(String(f.id));
-        if (entry) {
-          dev.outbox.delete(String(f.id));
-          rememberSent(String(f.id));
-          m.messagesAcked.add(1, tags);
-          m.sendAckLatency.add(Date.now() - entry.firstSentAt, tags);
-          const expected = expectedFor.get(String(f.conversationId));
-          if (expected !== undefined) m.deliveriesExpected.add(expected, tags);
-        }
+        const id = String(f.id);
+        const entry = dev.outbox.get(id);
+        if (!entry) break; // the answer to a resend whose first answer already came
+        dev.outbox.delete(id);
+        remember(dev.sentIds, id, MAX_SENT_IDS);
+        m.messagesAcked.add(1, tags);
+        m.sendAckLatency.add(Date.now() - entry.firstSentAt, tags);
+        const expected = expectedFor.get(String(f.conversationId));
+        if (expected !== undefined) m.deliveriesExpected.add(expected, tags);
         break;
       }
       case "reconnect":
         // The replica drains; it closes with 1012 next. Reconnect after the hint.
         drainHintMs = Number(f.afterMs) || 1000;
         break;
-      case "error":
-        m.serverErrors.add(1, { ...tags, code: String(f.code) });
+      case "error": {
+        const code = String(f.code);
+        m.serverErrors.add(1, { ...tags, code });
+        const entry = typeof f.ref === "string" ? dev.outbox.get(f.ref) : undefined;
+        if (entry && REFUSED.has(code)) {
+          // This send will never be accepted: it is not delivered, count it now.
+          dev.outbox.delete(f.ref);
+          m.unackedSends.add(1, { ...tags, why: code });
+        } else if (entry) {
+          // busy / internal: retry soon (rate_limited has no ref: the resend timeout covers it).
+          entry.lastSentAt = Date.now() - resendAfterMs + 500;
+        }
         break;
+      }
       default:
         break;
     }
   }
 
-  const sentByMe = new Map<string, true>();
-  function rememberSent(id: string): void {
-    sentByMe.set(id, true);
-    if (sentByMe.size > 5000) {
-      const first = sentByMe.keys().next();
-      if (!first.done) sentByMe.delete(first.value);
-    }
-  }
-
-  let drainHintMs = 0;
-  let connectStartedAt = 0;
-
   function connect(): void {
     if (finished) return;
     live = false;
+    replaying = false;
     drainHintMs = 0;
+    welcomeSkipTo = -1;
     connectStartedAt = Date.now();
     dev.connections++;
-    const params = {
+    const url = o.urls[attempts++ % o.urls.length]!;
+    const sock = new WebSocket(url, null, {
       headers: { Origin: ORIGIN, Cookie: `${COOKIE_NAME}=${o.member.sid}` },
       jar: new http.CookieJar(),
       tags,
-    };
-    const sock = new WebSocket(o.url, null, params);
+    });
     ws = sock;
     let opened = false;
     sock.onopen = () => {
       opened = true;
       m.connectOk.add(true, tags);
+      if (finished) {
+        // The session ended while this socket was still connecting.
+        sock.close(1000, "done");
+        return;
+      }
+      resumedFrom = dev.welcomed ? dev.cursor : null;
       const hello: any = { type: "hello", clientId: dev.clientId };
-      if (dev.cursor > 0) hello.resume = dev.epoch ? { cursor: dev.cursor, epoch: dev.epoch } : { cursor: dev.cursor };
+      if (resumedFrom !== null) hello.resume = dev.epoch ? { cursor: resumedFrom, epoch: dev.epoch } : { cursor: resumedFrom };
       sock.send(JSON.stringify(hello));
     };
     sock.onmessage = (e?: MessageEvent) => {
-      if (e && typeof e.data === "string") onFrame(e.data);
+      if (ws === sock && e && typeof e.data === "string") onFrame(e.data);
     };
     sock.onerror = () => {
+      // Before `open`: the upgrade failed (403 Origin/cookie, 429 too many sockets, 503 draining, refused).
       if (!opened) m.connectOk.add(false, tags);
     };
     sock.addEventListener("close", (ev: any) => {
-      if (ws === sock) ws = null;
+      if (ws !== sock) return;
+      ws = null;
       live = false;
       if (sendTimer !== null) {
         clearInterval(sendTimer);
         sendTimer = null;
       }
       if (finished) return;
-      // `code` on the close event exists in recent k6 (grafana/k6#4972); older versions omit it.
+      // `code` is on the close event when the peer sent one (grafana/k6#4972, in the k6 versions these
+      // scripts need); 0 = none, e.g. a refused upgrade or a dropped connection.
       const code = ev && typeof ev.code === "number" ? ev.code : 0;
-      m.unexpectedCloses.add(1, { ...tags, code: String(code) });
+      // A drain (`reconnect` then 1012) is announced; anything else is unexpected.
+      if (code === 1012 && drainHintMs > 0) m.drainReconnects.add(1, tags);
+      else m.unexpectedCloses.add(1, { ...tags, code: String(code) });
       if (code === 1008) {
         finish();
         return;
@@ -296,16 +433,16 @@ export function runSession(o: SessionOptions): void {
       else if (code === 1012 || drainHintMs > 0) scheduleReconnect(drainHintMs || 1000);
       else {
         scheduleReconnect(Math.floor(backoffMs * (0.5 + Math.random())));
-        backoffMs = Math.min(30_000, backoffMs * 2);
+        backoffMs = Math.min(30000, backoffMs * 2);
       }
     });
   }
 
   connect();
-  void connId;
 }
 
-/** Picks the WebSocket URL for a socket, round-robin over the configured replicas. */
-export function pickUrl(urls: string[], n: number): string {
-  return urls[n % urls.length]!;
+/** The WebSocket URLs for socket n: round-robin over the configured replicas, starting at n. */
+export function urlsFor(urls: string[], n: number): string[] {
+  const k = n % urls.length;
+  return urls.slice(k).concat(urls.slice(0, k));
 }

@@ -1,6 +1,8 @@
 /**
  * Everything a load test reads from the environment (`k6 run -e NAME=value` or the process env).
- * Read once, in the init context, so every VU sees the same values.
+ * Read in the init context. Each VU runs the init context on its own, so nothing here may differ
+ * between VUs: values that must be shared by every VU of a run (the run id) are made in setup()
+ * and handed to the VUs in its data.
  */
 import type { Certificate } from "k6/options";
 
@@ -27,35 +29,104 @@ export function envBool(name: string, fallback: boolean): boolean {
   return raw === "1" || raw.toLowerCase() === "true" || raw.toLowerCase() === "yes";
 }
 
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+
+/**
+ * A duration in seconds: a bare number is seconds; otherwise k6-style units, e.g. "90s", "2m",
+ * "1h30m", "500ms".
+ */
+export function envSeconds(name: string, fallback: number): number {
+  const raw = (__ENV[name] ?? "").trim();
+  if (raw === "") return fallback;
+  if (/^\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let total = 0;
+  let consumed = "";
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(raw)) !== null) {
+    total += Number(m[1]) * UNIT_SECONDS[m[2]!]!;
+    consumed += m[0];
+  }
+  if (consumed !== raw || total <= 0) throw new Error(`${name} must be a duration like 90, 90s, 2m or 1h30m, got "${raw}"`);
+  return total;
+}
+
 /** http(s)://host[:port] of the api (directly, or nginx in front of everything). */
 export const BASE_URL = env("BASE_URL", "http://127.0.0.1:3000").replace(/\/+$/, "");
 
+const BASE = /^(https?):\/\/(\[[^\]]+\]|[^/:]+)(?::(\d+))?/i.exec(BASE_URL);
+if (!BASE) throw new Error(`BASE_URL must be http(s)://host[:port], got "${BASE_URL}"`);
+const BASE_SCHEME = BASE[1]!.toLowerCase();
+const BASE_HOST = BASE[2]!;
+const BASE_PORT = BASE[3] ?? "";
+
+/** Host name (without port) of BASE_URL, for `tlsAuth` domain matching. */
+export function baseHost(): string {
+  return BASE_HOST.replace(/^\[|\]$/g, "");
+}
+
 /**
  * WebSocket endpoint(s). A comma-separated list spreads sockets round-robin over the chat
- * replicas (local stack without nginx); through nginx it is one URL.
+ * replicas (local stack without nginx); through nginx it is one URL (BASE_URL + /ws).
  */
 export const WS_URLS: string[] = env(
   "WS_URL",
-  BASE_URL.startsWith("https://") ? `${BASE_URL.replace(/^https/, "wss")}/ws` : "ws://127.0.0.1:3101/ws,ws://127.0.0.1:3102/ws",
+  BASE_SCHEME === "https" ? `${BASE_URL.replace(/^https/i, "wss")}/ws` : "ws://127.0.0.1:3101/ws,ws://127.0.0.1:3102/ws",
 )
   .split(",")
   .map((s) => s.trim())
   .filter(Boolean);
 
-/** Must equal one of the server's PUBLIC_ORIGINS (CSRF rule for POSTs and WebSocket upgrades). */
-export const ORIGIN = env("ORIGIN", BASE_URL.startsWith("https://") ? "https://localhost:8443" : "http://localhost:3000");
+/**
+ * The Origin sent on every request and WebSocket upgrade. It must be one of the server's
+ * PUBLIC_ORIGINS (CSRF rule for POSTs/DELETEs and for the upgrade), or the server answers 403.
+ * Through nginx that is the public origin itself, i.e. BASE_URL's scheme://host[:port]
+ * (`npm start`: https://localhost:8443; compose: https://localhost or https://localhost:HTTPS_PORT).
+ * Straight to the api it is the api's own http://localhost:API_PORT, which `npm start` and the
+ * config defaults list (a 127.0.0.1 BASE_URL still needs the "localhost" origin).
+ */
+function defaultOrigin(): string {
+  if (BASE_SCHEME === "https") return `https://${BASE_HOST}${BASE_PORT && BASE_PORT !== "443" ? `:${BASE_PORT}` : ""}`;
+  const host = BASE_HOST === "127.0.0.1" || BASE_HOST === "[::1]" ? "localhost" : BASE_HOST;
+  return `http://${host}${BASE_PORT && BASE_PORT !== "80" ? `:${BASE_PORT}` : ""}`;
+}
+export const ORIGIN = env("ORIGIN", defaultOrigin());
 
 export const COOKIE_NAME = env("COOKIE_NAME", "__Host-sid");
 
-/** Prefix of the handles/emails a run creates; a fixed value lets a second run log in instead of registering. */
-export const RUN_ID = env("RUN_ID", `${Date.now().toString(36)}`);
+/**
+ * Prefix of the handles/emails a run creates. A fixed RUN_ID lets a second run log in instead of
+ * registering; without one, setup() makes a fresh id (never the init context: every VU runs it at
+ * a different time and would get a different id).
+ */
+export function newRunId(): string {
+  const fixed = __ENV.RUN_ID;
+  if (fixed) {
+    if (!/^[A-Za-z0-9]{1,12}$/.test(fixed)) throw new Error(`RUN_ID must be 1-12 letters/digits, got "${fixed}"`);
+    return fixed.toLowerCase();
+  }
+  return Date.now().toString(36);
+}
 
 export const PASSWORD = env("MEMBER_PASSWORD", "load-test-password-1");
 
-/** Host name (without port) of BASE_URL, for `tlsAuth` domain matching. */
-export function baseHost(): string {
-  const m = /^[a-z]+:\/\/(\[[^\]]+\]|[^/:]+)/i.exec(BASE_URL);
-  return m && m[1] ? m[1] : "localhost";
+/**
+ * After a session's drain, ask the api (GET /api/events) what the member's event log holds beyond
+ * the socket's cursor: events that were in the log and still had not arrived TAIL_GRACE_MS later
+ * count as lost (the seq-gap check alone cannot see a missing tail). TAIL_CHECK=0 turns it off.
+ */
+export const TAIL_CHECK = envBool("TAIL_CHECK", true);
+export const TAIL_GRACE_MS = envInt("TAIL_GRACE_MS", 2000);
+
+/**
+ * A path given in the environment, as an absolute path. k6 resolves a relative open() path against
+ * the script's directory (loadtest/), not the shell's: make it relative to $PWD instead, which k6
+ * passes through in __ENV (k6 run includes the system environment by default).
+ */
+function envPath(p: string): string {
+  if (p.startsWith("/") || p.startsWith("file://") || /^[A-Za-z]:[\\/]/.test(p)) return p;
+  const pwd = __ENV.PWD;
+  return pwd ? `${pwd.replace(/\/+$/, "")}/${p}` : p;
 }
 
 /**
@@ -65,8 +136,9 @@ export function baseHost(): string {
 export function clientCertificates(): Certificate[] {
   const cert = __ENV.CLIENT_CERT;
   const key = __ENV.CLIENT_KEY;
-  if (!cert || !key) return [];
-  return [{ domains: [baseHost()], cert: open(cert), key: open(key) }];
+  if (!cert && !key) return [];
+  if (!cert || !key) throw new Error("CLIENT_CERT and CLIENT_KEY go together (PEM files)");
+  return [{ domains: [baseHost()], cert: open(envPath(cert)), key: open(envPath(key)) }];
 }
 
 /**
