@@ -1,8 +1,10 @@
 /**
  * Member lookups every service needs (the handle and display name that render a message, a
  * notification or a follower list). Batched: one query for any number of ids, never one per row.
+ * Also the profile read with its reactions (reactions.ts).
  */
 import type { Sql } from "../../db/index.ts";
+import { toCounts, type Reaction, type ReactionSummary } from "./reactions.ts";
 
 export interface MemberCard {
   id: string;
@@ -29,6 +31,37 @@ export async function findPublicProfile(sql: Sql, handle: string): Promise<Publi
   return { id: row.id, handle: row.handle, displayName: row.display_name, bio: row.bio, createdAt: row.created_at.toISOString() };
 }
 
+export interface ProfileForViewer extends PublicProfile {
+  reactions: ReactionSummary;
+}
+
+/**
+ * The profile read: the member, the reaction counts (one grouped index-only scan) and the
+ * viewer's own reaction (primary key), in one statement.
+ */
+export async function findProfileForViewer(sql: Sql, handle: string, viewerId: string): Promise<ProfileForViewer | null> {
+  if (!/^[a-z0-9_]{3,30}$/.test(handle)) return null;
+  const [row] = await sql<{
+    id: string; handle: string; display_name: string; bio: string; created_at: Date;
+    counts: Record<string, number> | null; mine: Reaction | null;
+  }[]>`
+    select u.id, u.handle, u.display_name, u.bio, u.created_at,
+      (select json_object_agg(g.reaction, g.n) from (
+         select r.reaction, count(*)::int as n from profile_reactions r where r.profile_id = u.id group by r.reaction
+       ) g) as counts,
+      (select m.reaction::text from profile_reactions m where m.profile_id = u.id and m.actor_id = ${viewerId}) as mine
+    from users u where u.handle = ${handle}`;
+  if (!row) return null;
+  return {
+    id: row.id,
+    handle: row.handle,
+    displayName: row.display_name,
+    bio: row.bio,
+    createdAt: row.created_at.toISOString(),
+    reactions: { counts: toCounts(row.counts), mine: row.mine },
+  };
+}
+
 export async function getMemberCards(sql: Sql, ids: readonly string[]): Promise<Map<string, MemberCard>> {
   const unique = [...new Set(ids)];
   const out = new Map<string, MemberCard>();
@@ -43,3 +76,5 @@ export async function updateProfile(sql: Sql, userId: string, patch: { displayNa
   if (patch.displayName !== undefined) await sql`update users set display_name = ${patch.displayName} where id = ${userId}`;
   if (patch.bio !== undefined) await sql`update users set bio = ${patch.bio} where id = ${userId}`;
 }
+
+export * from "./reactions.ts";

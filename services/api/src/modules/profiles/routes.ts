@@ -1,11 +1,14 @@
-/** Public profiles and editing one's own. */
+/** Public profiles (with their reactions), editing one's own, and reacting to others'. */
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
 import { readJsonObject } from "@xplicit/shared/http";
-import { findPublicProfile, updateProfile } from "@xplicit/shared/modules/profiles";
+import { createNotifier, type Notifier } from "@xplicit/shared/modules/notifications";
+import { findProfileForViewer, updateProfile } from "@xplicit/shared/modules/profiles";
 import { hasBlocked } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
+import { notifyOnReaction } from "./notify.ts";
+import { reactionRoutes, type OnReact } from "./reactions.ts";
 
 function optionalText(body: Record<string, unknown>, field: string, max: number): string | undefined {
   const v = body[field];
@@ -17,15 +20,23 @@ function optionalText(body: Record<string, unknown>, field: string, max: number)
 export interface ProfileHooks {
   /** A member looked at someone else's profile (e.g. to notify them); never awaited by the read. */
   onView?: (viewerId: string, ownerId: string) => Promise<void>;
+  /**
+   * A member's reaction to someone's profile is new or changed (not a repeat, not a removal).
+   * Defaults to a `reaction` notification for the owner through a notifier made on first use.
+   */
+  onReact?: OnReact;
 }
 
 export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
+  let notifier: Notifier | undefined;
+  const onReact =
+    hooks.onReact ?? notifyOnReaction(() => (notifier ??= createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() })));
 
   app.get("/users/:handle", auth, async (c) => {
-    const profile = await findPublicProfile(deps.sql, c.req.param("handle"));
     const viewer = c.get("member").userId;
+    const profile = await findProfileForViewer(deps.sql, c.req.param("handle"), viewer);
     if (!profile || (await hasBlocked(deps.sql, profile.id, viewer))) throw notFound("no such member");
     if (hooks.onView && profile.id !== viewer) void hooks.onView(viewer, profile.id).catch(() => {});
     const { id: _id, ...visible } = profile;
@@ -41,5 +52,6 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
     return c.json({ ok: true });
   });
 
+  app.route("/", reactionRoutes(deps, onReact));
   return app;
 }
