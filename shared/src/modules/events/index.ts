@@ -7,6 +7,7 @@
  */
 import type { Redis, RedisKeys } from "../../redis/index.ts";
 import { APPEND_MANY_SCRIPT } from "./append-many.lua.ts";
+import { APPEND_ONCE_SCRIPT } from "./append-once.lua.ts";
 import { APPEND_SCRIPT } from "./append.lua.ts";
 
 export type EventKind = "message" | "read" | "conversation" | "notification" | "notifications_read";
@@ -23,6 +24,19 @@ export interface Appended {
   /** the member had an open client (exact presence) when the event was appended */
   online: boolean;
 }
+
+/** A key that makes an append happen at most once, holding a value that embeds one member's seq. */
+export interface AppendGuard {
+  key: string;
+  ttlSeconds: number;
+  /** index into the requests of the member whose seq goes into the value */
+  seqOf: number;
+  /** the value stored is `head + seq + tail` */
+  head: string;
+  tail: string;
+}
+
+export type GuardedAppend = { ok: true; appended: Appended[] } | { ok: false; existing: string };
 
 export interface StreamHead {
   seq: number;
@@ -71,10 +85,12 @@ export function createEventStream(opts: EventStreamOptions) {
   const { redis, keys, maxEvents, maxAgeSeconds } = opts;
   redis.defineCommand("xpAppendEvent", { numberOfKeys: 4, lua: APPEND_SCRIPT });
   redis.defineCommand("xpAppendEvents", { numberOfKeys: 0, lua: APPEND_MANY_SCRIPT });
+  redis.defineCommand("xpAppendOnce", { numberOfKeys: 0, lua: APPEND_ONCE_SCRIPT });
   type Reply = [number, number];
   type WithAppend = {
     xpAppendEvent(...args: (string | number)[]): Promise<Reply>;
     xpAppendEvents(...args: (string | number)[]): Promise<(number | string)[]>;
+    xpAppendOnce(...args: (string | number)[]): Promise<(number | string)[]>;
   };
 
   function args(req: AppendRequest, ts: number): (string | number)[] {
@@ -146,6 +162,32 @@ export function createEventStream(opts: EventStreamOptions) {
     return out;
   }
 
+  /**
+   * Appends to every member's stream unless `guard.key` exists, and sets it, in one command: a
+   * message's events and the answer its repeats get, with no window between them. For a few
+   * members (one call holds Redis for all of them).
+   */
+  async function appendOnce(reqs: readonly AppendRequest[], guard: AppendGuard): Promise<GuardedAppend> {
+    const ts = Date.now();
+    const argv: (string | number)[] = [
+      guard.key, guard.ttlSeconds, guard.seqOf + 1, guard.head, guard.tail, maxEvents, maxAgeSeconds, Math.floor(ts / 1000), reqs.length,
+    ];
+    let tail = "";
+    let tailOf: AppendRequest | null = null;
+    for (const req of reqs) {
+      // every participant of a message gets the same data: serialise it once
+      if (!tailOf || req.data !== tailOf.data || req.kind !== tailOf.kind) {
+        tailOf = req;
+        tail = eventFrameTail(req.kind, req.data, ts);
+      }
+      argv.push(keys.memberSeq(req.userId), keys.memberEpoch(req.userId), keys.memberLog(req.userId), keys.online(req.userId), keys.memberChannel(req.userId), tail, newEpoch());
+    }
+    const flat = await (redis as unknown as WithAppend).xpAppendOnce(...argv);
+    if (Number(flat[0]) === 0) return { ok: false, existing: String(flat[1]) };
+    const appended: Appended[] = reqs.map((req, i) => ({ userId: req.userId, seq: Number(flat[1 + i * 2]), online: Number(flat[2 + i * 2]) === 1 }));
+    return { ok: true, appended };
+  }
+
   /** Typing and presence: live only, no seq, never replayed. */
   async function publishEphemeral(userIds: readonly string[], frame: string): Promise<void> {
     if (userIds.length === 0) return;
@@ -208,7 +250,7 @@ export function createEventStream(opts: EventStreamOptions) {
     return v === null ? null : Number(v);
   }
 
-  return { append, appendMany, publishEphemeral, head, replayAfter, range, storeAck, loadAck };
+  return { append, appendMany, appendOnce, publishEphemeral, head, replayAfter, range, storeAck, loadAck };
 }
 
 export type EventStream = ReturnType<typeof createEventStream>;

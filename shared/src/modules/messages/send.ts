@@ -1,17 +1,21 @@
 /**
  * The one message write path, used by the chat tier's `send` frame and the api's POST /api/messages:
- * membership (cached) → dedup slot in Redis and the group-committed write in parallel (the unique
- * key in Postgres makes a repeat a no-op; the writer also refuses blocked pairs) → append a
- * `message` event to every participant's stream → remember the answer for repeats.
+ * membership (cached) → the group-committed write (the unique key (conversation, sender, id) makes
+ * a repeat a no-op; the writer also refuses blocked pairs) → one Redis command that appends a
+ * `message` event to every participant's stream and stores the answer repeats get, unless an
+ * answer for this id is already there. A first send costs one Postgres write (shared with the
+ * other sends of its batch) and one Redis command.
  */
 import { AppError, forbidden } from "../../errors/index.ts";
 import { conversationInfo } from "./membership.ts";
 import type { MessageEventData, MessagingDeps, SendInput, SentAnswer } from "./types.ts";
-import { createMessageWriter, type MessageWriter, type WriteOutcome } from "./writer.ts";
+import { createMessageWriter, type MessageWriter } from "./writer.ts";
 
 const ANSWER_TTL_SECONDS = 86_400;
-const PENDING_TTL_MS = 15_000;
-const PENDING = "pending";
+/** How long a repeat waits for the first attempt's answer while that attempt may still be running. */
+const FIRST_ATTEMPT_GRACE_MS = 3_000;
+/** Written by earlier versions while a send was in flight; never an answer. */
+const LEGACY_PENDING = "pending";
 
 export interface SendResult {
   answer: SentAnswer;
@@ -26,14 +30,18 @@ function answerFor(input: SendInput, found: SentAnswer): SendResult {
   return { answer: found, duplicate: true };
 }
 
-async function waitForAnswer(deps: MessagingDeps, key: string): Promise<SentAnswer> {
-  for (let i = 0; i < 60; i++) {
+async function storedAnswer(deps: MessagingDeps, key: string): Promise<SentAnswer | null> {
+  const v = await deps.redis.get(key);
+  return v && v !== LEGACY_PENDING ? (JSON.parse(v) as SentAnswer) : null;
+}
+
+async function waitForAnswer(deps: MessagingDeps, key: string, ms: number): Promise<SentAnswer | null> {
+  for (let waited = 0; waited < ms; waited += 50) {
     await Bun.sleep(50);
-    const v = await deps.redis.get(key);
-    if (v && v !== PENDING) return JSON.parse(v) as SentAnswer;
-    if (!v) break;
+    const found = await storedAnswer(deps, key);
+    if (found) return found;
   }
-  throw new AppError(503, "busy", "the same message is being sent; retry");
+  return null;
 }
 
 async function findExisting(deps: MessagingDeps, senderId: string, input: SendInput): Promise<{ id: string; created_at: Date; body: string } | null> {
@@ -50,78 +58,90 @@ function writerFor(deps: MessagingDeps): MessageWriter {
   return w;
 }
 
+interface Announcement {
+  members: string[];
+  senderId: string;
+  input: SendInput;
+  data: MessageEventData;
+}
+
+/**
+ * The events of a written message and its answer, at most once per id: when an answer for this id
+ * is already stored, nothing is appended and that answer comes back for the caller to judge.
+ */
+async function announce(deps: MessagingDeps, key: string, a: Announcement): Promise<{ answer: SentAnswer; offline: string[] } | { existing: SentAnswer }> {
+  const base = { id: a.input.id, messageId: a.data.messageId, conversationId: a.input.conversationId, ts: a.data.ts };
+  const json = JSON.stringify(base);
+  const result = await deps.events.appendOnce(
+    a.members.map((userId) => ({ userId, kind: "message" as const, data: a.data })),
+    { key, ttlSeconds: ANSWER_TTL_SECONDS, seqOf: Math.max(0, a.members.indexOf(a.senderId)), head: `${json.slice(0, -1)},"seq":`, tail: "}" },
+  );
+  if (!result.ok) return { existing: JSON.parse(result.existing) as SentAnswer };
+  const seq = result.appended.find((x) => x.userId === a.senderId)?.seq ?? 0;
+  const offline = result.appended.filter((x) => !x.online && x.userId !== a.senderId).map((x) => x.userId);
+  return { answer: { ...base, seq }, offline };
+}
+
+function notifyOffline(deps: MessagingDeps, offline: string[], data: MessageEventData): void {
+  // A missed "you have a message" notification must never fail the send itself.
+  if (offline.length && deps.onOfflineRecipients) void deps.onOfflineRecipients(offline, data).catch(() => {});
+}
+
+/**
+ * Postgres skipped the row: a block stopped it, or this id was written before. A repeat gets the
+ * first attempt's answer — waiting briefly while that attempt may still be announcing — or, when
+ * the answer is gone (expired, lost with Redis, or the first attempt died between its write and
+ * its events), the message is announced again from the row: clients drop a messageId they have.
+ */
+async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, members: string[], input: SendInput): Promise<SendResult> {
+  const stored = await storedAnswer(deps, key);
+  if (stored) return answerFor(input, stored);
+  const row = await findExisting(deps, senderId, input);
+  if (!row) throw forbidden("blocked", "you cannot message this member");
+  const young = Date.now() - row.created_at.getTime() < FIRST_ATTEMPT_GRACE_MS;
+  const late = young ? await waitForAnswer(deps, key, FIRST_ATTEMPT_GRACE_MS) : null;
+  if (late) return answerFor(input, late);
+  const data: MessageEventData = {
+    messageId: row.id,
+    conversationId: input.conversationId,
+    senderId,
+    body: row.body,
+    ts: row.created_at.getTime(),
+    clientMsgId: input.id,
+    ...(input.clientTs !== undefined ? { clientTs: input.clientTs } : {}),
+  };
+  const announced = await announce(deps, key, { members, senderId, input, data });
+  if ("existing" in announced) return answerFor(input, announced.existing);
+  notifyOffline(deps, announced.offline, data);
+  return { answer: announced.answer, duplicate: true };
+}
+
 export async function sendMessage(deps: MessagingDeps, senderId: string, input: SendInput): Promise<SendResult> {
   const conv = await conversationInfo(deps, input.conversationId, senderId);
   if (!conv) throw forbidden("not_member", "no such conversation, or you are not in it");
   const members = conv.members;
   const directPeer = conv.kind === "direct" ? (conv.members.find((m) => m !== senderId) ?? null) : null;
-
-  // The Redis dedup slot and the Postgres write run side by side: the unique key makes the write
-  // safe on its own (a repeat is skipped), so waiting for Redis first would only add a round trip.
-  // SET NX GET takes the pending slot, or reads what an earlier attempt left.
   const key = deps.keys.sendDedup(senderId, input.id);
-  const [previousResult, writeResult] = await Promise.allSettled([
-    deps.redis.set(key, PENDING, "PX", PENDING_TTL_MS, "NX", "GET") as Promise<string | null>,
-    writerFor(deps).write({ conversationId: input.conversationId, senderId, clientMsgId: input.id, body: input.body, directPeer }),
-  ]);
-  if (previousResult.status === "rejected") throw previousResult.reason;
-  const previous = previousResult.value;
-  if (previous === PENDING) return answerFor(input, await waitForAnswer(deps, key));
-  if (previous) {
-    const found = JSON.parse(previous) as SentAnswer;
-    if (found.conversationId !== input.conversationId && writeResult.status === "fulfilled" && writeResult.value.kind === "inserted") {
-      // The id was reused for another conversation: undo the row written in parallel.
-      await deps.sql`delete from messages where conversation_id = ${input.conversationId} and id = ${writeResult.value.messageId}`;
-    }
-    return answerFor(input, found);
-  }
-  if (writeResult.status === "rejected") {
-    await deps.redis.del(key);
-    throw writeResult.reason;
-  }
-  const outcome: WriteOutcome = writeResult.value;
 
-  let messageId: string;
-  let createdAt: Date;
-  let duplicate = false;
-  let body = input.body;
-  if (outcome.kind === "inserted") {
-    messageId = outcome.messageId;
-    createdAt = outcome.createdAt;
-  } else {
-    // Either Postgres already has this id (the Redis answer was lost: answer from the row and
-    // re-announce it — clients drop what they already have by messageId), or a block stopped it.
-    const existing = await findExisting(deps, senderId, input);
-    if (!existing) {
-      await deps.redis.del(key);
-      throw forbidden("blocked", "you cannot message this member");
-    }
-    messageId = existing.id;
-    createdAt = existing.created_at;
-    body = existing.body;
-    duplicate = true;
-  }
+  const outcome = await writerFor(deps).write({ conversationId: input.conversationId, senderId, clientMsgId: input.id, body: input.body, directPeer });
+  if (outcome.kind === "skipped") return answerRepeat(deps, key, senderId, members, input);
 
-  const ts = createdAt.getTime();
   const data: MessageEventData = {
-    messageId,
+    messageId: outcome.messageId,
     conversationId: input.conversationId,
     senderId,
-    body,
-    ts,
+    body: input.body,
+    ts: outcome.createdAt.getTime(),
     clientMsgId: input.id,
     ...(input.clientTs !== undefined ? { clientTs: input.clientTs } : {}),
   };
-  const appended = await deps.events.appendMany(members.map((userId) => ({ userId, kind: "message" as const, data })));
-  const seq = appended.find((a) => a.userId === senderId)?.seq ?? 0;
-  const answer: SentAnswer = { id: input.id, messageId, conversationId: input.conversationId, ts, seq };
-  // Not awaited: until it lands, a repeat finds the pending slot and waits for it.
-  void deps.redis.set(key, JSON.stringify(answer), "EX", ANSWER_TTL_SECONDS).catch(() => {});
-
-  const offline = appended.filter((a) => !a.online && a.userId !== senderId).map((a) => a.userId);
-  if (offline.length && deps.onOfflineRecipients) {
-    // A missed "you have a message" notification must never fail the send itself.
-    void deps.onOfflineRecipients(offline, data).catch(() => {});
+  const announced = await announce(deps, key, { members, senderId, input, data });
+  if ("existing" in announced) {
+    // The id was already used, for another conversation (a repeat in this one is skipped by
+    // Postgres): undo the row just written, then refuse.
+    await deps.sql`delete from messages where conversation_id = ${input.conversationId} and id = ${outcome.messageId}`;
+    return answerFor(input, announced.existing);
   }
-  return { answer, duplicate };
+  notifyOffline(deps, announced.offline, data);
+  return { answer: announced.answer, duplicate: false };
 }
