@@ -1,6 +1,6 @@
 /** Rows → what clients see, with one batched lookup for actors and one for broadcasts. */
 import type { Sql } from "../../db/index.ts";
-import { getMemberCards, type MemberCard } from "../profiles/index.ts";
+import { getMemberCardsCached, type MemberCard } from "../profiles/index.ts";
 import type { ActorView, NotificationRow, NotificationView } from "./types.ts";
 
 export type BroadcastText = { title: string; body: string };
@@ -23,7 +23,7 @@ export interface RenderContext {
 export async function loadRenderContext(sql: Sql, rows: readonly NotificationRow[]): Promise<RenderContext> {
   const actorIds = rows.flatMap((r) => [...(r.actorIds ?? []), ...(r.actorId ? [r.actorId] : [])]);
   const broadcastIds = rows.filter((r) => r.type === "broadcast" && r.subjectId).map((r) => r.subjectId!);
-  const [cards, broadcasts] = await Promise.all([getMemberCards(sql, actorIds), broadcastTexts(sql, broadcastIds)]);
+  const [cards, broadcasts] = await Promise.all([getMemberCardsCached(sql, actorIds), broadcastTexts(sql, broadcastIds)]);
   return { cards, broadcasts };
 }
 

@@ -4,6 +4,7 @@
  * Also the profile read with its reactions (reactions.ts).
  */
 import type { Sql } from "../../db/index.ts";
+import { forgetMemberCard } from "./card-cache.ts";
 import { toCounts, type Reaction, type ReactionSummary } from "./reactions.ts";
 
 export interface MemberCard {
@@ -75,6 +76,8 @@ export async function getMemberCards(sql: Sql, ids: readonly string[]): Promise<
 export async function updateProfile(sql: Sql, userId: string, patch: { displayName?: string; bio?: string }): Promise<void> {
   if (patch.displayName !== undefined) await sql`update users set display_name = ${patch.displayName} where id = ${userId}`;
   if (patch.bio !== undefined) await sql`update users set bio = ${patch.bio} where id = ${userId}`;
+  forgetMemberCard(userId);
 }
 
 export * from "./reactions.ts";
+export { getMemberCardsCached, forgetMemberCard } from "./card-cache.ts";
