@@ -187,18 +187,19 @@ function connectionsSection(conn: ConnReport): string[] {
   const out: string[] = [`## Connections: memory per idle authenticated socket`, ""];
   out.push(
     `One chat replica; each socket is a distinct member's, authenticated by session cookie on upgrade, with hello → welcome → synced done, then idle. ` +
-      `Per-connection = (replica RSS with N sockets − RSS with 200 warm-up sockets) ÷ (N − 200), after a settle pause. ` +
+      `Per-connection = (replica RSS with N sockets − RSS with 200 warm-up sockets) ÷ (N − 200), after a settle pause; ` +
+      `each system measured ${conn.rows[0]?.samples?.length ?? 1}× in a freshly started process, the median shown with every repetition's figure. ` +
       `The floor relay (Bun WebSocket + a Redis subscription per member, no auth) is measured in the same run with the same clients. ` +
       `Descriptor limit here: soft ${conn.fdLimit.soft}, hard ${conn.fdLimit.hard}; ephemeral ports ${conn.portRange}.`,
     "",
   );
   out.push(`![Memory per connection](benchmarks/connections-memory.svg)`, "");
-  out.push(`| sockets | system | RSS before | RSS after | RSS per connection | of which JS heap |`, `|---:|---|---:|---:|---:|---:|`);
+  out.push(`| sockets | system | RSS before | RSS after | RSS per connection (median) | each repetition | of which JS heap |`, `|---:|---|---:|---:|---:|---|---:|`);
   for (const r of conn.rows) {
     out.push(
       r.ran
-        ? `| ${r.sockets.toLocaleString("en-US")} | ${r.system} | ${r.rssBaseMiB.toFixed(1)} MiB | ${r.rssMiB.toFixed(1)} MiB | ${(r.bytesPerConnection / 1024).toFixed(2)} KiB | ${Number.isFinite(r.heapBytesPerConnection) ? `${(r.heapBytesPerConnection / 1024).toFixed(2)} KiB` : "–"} |`
-        : `| ${r.sockets.toLocaleString("en-US")} | ${r.system} | not run: ${r.note} | | | |`,
+        ? `| ${r.sockets.toLocaleString("en-US")} | ${r.system} | ${r.rssBaseMiB.toFixed(1)} MiB | ${r.rssMiB.toFixed(1)} MiB | ${(r.bytesPerConnection / 1024).toFixed(2)} KiB | ${(r.samples ?? []).map((b) => (b / 1024).toFixed(2)).join(", ")} KiB | ${Number.isFinite(r.heapBytesPerConnection) ? `${(r.heapBytesPerConnection / 1024).toFixed(2)} KiB` : "–"} |`
+        : `| ${r.sockets.toLocaleString("en-US")} | ${r.system} | not run: ${r.note} | | | | |`,
     );
   }
   out.push("");

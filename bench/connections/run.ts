@@ -3,7 +3,9 @@
  * (cookie checked on upgrade, hello → welcome → synced done, then silence), at several socket
  * counts, next to the floor relay (bare Bun WebSocket + Redis subscription per member) measured in
  * the same run with the same clients. Per-connection figure = (RSS with N sockets − RSS with the
- * warm-up sockets) / (N − warm-up), after a settle pause.
+ * warm-up sockets) / (N − warm-up), after a settle pause. Each system is measured REPS times, each
+ * time in a freshly started process (when the server collects its garbage varies from run to run),
+ * and the median is reported with every repetition's figure.
  *
  * Limits of this machine: the hard `ulimit -n` bounds the sockets one process can hold (server and
  * generator alike); 50k sockets on one replica needs a hard limit above 50k and, from one client
@@ -23,6 +25,7 @@ import { LoadGenerator } from "../chat/loadgen.ts";
 const STEPS = (process.env.BENCH_CONN_STEPS ?? "10000,50000").split(",").map(Number);
 const WARMUP = 200;
 const SETTLE_MS = Number(process.env.BENCH_CONN_SETTLE_MS ?? 3000);
+const REPS = Number(process.env.BENCH_CONN_REPS ?? 3);
 
 export interface ConnRow {
   system: "xplicit" | "floor";
@@ -32,6 +35,8 @@ export interface ConnRow {
   bytesPerConnection: number;
   /** JS heap (process.memoryUsage().heapUsed from the replica's /status) per connection; NaN for the floor */
   heapBytesPerConnection: number;
+  /** bytes per connection in each repetition (the row holds their median) */
+  samples: number[];
   ran: boolean;
   note: string;
 }
@@ -75,7 +80,7 @@ async function measure(system: "xplicit" | "floor", url: string, statusUrl: stri
   let have = WARMUP;
   for (const target of steps) {
     if (target > limit) {
-      rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: NaN, bytesPerConnection: NaN, heapBytesPerConnection: NaN, ran: false, note: `needs ${target} descriptors per process; hard limit here is ${limit + 300}` });
+      rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: NaN, bytesPerConnection: NaN, heapBytesPerConnection: NaN, samples: [], ran: false, note: `needs ${target} descriptors per process; hard limit here is ${limit + 300}` });
       continue;
     }
     const more = new LoadGenerator({ system, urls: [url], members: members.slice(have, target), conversations: [], origin: ORIGIN, connectConcurrency: 64 });
@@ -88,12 +93,22 @@ async function measure(system: "xplicit" | "floor", url: string, statusUrl: stri
     const per = (rss - base) / (target - WARMUP);
     const heapPer = ((await heapUsed(statusUrl)) - heapBase) / (target - WARMUP);
     log(`${system}: ${target} sockets (connected in ${((performance.now() - t) / 1000).toFixed(1)} s): RSS ${(rss / 2 ** 20).toFixed(1)} MiB, ${(per / 1024).toFixed(2)} KiB per connection${Number.isFinite(heapPer) ? ` (JS heap ${(heapPer / 1024).toFixed(2)} KiB)` : ""}`);
-    rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: rss / 2 ** 20, bytesPerConnection: per, heapBytesPerConnection: heapPer, ran: true, note: "" });
+    rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: rss / 2 ** 20, bytesPerConnection: per, heapBytesPerConnection: heapPer, samples: [per], ran: true, note: "" });
   }
   for (const g of held) g.close();
   held = [];
   await Bun.sleep(500);
   return rows;
+}
+
+/** One row per (system, sockets): the repetition with the median bytes per connection, every repetition's figure in `samples`. */
+function medianRows(reps: ConnRow[][]): ConnRow[] {
+  return reps[0]!.map((first, i) => {
+    if (!first.ran) return first;
+    const sorted = reps.map((r) => r[i]!).sort((a, b) => a.bytesPerConnection - b.bytesPerConnection);
+    const mid = sorted[Math.floor(sorted.length / 2)]!;
+    return { ...mid, samples: reps.map((r) => r[i]!.bytesPerConnection) };
+  });
 }
 
 export async function runConnectionsBench(): Promise<ConnReport> {
@@ -111,21 +126,34 @@ export async function runConnectionsBench(): Promise<ConnReport> {
   try {
     const members = (await seedMembers(maxMembers, "c")).map((m) => ({ id: m.id, cookie: m.cookie }));
     const chat = stack.chats[0]!;
-    const rows = await measure("xplicit", `ws://127.0.0.1:${chat.port}/ws`, `${chat.url}/status`, chat.proc.pid, members, STEPS, limit);
     const convFile = join(ROOT, ".tmp", "bench", "conversations-empty.json");
     mkdirSync(join(ROOT, ".tmp", "bench"), { recursive: true });
     writeFileSync(convFile, "{}");
-    const port = await freePort();
-    const floor = await spawnServer("floor-conn", [process.execPath, "bench/chat/relays/floor.ts"], port, {
-      BENCH_CONVERSATIONS: convFile,
-      REDIS_PREFIX: process.env.REDIS_PREFIX!,
-      FLOOR_PORT: String(port),
-    });
-    relays.push(floor);
-    rows.push(...(await measure("floor", `ws://127.0.0.1:${port}/ws`, null, floor.proc.pid, members, STEPS, limit)));
+    const xplicitReps: ConnRow[][] = [];
+    const floorReps: ConnRow[][] = [];
+    for (let rep = 1; rep <= REPS; rep++) {
+      if (rep > 1) {
+        await stack.kill(chat, "SIGKILL");
+        await stack.restart(chat);
+      }
+      xplicitReps.push(await measure("xplicit", `ws://127.0.0.1:${chat.port}/ws`, `${chat.url}/status`, chat.proc.pid, members, STEPS, limit));
+      const port = await freePort();
+      const floor = await spawnServer("floor-conn", [process.execPath, "bench/chat/relays/floor.ts"], port, {
+        BENCH_CONVERSATIONS: convFile,
+        REDIS_PREFIX: process.env.REDIS_PREFIX!,
+        FLOOR_PORT: String(port),
+      });
+      relays.push(floor);
+      floorReps.push(await measure("floor", `ws://127.0.0.1:${port}/ws`, null, floor.proc.pid, members, STEPS, limit));
+      await stopAll([floor]);
+    }
+    const rows = [...medianRows(xplicitReps), ...medianRows(floorReps)];
     const report: ConnReport = { fdLimit: limits, portRange, rows };
     writeFileSync(join(ROOT, ".tmp", "bench", "connections.json"), JSON.stringify(report, null, 2));
-    for (const r of rows) console.log([r.system, r.sockets, r.ran ? `${(r.bytesPerConnection / 1024).toFixed(2)} KiB/conn` : `not run: ${r.note}`].join("\t"));
+    for (const r of rows) {
+      const each = r.samples.map((b) => (b / 1024).toFixed(2)).join(", ");
+      console.log([r.system, r.sockets, r.ran ? `${(r.bytesPerConnection / 1024).toFixed(2)} KiB/conn (median of ${each})` : `not run: ${r.note}`].join("\t"));
+    }
     return report;
   } finally {
     await stopAll(relays);

@@ -13,7 +13,7 @@ import type { UpgradeSession } from "../../deps.ts";
 import { EVENT_PREFIX, frame, frameTs } from "./frames.ts";
 import type { Hub } from "./hub.ts";
 import { deliveryLatency, framesIn, framesOut, rates, resumeOutcomes, sendDedupHits, slowConsumerCloses } from "./metrics.ts";
-import { TokenBucket } from "./token-bucket.ts";
+import { takeToken, type BucketState } from "./token-bucket.ts";
 
 const log = createLogger("connections");
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -28,8 +28,11 @@ export interface SocketData {
   conn: Connection;
 }
 
-export class Connection {
-  readonly connId = crypto.randomUUID();
+let opened = 0;
+
+export class Connection implements BucketState {
+  /** unique in this replica's lifetime (a number, not a UUID string: idle sockets are many) */
+  private readonly connNo = ++opened;
   ws: ServerWebSocket<SocketData> | null = null;
   state: State = "awaiting_hello";
   clientId = "";
@@ -39,7 +42,8 @@ export class Connection {
   // Idle sockets are the common case (tens of thousands per replica): everything that only a busy
   // socket needs is allocated on first use, to keep the per-connection footprint small.
   private pending: string[] = NO_FRAMES;
-  private readonly bucket: TokenBucket;
+  tokens: number;
+  tokensAt = performance.now();
   private droppedThisSecond = 0;
   private lastRateError = 0;
   private ackSeq = 0;
@@ -49,13 +53,16 @@ export class Connection {
   private lastTyping: Map<string, number> | null = null;
 
   constructor(readonly hub: Hub, readonly session: UpgradeSession) {
-    const c = hub.deps.config.chat;
-    this.bucket = new TokenBucket(c.ratePerSecond, c.rateBurst);
+    this.tokens = hub.deps.config.chat.rateBurst;
   }
 
   /** (a method, so TypeScript does not narrow `state` across awaits) */
   isClosed(): boolean {
     return this.state === "closed";
+  }
+
+  get connId(): string {
+    return `${this.hub.deps.config.chat.replicaName}-${this.connNo}`;
   }
 
   get userId(): string {
@@ -274,7 +281,8 @@ export class Connection {
 
   /** Token bucket; a flood is dropped with one error a second, and closed if it keeps on. */
   private allowFrame(): boolean {
-    if (this.bucket.take()) return true;
+    const c = this.hub.deps.config.chat;
+    if (takeToken(this, c.ratePerSecond, c.rateBurst)) return true;
     const now = Date.now();
     if (now - this.lastRateError >= 1000) {
       this.lastRateError = now;

@@ -11,6 +11,17 @@ import { frame } from "./frames.ts";
 import { membersGauge, socketsGauge } from "./metrics.ts";
 
 const log = createLogger("hub");
+
+/**
+ * A member's sockets here. Most members have one: the socket itself stands for the group, and a
+ * Set is made only for a second one (a Set per idle member was a tenth of a socket's footprint).
+ */
+type Group = Connection | Set<Connection>;
+
+function* inGroup(group: Group): Iterable<Connection> {
+  if (group instanceof Set) yield* group;
+  else yield group;
+}
 const CACHE_MS = 30_000;
 
 export class Hub {
@@ -19,7 +30,7 @@ export class Hub {
   /** member → open sockets here (for the per-member limit, checked before upgrade) */
   private readonly counts = new Map<string, number>();
   /** member → sockets past hello */
-  readonly members = new Map<string, Set<Connection>>();
+  readonly members = new Map<string, Group>();
   private readonly channelPrefix: string;
   private readonly revokedChannel: string;
   private readonly partnersCache = new Map<string, { at: number; ids: string[] }>();
@@ -43,9 +54,10 @@ export class Hub {
 
   private onChannelMessage(channel: string, message: string): void {
     if (channel.startsWith(this.channelPrefix)) {
-      const sockets = this.members.get(channel.slice(this.channelPrefix.length));
-      if (!sockets) return;
-      for (const conn of sockets) conn.deliverLive(message);
+      const group = this.members.get(channel.slice(this.channelPrefix.length));
+      if (!group) return;
+      if (group instanceof Set) for (const conn of group) conn.deliverLive(message);
+      else group.deliverLive(message);
       return;
     }
     if (channel === this.revokedChannel) this.onSessionsRevoked(message);
@@ -76,14 +88,13 @@ export class Hub {
 
   /** Called at hello: joins the member's group, subscribing their channel on the first socket. */
   async attach(conn: Connection): Promise<void> {
-    let group = this.members.get(conn.userId);
+    const group = this.members.get(conn.userId);
     const first = !group;
     if (!group) {
-      group = new Set();
-      this.members.set(conn.userId, group);
+      this.members.set(conn.userId, conn);
       membersGauge.set(this.members.size);
-    }
-    group.add(conn);
+    } else if (group instanceof Set) group.add(conn);
+    else if (group !== conn) this.members.set(conn.userId, new Set([group, conn]));
     if (first) {
       await this.deps.subscriber.subscribe(this.deps.keys.memberChannel(conn.userId));
       void this.announcePresence(conn.userId, true);
@@ -99,8 +110,14 @@ export class Hub {
     if (!attached) return;
     const group = this.members.get(conn.userId);
     if (!group) return;
-    group.delete(conn);
-    if (group.size > 0) return;
+    if (group instanceof Set) {
+      group.delete(conn);
+      if (group.size > 1) return;
+      if (group.size === 1) {
+        this.members.set(conn.userId, group.values().next().value!);
+        return;
+      }
+    } else if (group !== conn) return;
     this.members.delete(conn.userId);
     membersGauge.set(this.members.size);
     void this.deps.subscriber.unsubscribe(this.deps.keys.memberChannel(conn.userId)).catch(() => {});
@@ -172,7 +189,7 @@ export class Hub {
   private async recoverAfterRedisReconnect(): Promise<void> {
     log.warn("redis subscriber reconnected: checking every member's stream");
     for (const group of this.members.values()) {
-      for (const conn of group) await conn.recoverAfterRedisReconnect().catch(() => conn.close(1011, "recovery failed"));
+      for (const conn of inGroup(group)) await conn.recoverAfterRedisReconnect().catch(() => conn.close(1011, "recovery failed"));
     }
   }
 
