@@ -28,6 +28,29 @@ describe("upgrade checks", () => {
     expect(await upgradeStatus(url, { Origin: ORIGIN, Cookie: a.cookie })).toBe(101);
   });
 
+  test("one member's sockets on a replica are capped (hello or not): the next upgrade gets 429 until one closes", async () => {
+    const a = await member(stack);
+    const replica = stack.chats[1]!;
+    const open: ChatClient[] = [];
+    for (let i = 0; i < 15; i++) open.push(await connected(a, replica));
+    const silent = new ChatClient(wsUrl(replica), a.cookie);
+    await silent.connect(); // no hello yet: it still counts
+    expect(await upgradeStatus(wsUrl(replica), { Origin: ORIGIN, Cookie: a.cookie })).toBe(429);
+    // another replica has its own count
+    const elsewhere = await connected(a, stack.chats[0]!);
+    open[0]!.close();
+    silent.close();
+    await open[0]!.closed(5000);
+    await silent.closed(5000);
+    let again: ChatClient | null = null;
+    for (let i = 0; i < 50 && !again; i++) {
+      if ((await upgradeStatus(wsUrl(replica), { Origin: ORIGIN, Cookie: a.cookie })) === 101) again = await connected(a, replica);
+      else await Bun.sleep(100);
+    }
+    expect(again).not.toBeNull();
+    for (const c of [...open, elsewhere, again!]) c.close();
+  });
+
   test("a revoked session closes its sockets with 1008 within seconds, other sessions stay", async () => {
     const a = await member(stack);
     const other = await member(stack);

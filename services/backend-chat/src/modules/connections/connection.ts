@@ -52,7 +52,15 @@ export class Connection implements BucketState {
   private helloTimer: Timer | null = null;
   private lastTyping: Map<string, number> | null = null;
 
-  constructor(readonly hub: Hub, readonly session: UpgradeSession) {
+  // The upgrade's session, kept as three fields rather than one more object per socket.
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly sessionToken: string;
+
+  constructor(readonly hub: Hub, session: UpgradeSession) {
+    this.userId = session.userId;
+    this.sessionId = session.sessionId;
+    this.sessionToken = session.token;
     this.tokens = hub.deps.config.chat.rateBurst;
   }
 
@@ -65,9 +73,6 @@ export class Connection implements BucketState {
     return `${this.hub.deps.config.chat.replicaName}-${this.connNo}`;
   }
 
-  get userId(): string {
-    return this.session.userId;
-  }
 
   // ---- lifecycle ---------------------------------------------------------------------------
 

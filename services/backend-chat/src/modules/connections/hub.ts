@@ -27,8 +27,8 @@ const CACHE_MS = 30_000;
 export class Hub {
   /** every open socket, hello or not */
   readonly all = new Set<Connection>();
-  /** member → open sockets here (for the per-member limit, checked before upgrade) */
-  private readonly counts = new Map<string, number>();
+  /** member → sockets here still waiting for their hello (with the groups: the per-member limit) */
+  private readonly awaitingHello = new Map<string, number>();
   /** member → sockets past hello */
   readonly members = new Map<string, Group>();
   private readonly channelPrefix: string;
@@ -72,22 +72,32 @@ export class Hub {
     }
     const revoked = new Set(event.sessionIds);
     for (const conn of this.all) {
-      if (conn.userId === event.userId && revoked.has(conn.session.sessionId)) conn.close(1008, "session revoked");
+      if (conn.userId === event.userId && revoked.has(conn.sessionId)) conn.close(1008, "session revoked");
     }
   }
 
   track(conn: Connection): void {
     this.all.add(conn);
-    this.counts.set(conn.userId, (this.counts.get(conn.userId) ?? 0) + 1);
+    this.countAwaiting(conn.userId, +1);
     socketsGauge.set(this.all.size);
   }
 
+  private countAwaiting(userId: string, delta: number): void {
+    const n = (this.awaitingHello.get(userId) ?? 0) + delta;
+    if (n > 0) this.awaitingHello.set(userId, n);
+    else this.awaitingHello.delete(userId);
+  }
+
+  /** Open sockets of a member here, hello or not (checked before an upgrade). */
   socketsOf(userId: string): number {
-    return this.counts.get(userId) ?? 0;
+    const group = this.members.get(userId);
+    const attached = !group ? 0 : group instanceof Set ? group.size : 1;
+    return attached + (this.awaitingHello.get(userId) ?? 0);
   }
 
   /** Called at hello: joins the member's group, subscribing their channel on the first socket. */
   async attach(conn: Connection): Promise<void> {
+    this.countAwaiting(conn.userId, -1);
     const group = this.members.get(conn.userId);
     const first = !group;
     if (!group) {
@@ -103,11 +113,8 @@ export class Hub {
 
   untrack(conn: Connection, attached: boolean): void {
     if (!this.all.delete(conn)) return;
-    const n = (this.counts.get(conn.userId) ?? 1) - 1;
-    if (n > 0) this.counts.set(conn.userId, n);
-    else this.counts.delete(conn.userId);
     socketsGauge.set(this.all.size);
-    if (!attached) return;
+    if (!attached) return this.countAwaiting(conn.userId, -1);
     const group = this.members.get(conn.userId);
     if (!group) return;
     if (group instanceof Set) {
@@ -176,9 +183,9 @@ export class Hub {
   async revalidateSessions(): Promise<void> {
     const byToken = new Map<string, Connection[]>();
     for (const conn of this.all) {
-      const list = byToken.get(conn.session.token) ?? [];
+      const list = byToken.get(conn.sessionToken) ?? [];
       list.push(conn);
-      byToken.set(conn.session.token, list);
+      byToken.set(conn.sessionToken, list);
     }
     for (const [token, conns] of byToken) {
       const session = await this.deps.sessions.verify(token).catch(() => undefined);
