@@ -58,6 +58,15 @@ test("Redis restarted with its data lost: open clients are told to resync, then 
   }
   expect(sent.type).toBe("sent");
   await b1.waitFor(() => b1.messages().some((m) => m.data.body === "after the restart"), 10_000, "message after restart");
+  // Presence is written again on reconnect, not only at the next 30 s heartbeat.
+  const onlineKey = `${process.env.REDIS_PREFIX}online:${b.id}`;
+  let online = false;
+  for (let i = 0; i < 50 && !online; i++) {
+    const p = Bun.spawn(["redis-cli", "-p", String(redisPort), "exists", onlineKey], { stdout: "pipe" });
+    online = (await new Response(p.stdout).text()).trim() === "1";
+    if (!online) await Bun.sleep(100);
+  }
+  expect(online).toBe(true);
   for (const r of [r1, r2]) {
     await (async () => {
       for (let i = 0; i < 50; i++) {

@@ -195,6 +195,8 @@ export class Hub {
 
   private async recoverAfterRedisReconnect(): Promise<void> {
     log.warn("redis subscriber reconnected: checking every member's stream");
+    // A restarted Redis may have lost presence too: say at once who is here, not at the next beat.
+    await this.heartbeat().catch(() => {});
     for (const group of this.members.values()) {
       for (const conn of inGroup(group)) await conn.recoverAfterRedisReconnect().catch(() => conn.close(1011, "recovery failed"));
     }
