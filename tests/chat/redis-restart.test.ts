@@ -79,3 +79,41 @@ test("Redis restarted with its data lost: open clients are told to resync, then 
   a1.close();
   b1.close();
 }, 60_000);
+
+test("pub/sub stalled while Redis still answers: /readyz turns 503 on the probe, and 200 again once it flows", async () => {
+  const r1 = stack.chats[0]!;
+  const readyz = async () => {
+    const res = await fetch(`${r1.url}/readyz`);
+    return { status: res.status, checks: ((await res.json()) as { checks: Record<string, string> }).checks };
+  };
+  const cli = (...args: string[]) => Bun.spawn(["redis-cli", "-p", String(redisPort), ...args], { stdout: "ignore" }).exited;
+  const a = await member(stack);
+  const b = await member(stack);
+  const conv = await conversation(a, b);
+  const a1 = await connected(a, stack.chats[1]!);
+  const b1 = await connected(b, r1);
+  expect((await readyz()).status).toBe(200);
+  // Channels are taken away from the (default) user: subscribers are cut off and PUBLISH refused,
+  // while every other command, PING included, still works.
+  await cli("acl", "setuser", "default", "resetchannels");
+  let stalled: { status: number; checks: Record<string, string> } | null = null;
+  for (let i = 0; i < 100 && !stalled; i++) {
+    const r = await readyz();
+    if (r.status === 503) stalled = r;
+    else await Bun.sleep(200);
+  }
+  await cli("acl", "setuser", "default", "allchannels");
+  expect(stalled?.checks.pubsub).not.toBe("ok");
+  expect(stalled?.checks.redis).toBe("ok");
+  let ready = false;
+  for (let i = 0; i < 100 && !ready; i++) {
+    ready = (await readyz()).status === 200;
+    if (!ready) await Bun.sleep(200);
+  }
+  expect(ready).toBe(true);
+  // the replica subscribed its members' channels again: live delivery works on the open socket
+  expect((await a1.sendMessage(conv, "after the repair")).type).toBe("sent");
+  await b1.waitFor(() => b1.messages().some((m) => m.data.body === "after the repair"), 10_000, "live delivery after the repair");
+  a1.close();
+  b1.close();
+}, 60_000);

@@ -42,7 +42,7 @@ const deps: ChatDeps = {
 
 const hub = new Hub(deps);
 await hub.start();
-const probe = createPubSubProbe(deps);
+const probe = createPubSubProbe(deps, { onStale: () => hub.repairSubscriptions() });
 await probe.start();
 const drain = createDrain(hub);
 const app = createChatApp(hub, probe, drain.isDraining);

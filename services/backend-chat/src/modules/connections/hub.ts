@@ -193,8 +193,24 @@ export class Hub {
     }
   }
 
+  /**
+   * Pub/sub stopped delivering while Redis still answers (the probe went stale: subscriptions
+   * refused or dropped without a reconnect): subscribe every channel again — repeating a
+   * subscription is harmless — and let every socket fill what it missed from its stream.
+   */
+  async repairSubscriptions(): Promise<void> {
+    log.warn("pub/sub round trip failing: subscribing every channel again");
+    const channels = [this.revokedChannel, ...[...this.members.keys()].map((id) => this.deps.keys.memberChannel(id))];
+    for (let i = 0; i < channels.length; i += 1000) await this.deps.subscriber.subscribe(...channels.slice(i, i + 1000));
+    await this.recoverStreams();
+  }
+
   private async recoverAfterRedisReconnect(): Promise<void> {
     log.warn("redis subscriber reconnected: checking every member's stream");
+    await this.recoverStreams();
+  }
+
+  private async recoverStreams(): Promise<void> {
     // A restarted Redis may have lost presence too: say at once who is here, not at the next beat.
     await this.heartbeat().catch(() => {});
     for (const group of this.members.values()) {
