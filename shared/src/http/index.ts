@@ -4,3 +4,4 @@ export { clientIp, clientCertificate, peerAddress, isTrustedProxy, type ClientCe
 export { requestMetrics } from "./request-metrics.ts";
 export { securityHeaders } from "./security-headers.ts";
 export { parsePage, type Page } from "./pagination.ts";
+export { isStorableText } from "./text.ts";

@@ -1,5 +1,6 @@
 /** Creating and listing conversations. 1:1 conversations are unique per pair. */
 import { badRequest, forbidden } from "../../errors/index.ts";
+import { isStorableText } from "../../http/text.ts";
 import { getMemberCards } from "../profiles/index.ts";
 import { blockedAmong } from "../social/index.ts";
 import type { ConversationSummary, MessagingDeps } from "./types.ts";
@@ -22,6 +23,7 @@ export async function createConversation(
   if (others.length === 0) throw badRequest("invalid", "name at least one other member");
   if (others.length + 1 > MAX_GROUP_MEMBERS) throw badRequest("invalid", `a conversation has at most ${MAX_GROUP_MEMBERS} members`);
   if (title.length > 100) throw badRequest("invalid", "title is at most 100 characters");
+  if (!isStorableText(title)) throw badRequest("invalid", "title must not contain NUL or broken Unicode");
   if ((await blockedAmong(deps.sql, creatorId, others)).length > 0) {
     throw forbidden("blocked", "you cannot start a conversation with a member you blocked or who blocked you");
   }

@@ -55,6 +55,8 @@ describe("registration", () => {
     [{ password: "short" }, "invalid_password"],
     [{ password: "x".repeat(129) }, "invalid_password"],
     [{ email: "not-an-email" }, "invalid_email"],
+    [{ email: "nul\u0000byte@example.test" }, "invalid_email"],
+    [{ email: "lone\ud800surrogate@example.test" }, "invalid_email"],
     [{ birthDate: "2001-02-30" }, "invalid_birth_date"],
     [{ acceptTerms: false }, "terms_not_accepted"],
   ])("rejects %p with 400 %s", async (override, code) => {
@@ -89,6 +91,14 @@ describe("registration", () => {
     const logout = await client.post("/api/auth/logout", {}, { origin: "https://localhost:8443.evil.example" });
     expect(logout.status).toBe(403);
     expect((await client.get("/api/me")).status).toBe(200);
+  });
+
+  test("a NUL or control character in the email is 400 on login too, never a 500", async () => {
+    for (const email of ["nul\u0000byte@example.test", "bell\u0007@example.test"]) {
+      const res = await api.client().post("/api/auth/login", { email, password: "whatever password" });
+      expect(res.status).toBe(400);
+      expect(res.json.error.code).toBe("invalid_email");
+    }
   });
 
   test("errors never leak a stack", async () => {

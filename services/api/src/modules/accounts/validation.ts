@@ -1,7 +1,9 @@
 import { badRequest, unprocessable } from "@xplicit/shared/errors";
+import { isStorableText } from "@xplicit/shared/http";
 
 export const HANDLE = /^[a-z0-9_]{3,30}$/;
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,63}$/;
+// No whitespace, no control characters (NUL would fail the Postgres lookup with a 500).
+const EMAIL = /^[^\s@\u0000-\u001f\u007f]{1,64}@[^\s@\u0000-\u001f\u007f]{1,253}\.[^\s@\u0000-\u001f\u007f]{2,63}$/;
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 export interface Registration {
@@ -14,7 +16,7 @@ export interface Registration {
 export function normaliseEmail(raw: unknown): string {
   if (typeof raw !== "string") throw badRequest("invalid_email", "email is required");
   const email = raw.trim().toLowerCase();
-  if (email.length > 254 || !EMAIL.test(email)) throw badRequest("invalid_email", "email is not a valid address");
+  if (email.length > 254 || !EMAIL.test(email) || !isStorableText(email)) throw badRequest("invalid_email", "email is not a valid address");
   return email;
 }
 

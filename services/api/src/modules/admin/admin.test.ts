@@ -34,6 +34,11 @@ test("only an admin with a verified client certificate may broadcast", async () 
   expect(noCert.json.error.code).toBe("client_certificate_required");
   expect((await api.client().post("/api/admin/broadcasts", body, { headers: CERT })).status).toBe(401);
   expect((await admin.client.post("/api/admin/broadcasts", { title: "" }, { headers: CERT })).status).toBe(400);
+  for (const bad of [{ ...body, title: "nul\u0000" }, { ...body, body: "lone \udc00" }, { ...body, joinedSince: "-271821-04-20" }, { ...body, joinedSince: "+275760-09-13" }]) {
+    const res = await admin.client.post("/api/admin/broadcasts", bad, { headers: CERT });
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe("invalid");
+  }
 }, 30_000);
 
 test("a broadcast reaches every member of its segment once, in batches, and its progress is readable", async () => {

@@ -1,7 +1,7 @@
 /** Operator broadcasts: enqueue one, read its progress. */
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
-import { readJsonObject } from "@xplicit/shared/http";
+import { isStorableText, readJsonObject } from "@xplicit/shared/http";
 import { createLogger } from "@xplicit/shared/log";
 import type { BatchProgress, Notifier } from "@xplicit/shared/modules/notifications";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
@@ -13,6 +13,7 @@ const log = createLogger("admin");
 function text(body: Record<string, unknown>, field: string, max: number): string {
   const v = body[field];
   if (typeof v !== "string" || v.trim() === "" || v.length > max) throw badRequest("invalid", `${field} must be 1 to ${max} characters`);
+  if (!isStorableText(v)) throw badRequest("invalid", `${field} must not contain NUL or broken Unicode`);
   return v.trim();
 }
 
@@ -20,7 +21,10 @@ function joinedSince(body: Record<string, unknown>): Date | null {
   const v = body.joinedSince;
   if (v === undefined || v === null) return null;
   const d = typeof v === "string" ? new Date(v) : new Date(NaN);
-  if (Number.isNaN(d.getTime())) throw badRequest("invalid", "joinedSince must be an ISO date");
+  // Postgres' timestamptz is narrower than a JS Date: out of range would be a 500.
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1970 || d.getUTCFullYear() > 9999) {
+    throw badRequest("invalid", "joinedSince must be an ISO date between 1970 and 9999");
+  }
   return d;
 }
 

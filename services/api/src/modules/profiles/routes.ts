@@ -1,7 +1,7 @@
 /** Public profiles (with their reactions), editing one's own, and reacting to others'. */
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
-import { readJsonObject } from "@xplicit/shared/http";
+import { isStorableText, readJsonObject } from "@xplicit/shared/http";
 import { createNotifier, type Notifier } from "@xplicit/shared/modules/notifications";
 import { findProfileForViewer, updateProfile } from "@xplicit/shared/modules/profiles";
 import { hasBlocked } from "@xplicit/shared/modules/social";
@@ -14,6 +14,7 @@ function optionalText(body: Record<string, unknown>, field: string, max: number)
   const v = body[field];
   if (v === undefined) return undefined;
   if (typeof v !== "string" || v.length > max) throw badRequest(`invalid_${field}`, `${field} must be a string of at most ${max} characters`);
+  if (!isStorableText(v)) throw badRequest(`invalid_${field}`, `${field} must not contain NUL or broken Unicode`);
   return v.trim();
 }
 

@@ -87,6 +87,12 @@ describe("profiles", () => {
     expect(res.json.profile.id).toBeUndefined();
     expect((await a.client.patch("/api/me/profile", { displayName: "x".repeat(51) })).status).toBe(400);
     expect((await a.client.patch("/api/me/profile", { bio: "x".repeat(501) })).status).toBe(400);
+    for (const patch of [{ displayName: "nul\u0000" }, { bio: "nul\u0000" }, { bio: "lone \ud83d" }]) {
+      const bad = await a.client.patch("/api/me/profile", patch);
+      expect(bad.status).toBe(400);
+      expect(bad.json.error.code).toMatch(/^invalid_/);
+    }
+    expect((await a.client.get(`/api/users/${a.user.handle}`)).json.profile).toMatchObject({ displayName: "Alice", bio: "hello" });
     expect((await api.client().get(`/api/users/${a.user.handle}`)).status).toBe(401);
   });
 });
