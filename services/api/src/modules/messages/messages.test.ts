@@ -1,0 +1,80 @@
+/** Conversations and messages over HTTP: bad text, read markers. */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+
+setDefaultTimeout(60_000);
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(() => api.stop());
+
+async function pair() {
+  const a = await registeredClient(api);
+  const b = await registeredClient(api);
+  const res = await a.client.post("/api/conversations", { handles: [b.user.handle] });
+  return { a, b, conv: res.json.conversation.id as string };
+}
+
+async function readEvents(userId: string) {
+  const replay = await api.deps.events.replayAfter(userId, 0, null);
+  if (!replay.ok) throw new Error(replay.reason);
+  return replay.frames.map((f) => JSON.parse(f)).filter((e) => e.kind === "read") as { data: { upToMessageId: string } }[];
+}
+
+describe("text Postgres cannot store", () => {
+  test("a NUL or a lone surrogate in a body is 400, and the sends around it are written", async () => {
+    const { a, b, conv } = await pair();
+    const send = (client: typeof a.client, body: string) => client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body });
+    const results = await Promise.all([
+      ...Array.from({ length: 10 }, (_, i) => send(b.client, `ok ${i}`)),
+      send(a.client, "nul \u0000 inside"),
+      send(a.client, "half an emoji \ud83d"),
+      ...Array.from({ length: 10 }, (_, i) => send(b.client, `ok ${i + 10}`)),
+    ]);
+    const bad = results.slice(10, 12);
+    for (const r of bad) {
+      expect(r.status).toBe(400);
+      expect(r.json.error.code).toBe("invalid");
+    }
+    for (const r of [...results.slice(0, 10), ...results.slice(12)]) expect(r.status).toBe(200);
+    const history = await a.client.get(`/api/conversations/${conv}/messages?limit=100`);
+    expect(history.json.messages).toHaveLength(20);
+  });
+
+  test("a NUL in a group title is 400", async () => {
+    const a = await registeredClient(api);
+    const b = await registeredClient(api);
+    const c = await registeredClient(api);
+    const res = await a.client.post("/api/conversations", { handles: [b.user.handle, c.user.handle], title: "nul\u0000" });
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe("invalid");
+    expect((await b.client.get("/api/conversations")).json.conversations).toEqual([]);
+  });
+});
+
+describe("read markers", () => {
+  test("never past the last message, and a read that moves nothing appends no event", async () => {
+    const { a, b, conv } = await pair();
+    const sent = await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "read me" });
+    const messageId = sent.json.messageId as string;
+
+    expect((await b.client.post(`/api/conversations/${conv}/read`, { upToMessageId: "999999999999999999" })).status).toBe(200);
+    const list = await b.client.get("/api/conversations");
+    expect(list.json.conversations[0].lastReadMessageId).toBe(messageId);
+    expect((await readEvents(a.user.id)).map((e) => e.data.upToMessageId)).toEqual([messageId]);
+
+    // repeats (and reads behind the marker) change nothing and tell nobody
+    for (let i = 0; i < 20; i++) {
+      expect((await b.client.post(`/api/conversations/${conv}/read`, { upToMessageId: i % 2 ? messageId : "1" })).status).toBe(200);
+    }
+    expect(await readEvents(a.user.id)).toHaveLength(1);
+    expect(await readEvents(b.user.id)).toHaveLength(1);
+
+    const stranger = await registeredClient(api);
+    const refused = await stranger.client.post(`/api/conversations/${conv}/read`, { upToMessageId: messageId });
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.code).toBe("not_member");
+  });
+});
