@@ -59,7 +59,12 @@ export function pagesRoutes(publicDir = process.env.PUBLIC_DIR ? resolve(process
   app.get("/u/:handle", (c) => send(c, "profile.html", false));
 
   app.get("/:dir{css|js|img|fonts|assets}/*", (c) => {
-    const rel = decodeURIComponent(c.req.path);
+    let rel: string;
+    try {
+      rel = decodeURIComponent(c.req.path);
+    } catch {
+      return c.notFound(); // malformed percent-encoding (e.g. /css/%E0%A4%A): no such file, not a 500
+    }
     if (rel.includes("..") || rel.startsWith("/css/src/")) return c.notFound();
     return send(c, rel, c.req.query("v") !== undefined);
   });
