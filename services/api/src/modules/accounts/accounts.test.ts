@@ -140,6 +140,31 @@ describe("sessions", () => {
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
+  test("a burst of parallel wrong logins cannot get past the limit", async () => {
+    const { reg } = await registeredClient(api);
+    const headers = { "x-real-ip": "198.51.100.7" };
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () => api.client().post("/api/auth/login", { email: reg.email, password: "wrong password!" }, { headers })),
+    );
+    expect(burst.filter((r) => r.status === 401)).toHaveLength(3);
+    expect(burst.filter((r) => r.status === 429)).toHaveLength(17);
+    expect((await api.client().post("/api/auth/login", { email: reg.email, password: reg.password })).status).toBe(429);
+  });
+
+  test("successful logins do not use up the IP's failure budget", async () => {
+    const ipApi = await startTestApi({ LOGIN_MAX_FAILURES_PER_IP: "3" });
+    try {
+      const { reg } = await registeredClient(ipApi);
+      const headers = { "x-real-ip": "198.51.100.8" };
+      for (let i = 0; i < 6; i++) {
+        expect((await ipApi.client().post("/api/auth/login", { email: reg.email, password: reg.password }, { headers })).status).toBe(200);
+      }
+      expect((await ipApi.client().post("/api/auth/login", { email: reg.email, password: "wrong password!" }, { headers })).status).toBe(401);
+    } finally {
+      await ipApi.stop();
+    }
+  });
+
   test("logout revokes at once; logout-all ends every session of the member", async () => {
     const { client, reg } = await registeredClient(api);
     const second = api.client();

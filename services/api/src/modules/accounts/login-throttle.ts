@@ -1,6 +1,10 @@
 /**
  * Brute-force brake: failed logins are counted per account and per IP in Redis over a window.
  * Past either limit, login answers 429 with the seconds left before the window resets.
+ *
+ * Every attempt is counted as a failure *before* its password is checked, in one atomic step, and
+ * given back when it succeeds: checking first and counting after would let a burst of parallel
+ * attempts all pass the check before any of them is counted.
  */
 import type { Redis, RedisKeys } from "@xplicit/shared/redis";
 
@@ -11,30 +15,30 @@ export interface ThrottleLimits {
 }
 
 export function createLoginThrottle(redis: Redis, keys: RedisKeys, limits: ThrottleLimits) {
-  /** Seconds to wait, or 0 when a login attempt may proceed. */
-  async function retryAfter(email: string, ip: string): Promise<number> {
+  /** Counts one attempt; seconds to wait (the attempt must stop with 429), or 0 when it may proceed. */
+  async function begin(email: string, ip: string): Promise<number> {
     const acct = keys.loginFailAccount(email);
     const byIp = keys.loginFailIp(ip);
-    const replies = (await redis.multi().get(acct).get(byIp).ttl(acct).ttl(byIp).exec()) ?? [];
-    const [a, i, ta, ti] = replies.map(([, value]) => Number(value ?? 0));
-    const blockedAcct = (a ?? 0) >= limits.maxFailuresPerAccount ? (ta ?? 1) : 0;
-    const blockedIp = (i ?? 0) >= limits.maxFailuresPerIp ? (ti ?? 1) : 0;
-    return Math.max(blockedAcct, blockedIp, 0);
+    const replies =
+      (await redis
+        .multi()
+        .incr(acct)
+        .expire(acct, limits.windowSeconds, "NX")
+        .incr(byIp)
+        .expire(byIp, limits.windowSeconds, "NX")
+        .ttl(acct)
+        .ttl(byIp)
+        .exec()) ?? [];
+    const [a = 0, , i = 0, , ta = 1, ti = 1] = replies.map(([, value]) => Number(value ?? 0));
+    const blockedAcct = a > limits.maxFailuresPerAccount ? Math.max(1, ta) : 0;
+    const blockedIp = i > limits.maxFailuresPerIp ? Math.max(1, ti) : 0;
+    return Math.max(blockedAcct, blockedIp);
   }
 
-  async function recordFailure(email: string, ip: string): Promise<void> {
-    await redis
-      .multi()
-      .incr(keys.loginFailAccount(email))
-      .expire(keys.loginFailAccount(email), limits.windowSeconds, "NX")
-      .incr(keys.loginFailIp(ip))
-      .expire(keys.loginFailIp(ip), limits.windowSeconds, "NX")
-      .exec();
+  /** The attempt succeeded: the account starts afresh and the IP gets its attempt back. */
+  async function recordSuccess(email: string, ip: string): Promise<void> {
+    await redis.multi().del(keys.loginFailAccount(email)).decr(keys.loginFailIp(ip)).exec();
   }
 
-  async function recordSuccess(email: string): Promise<void> {
-    await redis.del(keys.loginFailAccount(email));
-  }
-
-  return { retryAfter, recordFailure, recordSuccess };
+  return { begin, recordSuccess };
 }

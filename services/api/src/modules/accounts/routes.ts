@@ -50,7 +50,7 @@ export function accountsRoutes(deps: ApiDeps) {
       throw badRequest("invalid_password", "password is required");
     }
     const ip = ipOf(c);
-    const wait = await throttle.retryAfter(email, ip);
+    const wait = await throttle.begin(email, ip);
     if (wait > 0) {
       log.audit("login_throttled", { ip, retryAfter: wait });
       throw tooManyRequests(wait, "too many failed logins; try again later");
@@ -58,11 +58,10 @@ export function accountsRoutes(deps: ApiDeps) {
     const creds = await findCredentials(deps.sql, email);
     const ok = await Bun.password.verify(body.password, creds?.passwordHash ?? DUMMY_HASH);
     if (!creds || !ok) {
-      await throttle.recordFailure(email, ip);
       log.audit("login_failed", { ip, knownAccount: !!creds });
       throw unauthorized("email or password is wrong");
     }
-    await throttle.recordSuccess(email);
+    await throttle.recordSuccess(email, ip);
     const session = await startSession(c, creds.id);
     log.audit("login", { userId: creds.id, sessionId: session.sessionId, ip });
     const account = await findAccount(deps.sql, creds.id);
