@@ -144,4 +144,12 @@ describe("flood", () => {
     peerA.close();
     peerB.close();
   });
+
+  test("binary frames spend tokens too: a binary flood is rate-limited and closed, not answered frame by frame", async () => {
+    const flooder = await connected(await member(stack), stack.chats[1]!);
+    for (let i = 0; i < 10_000; i++) flooder.ws.send(new Uint8Array([1]));
+    await flooder.waitFor(() => flooder.frames.some((f) => f.code === "rate_limited"), 5000, "rate_limited");
+    expect(await flooder.closed(5000)).toBe(1008);
+    expect(flooder.frames.filter((f) => f.code === "bad_json").length).toBeLessThanOrEqual(150);
+  });
 });

@@ -21,6 +21,8 @@ const HELLO_TIMEOUT_MS = 10_000;
 // Stored acks only serve a client that lost its own cursor; writing them once a second per socket
 // keeps them fresh enough without a Redis write per event.
 const ACK_FLUSH_MS = 1000;
+/** Conversations whose last typing frame a socket remembers (for the 1.5 s throttle). */
+const MAX_TYPING_CONVERSATIONS = 64;
 
 type State = "awaiting_hello" | "replaying" | "live" | "closed";
 
@@ -238,11 +240,12 @@ export class Connection implements BucketState {
 
   received(message: string | Buffer): void {
     rates.in++;
+    // Every frame, binary ones included, spends a token: an answered frame is never free.
+    if (!this.allowFrame()) return;
     if (typeof message !== "string") {
       this.sendControl(frame.error("bad_json", "text frames only"), "error");
       return;
     }
-    if (!this.allowFrame()) return;
     if (message.length > this.hub.deps.config.chat.maxFrameBytes) {
       framesIn.inc({ type: "oversized" });
       this.sendControl(frame.error("frame_too_large", `frames are limited to ${this.hub.deps.config.chat.maxFrameBytes} bytes`), "error");
@@ -432,6 +435,8 @@ export class Connection implements BucketState {
       const now = Date.now();
       this.lastTyping ??= new Map();
       if (now - (this.lastTyping.get(conversationId) ?? 0) < 1500) return;
+      // Bounded: a client naming ever new conversation ids must not grow it for the socket's life.
+      if (this.lastTyping.size >= MAX_TYPING_CONVERSATIONS) this.lastTyping.clear();
       this.lastTyping.set(conversationId, now);
       // The same cached membership the send path uses: no query per typing frame.
       const conv = await conversationInfo(this.hub.deps.messaging, conversationId, this.userId);
