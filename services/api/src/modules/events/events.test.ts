@@ -1,0 +1,41 @@
+/** The HTTP long-poll: bounded per member, and every parked request is woken by an event. */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+import { MAX_WAITERS_PER_MEMBER } from "./waiters.ts";
+
+setDefaultTimeout(60_000);
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(() => api.stop());
+
+test("a burst of long-polls from one member is capped with 429; the parked ones are all woken by the next event", async () => {
+  const a = await registeredClient(api);
+  const b = await registeredClient(api);
+  const conv = (await a.client.post("/api/conversations", { handles: [b.user.handle] })).json.conversation.id;
+  const head = (await b.client.get("/api/events")).json;
+
+  const started = Date.now();
+  const polls = Array.from({ length: MAX_WAITERS_PER_MEMBER + 10 }, () => b.client.get(`/api/events?after=${head.cursor}&epoch=${head.epoch}&wait=20`));
+  await Bun.sleep(500);
+  const sent = await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "wake up" });
+  expect(sent.status).toBe(200);
+  const answers = await Promise.all(polls);
+  expect(Date.now() - started).toBeLessThan(10_000);
+
+  const refused = answers.filter((r) => r.status === 429);
+  expect(refused).toHaveLength(10);
+  for (const r of refused) {
+    expect(r.json.error.code).toBe("rate_limited");
+    expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+  }
+  const woken = answers.filter((r) => r.status === 200);
+  expect(woken).toHaveLength(MAX_WAITERS_PER_MEMBER);
+  for (const r of woken) expect(r.json.events.map((e: { data: { body: string } }) => e.data.body)).toEqual(["wake up"]);
+
+  // the slots are free again
+  const again = await b.client.get(`/api/events?after=${head.cursor}&epoch=${head.epoch}&wait=1`);
+  expect(again.status).toBe(200);
+});
