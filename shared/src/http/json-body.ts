@@ -4,7 +4,7 @@ import { badRequest } from "../errors/index.ts";
 /** Parse a JSON object body; bad JSON or a non-object is a 400, never a crash. */
 export async function readJsonObject(c: Context, maxBytes = 64 * 1024): Promise<Record<string, unknown>> {
   const text = await c.req.text();
-  if (text.length > maxBytes) throw badRequest("body_too_large", `body exceeds ${maxBytes} bytes`);
+  if (text.length > maxBytes || Buffer.byteLength(text) > maxBytes) throw badRequest("body_too_large", `body exceeds ${maxBytes} bytes`);
   if (text.trim() === "") return {};
   let value: unknown;
   try {
