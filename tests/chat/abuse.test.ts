@@ -122,6 +122,38 @@ describe("bad frames", () => {
   });
 });
 
+describe("absurd values", () => {
+  test("hello with a cursor ahead of the head or a junk epoch resyncs; presence answers each member once", async () => {
+    const a = await member(stack);
+    const b = await member(stack);
+    await conversation(a, b);
+    const first = await connected(a, stack.chats[0]!);
+    const epoch = first.epoch;
+    first.close();
+    const cases: [unknown, string][] = [
+      [{ cursor: Number.MAX_SAFE_INTEGER, epoch }, "cursor_ahead"],
+      [{ cursor: 0, epoch: epoch + "x".repeat(100) }, "epoch_changed"],
+      [{ cursor: 0, epoch: "zzzzzzzz" }, "epoch_changed"],
+    ];
+    for (const [resume, reason] of cases) {
+      const c = new ChatClient(wsUrl(stack.chats[0]!), a.cookie);
+      await c.connect();
+      c.send({ type: "hello", clientId: c.clientId, resume });
+      await c.waitFor(() => c.frames.some((f) => f.type === "synced"), 5000, "synced");
+      expect(c.frames.find((f) => f.type === "resync")?.reason).toBe(reason);
+      expect(c.events).toEqual([]);
+      c.close();
+    }
+    const c = await connected(a, stack.chats[0]!);
+    c.send({ type: "presence", userIds: Array(200).fill(b.id) });
+    c.send({ type: "ping", ts: 1 });
+    await c.waitFor(() => c.frames.some((f) => f.type === "pong"), 5000, "pong");
+    await Bun.sleep(200);
+    expect(c.frames.filter((f) => f.type === "presence" && f.userId === b.id).length).toBe(1);
+    c.close();
+  });
+});
+
 describe("flood", () => {
   test("10k frames in a second from one socket: rate-limited and closed, the replica and other clients unaffected", async () => {
     const a = await member(stack);

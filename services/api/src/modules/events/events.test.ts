@@ -39,3 +39,18 @@ test("a burst of long-polls from one member is capped with 429; the parked ones 
   const again = await b.client.get(`/api/events?after=${head.cursor}&epoch=${head.epoch}&wait=1`);
   expect(again.status).toBe(200);
 });
+
+test("absurd cursors and epochs are answered with a resync, never replayed", async () => {
+  const a = await registeredClient(api);
+  const b = await registeredClient(api);
+  await a.client.post("/api/conversations", { handles: [b.user.handle] });
+  const head = (await b.client.get("/api/events")).json;
+  const ahead = await b.client.get(`/api/events?after=${Number.MAX_SAFE_INTEGER}&epoch=${head.epoch}&wait=25`);
+  expect(ahead.json.resync.reason).toBe("cursor_ahead");
+  expect(ahead.json.cursor).toBe(head.cursor);
+  for (const epoch of ["zzzzzzzz", head.epoch + "x".repeat(100)]) {
+    const res = await b.client.get(`/api/events?after=0&epoch=${epoch}`);
+    expect(res.status).toBe(200);
+    expect(res.json.resync.reason).toBe("epoch_changed");
+  }
+});

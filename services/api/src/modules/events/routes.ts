@@ -15,7 +15,7 @@ const LONGPOLL_PRESENCE = "http-longpoll";
 
 function intParam(raw: string | undefined, name: string, min: number, max: number): number | null {
   if (raw === undefined || raw === "") return null;
-  if (!/^\d{1,15}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw badRequest("invalid", `${name} must be an integer ${min}..${max}`);
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw badRequest("invalid", `${name} must be an integer ${min}..${max}`);
   return Number(raw);
 }
 
@@ -39,7 +39,8 @@ export function eventsRoutes(deps: ApiDeps) {
     if (clientId !== undefined && !CLIENT_ID.test(clientId)) throw badRequest("invalid", "clientId must be 8-64 characters of A-Z a-z 0-9 _ -");
     const waitSeconds = intParam(c.req.query("wait"), "wait", 0, 25) ?? 0;
     const epochRaw = c.req.query("epoch");
-    const epoch = epochRaw && epochRaw.length <= 64 ? epochRaw : null;
+    // An over-long epoch cannot match (cut short, not ignored): the answer is a resync.
+    const epoch = epochRaw ? epochRaw.slice(0, 65) : null;
     let after = intParam(c.req.query("after"), "after", 0, Number.MAX_SAFE_INTEGER);
     if (after === null && clientId) after = await deps.events.loadAck(userId, clientId);
     if (after === null) after = (await deps.events.head(userId)).seq;

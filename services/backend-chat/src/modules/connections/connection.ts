@@ -325,7 +325,9 @@ export class Connection implements BucketState {
     let epoch: string | null = null;
     if (resume && Number.isSafeInteger(resume.cursor) && (resume.cursor as number) >= 0) {
       after = resume.cursor as number;
-      epoch = typeof resume.epoch === "string" && resume.epoch.length <= 64 && resume.epoch !== "" ? resume.epoch : null;
+      // An over-long epoch is kept (cut short), not ignored: it cannot match, so the client resyncs
+      // instead of having a cursor of some other epoch replayed against this one.
+      epoch = typeof resume.epoch === "string" && resume.epoch !== "" ? resume.epoch.slice(0, 65) : null;
     } else {
       after = await events.loadAck(this.userId, this.clientId);
     }
@@ -452,10 +454,13 @@ export class Connection implements BucketState {
     try {
       const ids = Array.isArray(msg.userIds) ? msg.userIds.slice(0, 201) : null;
       if (!ids || ids.length > 200) throw new AppError(400, "invalid", "userIds must be an array of at most 200 ids");
-      const wanted = ids.map((id) => parseId(id, "userIds[]"));
+      // Each member answered once per query, however often the query names them.
+      const wanted = new Set(ids.map((id) => parseId(id, "userIds[]")));
       const partners = new Set(await this.hub.partnersOf(this.userId));
-      const visible = wanted.filter((id) => partners.has(id));
+      const visible = [...wanted].filter((id) => partners.has(id));
       const flags = await this.hub.deps.presence.online(visible);
+      // Ephemeral answers: dropped, like typing, while the socket is backed up.
+      if (this.ws && this.ws.getBufferedAmount() > this.hub.deps.config.chat.maxBufferedBytes / 2) return;
       visible.forEach((id, i) => this.sendControl(frame.presence(id, flags[i]!), "presence"));
     } catch (err) {
       this.replyError(err, "presence");
