@@ -187,7 +187,7 @@ function connectionsSection(conn: ConnReport): string[] {
   const out: string[] = [`## Connections: memory per idle authenticated socket`, ""];
   out.push(
     `One chat replica; each socket is a distinct member's, authenticated by session cookie on upgrade, with hello → welcome → synced done, then idle. ` +
-      `Per-connection = (replica RSS with N sockets − RSS with 200 warm-up sockets) ÷ (N − 200), after a settle pause; ` +
+      `Per-connection = (replica RSS with N sockets − RSS with 200 warm-up sockets) ÷ (N − 200), read once RSS has stopped moving (< 1 % over 2 s, 10–15 s after the last socket); ` +
       `each system measured ${conn.rows[0]?.samples?.length ?? 1}× in a freshly started process, the median shown with every repetition's figure. ` +
       `The floor relay (Bun WebSocket + a Redis subscription per member, no auth) is measured in the same run with the same clients. ` +
       `Descriptor limit here: soft ${conn.fdLimit.soft}, hard ${conn.fdLimit.hard}; ephemeral ports ${conn.portRange}.`,

@@ -21,7 +21,7 @@ import { median, fmt } from "../lib/stats.ts";
 import { LoadGenerator, type StepResult, type System } from "./loadgen.ts";
 
 const MEMBERS = Number(process.env.BENCH_CHAT_MEMBERS ?? 1000);
-const RATES = (process.env.BENCH_CHAT_RATES ?? "1000,2000,4000,8000,12000,16000").split(",").map(Number);
+const RATES = (process.env.BENCH_CHAT_RATES ?? "2000,4000,8000,12000,16000").split(",").map(Number);
 const REPS = Number(process.env.BENCH_CHAT_REPS ?? 3);
 const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 5);
 const DRAIN = Number(process.env.BENCH_CHAT_DRAIN ?? 2);

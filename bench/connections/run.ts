@@ -3,7 +3,8 @@
  * (cookie checked on upgrade, hello → welcome → synced done, then silence), at several socket
  * counts, next to the floor relay (bare Bun WebSocket + Redis subscription per member) measured in
  * the same run with the same clients. Per-connection figure = (RSS with N sockets − RSS with the
- * warm-up sockets) / (N − warm-up), after a settle pause. Each system is measured REPS times, each
+ * warm-up sockets) / (N − warm-up), read once RSS has stopped moving (< 1 % over 2 s, 10–15 s after
+ * the last socket: idle means after the collector has had its go at what connecting left). Each system is measured REPS times, each
  * time in a freshly started process (when the server collects its garbage varies from run to run),
  * and the median is reported with every repetition's figure.
  *
@@ -24,7 +25,10 @@ import { LoadGenerator } from "../chat/loadgen.ts";
 
 const STEPS = (process.env.BENCH_CONN_STEPS ?? "10000,50000").split(",").map(Number);
 const WARMUP = 200;
-const SETTLE_MS = Number(process.env.BENCH_CONN_SETTLE_MS ?? 3000);
+// Idle means settled: RSS is read once it has stopped moving (the collector has had its go at the
+// garbage that connecting left behind), at least MIN and at most MAX after the last socket.
+const SETTLE_MIN_MS = Number(process.env.BENCH_CONN_SETTLE_MS ?? 10_000);
+const SETTLE_MAX_MS = Number(process.env.BENCH_CONN_SETTLE_MAX_MS ?? 15_000);
 const REPS = Number(process.env.BENCH_CONN_REPS ?? 3);
 
 export interface ConnRow {
@@ -68,13 +72,26 @@ async function heapUsed(statusUrl: string | null): Promise<number> {
   }
 }
 
+/** RSS once it has moved less than 1 % over the last 2 s (sampled every 500 ms). */
+async function settledRss(pid: number): Promise<number> {
+  const t0 = performance.now();
+  await Bun.sleep(SETTLE_MIN_MS);
+  const window: number[] = [];
+  for (;;) {
+    window.push(rssBytes(pid));
+    if (window.length > 4) window.shift();
+    const spread = Math.max(...window) - Math.min(...window);
+    if ((window.length === 4 && spread < 0.01 * window.at(-1)!) || performance.now() - t0 > SETTLE_MAX_MS) return window.at(-1)!;
+    await Bun.sleep(500);
+  }
+}
+
 async function measure(system: "xplicit" | "floor", url: string, statusUrl: string | null, pid: number, members: { id: string; cookie: string }[], steps: number[], limit: number): Promise<ConnRow[]> {
   const rows: ConnRow[] = [];
   const warm = new LoadGenerator({ system, urls: [url], members: members.slice(0, WARMUP), conversations: [], origin: ORIGIN, connectConcurrency: 32 });
   await warm.connect();
-  await Bun.sleep(SETTLE_MS);
   Bun.gc(true);
-  const base = rssBytes(pid);
+  const base = await settledRss(pid);
   const heapBase = await heapUsed(statusUrl);
   let held: LoadGenerator[] = [warm];
   let have = WARMUP;
@@ -86,13 +103,13 @@ async function measure(system: "xplicit" | "floor", url: string, statusUrl: stri
     const more = new LoadGenerator({ system, urls: [url], members: members.slice(have, target), conversations: [], origin: ORIGIN, connectConcurrency: 64 });
     const t = performance.now();
     await more.connect();
+    const connectSeconds = (performance.now() - t) / 1000;
     held.push(more);
     have = target;
-    await Bun.sleep(SETTLE_MS);
-    const rss = rssBytes(pid);
+    const rss = await settledRss(pid);
     const per = (rss - base) / (target - WARMUP);
     const heapPer = ((await heapUsed(statusUrl)) - heapBase) / (target - WARMUP);
-    log(`${system}: ${target} sockets (connected in ${((performance.now() - t) / 1000).toFixed(1)} s): RSS ${(rss / 2 ** 20).toFixed(1)} MiB, ${(per / 1024).toFixed(2)} KiB per connection${Number.isFinite(heapPer) ? ` (JS heap ${(heapPer / 1024).toFixed(2)} KiB)` : ""}`);
+    log(`${system}: ${target} sockets (connected in ${connectSeconds.toFixed(1)} s): RSS ${(rss / 2 ** 20).toFixed(1)} MiB, ${(per / 1024).toFixed(2)} KiB per connection${Number.isFinite(heapPer) ? ` (JS heap ${(heapPer / 1024).toFixed(2)} KiB)` : ""}`);
     rows.push({ system, sockets: target, rssBaseMiB: base / 2 ** 20, rssMiB: rss / 2 ** 20, bytesPerConnection: per, heapBytesPerConnection: heapPer, samples: [per], ran: true, note: "" });
   }
   for (const g of held) g.close();
