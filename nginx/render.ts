@@ -264,6 +264,43 @@ function upstreamBlocks(o: RenderOptions): string[] {
   return out;
 }
 
+/**
+ * nginx's own error responses (limits, oversized bodies or headers, no upstream) in the services'
+ * JSON shape `{"error":{"code","message"}}` instead of nginx's HTML pages. Only errors nginx makes
+ * itself: an upstream's own error responses pass through untouched (proxy_intercept_errors is off).
+ * The named locations add no headers of their own, so the server's security headers apply.
+ */
+const EDGE_ERRORS: { statuses: number[]; status: number; code: string; message: string }[] = [
+  { statuses: [400, 497], status: 400, code: "bad_request", message: "the request could not be read" },
+  { statuses: [494], status: 431, code: "headers_too_large", message: "request headers are too large" },
+  { statuses: [495, 496], status: 400, code: "bad_client_certificate", message: "the client certificate is not accepted" },
+  { statuses: [404], status: 404, code: "not_found", message: "no such file" },
+  { statuses: [408], status: 408, code: "timeout", message: "the request was not sent in time" },
+  { statuses: [413], status: 413, code: "body_too_large", message: "request body is too large" },
+  { statuses: [414], status: 414, code: "uri_too_long", message: "request URI is too long" },
+  { statuses: [429], status: 429, code: "rate_limited", message: "too many requests; slow down" },
+  { statuses: [500], status: 500, code: "internal", message: "internal error" },
+  { statuses: [502], status: 502, code: "bad_gateway", message: "no service answered; retry shortly" },
+  { statuses: [503], status: 503, code: "unavailable", message: "the service is unavailable; retry shortly" },
+  { statuses: [504], status: 504, code: "gateway_timeout", message: "the service did not answer in time; retry shortly" },
+];
+
+function edgeErrorPages(): string[] {
+  const out: string[] = ["# nginx's own errors as JSON (see EDGE_ERRORS in nginx/render.ts)."];
+  for (const e of EDGE_ERRORS) out.push(`error_page ${e.statuses.join(" ")} @error_${e.code};`);
+  for (const e of EDGE_ERRORS) {
+    out.push(
+      `location @error_${e.code} {`,
+      // no extension mapping: /css/missing.css is answered as JSON, not as text/css
+      "    types { }",
+      "    default_type application/json;",
+      `    return ${e.status} '{"error":{"code":"${e.code}","message":"${e.message}"}}';`,
+      "}",
+    );
+  }
+  return out;
+}
+
 function mtlsGate(): string[] {
   return [
     "if ($ssl_client_verify != SUCCESS) {",
@@ -415,6 +452,8 @@ export function renderNginxConfig(o: RenderOptions): string {
     "ssl_verify_depth 2;",
     "",
     ...securityHeaders(o),
+    "",
+    ...edgeErrorPages(),
     "",
     "location = /nginx-healthz {",
     "    access_log off;",

@@ -118,6 +118,8 @@ describe("routing over TLS", () => {
     const missing = await edgeFetch(edge, "/css/nope.css");
     expect(missing.status).toBe(404);
     expectSecurityHeaders(missing.headers);
+    expect(missing.headers.get("content-type")).toContain("application/json");
+    expect((await missing.json()).error.code).toBe("not_found");
   });
 
   test("bodies above the route's limit are refused with 413", async () => {
@@ -127,6 +129,16 @@ describe("routing over TLS", () => {
       body: JSON.stringify({ email: "x@example.test", password: "p".repeat(20000) }),
     });
     expect(res.status).toBe(413);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    expect((await res.json()).error.code).toBe("body_too_large");
+    expectSecurityHeaders(res.headers);
+  });
+
+  test("headers too large for nginx get a JSON 4xx too", async () => {
+    const res = await edgeFetch(edge, "/api/me", { headers: { cookie: `__Host-sid=${"a".repeat(20000)}` } });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect((await res.json()).error.code).toBeString();
   });
 });
 
@@ -210,6 +222,8 @@ describe("rate limits", () => {
     const limited = responses.filter((r) => r.status === 429);
     expect(limited.length).toBeGreaterThanOrEqual(40 - 1 - edge.options.limits.authBurst - 5);
     expectSecurityHeaders(limited[0]!.headers);
-    await Promise.all(responses.map((r) => r.arrayBuffer()));
+    expect(limited[0]!.headers.get("content-type")).toContain("application/json");
+    expect((await limited[0]!.json()).error.code).toBe("rate_limited");
+    await Promise.all(responses.filter((r) => r !== limited[0]).map((r) => r.arrayBuffer()));
   }, 30000);
 });
