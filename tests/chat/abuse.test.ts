@@ -28,6 +28,13 @@ describe("upgrade checks", () => {
     expect(await upgradeStatus(url, { Origin: ORIGIN, Cookie: a.cookie })).toBe(101);
   });
 
+  test("a plain request to /ws is 426 with a JSON error", async () => {
+    const a = await member(stack);
+    const res = await fetch(wsUrl(stack.chats[0]!).replace("ws", "http"), { headers: { Origin: ORIGIN, Cookie: a.cookie } });
+    expect(res.status).toBe(426);
+    expect((await res.json()).error.code).toBe("upgrade_required");
+  });
+
   test("one member's sockets on a replica are capped (hello or not): the next upgrade gets 429 until one closes", async () => {
     const a = await member(stack);
     const replica = stack.chats[1]!;

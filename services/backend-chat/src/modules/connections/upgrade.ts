@@ -18,6 +18,9 @@ export function checkUpgrade(hub: Hub, isDraining: () => boolean): MiddlewareHan
   const { config, sessions } = hub.deps;
   return async (c, next) => {
     if (isDraining()) return c.json(errorBody("draining", "this replica is draining; connect to another"), 503);
+    if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
+      return c.json(errorBody("upgrade_required", "this path only takes WebSocket upgrades"), 426);
+    }
     if (!isAllowedOrigin(c.req.header("origin"), config.publicOrigins)) {
       log.info("upgrade refused", { reason: "origin" });
       return c.json(errorBody("bad_origin", "missing or foreign Origin"), 403);
