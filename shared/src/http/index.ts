@@ -5,3 +5,4 @@ export { requestMetrics } from "./request-metrics.ts";
 export { securityHeaders } from "./security-headers.ts";
 export { parsePage, type Page } from "./pagination.ts";
 export { isStorableText } from "./text.ts";
+export { createWriteLimit, type WriteLimit } from "./write-limit.ts";

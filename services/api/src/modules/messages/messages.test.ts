@@ -1,6 +1,7 @@
 /** Conversations and messages over HTTP: bad text, read markers. */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+import { HTTP_SENDS_PER_10S, NEW_CONVERSATIONS_PER_10MIN } from "./routes.ts";
 
 setDefaultTimeout(60_000);
 
@@ -76,5 +77,34 @@ describe("read markers", () => {
     const refused = await stranger.client.post(`/api/conversations/${conv}/read`, { upToMessageId: messageId });
     expect(refused.status).toBe(403);
     expect(refused.json.error.code).toBe("not_member");
+  });
+});
+
+describe("per-member write limits", () => {
+  test(`more than ${HTTP_SENDS_PER_10S} HTTP sends in 10 s are 429 with Retry-After; other members are not affected`, async () => {
+    const { a, b, conv } = await pair();
+    const send = (client: typeof a.client) => client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "hi" });
+    const statuses: number[] = [];
+    for (let i = 0; i < HTTP_SENDS_PER_10S + 5; i += 25) {
+      statuses.push(...(await Promise.all(Array.from({ length: 25 }, () => send(a.client)))).map((r) => r.status));
+    }
+    expect(statuses.filter((s) => s === 200)).toHaveLength(HTTP_SENDS_PER_10S);
+    const limited = await send(a.client);
+    expect(limited.status).toBe(429);
+    expect(limited.json.error.code).toBe("rate_limited");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await send(b.client)).status).toBe(200);
+  });
+
+  test(`more than ${NEW_CONVERSATIONS_PER_10MIN} conversation requests in 10 minutes are 429`, async () => {
+    const a = await registeredClient(api);
+    const b = await registeredClient(api);
+    const open = () => a.client.post("/api/conversations", { handles: [b.user.handle] });
+    const statuses: number[] = [];
+    for (let i = 0; i < NEW_CONVERSATIONS_PER_10MIN; i += 20) statuses.push(...(await Promise.all(Array.from({ length: 20 }, open))).map((r) => r.status));
+    expect(statuses.every((s) => s === 200 || s === 201)).toBe(true);
+    const limited = await open();
+    expect(limited.status).toBe(429);
+    expect(limited.json.error.message).toContain("conversations");
   });
 });

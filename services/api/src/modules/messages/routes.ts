@@ -1,7 +1,12 @@
 /** Conversations, history, read markers and the HTTP send (the WebSocket's fallback). */
+
+/** Per member, every api process together: about the WebSocket's 50 frames/s with a burst. */
+export const HTTP_SENDS_PER_10S = 300;
+/** New conversations per member: enough to set up a large group fan-out, not to spam strangers. */
+export const NEW_CONVERSATIONS_PER_10MIN = 120;
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
-import { parsePage, readJsonObject } from "@xplicit/shared/http";
+import { createWriteLimit, parsePage, readJsonObject } from "@xplicit/shared/http";
 import { findMemberIdByHandle } from "@xplicit/shared/modules/profiles";
 import * as messages from "@xplicit/shared/modules/messages";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
@@ -10,12 +15,15 @@ import { requireMember } from "../../session/middleware.ts";
 export function messagesRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
+  const sends = createWriteLimit(deps.redis, `${deps.keys.prefix}rl:send:`, HTTP_SENDS_PER_10S, 10_000, "messages");
+  const newConversations = createWriteLimit(deps.redis, `${deps.keys.prefix}rl:conv:`, NEW_CONVERSATIONS_PER_10MIN, 600_000, "new conversations");
 
   app.get("/conversations", auth, async (c) => {
     return c.json({ conversations: await messages.listConversations(deps.messaging, c.get("member").userId) });
   });
 
   app.post("/conversations", auth, async (c) => {
+    await newConversations.take(c.get("member").userId);
     const body = await readJsonObject(c);
     const handles = body.handles;
     if (!Array.isArray(handles) || handles.length === 0 || handles.length >= messages.MAX_GROUP_MEMBERS || !handles.every((h) => typeof h === "string")) {
@@ -48,6 +56,7 @@ export function messagesRoutes(deps: ApiDeps) {
   });
 
   app.post("/messages", auth, async (c) => {
+    await sends.take(c.get("member").userId);
     const input = messages.parseSendInput(await readJsonObject(c), deps.config.chat.maxBodyChars);
     const { answer } = await messages.sendMessage(deps.messaging, c.get("member").userId, input);
     return c.json({ type: "sent", ...answer });

@@ -1,7 +1,7 @@
 /** PUT/DELETE /api/users/:handle/reaction: one reaction per member per profile. */
 import { Hono, type Context } from "hono";
 import { badRequest, forbidden, notFound } from "@xplicit/shared/errors";
-import { readJsonObject } from "@xplicit/shared/http";
+import { createWriteLimit, readJsonObject } from "@xplicit/shared/http";
 import { createLogger } from "@xplicit/shared/log";
 import {
   REACTIONS, findMemberIdByHandle, isReaction, reactionCounts, removeReaction, setReaction, type Reaction,
@@ -9,7 +9,6 @@ import {
 import { hasBlocked, isBlockedEitherWay } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
-import { createWriteLimit } from "./write-limit.ts";
 
 const log = createLogger("profiles");
 
@@ -22,7 +21,7 @@ export type OnReact = (actorId: string, ownerId: string, reaction: Reaction) => 
 export function reactionRoutes(deps: ApiDeps, onReact: OnReact | undefined) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
-  const limit = createWriteLimit(deps.redis, `${deps.keys.prefix}rl:reaction:`, REACTION_WRITES_PER_MINUTE, 60_000);
+  const limit = createWriteLimit(deps.redis, `${deps.keys.prefix}rl:reaction:`, REACTION_WRITES_PER_MINUTE, 60_000, "reactions");
 
   /** [me, owner]; 404 for an unknown handle or an owner who blocked me, 400 for myself. */
   async function target(c: Context<ApiEnv>): Promise<[string, string]> {
