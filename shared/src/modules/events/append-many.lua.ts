@@ -3,7 +3,7 @@ import { APPEND_SCRIPT } from "./append.lua.ts";
 /**
  * The append script run for several members in one call (one command instead of one per member).
  * ARGV: max events, max age seconds, now (unix seconds), member count, then 7 per member: seq key,
- * epoch key, log key, presence key, channel, frame tail, epoch candidate. Returns the flat list
+ * epoch key, log key, online key, channel, frame tail, epoch candidate. Returns the flat list
  * seq, online for each member, in order — exactly what the single append returns for each.
  */
 export const APPEND_MANY_SCRIPT = `

@@ -51,6 +51,31 @@ test("a stream whose epoch alone went missing gets a new one, so old cursors are
   expect((await events.replayAfter("301", 0, before.epoch)).ok).toBe(false);
 });
 
+test("an empty stream already has an epoch, so a client's cursor never outlives a Redis data loss", async () => {
+  const empty = await events.head("401");
+  expect(empty).toEqual({ seq: 0, epoch: expect.any(String) });
+  expect(empty.epoch).toHaveLength(8);
+  for (let i = 0; i < 5; i++) await events.append({ userId: "401", kind: "message", data: { i } });
+  expect((await events.head("401")).epoch).toBe(empty.epoch);
+  // Redis lost everything; new events are numbered from 1 again
+  await redis.del(keys.memberSeq("401"), keys.memberEpoch("401"), keys.memberLog("401"));
+  for (let i = 0; i < 7; i++) await events.append({ userId: "401", kind: "message", data: { i } });
+  const resumed = await events.replayAfter("401", 5, empty.epoch);
+  expect(resumed).toMatchObject({ ok: false, reason: "epoch_changed" });
+});
+
+test("a lost counter with its log left behind starts a new epoch and appends keep working", async () => {
+  for (let i = 0; i < 3; i++) await events.append({ userId: "402", kind: "message", data: { i } });
+  const before = await events.head("402");
+  await redis.del(keys.memberSeq("402"));
+  const next = await events.append({ userId: "402", kind: "message", data: { after: true } });
+  expect(next.seq).toBe(1);
+  const after = await events.head("402");
+  expect(after.epoch).not.toBe(before.epoch);
+  expect((await events.replayAfter("402", 0, after.epoch)).ok).toBe(true);
+  expect((await events.replayAfter("402", 1, before.epoch)).ok).toBe(false);
+});
+
 test("outside the window, replay refuses instead of skipping", async () => {
   for (let i = 0; i < 12; i++) await events.append({ userId: "201", kind: "message", data: { i } });
   const head = await events.head("201");

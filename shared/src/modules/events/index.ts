@@ -198,12 +198,14 @@ export function createEventStream(opts: EventStreamOptions) {
 
   async function head(userId: string): Promise<StreamHead> {
     const [seq, epoch] = await redis.mget(keys.memberSeq(userId), keys.memberEpoch(userId));
-    if (epoch === null && seq !== null) {
-      // The epoch alone went missing: a new one tells every client its cursor cannot be trusted.
+    if (epoch === null || epoch === undefined) {
+      // A stream gets its epoch before anyone is told a cursor in it (even an empty one), so a
+      // client never holds an epoch-less cursor that a Redis data loss could silently reuse; an
+      // epoch that alone went missing is replaced, which tells every client to resync.
       await redis.set(keys.memberEpoch(userId), newEpoch(), "NX");
       return head(userId);
     }
-    return { seq: Number(seq ?? 0), epoch: epoch ?? "" };
+    return { seq: Number(seq ?? 0), epoch };
   }
 
   /**

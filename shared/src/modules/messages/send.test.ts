@@ -64,6 +64,24 @@ test("a repeat whose answer was lost is announced again from the row (same messa
   expect(seen[1]!.seq).toBe(seen[0]!.seq + 1);
 });
 
+test("a first attempt held up past the repeat's grace keeps its row when the repeat has announced it", async () => {
+  const { a, b, conv } = await pair();
+  const input = { id: crypto.randomUUID(), conversationId: conv, body: "slow" };
+  // the first attempt's Postgres write lands at once; its Redis command is held up for 3.5 s
+  const held: MessagingDeps = {
+    ...deps,
+    events: { ...events, appendOnce: async (...args) => (await Bun.sleep(3_500), events.appendOnce(...args)) },
+  };
+  const first = sendMessage(held, a, input);
+  await Bun.sleep(100);
+  const repeat = await sendMessage(deps, a, input);
+  const firstResult = await first;
+  expect(firstResult.answer).toEqual(repeat.answer);
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from messages where conversation_id = ${conv} and client_msg_id = ${input.id}`;
+  expect(row!.n).toBe(1);
+  expect(await messageEvents(b)).toHaveLength(1);
+});
+
 test("an id reused for another conversation is refused and leaves no row there", async () => {
   const { a, conv } = await pair();
   const [c] = await seedMembers(sql, 1);

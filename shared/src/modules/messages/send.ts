@@ -72,9 +72,11 @@ interface Announcement {
 async function announce(deps: MessagingDeps, key: string, a: Announcement): Promise<{ answer: SentAnswer; offline: string[] } | { existing: SentAnswer }> {
   const base = { id: a.input.id, messageId: a.data.messageId, conversationId: a.input.conversationId, ts: a.data.ts };
   const json = JSON.stringify(base);
+  const senderIndex = a.members.indexOf(a.senderId);
+  if (senderIndex < 0) throw new Error("the sender is not a member of the conversation");
   const result = await deps.events.appendOnce(
     a.members.map((userId) => ({ userId, kind: "message" as const, data: a.data })),
-    { key, ttlSeconds: ANSWER_TTL_SECONDS, seqOf: Math.max(0, a.members.indexOf(a.senderId)), head: `${json.slice(0, -1)},"seq":`, tail: "}" },
+    { key, ttlSeconds: ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}" },
   );
   if (!result.ok) return { existing: JSON.parse(result.existing) as SentAnswer };
   const seq = result.appended.find((x) => x.userId === a.senderId)?.seq ?? 0;
@@ -98,8 +100,8 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
   if (stored) return answerFor(input, stored);
   const row = await findExisting(deps, senderId, input);
   if (!row) throw forbidden("blocked", "you cannot message this member");
-  const young = Date.now() - row.created_at.getTime() < FIRST_ATTEMPT_GRACE_MS;
-  const late = young ? await waitForAnswer(deps, key, FIRST_ATTEMPT_GRACE_MS) : null;
+  const graceLeft = FIRST_ATTEMPT_GRACE_MS - (Date.now() - row.created_at.getTime());
+  const late = graceLeft > 0 ? await waitForAnswer(deps, key, graceLeft) : null;
   if (late) return answerFor(input, late);
   const data: MessageEventData = {
     messageId: row.id,
@@ -137,9 +139,11 @@ export async function sendMessage(deps: MessagingDeps, senderId: string, input: 
   };
   const announced = await announce(deps, key, { members, senderId, input, data });
   if ("existing" in announced) {
-    // The id was already used, for another conversation (a repeat in this one is skipped by
-    // Postgres): undo the row just written, then refuse.
-    await deps.sql`delete from messages where conversation_id = ${input.conversationId} and id = ${outcome.messageId}`;
+    const other = announced.existing.conversationId !== input.conversationId;
+    // Used for another conversation (a repeat in this one is skipped by Postgres): undo the row
+    // just written, then refuse. Same conversation: a repeat found this row and announced it while
+    // this attempt was held up — the row is the message everyone has, so it stays.
+    if (other) await deps.sql`delete from messages where conversation_id = ${input.conversationId} and id = ${outcome.messageId}`;
     return answerFor(input, announced.existing);
   }
   notifyOffline(deps, announced.offline, data);

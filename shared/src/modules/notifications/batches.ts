@@ -106,6 +106,7 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
     while (page.ids.length > 0) {
       const last = page.ids.length < batchSize;
       const next = last ? Promise.resolve<RecipientPage>({ ids: [], cursor: null }) : source(page.cursor, batchSize);
+      next.catch(() => {}); // awaited below; observed now so a failure while settling cannot go unhandled
       const done = writePage(page);
       done.catch(() => {}); // observed in settleOldest / settleAll
       inflight.push({ page, done });

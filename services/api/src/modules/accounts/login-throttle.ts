@@ -14,6 +14,12 @@ export interface ThrottleLimits {
   windowSeconds: number;
 }
 
+const GIVE_BACK_SCRIPT = `
+redis.call('DEL', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DECR', KEYS[2]) end
+return 1
+`;
+
 export function createLoginThrottle(redis: Redis, keys: RedisKeys, limits: ThrottleLimits) {
   /** Counts one attempt; seconds to wait (the attempt must stop with 429), or 0 when it may proceed. */
   async function begin(email: string, ip: string): Promise<number> {
@@ -35,9 +41,12 @@ export function createLoginThrottle(redis: Redis, keys: RedisKeys, limits: Throt
     return Math.max(blockedAcct, blockedIp);
   }
 
-  /** The attempt succeeded: the account starts afresh and the IP gets its attempt back. */
+  /**
+   * The attempt succeeded: the account starts afresh and the IP gets its attempt back — only while
+   * its window lasts (a DECR on an expired key would create a counter at -1 that never expires).
+   */
   async function recordSuccess(email: string, ip: string): Promise<void> {
-    await redis.multi().del(keys.loginFailAccount(email)).decr(keys.loginFailIp(ip)).exec();
+    await redis.eval(GIVE_BACK_SCRIPT, 2, keys.loginFailAccount(email), keys.loginFailIp(ip));
   }
 
   return { begin, recordSuccess };

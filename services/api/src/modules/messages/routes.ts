@@ -1,9 +1,4 @@
 /** Conversations, history, read markers and the HTTP send (the WebSocket's fallback). */
-
-/** Per member, every api process together: about the WebSocket's 50 frames/s with a burst. */
-export const HTTP_SENDS_PER_10S = 300;
-/** New conversations per member: enough to set up a large group fan-out, not to spam strangers. */
-export const NEW_CONVERSATIONS_PER_10MIN = 120;
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
 import { createWriteLimit, parsePage, readJsonObject } from "@xplicit/shared/http";
@@ -11,6 +6,11 @@ import { findMemberIdByHandle } from "@xplicit/shared/modules/profiles";
 import * as messages from "@xplicit/shared/modules/messages";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
+
+/** Per member, every api process together: 30 sends/s on average, with room for a burst. */
+export const HTTP_SENDS_PER_10S = 300;
+/** New conversations per member: enough to set up a large group fan-out, not to spam strangers. */
+export const NEW_CONVERSATIONS_PER_10MIN = 120;
 
 export function messagesRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();

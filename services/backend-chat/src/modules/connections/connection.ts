@@ -75,7 +75,6 @@ export class Connection implements BucketState {
     return `${this.hub.deps.config.chat.replicaName}-${this.connNo}`;
   }
 
-
   // ---- lifecycle ---------------------------------------------------------------------------
 
   opened(ws: ServerWebSocket<SocketData>): void {

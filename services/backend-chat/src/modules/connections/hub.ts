@@ -35,6 +35,9 @@ export class Hub {
   private readonly revokedChannel: string;
   private readonly partnersCache = new Map<string, { at: number; ids: string[] }>();
   private subscriberReadyOnce = false;
+  private repairing = false;
+  private recovering: Promise<void> | null = null;
+  private recoverAgain = false;
 
   constructor(readonly deps: ChatDeps) {
     this.channelPrefix = deps.keys.memberChannel("");
@@ -199,10 +202,17 @@ export class Hub {
    * subscription is harmless — and let every socket fill what it missed from its stream.
    */
   async repairSubscriptions(): Promise<void> {
-    log.warn("pub/sub round trip failing: subscribing every channel again");
-    const channels = [this.revokedChannel, ...[...this.members.keys()].map((id) => this.deps.keys.memberChannel(id))];
-    for (let i = 0; i < channels.length; i += 1000) await this.deps.subscriber.subscribe(...channels.slice(i, i + 1000));
-    await this.recoverStreams();
+    // While Redis is away a SUBSCRIBE waits for it: one repair at a time, not one per probe tick.
+    if (this.repairing) return;
+    this.repairing = true;
+    try {
+      log.warn("pub/sub round trip failing: subscribing every channel again");
+      const channels = [this.revokedChannel, ...[...this.members.keys()].map((id) => this.deps.keys.memberChannel(id))];
+      for (let i = 0; i < channels.length; i += 1000) await this.deps.subscriber.subscribe(...channels.slice(i, i + 1000));
+      await this.recoverStreams();
+    } finally {
+      this.repairing = false;
+    }
   }
 
   private async recoverAfterRedisReconnect(): Promise<void> {
@@ -210,7 +220,27 @@ export class Hub {
     await this.recoverStreams();
   }
 
-  private async recoverStreams(): Promise<void> {
+  /**
+   * One pass over every socket at a time; a request that arrives during a pass gets one more pass
+   * after it (what it wanted checked may have changed after the running pass looked).
+   */
+  private recoverStreams(): Promise<void> {
+    if (this.recovering) {
+      this.recoverAgain = true;
+      return this.recovering;
+    }
+    this.recovering = (async () => {
+      do {
+        this.recoverAgain = false;
+        await this.recoverStreamsOnce();
+      } while (this.recoverAgain);
+    })().finally(() => {
+      this.recovering = null;
+    });
+    return this.recovering;
+  }
+
+  private async recoverStreamsOnce(): Promise<void> {
     // A restarted Redis may have lost presence too: say at once who is here, not at the next beat.
     await this.heartbeat().catch(() => {});
     for (const group of this.members.values()) {
