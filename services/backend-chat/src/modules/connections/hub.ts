@@ -36,6 +36,8 @@ export class Hub {
   private readonly partnersCache = new Map<string, { at: number; ids: string[] }>();
   private subscriberReadyOnce = false;
   private repairing = false;
+  /** members whose channel SUBSCRIBE is still in flight */
+  private readonly subscribing = new Map<string, Promise<unknown>>();
   private recovering: Promise<void> | null = null;
   private recoverAgain = false;
 
@@ -109,8 +111,18 @@ export class Hub {
     } else if (group instanceof Set) group.add(conn);
     else if (group !== conn) this.members.set(conn.userId, new Set([group, conn]));
     if (first) {
-      await this.deps.subscriber.subscribe(this.deps.keys.memberChannel(conn.userId));
+      const subscribed = this.deps.subscriber.subscribe(this.deps.keys.memberChannel(conn.userId));
+      this.subscribing.set(conn.userId, subscribed);
+      try {
+        await subscribed;
+      } finally {
+        if (this.subscribing.get(conn.userId) === subscribed) this.subscribing.delete(conn.userId);
+      }
       void this.announcePresence(conn.userId, true);
+    } else {
+      // A second socket that reads its log before the first one's SUBSCRIBE is in place could
+      // miss what is published in between, until a later event showed the gap.
+      await this.subscribing.get(conn.userId);
     }
   }
 
