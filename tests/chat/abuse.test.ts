@@ -58,6 +58,18 @@ describe("upgrade checks", () => {
     for (const c of [...open, elsewhere, again!]) c.close();
   });
 
+  test("a parallel burst of upgrades cannot get past the socket cap", async () => {
+    const a = await member(stack);
+    const replica = stack.chats[0]!;
+    const clients = Array.from({ length: 24 }, () => new ChatClient(wsUrl(replica), a.cookie));
+    await Promise.allSettled(clients.map((c) => c.connect()));
+    await Bun.sleep(500);
+    const open = clients.filter((c) => c.ws.readyState === WebSocket.OPEN);
+    expect(open.length).toBeLessThanOrEqual(16);
+    expect(open.length).toBeGreaterThan(0);
+    for (const c of clients) c.close();
+  });
+
   test("a revoked session closes its sockets with 1008 within seconds, other sessions stay", async () => {
     const a = await member(stack);
     const other = await member(stack);

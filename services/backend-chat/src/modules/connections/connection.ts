@@ -80,6 +80,12 @@ export class Connection implements BucketState {
   opened(ws: ServerWebSocket<SocketData>): void {
     this.ws = ws;
     this.hub.track(this);
+    // The cap is checked before the upgrade too; a burst of parallel upgrades can pass that check
+    // together, so the count that includes this socket decides.
+    if (this.hub.socketsOf(this.userId) > this.hub.deps.config.chat.maxSocketsPerMember) {
+      this.close(1008, "too many sockets");
+      return;
+    }
     this.helloTimer = setTimeout(() => {
       if (this.state === "awaiting_hello") this.close(4003, "hello required");
     }, HELLO_TIMEOUT_MS);
