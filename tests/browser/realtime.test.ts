@@ -190,3 +190,52 @@ describe.skipIf(!!why || !hasWorker())("notification badge", () => {
     await ctx.close();
   }, 60_000);
 });
+
+describe.skipIf(!!why)("presence and seen receipts", () => {
+  test("A sees B online while B's page is open and offline after it closes; \"Seen\" once B opens the conversation", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    await sendOverHttp(a, conv, "are you there?");
+    const ctxA = await signedIn(web, a);
+    const [chat, list] = await openTabs(ctxA, `${web.edge.url}/conversation?id=${conv}`, 2);
+    await list!.goto(`${web.edge.url}/conversations`);
+    for (const t of [chat!, list!]) await until("ws mode", async () => (await modeOf(t)) === "ws");
+    const header = () => chat!.$eval("#presence", (el) => ((el as HTMLElement).hidden ? "" : el.textContent));
+    const row = () => list!.$eval(`#conversations li[data-id="${conv}"] .presence`, (el) => ((el as HTMLElement).hidden ? "" : el.textContent));
+    const seen = () => chat!.$$eval("#thread li .seen", (els) => els.map((e) => e.closest("li")!.querySelector(".text")!.textContent));
+    await until("A's message in the thread", async () => (await threadOf(chat!)).length === 1);
+    await Bun.sleep(500);
+    expect(await header()).toBe("");
+    expect(await row()).toBe("");
+    expect(await seen()).toEqual([]);
+
+    // B opens the chats list: A sees B online (pushed when B's state flips), and B sees A online
+    // (asked when B's page connects).
+    const ctxB = await signedIn(web, b);
+    const [bPage] = await openTabs(ctxB, `${web.edge.url}/conversations`, 1);
+    await until("B online in A's conversation header", async () => (await header()) === "online", 20_000);
+    await until("B online in A's chats list", async () => (await row()) === "online", 20_000);
+    await until("A online in B's chats list", async () =>
+      (await bPage!.$eval(`#conversations li[data-id="${conv}"] .presence`, (el) => ((el as HTMLElement).hidden ? "" : el.textContent))) === "online");
+    expect(await seen()).toEqual([]);
+
+    // B opens the conversation and reads it: "Seen" under A's message.
+    await bPage!.goto(`${web.edge.url}/conversation?id=${conv}`);
+    await until("A online in B's conversation header", async () => (await bPage!.$eval("#presence", (el) => ((el as HTMLElement).hidden ? "" : el.textContent))) === "online");
+    await until("Seen under A's message", async () => (await seen()).length === 1, 20_000);
+    expect(await seen()).toEqual(["are you there?"]);
+
+    // A writes again and B, with the conversation open, reads it: the one "Seen" moves to it.
+    await chat!.fill("#body", "still there?");
+    await chat!.press("#body", "Enter");
+    await until("the new message in B's thread", async () => (await threadOf(bPage!)).includes("still there?"));
+    await until("Seen moves to the newest message", async () => (await seen())[0] === "still there?", 20_000);
+    expect(await seen()).toHaveLength(1);
+
+    // B's page (and with it B's only socket) goes away: A sees B offline.
+    await ctxB.close();
+    await until("B offline in A's conversation header", async () => (await header()) === "", 30_000);
+    await until("B offline in A's chats list", async () => (await row()) === "", 30_000);
+    await ctxA.close();
+  }, 90_000);
+});

@@ -1,9 +1,11 @@
 // One conversation: history over HTTP, live messages from the real-time client, optimistic sends
-// that are matched to their server copy, read receipts and typing.
+// that are matched to their server copy, read receipts (sent, and "Seen" under the last own message
+// a partner has read), typing and the partners' online state.
 import { get, itemsOf } from '../lib/api.js?v=7c19fecb87';
 import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
 import { boot } from '../lib/shell.js?v=7b2a65c191';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
+import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const PAGE = 50;
 const id = new URLSearchParams(location.search).get('id');
@@ -20,8 +22,27 @@ const byClientId = new Map();
 const members = new Map();
 let oldestId = null;
 let lastReadSent = null;
+// The history API gives only the member's own read marker, so "Seen" comes from live `read` events.
+let seenUpTo = 0n;
+let seenBy = null;
+const partnerIds = [];
+let group = false;
 
 const { me, rt } = await boot();
+const presence = trackPresence(rt, () => showPresence($('#presence'), presence.count(partnerIds), group));
+
+/** "Seen" goes under the newest own (confirmed) message at or below what a partner has read. */
+function paintSeen() {
+  let target = null;
+  if (seenUpTo > 0n) {
+    for (let li = thread.lastElementChild; li; li = li.previousElementSibling) {
+      if (li.classList.contains('mine') && li.dataset.id && BigInt(li.dataset.id) <= seenUpTo) { target = li; break; }
+    }
+  }
+  if (!target) return void seenBy?.remove();
+  seenBy ??= fill('t-seen');
+  if (seenBy.parentNode !== target) target.append(seenBy);
+}
 
 function who(senderId) {
   return senderId === me.id ? 'You' : nameOf(members.get(senderId));
@@ -69,6 +90,9 @@ async function loadMeta() {
     const c = convs.find((x) => String(x.id) === id);
     if (!c) return;
     for (const m of c.members ?? []) members.set(m.id, m);
+    partnerIds.splice(0, Infinity, ...(c.members ?? []).map((m) => m.id).filter((x) => x !== me.id));
+    group = c.kind === 'group' || partnerIds.length > 1;
+    presence.watch(partnerIds);
     const name = conversationName(c, me.id);
     $('#title').textContent = name;
     document.title = `${name} · Xplicit`;
@@ -106,6 +130,7 @@ async function reload() {
       form.hidden = true;
     } else say(status, err.message, true);
   }
+  paintSeen();
   scrollTo(0, document.body.scrollHeight);
   markRead();
 }
@@ -115,6 +140,7 @@ older.addEventListener('click', async () => {
   const first = thread.firstElementChild;
   try {
     await loadPage(oldestId);
+    paintSeen();
     first?.scrollIntoView();
   } catch (err) {
     say(status, err.message, true);
@@ -129,7 +155,14 @@ rt.on('message', (d) => {
   if (d.senderId !== me.id) {
     typingLine.textContent = '';
     markRead();
-  }
+  } else paintSeen();
+});
+rt.on('read', (d) => {
+  if (String(d.conversationId) !== id || d.userId === me.id) return;
+  const upTo = BigInt(d.upToMessageId);
+  if (upTo <= seenUpTo) return;
+  seenUpTo = upTo;
+  paintSeen();
 });
 rt.on('sent', (s) => {
   if (String(s.conversationId) !== id) return;
@@ -139,6 +172,7 @@ rt.on('sent', (s) => {
   li.dataset.id = s.messageId;
   byMessageId.set(s.messageId, li);
   setTime(li.querySelector('time'), s.ts);
+  paintSeen();
 });
 rt.on('send_failed', (f) => {
   const li = byClientId.get(f.id);

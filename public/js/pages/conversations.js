@@ -1,12 +1,23 @@
-// The member's conversations, most recent first, kept current by the real-time client.
+// The member's conversations, most recent first, kept current by the real-time client, with the
+// partners' online state.
 import { get, post, itemsOf } from '../lib/api.js?v=7c19fecb87';
 import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
 import { boot } from '../lib/shell.js?v=7b2a65c191';
 import { conversationName } from '../lib/names.js?v=0d04548b45';
+import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const list = $('#conversations');
 const none = $('#none');
 const { me, rt } = await boot();
+const partners = new Map(); // conversation id → { ids: the other members, group }
+const presence = trackPresence(rt, paintPresence);
+
+function paintPresence() {
+  for (const li of list.children) {
+    const p = partners.get(li.dataset.id);
+    if (p) showPresence(li.querySelector('.presence'), presence.count(p.ids), p.group);
+  }
+}
 
 const isUnread = (c) => !!c.lastMessage && c.lastMessage.senderId !== me.id && BigInt(c.lastMessage.id) > BigInt(c.lastReadMessageId || 0);
 
@@ -14,6 +25,10 @@ function render(c) {
   const name = conversationName(c, me.id);
   const li = fill('t-conversation', { initial: name.slice(0, 1), name, preview: c.lastMessage?.body ?? 'No messages yet' });
   li.dataset.id = c.id;
+  const ids = (c.members ?? []).map((m) => m.id).filter((x) => x !== me.id);
+  const group = c.kind === 'group' || ids.length > 1;
+  partners.set(String(c.id), { ids, group });
+  showPresence(li.querySelector('.presence'), presence.count(ids), group);
   li.querySelector('a').href = '/conversation?id=' + encodeURIComponent(c.id);
   li.classList.toggle('unread', isUnread(c));
   const t = li.querySelector('time');
@@ -25,8 +40,10 @@ function render(c) {
 async function load() {
   try {
     const items = itemsOf(await get('/api/conversations'), 'conversations');
+    partners.clear();
     list.replaceChildren(...items.map(render));
     none.hidden = items.length > 0;
+    presence.watch([...partners.values()].flatMap((p) => p.ids));
   } catch (err) {
     none.hidden = false;
     none.textContent = err.message;
