@@ -236,6 +236,14 @@ describe.skipIf(!!why)("presence and seen receipts", () => {
     await ctxB.close();
     await until("B offline in A's conversation header", async () => (await header()) === "", 30_000);
     await until("B offline in A's chats list", async () => (await row()) === "", 30_000);
+
+    // With B gone (no `read` event can come), A's conversation page reloads: "Seen" comes back from
+    // B's read marker in the conversations list, under the same message only.
+    await chat!.reload();
+    await until("ws mode after the reload", async () => (await modeOf(chat!)) === "ws");
+    await until("A's messages after the reload", async () => (await threadOf(chat!)).length === 2);
+    await until("Seen after the reload", async () => (await seen()).length === 1, 20_000);
+    expect(await seen()).toEqual(["still there?"]);
     await ctxA.close();
   }, 90_000);
 });

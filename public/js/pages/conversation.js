@@ -22,7 +22,8 @@ const byClientId = new Map();
 const members = new Map();
 let oldestId = null;
 let lastReadSent = null;
-// The history API gives only the member's own read marker, so "Seen" comes from live `read` events.
+// "Seen": the highest partner read marker, seeded from the conversations list (members[].lastReadMessageId)
+// on load and on every refresh of it, then raised by live `read` events. It only ever moves forward.
 let seenUpTo = 0n;
 let seenBy = null;
 const partnerIds = [];
@@ -30,6 +31,15 @@ let group = false;
 
 const { me, rt } = await boot();
 const presence = trackPresence(rt, () => showPresence($('#presence'), presence.count(partnerIds), group));
+
+/** Raises the "Seen" marker to `upTo` (a message id) if it is further; true when it moved. */
+function raiseSeen(upTo) {
+  let n;
+  try { n = BigInt(upTo ?? 0); } catch { return false; }
+  if (n <= seenUpTo) return false;
+  seenUpTo = n;
+  return true;
+}
 
 /** "Seen" goes under the newest own (confirmed) message at or below what a partner has read. */
 function paintSeen() {
@@ -93,6 +103,9 @@ async function loadMeta() {
     partnerIds.splice(0, Infinity, ...(c.members ?? []).map((m) => m.id).filter((x) => x !== me.id));
     group = c.kind === 'group' || partnerIds.length > 1;
     presence.watch(partnerIds);
+    let moved = false;
+    for (const m of c.members ?? []) if (m.id !== me.id && raiseSeen(m.lastReadMessageId)) moved = true;
+    if (moved) paintSeen();
     const name = conversationName(c, me.id);
     $('#title').textContent = name;
     document.title = `${name} · Xplicit`;
@@ -159,10 +172,7 @@ rt.on('message', (d) => {
 });
 rt.on('read', (d) => {
   if (String(d.conversationId) !== id || d.userId === me.id) return;
-  const upTo = BigInt(d.upToMessageId);
-  if (upTo <= seenUpTo) return;
-  seenUpTo = upTo;
-  paintSeen();
+  if (raiseSeen(d.upToMessageId)) paintSeen();
 });
 rt.on('sent', (s) => {
   if (String(s.conversationId) !== id) return;
@@ -188,7 +198,8 @@ rt.on('typing', (t) => {
   clearTimeout(typingTimer);
   typingTimer = setTimeout(() => { typingLine.textContent = ''; }, 4000);
 });
-rt.on('resync', reload);
+// Events were lost: the history and the partners' read markers are fetched again.
+rt.on('resync', () => Promise.all([reload(), loadMeta()]));
 document.addEventListener('visibilitychange', markRead);
 
 let lastTyping = 0;

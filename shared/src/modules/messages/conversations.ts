@@ -86,8 +86,9 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
     order by coalesce(l.created_at, c.created_at) desc
     limit ${limit}`;
   const ids = convs.map((c) => c.id);
-  const members = await deps.sql<{ conversation_id: string; user_id: string }[]>`
-    select conversation_id, user_id from conversation_members where conversation_id = any(${ids}::bigint[])`;
+  // Every member's read marker goes only to the members of the same conversation ("Seen" receipts).
+  const members = await deps.sql<{ conversation_id: string; user_id: string; last_read_message_id: string }[]>`
+    select conversation_id, user_id, last_read_message_id from conversation_members where conversation_id = any(${ids}::bigint[])`;
   const cards = await getMemberCards(deps.sql, members.map((m) => m.user_id));
   return convs.map((c) => {
     return {
@@ -96,7 +97,7 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
       title: c.title,
       members: members.filter((m) => m.conversation_id === c.id).flatMap((m) => {
         const card = cards.get(m.user_id);
-        return card ? [card] : [];
+        return card ? [{ ...card, lastReadMessageId: String(m.last_read_message_id ?? "0") }] : [];
       }),
       lastMessage: c.last_id ? { id: c.last_id, senderId: c.last_sender!, body: c.last_body!, ts: c.last_at!.getTime() } : null,
       lastReadMessageId: lastRead.get(c.id) ?? "0",

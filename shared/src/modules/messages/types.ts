@@ -44,7 +44,8 @@ export interface ConversationSummary {
   id: string;
   kind: "direct" | "group";
   title: string;
-  members: { id: string; handle: string; displayName: string }[];
+  /** lastReadMessageId: that member's read marker ("0" when none), for "Seen" receipts. */
+  members: { id: string; handle: string; displayName: string; lastReadMessageId: string }[];
   lastMessage: { id: string; senderId: string; body: string; ts: number } | null;
   lastReadMessageId: string;
   createdAt: string;

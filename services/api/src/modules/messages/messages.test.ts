@@ -64,6 +64,14 @@ describe("read markers", () => {
     expect((await b.client.post(`/api/conversations/${conv}/read`, { upToMessageId: "999999999999999999" })).status).toBe(200);
     const list = await b.client.get("/api/conversations");
     expect(list.json.conversations[0].lastReadMessageId).toBe(messageId);
+    // A sees B's marker among the members (for "Seen"), and its own "0" there and at the top level.
+    const aList = (await a.client.get("/api/conversations")).json.conversations;
+    const aConv = aList.find((c: { id: string }) => c.id === conv);
+    const marker = (userId: string) => aConv.members.find((m: { id: string }) => m.id === userId)?.lastReadMessageId;
+    expect(marker(b.user.id)).toBe(messageId);
+    expect(marker(a.user.id)).toBe("0");
+    expect(aConv.lastReadMessageId).toBe("0");
+    expect(list.json.conversations[0].members.find((m: { id: string }) => m.id === b.user.id).lastReadMessageId).toBe(messageId);
     expect((await readEvents(a.user.id)).map((e) => e.data.upToMessageId)).toEqual([messageId]);
 
     // repeats (and reads behind the marker) change nothing and tell nobody
