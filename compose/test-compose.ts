@@ -19,6 +19,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ensureDevCerts } from "../scripts/certs.ts";
+import { readBody } from "../tests/harness/body.ts";
 
 const REPO = resolve(import.meta.dir, "..");
 const COMPOSE_FILE = resolve(REPO, "compose/docker-compose.yml");
@@ -125,13 +126,7 @@ class Member {
       const pair = sc.split(";")[0]!;
       if (pair.startsWith("__Host-sid=")) this.cookie = pair;
     }
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
+    const { json } = await readBody(res);
     return { status: res.status, json };
   }
 }

@@ -5,6 +5,7 @@
 import { loadConfig, type Config } from "@xplicit/shared/config";
 import { createApp, type AppOptions } from "../../services/api/src/app.ts";
 import { createApiDeps, type ApiDeps } from "../../services/api/src/deps.ts";
+import { readBody } from "./body.ts";
 
 export const ORIGIN = "http://localhost:3000";
 
@@ -66,13 +67,7 @@ export class TestClient {
       if (/Max-Age=0/i.test(sc) || value === "") this.cookies.delete(name!.trim());
       else this.cookies.set(name!.trim(), value);
     }
-    const raw = await res.text();
-    let json: any = null;
-    try {
-      json = raw ? JSON.parse(raw) : null;
-    } catch {
-      json = raw;
-    }
+    const { json } = await readBody(res);
     return { status: res.status, json, headers: res.headers };
   }
 

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { resolve } from "node:path";
 import { detectNginx, optionsFromEnv, prepareLocalPrefix, renderNginxConfig, type RenderOptions } from "../../nginx/render.ts";
 import { ensureDevCerts, issueClient, type CertPaths } from "../../scripts/certs.ts";
+import { readBody } from "./body.ts";
 
 export const REPO = resolve(import.meta.dir, "../..");
 
@@ -203,13 +204,7 @@ export class EdgeClient {
       if (/Max-Age=0/i.test(sc) || value === "") this.cookies.delete(name);
       else this.cookies.set(name, value);
     }
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
+    const { text, json } = await readBody(res);
     return { status: res.status, json, text, headers: res.headers };
   }
 

@@ -56,6 +56,13 @@ export function createRedisConnections(url: string, name: string): RedisConnecti
 }
 
 /** Key and channel names, all under one prefix. */
+/** MGET of any number of keys, 5,000 per command (one command must not hold Redis for long). */
+export async function mgetInChunks(redis: Redis, keys: readonly string[]): Promise<(string | null)[]> {
+  const out: (string | null)[] = [];
+  for (let i = 0; i < keys.length; i += 5000) out.push(...(await redis.mget(...keys.slice(i, i + 5000))));
+  return out;
+}
+
 export function redisKeys(prefix: string) {
   return {
     prefix,

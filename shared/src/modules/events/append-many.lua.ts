@@ -1,23 +1,30 @@
 import { APPEND_SCRIPT } from "./append.lua.ts";
 
 /**
- * The append script run for several members in one call (one command instead of one per member).
- * ARGV: max events, max age seconds, now (unix seconds), member count, then 7 per member: seq key,
- * epoch key, log key, online key, channel, frame tail, epoch candidate. Returns the flat list
- * seq, online for each member, in order — exactly what the single append returns for each.
+ * Lua shared by the bulk scripts: `append_members(b)` runs the append script for every member
+ * described from ARGV[b]: max events, max age seconds, member count, then 7 per member — seq key,
+ * epoch key, log key, online key, channel, frame tail, epoch candidate. It returns the flat list
+ * seq, online for each member, in order: exactly what the single append returns for each.
  */
-export const APPEND_MANY_SCRIPT = `
+export const APPEND_MEMBERS_LUA = `
 local function append_one(KEYS, ARGV)
 ${APPEND_SCRIPT}
 end
-local out = {}
-local n = tonumber(ARGV[4])
-for i = 0, n - 1 do
-  local b = 4 + i * 7
-  local r = append_one({ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]},
-    {ARGV[b + 5], ARGV[b + 6], ARGV[1], ARGV[2], ARGV[b + 7], ARGV[3]})
-  out[#out + 1] = r[1]
-  out[#out + 1] = r[2]
+local function append_members(b)
+  local out = {}
+  local max_events, max_age, n = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2])
+  for i = 0, n - 1 do
+    local m = b + 2 + i * 7
+    local r = append_one({ARGV[m + 1], ARGV[m + 2], ARGV[m + 3], ARGV[m + 4]},
+      {ARGV[m + 5], ARGV[m + 6], max_events, max_age, ARGV[m + 7]})
+    out[#out + 1] = r[1]
+    out[#out + 1] = r[2]
+  end
+  return out
 end
-return out
+`;
+
+/** The append script for several members in one call (one command instead of one per member). */
+export const APPEND_MANY_SCRIPT = `${APPEND_MEMBERS_LUA}
+return append_members(1)
 `;

@@ -1,6 +1,6 @@
 /**
  * KEYS: seq, epoch, log, online (the presence module's derived key). ARGV: channel, frame tail,
- * max events, max age seconds, candidate epoch, now (unix seconds, unused here).
+ * max events, max age seconds, candidate epoch.
  * Assigns the next seq, stores the frame in the log (trimmed to about max events, expiring when
  * the member is idle longer than the replay age), publishes it, and returns {seq, online}.
  * The epoch is touched only with a stream's first seq (a GET per append was a sixth of the

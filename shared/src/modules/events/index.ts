@@ -104,8 +104,30 @@ export function createEventStream(opts: EventStreamOptions) {
       maxEvents,
       maxAgeSeconds,
       newEpoch(),
-      Math.floor(ts / 1000),
     ];
+  }
+
+  /**
+   * The members' part of a bulk script's arguments, as `append_members` reads it. Consecutive
+   * requests with the same data (a message to every participant) share one serialised frame tail.
+   */
+  function membersArgv(reqs: readonly AppendRequest[], ts: number): (string | number)[] {
+    const argv: (string | number)[] = [maxEvents, maxAgeSeconds, reqs.length];
+    let tail = "";
+    let tailOf: AppendRequest | null = null;
+    for (const req of reqs) {
+      if (!tailOf || req.data !== tailOf.data || req.kind !== tailOf.kind) {
+        tailOf = req;
+        tail = eventFrameTail(req.kind, req.data, ts);
+      }
+      argv.push(keys.memberSeq(req.userId), keys.memberEpoch(req.userId), keys.memberLog(req.userId), keys.online(req.userId), keys.memberChannel(req.userId), tail, newEpoch());
+    }
+    return argv;
+  }
+
+  /** Appended entries from a script's flat `seq, online, …` reply, starting at `from`. */
+  function appendedFrom(reqs: readonly AppendRequest[], flat: readonly (number | string)[], from = 0): Appended[] {
+    return reqs.map((req, i) => ({ userId: req.userId, seq: Number(flat[from + i * 2]), online: Number(flat[from + i * 2 + 1]) === 1 }));
   }
 
   async function append(req: AppendRequest): Promise<Appended> {
@@ -121,44 +143,18 @@ export function createEventStream(opts: EventStreamOptions) {
     if (reqs.length === 0) return [];
     if (reqs.length === 1) return [await append(reqs[0]!)];
     const ts = Date.now();
-    const now = Math.floor(ts / 1000);
-    let lastData: unknown = undefined;
-    let lastKind = "";
-    let lastTail = "";
-    const tailOf = (req: AppendRequest) => {
-      // A message to a group carries the same data for everyone: serialise it once.
-      if (req.data !== lastData || req.kind !== lastKind) {
-        lastData = req.data;
-        lastKind = req.kind;
-        lastTail = eventFrameTail(req.kind, req.data, ts);
-      }
-      return lastTail;
-    };
     const pipeline = redis.pipeline() as unknown as WithAppend & { exec(): Promise<[Error | null, (number | string)[]][]> };
+    const chunks: AppendRequest[][] = [];
     for (let start = 0; start < reqs.length; start += APPEND_CHUNK) {
       const chunk = reqs.slice(start, start + APPEND_CHUNK);
-      const argv: (string | number)[] = [maxEvents, maxAgeSeconds, now, chunk.length];
-      for (const req of chunk) {
-        argv.push(
-          keys.memberSeq(req.userId),
-          keys.memberEpoch(req.userId),
-          keys.memberLog(req.userId),
-          keys.online(req.userId),
-          keys.memberChannel(req.userId),
-          tailOf(req),
-          newEpoch(),
-        );
-      }
-      pipeline.xpAppendEvents(...argv);
+      chunks.push(chunk);
+      pipeline.xpAppendEvents(...membersArgv(chunk, ts));
     }
     const out: Appended[] = [];
-    for (const [err, flat] of await pipeline.exec()) {
+    (await pipeline.exec()).forEach(([err, flat], c) => {
       if (err) throw err;
-      for (let j = 0; j < flat.length; j += 2) {
-        const req = reqs[out.length]!;
-        out.push({ userId: req.userId, seq: Number(flat[j]), online: Number(flat[j + 1]) === 1 });
-      }
-    }
+      out.push(...appendedFrom(chunks[c]!, flat));
+    });
     return out;
   }
 
@@ -168,24 +164,10 @@ export function createEventStream(opts: EventStreamOptions) {
    * members (one call holds Redis for all of them).
    */
   async function appendOnce(reqs: readonly AppendRequest[], guard: AppendGuard): Promise<GuardedAppend> {
-    const ts = Date.now();
-    const argv: (string | number)[] = [
-      guard.key, guard.ttlSeconds, guard.seqOf + 1, guard.head, guard.tail, maxEvents, maxAgeSeconds, Math.floor(ts / 1000), reqs.length,
-    ];
-    let tail = "";
-    let tailOf: AppendRequest | null = null;
-    for (const req of reqs) {
-      // every participant of a message gets the same data: serialise it once
-      if (!tailOf || req.data !== tailOf.data || req.kind !== tailOf.kind) {
-        tailOf = req;
-        tail = eventFrameTail(req.kind, req.data, ts);
-      }
-      argv.push(keys.memberSeq(req.userId), keys.memberEpoch(req.userId), keys.memberLog(req.userId), keys.online(req.userId), keys.memberChannel(req.userId), tail, newEpoch());
-    }
+    const argv = [guard.key, guard.ttlSeconds, guard.seqOf + 1, guard.head, guard.tail, ...membersArgv(reqs, Date.now())];
     const flat = await (redis as unknown as WithAppend).xpAppendOnce(...argv);
     if (Number(flat[0]) === 0) return { ok: false, existing: String(flat[1]) };
-    const appended: Appended[] = reqs.map((req, i) => ({ userId: req.userId, seq: Number(flat[1 + i * 2]), online: Number(flat[2 + i * 2]) === 1 }));
-    return { ok: true, appended };
+    return { ok: true, appended: appendedFrom(reqs, flat, 1) };
   }
 
   /** Typing and presence: live only, no seq, never replayed. */

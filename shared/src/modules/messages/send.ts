@@ -62,31 +62,38 @@ interface Announcement {
   members: string[];
   senderId: string;
   input: SendInput;
-  data: MessageEventData;
+  /** the stored row: its id, body and time */
+  message: { id: string; body: string; createdAt: Date };
 }
 
 /**
- * The events of a written message and its answer, at most once per id: when an answer for this id
- * is already stored, nothing is appended and that answer comes back for the caller to judge.
+ * The events of a written message and its answer, at most once per id, then the "you have a
+ * message" notification for participants with no open client. When an answer for this id is
+ * already stored, nothing is appended and that answer comes back for the caller to judge.
  */
-async function announce(deps: MessagingDeps, key: string, a: Announcement): Promise<{ answer: SentAnswer; offline: string[] } | { existing: SentAnswer }> {
-  const base = { id: a.input.id, messageId: a.data.messageId, conversationId: a.input.conversationId, ts: a.data.ts };
+async function announce(deps: MessagingDeps, key: string, a: Announcement): Promise<{ answer: SentAnswer } | { existing: SentAnswer }> {
+  const data: MessageEventData = {
+    messageId: a.message.id,
+    conversationId: a.input.conversationId,
+    senderId: a.senderId,
+    body: a.message.body,
+    ts: a.message.createdAt.getTime(),
+    clientMsgId: a.input.id,
+    ...(a.input.clientTs !== undefined ? { clientTs: a.input.clientTs } : {}),
+  };
+  const base = { id: a.input.id, messageId: data.messageId, conversationId: a.input.conversationId, ts: data.ts };
   const json = JSON.stringify(base);
   const senderIndex = a.members.indexOf(a.senderId);
   if (senderIndex < 0) throw new Error("the sender is not a member of the conversation");
   const result = await deps.events.appendOnce(
-    a.members.map((userId) => ({ userId, kind: "message" as const, data: a.data })),
+    a.members.map((userId) => ({ userId, kind: "message" as const, data })),
     { key, ttlSeconds: ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}" },
   );
   if (!result.ok) return { existing: JSON.parse(result.existing) as SentAnswer };
-  const seq = result.appended.find((x) => x.userId === a.senderId)?.seq ?? 0;
   const offline = result.appended.filter((x) => !x.online && x.userId !== a.senderId).map((x) => x.userId);
-  return { answer: { ...base, seq }, offline };
-}
-
-function notifyOffline(deps: MessagingDeps, offline: string[], data: MessageEventData): void {
   // A missed "you have a message" notification must never fail the send itself.
   if (offline.length && deps.onOfflineRecipients) void deps.onOfflineRecipients(offline, data).catch(() => {});
+  return { answer: { ...base, seq: result.appended[senderIndex]!.seq } };
 }
 
 /**
@@ -103,18 +110,8 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
   const graceLeft = FIRST_ATTEMPT_GRACE_MS - (Date.now() - row.created_at.getTime());
   const late = graceLeft > 0 ? await waitForAnswer(deps, key, graceLeft) : null;
   if (late) return answerFor(input, late);
-  const data: MessageEventData = {
-    messageId: row.id,
-    conversationId: input.conversationId,
-    senderId,
-    body: row.body,
-    ts: row.created_at.getTime(),
-    clientMsgId: input.id,
-    ...(input.clientTs !== undefined ? { clientTs: input.clientTs } : {}),
-  };
-  const announced = await announce(deps, key, { members, senderId, input, data });
+  const announced = await announce(deps, key, { members, senderId, input, message: { id: row.id, body: row.body, createdAt: row.created_at } });
   if ("existing" in announced) return answerFor(input, announced.existing);
-  notifyOffline(deps, announced.offline, data);
   return { answer: announced.answer, duplicate: true };
 }
 
@@ -128,16 +125,8 @@ export async function sendMessage(deps: MessagingDeps, senderId: string, input: 
   const outcome = await writerFor(deps).write({ conversationId: input.conversationId, senderId, clientMsgId: input.id, body: input.body, directPeer });
   if (outcome.kind === "skipped") return answerRepeat(deps, key, senderId, members, input);
 
-  const data: MessageEventData = {
-    messageId: outcome.messageId,
-    conversationId: input.conversationId,
-    senderId,
-    body: input.body,
-    ts: outcome.createdAt.getTime(),
-    clientMsgId: input.id,
-    ...(input.clientTs !== undefined ? { clientTs: input.clientTs } : {}),
-  };
-  const announced = await announce(deps, key, { members, senderId, input, data });
+  const message = { id: outcome.messageId, body: input.body, createdAt: outcome.createdAt };
+  const announced = await announce(deps, key, { members, senderId, input, message });
   if ("existing" in announced) {
     const other = announced.existing.conversationId !== input.conversationId;
     // Used for another conversation (a repeat in this one is skipped by Postgres): undo the row
@@ -146,6 +135,5 @@ export async function sendMessage(deps: MessagingDeps, senderId: string, input: 
     if (other) await deps.sql`delete from messages where conversation_id = ${input.conversationId} and id = ${outcome.messageId}`;
     return answerFor(input, announced.existing);
   }
-  notifyOffline(deps, announced.offline, data);
   return { answer: announced.answer, duplicate: false };
 }

@@ -4,7 +4,7 @@
  * from Postgres on the next read. The TTL bounds any drift from a lost race to one period.
  */
 import type { Sql } from "../../db/index.ts";
-import type { Redis, RedisKeys } from "../../redis/index.ts";
+import { mgetInChunks, type Redis, type RedisKeys } from "../../redis/index.ts";
 import { countUnread } from "./store.ts";
 
 export const UNREAD_TTL_SECONDS = 7 * 86_400;
@@ -56,28 +56,20 @@ export function createUnreadCounter(opts: { sql: Sql; redis: Redis; keys: RedisK
     return out;
   }
 
-  /** The cached counts (null where none is cached), one MGET per 5,000; nothing is rebuilt. */
+  /** The cached counts (null where none is cached); nothing is rebuilt. */
   async function peek(userIds: readonly string[]): Promise<(number | null)[]> {
-    const out: (number | null)[] = [];
-    for (let i = 0; i < userIds.length; i += 5000) {
-      const values = await redis.mget(...userIds.slice(i, i + 5000).map((id) => keys.unread(id)));
-      for (const v of values) out.push(v === null ? null : Number(v));
-    }
-    return out;
+    const values = await mgetInChunks(redis, userIds.map((id) => keys.unread(id)));
+    return values.map((v) => (v === null ? null : Number(v)));
   }
 
   /** Counts for many members: cached ones from Redis, the rest rebuilt from Postgres and cached. */
   async function get(userIds: readonly string[]): Promise<number[]> {
     if (userIds.length === 0) return [];
-    const cached = await redis.mget(...userIds.map((id) => keys.unread(id)));
+    const cached = await peek(userIds);
     const missing = userIds.filter((_, i) => cached[i] === null);
-    const rebuilt = await countUnread(sql, missing);
-    if (missing.length) {
-      const p = redis.pipeline();
-      for (const id of missing) p.set(keys.unread(id), rebuilt.get(id) ?? 0, "EX", UNREAD_TTL_SECONDS, "NX");
-      await p.exec();
-    }
-    return userIds.map((id, i) => (cached[i] !== null ? Number(cached[i]) : (rebuilt.get(id) ?? 0)));
+    const rebuilt = await rebuild(missing);
+    let next = 0;
+    return cached.map((c) => c ?? rebuilt[next++] ?? 0);
   }
 
   /**

@@ -8,7 +8,7 @@
  * exists exactly while some deadline is ahead (it expires at the latest one). So "who of these
  * 5,000 recipients is online" is one MGET (or EXISTS inside a script), not 5,000 hash reads.
  */
-import type { Redis, RedisKeys } from "../../redis/index.ts";
+import { mgetInChunks, type Redis, type RedisKeys } from "../../redis/index.ts";
 
 export interface PresenceOptions {
   redis: Redis;
@@ -85,14 +85,9 @@ export function createPresence(opts: PresenceOptions) {
     await apply(replica, userIds, true);
   }
 
-  /** Online flags for many members: one MGET per 5,000. */
+  /** Online flags for many members: MGETs of their online keys. */
   async function online(userIds: readonly string[]): Promise<boolean[]> {
-    const out: boolean[] = [];
-    for (let i = 0; i < userIds.length; i += 5000) {
-      const values = await redis.mget(...userIds.slice(i, i + 5000).map((id) => keys.online(id)));
-      for (const v of values) out.push(v !== null);
-    }
-    return out;
+    return (await mgetInChunks(redis, userIds.map((id) => keys.online(id)))).map((v) => v !== null);
   }
 
   return { connected, disconnected, refresh, forgetReplica, online };
