@@ -34,6 +34,8 @@ export interface AppendGuard {
   /** the value stored is `head + seq + tail` */
   head: string;
   tail: string;
+  /** a value the key may hold that does not count: it is overwritten as if the key were absent */
+  placeholder?: string;
 }
 
 export type GuardedAppend = { ok: true; appended: Appended[] } | { ok: false; existing: string };
@@ -159,12 +161,12 @@ export function createEventStream(opts: EventStreamOptions) {
   }
 
   /**
-   * Appends to every member's stream unless `guard.key` exists, and sets it, in one command: a
-   * message's events and the answer its repeats get, with no window between them. For a few
-   * members (one call holds Redis for all of them).
+   * Appends to every member's stream unless `guard.key` holds a value (other than
+   * `guard.placeholder`), and sets it, in one command: a message's events and the answer its
+   * repeats get, with no window between them. For a few members (one call holds Redis for all).
    */
   async function appendOnce(reqs: readonly AppendRequest[], guard: AppendGuard): Promise<GuardedAppend> {
-    const argv = [guard.key, guard.ttlSeconds, guard.seqOf + 1, guard.head, guard.tail, ...membersArgv(reqs, Date.now())];
+    const argv = [guard.key, guard.ttlSeconds, guard.seqOf + 1, guard.head, guard.tail, guard.placeholder ?? "", ...membersArgv(reqs, Date.now())];
     const flat = await (redis as unknown as WithAppend).xpAppendOnce(...argv);
     if (Number(flat[0]) === 0) return { ok: false, existing: String(flat[1]) };
     return { ok: true, appended: appendedFrom(reqs, flat, 1) };

@@ -1,13 +1,14 @@
 /** The message write path's repeat handling against real Postgres and Redis. */
-import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { loadConfig } from "../../config/index.ts";
 import { createDb } from "../../db/index.ts";
 import { createRedis, redisKeys } from "../../redis/index.ts";
 import { seedMembers } from "../../../../tests/notifications/seed.ts";
 import { createEventStream } from "../events/index.ts";
+import { createPresence } from "../presence/index.ts";
 import { createConversation } from "./conversations.ts";
 import { sendMessage } from "./send.ts";
-import type { MessagingDeps } from "./types.ts";
+import type { MessagingDeps, SentAnswer } from "./types.ts";
 
 setDefaultTimeout(60_000);
 
@@ -91,4 +92,99 @@ test("an id reused for another conversation is refused and leaves no row there",
   await expect(sendMessage(deps, a, { id, conversationId: other, body: "second" })).rejects.toMatchObject({ status: 409 });
   const [row] = await sql<{ n: number }[]>`select count(*)::int as n from messages where conversation_id = ${other}`;
   expect(row!.n).toBe(0);
+});
+
+// Rolling deploy: replicas of the previous version claimed the dedup key with the string `pending`
+// (SET NX, 15 s) before their write, and a new replica may get the client's resend meanwhile.
+describe("a dedup key left at `pending` by a previous version", () => {
+  const LEGACY_PENDING_TTL_MS = 15_000;
+
+  async function expectAnnouncedOnce(a: string, b: string, conv: string, input: { id: string }, answers: SentAnswer[]) {
+    const [row] = await sql<{ n: number; id: string }[]>`
+      select count(*)::int as n, min(id)::text as id from messages where conversation_id = ${conv} and client_msg_id = ${input.id}`;
+    expect(row!.n).toBe(1);
+    const own = await messageEvents(a);
+    const theirs = await messageEvents(b);
+    expect(own.map((e) => e.data.messageId)).toEqual([row!.id]);
+    expect(theirs.map((e) => e.data.messageId)).toEqual([row!.id]);
+    for (const answer of answers) {
+      expect(answer).toEqual({ id: input.id, messageId: row!.id, conversationId: conv, ts: expect.any(Number), seq: own[0]!.seq });
+      expect(answer).toEqual(answers[0]!);
+    }
+    // the placeholder is replaced by the answer, kept as long as any answer
+    const key = keys.sendDedup(a, input.id);
+    expect(JSON.parse((await redis.get(key))!)).toEqual(answers[0]);
+    expect(await redis.ttl(key)).toBeGreaterThan(LEGACY_PENDING_TTL_MS / 1000);
+  }
+
+  test("no row yet (the old attempt died before its write): written once, announced once, answered with its seq", async () => {
+    const { a, b, conv } = await pair();
+    const offline: string[][] = [];
+    const tracked: MessagingDeps = { ...deps, onOfflineRecipients: async (ids) => void offline.push(ids) };
+    const input = { id: crypto.randomUUID(), conversationId: conv, body: "after pending" };
+    await redis.set(keys.sendDedup(a, input.id), "pending", "PX", LEGACY_PENDING_TTL_MS);
+    const first = await sendMessage(tracked, a, input);
+    const repeat = await sendMessage(tracked, a, input);
+    expect(first.duplicate).toBe(false);
+    expect(repeat.duplicate).toBe(true);
+    await expectAnnouncedOnce(a, b, conv, input, [first.answer, repeat.answer]);
+    expect(offline).toEqual([[b]]);
+  });
+
+  test("the row is there (the old attempt died after its write): announced once from the row, answered with its seq", async () => {
+    const { a, b, conv } = await pair();
+    const offline: string[][] = [];
+    const tracked: MessagingDeps = { ...deps, onOfflineRecipients: async (ids) => void offline.push(ids) };
+    const input = { id: crypto.randomUUID(), conversationId: conv, body: "written by the old version" };
+    await redis.set(keys.sendDedup(a, input.id), "pending", "PX", LEGACY_PENDING_TTL_MS);
+    await sql`insert into messages (conversation_id, sender_id, client_msg_id, body) values (${conv}, ${a}, ${input.id}, ${input.body})`;
+    // the resend and a repeat of it arrive together (the row is young: both first wait for an answer)
+    const [first, repeat] = await Promise.all([sendMessage(tracked, a, input), sendMessage(tracked, a, input)]);
+    const again = await sendMessage(tracked, a, input);
+    expect([first.duplicate, repeat.duplicate, again.duplicate]).toEqual([true, true, true]);
+    await expectAnnouncedOnce(a, b, conv, input, [first.answer, repeat.answer, again.answer]);
+    expect(offline).toEqual([[b]]);
+  });
+});
+
+// Rolling deploy: replicas of the previous version mark presence only in `presence:<member>` (no
+// `online:<member>`), so new code takes a member whose only client is on such a replica for
+// offline. That costs an extra "you have a message" notification; the message itself is appended,
+// published on the channel the old replica listens to, and replayable like any other.
+test("a recipient whose only client is on a previous-version replica gets the message once, live and replayable", async () => {
+  const { a, b, conv } = await pair();
+  const oldReplica = createRedis(config.redisUrl, "test-messages-old-replica");
+  try {
+    // what the previous version did when b's socket said hello there: HSET + EXPIRE, then SUBSCRIBE
+    await oldReplica.multi().hset(keys.presence(b), "chat-old", Math.floor(Date.now() / 1000) + 90).expire(keys.presence(b), 90).exec();
+    const live: string[] = [];
+    oldReplica.on("message", (_channel: string, message: string) => void live.push(message));
+    await oldReplica.subscribe(keys.memberChannel(b));
+
+    const offline: string[][] = [];
+    const tracked: MessagingDeps = { ...deps, onOfflineRecipients: async (ids) => void offline.push(ids) };
+    const input = { id: crypto.randomUUID(), conversationId: conv, body: "during the deploy" };
+    const first = await sendMessage(tracked, a, input);
+    const repeat = await sendMessage(tracked, a, input);
+    expect(repeat.answer).toEqual(first.answer);
+
+    const replay = await events.replayAfter(b, 0, null);
+    if (!replay.ok) throw new Error(replay.reason);
+    const messages = replay.frames.filter((f) => JSON.parse(f).kind === "message");
+    expect(messages).toHaveLength(1);
+    expect(JSON.parse(messages[0]!).data.messageId).toBe(first.answer.messageId);
+    for (let i = 0; i < 100 && live.length === 0; i++) await Bun.sleep(20);
+    await Bun.sleep(100);
+    expect(live).toEqual(messages);
+    // taken for offline: one extra "you have a message" notification, nothing more
+    expect(offline).toEqual([[b]]);
+
+    // once b's client is on a new replica (it writes the online key), b counts as online again
+    await createPresence({ redis, keys }).connected(b, "chat-new");
+    await sendMessage(tracked, a, { id: crypto.randomUUID(), conversationId: conv, body: "after the reconnect" });
+    expect(offline).toEqual([[b]]);
+    expect(await messageEvents(b)).toHaveLength(2);
+  } finally {
+    oldReplica.disconnect();
+  }
 });

@@ -87,7 +87,7 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
   if (senderIndex < 0) throw new Error("the sender is not a member of the conversation");
   const result = await deps.events.appendOnce(
     a.members.map((userId) => ({ userId, kind: "message" as const, data })),
-    { key, ttlSeconds: ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}" },
+    { key, ttlSeconds: ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}", placeholder: LEGACY_PENDING },
   );
   if (!result.ok) return { existing: JSON.parse(result.existing) as SentAnswer };
   const offline = result.appended.filter((x) => !x.online && x.userId !== a.senderId).map((x) => x.userId);

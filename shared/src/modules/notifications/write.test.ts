@@ -127,6 +127,25 @@ describe("live delivery", () => {
     expect(await unread.getOne(off)).toBe(1);
     await presence.disconnected(on, "test-replica");
   });
+
+  // Rolling deploy: a previous-version replica marks presence only in `presence:<member>`, not in
+  // `online:<member>`, so its members are taken for offline until they reconnect to a new replica.
+  test("a member whose only client is on a previous-version replica gets the row and the count; the live badge catches up after a reconnect", async () => {
+    const [me, actor1, actor2] = (await seedMembers(sql, 3)) as [string, string, string];
+    await redis.multi().hset(keys.presence(me), "chat-old", Math.floor(Date.now() / 1000) + 90).expire(keys.presence(me), 90).exec();
+    expect((await writeNotification(deps, follow(me, actor1))).live).toBe(0);
+    const [row] = await listForMember(sql, me, { beforeId: null, limit: 10, type: null });
+    expect(row!.actorIds).toEqual([actor1]);
+    expect(await unread.getOne(me)).toBe(1);
+    expect(await notificationEvents(me)).toHaveLength(0);
+    // on a new replica (which writes the online key) the next event carries the whole count
+    await presence.connected(me, "test-replica");
+    expect((await writeNotification(deps, { ...follow(me, actor2), type: "reaction", subjectId: me, dedupeKey: `reaction:${me}:${actor2}:like` })).live).toBe(1);
+    const evs = await notificationEvents(me);
+    expect(evs).toHaveLength(1);
+    expect(evs[0]!.data.unread).toBe(2);
+    await presence.disconnected(me, "test-replica");
+  });
 });
 
 describe("batch writes", () => {

@@ -1,0 +1,213 @@
+/**
+ * The hub's repair and recovery passes against real Redis and Postgres. The hub's two Redis
+ * connections go through small TCP relays in this test, so Redis can be made to stop answering
+ * (commands are held, as by a Redis that is slow or away) or the subscriber's connection can be
+ * dropped (ioredis reconnects: what a Redis restart looks like to a replica), and every command a
+ * connection sends is counted on the way.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import net from "node:net";
+import { loadConfig } from "@xplicit/shared/config";
+import { createDb } from "@xplicit/shared/db";
+import { createEventStream } from "@xplicit/shared/modules/events";
+import { createUnreadCounter } from "@xplicit/shared/modules/notifications";
+import { createPresence } from "@xplicit/shared/modules/presence";
+import { createRedis, redisKeys, type Redis } from "@xplicit/shared/redis";
+import { createSessionStore, sessionRevokedChannel } from "@xplicit/shared/sessions";
+import { seedMembers } from "../../../../../tests/notifications/seed.ts";
+import type { ChatDeps } from "../../deps.ts";
+import { Connection } from "./connection.ts";
+import { Hub } from "./hub.ts";
+
+setDefaultTimeout(60_000);
+
+/** A TCP relay to Redis that records what clients send and can hold it back or cut connections. */
+async function redisRelay(redisUrl: string) {
+  const target = new URL(redisUrl);
+  const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  const heldBack: { upstream: net.Socket; chunk: Buffer }[] = [];
+  let holding = false;
+  let sent = "";
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 6379), target.hostname);
+    const pair = { client, upstream };
+    pairs.add(pair);
+    client.on("data", (chunk: Buffer) => {
+      sent += chunk.toString("latin1");
+      if (holding) heldBack.push({ upstream, chunk });
+      else upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => client.write(chunk));
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end).on("error", end);
+    upstream.on("close", end).on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    /** Commands reach Redis no more (their replies never come) until `release`. */
+    hold: () => void (holding = true),
+    release() {
+      holding = false;
+      for (const { upstream, chunk } of heldBack.splice(0)) upstream.write(chunk);
+    },
+    /** Cuts every connection, as a restarted Redis does. */
+    cut: () => {
+      for (const p of pairs) p.client.destroy();
+    },
+    /** How many times `text` was sent by clients so far (end a RESP argument with \r\n to match it whole). */
+    count: (text: string) => sent.split(text).length - 1,
+    close: () => {
+      for (const p of pairs) p.client.destroy();
+      server.close();
+    },
+  };
+}
+
+type Relay = Awaited<ReturnType<typeof redisRelay>>;
+
+/** A RESP command name as ioredis writes it. */
+const command = (name: string) => `$${name.length}\r\n${name}\r\n`;
+
+let subRelay: Relay;
+let cmdRelay: Relay;
+let redis: Redis;
+let subscriber: Redis;
+let sql: ReturnType<typeof createDb>;
+let hub: Hub;
+let memberIds: string[];
+
+beforeAll(async () => {
+  const config = loadConfig({ ...process.env, CHAT_REPLICA_NAME: `hub-test-${crypto.randomUUID().slice(0, 8)}` });
+  subRelay = await redisRelay(config.redisUrl);
+  cmdRelay = await redisRelay(config.redisUrl);
+  sql = createDb(config.databaseUrl, { max: 2 });
+  redis = createRedis(cmdRelay.url, "hub-test");
+  subscriber = createRedis(subRelay.url, "hub-test:sub", { maxRetriesPerRequest: null });
+  const keys = redisKeys(`${config.redisPrefix}hub-test:`);
+  const events = createEventStream({ redis, keys, maxEvents: 100, maxAgeSeconds: 3600 });
+  const deps: ChatDeps = {
+    config,
+    sql,
+    redis,
+    subscriber,
+    keys,
+    sessions: createSessionStore({ sql, redis, keys, ...config.session }),
+    events,
+    presence: createPresence({ redis, keys }),
+    unread: createUnreadCounter({ sql, redis, keys }),
+    messaging: { sql, redis, keys, events, maxBodyChars: 4000 },
+  };
+  hub = new Hub(deps);
+  await hub.start();
+  // Two members with a live socket each (nothing is ever replayed to them here: a socket that drops what it gets).
+  memberIds = await seedMembers(sql, 2);
+  for (const userId of memberIds) {
+    const conn = new Connection(hub, { userId, sessionId: "1", token: "t" });
+    conn.ws = { send: () => 0, getBufferedAmount: () => 0, close() {}, cork: (f: () => void) => f() } as never;
+    hub.track(conn);
+    await hub.attach(conn);
+    conn.state = "live";
+    await events.head(userId);
+  }
+  // the presence write attach started in the background is done
+  for (const userId of memberIds) await until("presence", async () => (await redis.exists(keys.online(userId))) === 1);
+});
+
+afterAll(async () => {
+  subRelay?.release();
+  cmdRelay?.release();
+  subscriber?.disconnect();
+  redis?.disconnect();
+  subRelay?.close();
+  cmdRelay?.close();
+  await sql?.end();
+});
+
+/** Resolves to true if `p` settles within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return Promise.race([p.then(() => true), Bun.sleep(ms).then(() => false)]);
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !(await check()); await Bun.sleep(20)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+/** Recovery passes so far: each writes presence for every member held here, then reads each stream's head. */
+function passes() {
+  const { keys } = hub.deps;
+  return { presence: cmdRelay.count(`${keys.presence(memberIds[0]!)}\r\n`), heads: cmdRelay.count(`${keys.memberSeq(memberIds[0]!)}\r\n`) };
+}
+
+test("a repair while another is waiting for Redis returns at once and starts nothing; a later one runs again", async () => {
+  const revoked = sessionRevokedChannel(hub.deps.keys);
+  const subscribes = () => subRelay.count(command("subscribe"));
+  const repairs = () => subRelay.count(revoked);
+  const before = { subscribes: subscribes(), repairs: repairs(), passes: passes() };
+
+  subRelay.hold();
+  const first = hub.repairSubscriptions();
+  try {
+    await until("the first repair's SUBSCRIBE", () => repairs() === before.repairs + 1);
+    // what the pub/sub probe does on every stale tick while the first SUBSCRIBE waits
+    const further: Promise<void>[] = [];
+    for (let i = 0; i < 5; i++, await Bun.sleep(100)) further.push(hub.repairSubscriptions());
+    await Bun.sleep(300);
+    expect(subscribes()).toBe(before.subscribes + 1);
+    expect(repairs()).toBe(before.repairs + 1);
+    expect(passes()).toEqual(before.passes);
+    expect(await settlesWithin(Promise.all(further), 1_000)).toBe(true);
+    expect(await settlesWithin(first, 0)).toBe(false);
+  } finally {
+    subRelay.release();
+  }
+  await first;
+  // the first repair subscribed every member's channel in its one SUBSCRIBE, then refilled every socket once
+  for (const id of memberIds) expect(subRelay.count(`${hub.deps.keys.memberChannel(id)}\r\n`)).toBe(2);
+  expect(passes()).toEqual({ presence: before.passes.presence + 1, heads: before.passes.heads + 1 });
+
+  // the running repair ended: the next call is a repair of its own
+  await hub.repairSubscriptions();
+  expect(repairs()).toBe(before.repairs + 2);
+  expect(passes()).toEqual({ presence: before.passes.presence + 2, heads: before.passes.heads + 2 });
+});
+
+test("recovery runs one pass at a time; requests during a pass get exactly one more pass after it", async () => {
+  const readies = { n: 0 };
+  subscriber.on("ready", () => readies.n++);
+  const reconnect = async () => {
+    const n = readies.n;
+    subRelay.cut();
+    await until("the subscriber to reconnect", () => readies.n > n);
+  };
+  const before = passes();
+
+  // Redis stops answering the command connection: the first pass waits in its presence write.
+  cmdRelay.hold();
+  try {
+    await reconnect();
+    await until("the first pass to start", () => passes().presence === before.presence + 1);
+    // more reconnects while that pass is stuck: no pass starts beside it
+    for (let i = 0; i < 3; i++) await reconnect();
+    await Bun.sleep(300);
+    expect(passes()).toEqual({ presence: before.presence + 1, heads: before.heads });
+  } finally {
+    cmdRelay.release();
+  }
+  await until("a second pass", () => passes().heads === before.heads + 2);
+  await Bun.sleep(1_000);
+  expect(passes()).toEqual({ presence: before.presence + 2, heads: before.heads + 2 });
+
+  // with no pass running, a reconnect gets a pass of its own
+  await reconnect();
+  await until("a third pass", () => passes().heads === before.heads + 3);
+  await Bun.sleep(500);
+  expect(passes()).toEqual({ presence: before.presence + 3, heads: before.heads + 3 });
+});
