@@ -1,5 +1,5 @@
 import type { Config } from "@xplicit/shared/config";
-import { createDb, type Sql } from "@xplicit/shared/db";
+import { createDb, createMessageWriteDb, type Sql } from "@xplicit/shared/db";
 import { createEventStream, type EventStream } from "@xplicit/shared/modules/events";
 import type { MessagingDeps } from "@xplicit/shared/modules/messages";
 import { createPresence, type Presence } from "@xplicit/shared/modules/presence";
@@ -33,6 +33,7 @@ export interface ApiEnv {
 
 export function createApiDeps(config: Config, name = "api"): ApiDeps {
   const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: name });
+  const writeSql = createMessageWriteDb(config.databaseUrl, name);
   const conns = createRedisConnections(config.redisUrl, name);
   const redis = conns.command;
   const keys = redisKeys(config.redisPrefix);
@@ -47,10 +48,11 @@ export function createApiDeps(config: Config, name = "api"): ApiDeps {
     sessions: createSessionStore({ sql, redis, keys, ...config.session }),
     events,
     presence,
-    messaging: { sql, redis, keys, events, maxBodyChars: config.chat.maxBodyChars },
+    messaging: { sql, writeSql, redis, keys, events, maxBodyChars: config.chat.maxBodyChars, answerTtlSeconds: config.chat.sendAnswerTtlSeconds },
     async close() {
       await conns.close();
       await sql.end({ timeout: 5 });
+      await writeSql.end({ timeout: 5 });
     },
   };
 }

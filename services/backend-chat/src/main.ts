@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from "@xplicit/shared/config";
-import { createDb } from "@xplicit/shared/db";
+import { createDb, createMessageWriteDb } from "@xplicit/shared/db";
 import { onShutdown } from "@xplicit/shared/lifecycle";
 import { configureLogging, createLogger } from "@xplicit/shared/log";
 import { setDefaultLabels } from "@xplicit/shared/metrics";
@@ -22,6 +22,7 @@ setDefaultLabels({ service: "backend-chat", replica });
 const log = createLogger("main");
 
 const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: `chat-${replica}` });
+const writeSql = createMessageWriteDb(config.databaseUrl, `chat-${replica}`);
 const redisConns = createRedisConnections(config.redisUrl, `chat-${replica}`);
 const redis = redisConns.command;
 const keys = redisKeys(config.redisPrefix);
@@ -37,7 +38,7 @@ const deps: ChatDeps = {
   events,
   presence,
   unread: createUnreadCounter({ sql, redis, keys }),
-  messaging: createMessaging({ config, sql, redis, keys, events }),
+  messaging: createMessaging({ config, sql, writeSql, redis, keys, events }),
 };
 
 const hub = new Hub(deps);
@@ -70,4 +71,5 @@ onShutdown(log, config.shutdownTimeoutMs + 20_000, [
   () => probe.stop(),
   () => redisConns.close(),
   () => sql.end({ timeout: 5 }),
+  () => writeSql.end({ timeout: 5 }),
 ]);

@@ -6,13 +6,15 @@ import { createNotifier, notifyOfflineRecipients } from "@xplicit/shared/modules
 import type { Redis, RedisKeys } from "@xplicit/shared/redis";
 
 /** The message write path's dependencies as the chat tier provides them. */
-export function createMessaging(d: { config: Config; sql: Sql; redis: Redis; keys: RedisKeys; events: EventStream }): MessagingDeps {
+export function createMessaging(d: { config: Config; sql: Sql; writeSql: Sql; redis: Redis; keys: RedisKeys; events: EventStream }): MessagingDeps {
   return {
     sql: d.sql,
+    writeSql: d.writeSql,
     redis: d.redis,
     keys: d.keys,
     events: d.events,
     maxBodyChars: d.config.chat.maxBodyChars,
+    answerTtlSeconds: d.config.chat.sendAnswerTtlSeconds,
     onOfflineRecipients: notifyOfflineRecipients(createNotifier({ redis: d.redis, prefix: d.keys.bullPrefix() })),
   };
 }

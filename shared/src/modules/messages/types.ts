@@ -32,10 +32,14 @@ export interface MessageEventData {
 
 export interface MessagingDeps {
   sql: Sql;
+  /** the group-committed message write's own connection (createMessageWriteDb); `sql` if absent */
+  writeSql?: Sql;
   redis: Redis;
   keys: RedisKeys;
   events: EventStream;
   maxBodyChars: number;
+  /** how long a send's answer is kept for its repeats (CHAT_SEND_ANSWER_TTL_SECONDS; 3600 if absent) */
+  answerTtlSeconds?: number;
   /** Recipients with no open client, e.g. to notify them; called after delivery, never awaited. */
   onOfflineRecipients?: (recipientIds: string[], message: MessageEventData) => Promise<void>;
 }
