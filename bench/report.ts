@@ -178,8 +178,44 @@ function chatSection(chat: ChatReport): string[] {
   const show = (v: number) => (Number.isFinite(v) ? `${v === top ? "≥ " : ""}${v.toLocaleString("en-US")}/s` : "none of the rates tried");
   out.push(`| system | highest rate | Xplicit ÷ it |`, `|---|---:|---:|`);
   out.push(`| xplicit | ${show(hx)} | – |`, `| floor | ${show(hf)} | ${ratio(hx, hf)} |`, `| socketio | ${show(hs)} | ${ratio(hx, hs)} |`, "");
+  if (chat.profile) out.push(...profileSection(chat.profile));
   const gen = chat.rows.map((r) => r.generatorCpuPer10k).filter(Number.isFinite);
   if (gen.length) out.push(`The load generator itself (same machine) used ${fmt(Math.min(...gen), 2)}–${fmt(Math.max(...gen), 2)} CPU s per 10k messages.`, "");
+  return out;
+}
+
+/** Where the CPU went during one extra step per system, from `perf` sampling the whole machine. */
+function profileSection(profile: NonNullable<ChatReport["profile"]>): string[] {
+  const out: string[] = [
+    `### Where the CPU goes at ${profile.rate.toLocaleString("en-US")} msg/s`,
+    "",
+    `One more step per system after the measured ones (not in the tables above), the whole machine sampled by Linux \`perf\` ` +
+      `at ${profile.hz} Hz per core for ${profile.seconds} s (kernel included; idle not counted): CPU µs per message sent, split into the system's own servers, ` +
+      `the generator, Postgres, Redis and everything else. "kernel" and "JIT" are the shares of a group's samples in the kernel (sockets, scheduling) ` +
+      `and in JIT-compiled JavaScript; Bun's native code has no symbols, Postgres' and Redis' do.`,
+    "",
+  ];
+  const systems = SYSTEMS.filter((s) => profile.systems[s.key]);
+  out.push(`| group | ${systems.map((s) => `${s.key} µs/msg (kernel, JIT)`).join(" | ")} |`, `|---|${systems.map(() => "---:").join("|")}|`);
+  const groups = [...new Set(systems.flatMap((s) => profile.systems[s.key]!.map((g) => g.group)))];
+  const pct = (v: number) => `${Math.round(v * 100)} %`;
+  for (const g of groups) {
+    const cells = systems.map((s) => {
+      const row = profile.systems[s.key]!.find((x) => x.group === g);
+      return row ? `${fmt(row.usPerMsg, 0)} (${pct(row.kernel)}, ${pct(row.jit)})` : "–";
+    });
+    out.push(`| ${g} | ${cells.join(" | ")} |`);
+  }
+  const total = systems.map((s) => fmt(profile.systems[s.key]!.reduce((a, x) => a + x.usPerMsg, 0), 0));
+  out.push(`| **whole machine** | ${total.map((t) => `**${t}**`).join(" | ")} |`, "");
+  out.push(`Heaviest named symbols (share of the group's samples):`, "");
+  for (const s of systems) {
+    for (const row of profile.systems[s.key]!) {
+      if (!row.top.length || row.group === "other") continue;
+      out.push(`- ${s.key}, ${row.group}: ${row.top.map((t) => `\`${t.symbol}\` ${pct(t.share)}`).join(", ")}`);
+    }
+  }
+  out.push("");
   return out;
 }
 

@@ -16,6 +16,8 @@
  */
 import { Samples, percentile } from "../lib/stats.ts";
 
+const TIMELINE = process.env.BENCH_CHAT_TIMELINE === "1";
+
 export type System = "xplicit" | "floor" | "socketio";
 
 export interface LoadMember {
@@ -243,7 +245,9 @@ export class LoadGenerator {
     if (p.sender === s) return; // the sender's own echo
     p.remaining--;
     this.stepStats.delivered++;
-    this.latency.push(Date.now() - data.clientTs);
+    const latency = Date.now() - data.clientTs;
+    this.latency.push(latency);
+    if (TIMELINE) this.recordTimeline(data.clientTs, latency);
     if (p.remaining === 0) this.pending.delete(key);
   }
 
@@ -261,6 +265,27 @@ export class LoadGenerator {
     } else {
       s.ws.send(`{"type":"send","id":"${id}","conversationId":"${c.id}","body":"${this.body}","clientTs":${now}}`);
     }
+  }
+
+  /** BENCH_CHAT_TIMELINE=1: worst latency per 250 ms of send time, to tell stalls from a spread tail. */
+  private timeline = new Map<number, { n: number; slow: number; max: number }>();
+  private recordTimeline(clientTs: number, latency: number): void {
+    const slot = Math.floor(clientTs / 250);
+    const t = this.timeline.get(slot) ?? { n: 0, slow: 0, max: 0 };
+    t.n++;
+    if (latency > 25) t.slow++;
+    if (latency > t.max) t.max = latency;
+    this.timeline.set(slot, t);
+  }
+  private printTimeline(): void {
+    const slots = [...this.timeline.keys()].sort((a, b) => a - b);
+    const first = slots[0] ?? 0;
+    const line = slots.map((k) => {
+      const t = this.timeline.get(k)!;
+      return `${((k - first) / 4).toFixed(2)}s:max ${t.max}${t.slow ? ` (${t.slow}>25)` : ""}`;
+    });
+    console.error(`[timeline ${this.o.system}] ${line.join(" | ")}`);
+    this.timeline.clear();
   }
 
   private current: { rate: number; durationS: number; start: number; sendEnd: number; cpu0: NodeJS.CpuUsage; lateAtDrain: number } | null = null;
@@ -317,6 +342,7 @@ export class LoadGenerator {
     let lost = 0;
     for (const p of this.pending.values()) lost += p.remaining;
     const sorted = this.latency.sorted();
+    if (TIMELINE) this.printTimeline();
     const cpu = process.cpuUsage(c.cpu0);
     const st = this.stepStats;
     return {

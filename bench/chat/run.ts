@@ -18,6 +18,7 @@ import { cpuSeconds, totalCpuSeconds, machineCpu } from "../lib/proc.ts";
 import { freePort, nodeBinary, spawnServer, stopAll, ROOT, type Spawned } from "../lib/procs.ts";
 import { seedMembers, openConversations, ORIGIN } from "../lib/seed.ts";
 import { median, fmt } from "../lib/stats.ts";
+import { PERF_HZ, perfAvailable, startPerf, summarizePerf, type ProfileRow } from "../lib/perf-profile.ts";
 import { LoadGenerator, type StepResult, type System } from "./loadgen.ts";
 
 const MEMBERS = Number(process.env.BENCH_CHAT_MEMBERS ?? 1000);
@@ -27,6 +28,10 @@ const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 5);
 const DRAIN = Number(process.env.BENCH_CHAT_DRAIN ?? 2);
 const REPLICAS = 3;
 const SATURATED_P99_MS = 2000;
+const WARMUP_RATE = 6000;
+/** One more step per system at this rate under `perf` (not counted in the tables); 0 turns it off. */
+const PROFILE_RATE = Number(process.env.BENCH_CHAT_PROFILE_RATE ?? 8000);
+const PROFILE_SECONDS = 4;
 const SYSTEMS_WANTED = (process.env.BENCH_CHAT_SYSTEMS ?? "xplicit,floor,socketio").split(",") as System[];
 
 /** Waits until a system's server processes are idle again (a saturated step leaves a backlog that would steal the next step's CPU). */
@@ -77,6 +82,8 @@ export interface ChatReport {
   drain: number;
   rows: ChatRow[];
   notes: string[];
+  /** where the machine's CPU went during one extra step per system (bench/lib/perf-profile.ts) */
+  profile?: { rate: number; seconds: number; hz: number; systems: Partial<Record<System, ProfileRow[]>> };
 }
 
 function log(msg: string): void {
@@ -148,10 +155,14 @@ export async function runChatBench(): Promise<ChatReport> {
     const redisCommands = async () => Number(/total_commands_processed:(\d+)/.exec(await statsRedis.info("stats"))?.[1] ?? NaN);
 
     const order: System[] = (["xplicit", "floor", "socketio"] as System[]).filter((x) => SYSTEMS_WANTED.includes(x));
-    // Warm-up: JIT, pools, prepared statements.
+    // Warm-up: JIT (hot paths are compiled again as batches grow with the rate), pools, prepared
+    // statements, a table that has pages to write into. A light warm-up alone left the first
+    // measured steps up to 5x slower at p99 than the same rate measured again.
     for (const system of order) {
-      await gens[system].step(Math.min(500, RATES[0]!), 2, 1);
-      await quiesce(serverPids[system]);
+      for (const rate of [500, Math.min(WARMUP_RATE, Math.max(...RATES))]) {
+        await gens[system].step(rate, 2, 1);
+        await quiesce(serverPids[system]);
+      }
     }
 
     const samples = new Map<string, Array<StepResult & { cpu: number; cpuAll: number; busy: number; redisCmds: number }>>();
@@ -189,6 +200,8 @@ export async function runChatBench(): Promise<ChatReport> {
         }
       }
     }
+
+    const profile = PROFILE_RATE > 0 && perfAvailable() ? await profileSteps(order, gens, serverPids) : undefined;
 
     const rows: ChatRow[] = [];
     for (const rate of RATES) {
@@ -228,6 +241,7 @@ export async function runChatBench(): Promise<ChatReport> {
       drain: DRAIN,
       rows,
       notes: [],
+      ...(profile ? { profile } : {}),
     };
     statsRedis.disconnect();
     writeFileSync(join(ROOT, ".tmp", "bench", "chat.json"), JSON.stringify(report, null, 2));
@@ -244,6 +258,46 @@ export async function runChatBench(): Promise<ChatReport> {
     await stack.stop();
     await dropBenchDatabase();
   }
+}
+
+const SERVER_GROUP: Record<System, string> = { xplicit: "chat replicas", floor: "floor relays", socketio: "socket.io relays" };
+
+/**
+ * After the measured steps: one step per system at PROFILE_RATE with the whole machine sampled,
+ * grouped into the system's servers, the generator, Postgres, Redis and everything else.
+ */
+async function profileSteps(order: System[], gens: Record<System, LoadGenerator>, serverPids: Record<System, number[]>): Promise<ChatReport["profile"]> {
+  const dir = join(ROOT, ".tmp", "bench", "perf");
+  mkdirSync(dir, { recursive: true });
+  const window = PROFILE_SECONDS - 1;
+  const systems: Partial<Record<System, ProfileRow[]>> = {};
+  for (const system of order) {
+    const file = join(dir, `chat-${system}-${PROFILE_RATE}.data`);
+    const sending = gens[system].send(PROFILE_RATE, PROFILE_SECONDS, 1);
+    await Bun.sleep(500);
+    const recorded = await startPerf(file, window).exited;
+    await sending;
+    if (recorded !== 0) {
+      // perf is there but may not sample other processes (perf_event_paranoid, no CAP_PERFMON).
+      log(`perf record failed (exit ${recorded}): no CPU profile`);
+      await quiesce(serverPids[system]);
+      return undefined;
+    }
+    await quiesce(serverPids[system]);
+    const r = gens[system].result();
+    systems[system] = summarizePerf(
+      file,
+      [
+        { name: SERVER_GROUP[system], pids: serverPids[system] },
+        { name: "generator", pids: [process.pid] },
+        { name: "postgres", comms: ["postgres"] },
+        { name: "redis", comms: ["redis-server"] },
+      ],
+      PROFILE_RATE * window,
+    );
+    log(`${system.padEnd(8)} ${String(PROFILE_RATE).padStart(6)}/s profiled (p99 ${fmt(r.p99)} ms): ${systems[system]!.map((g) => `${g.group} ${g.usPerMsg.toFixed(0)} µs/msg`).join(", ")}`);
+  }
+  return { rate: PROFILE_RATE, seconds: window, hz: PERF_HZ, systems };
 }
 
 export function printTable(rows: ChatRow[]): void {
