@@ -8,12 +8,13 @@
  * PROFILE_P99_MS (20, a profile), FOLLOWS_EACH (5), SEED_MESSAGES (20), RUN_ID, INSECURE, CLIENT_CERT/KEY.
  */
 import type { Options } from "k6/options";
-import { createMembers, pairUp } from "./lib/api.ts";
+import { createMembers, packMembers, pairUp } from "./lib/api.ts";
 import { apiMixIteration, seedPool, type ApiPool } from "./lib/api-mix.ts";
-import { envInt, envSeconds, newRunId, tlsOptions } from "./lib/config.ts";
+import { envInt, envNumber, envSeconds, newRunId, tlsOptions } from "./lib/config.ts";
 
-const MEMBERS = envInt("MEMBERS", 50);
-const RATE = envInt("RATE", 200);
+const MEMBERS = envInt("MEMBERS", 50, 2);
+const RATE = envInt("RATE", 200, 1);
+const MAX_VUS = envInt("MAX_VUS", 200, 1);
 const DURATION = `${envSeconds("DURATION", 60)}s`;
 
 export const options: Options = {
@@ -26,25 +27,25 @@ export const options: Options = {
       rate: RATE,
       timeUnit: "1s",
       duration: DURATION,
-      preAllocatedVUs: Math.min(50, envInt("MAX_VUS", 200)),
-      maxVUs: envInt("MAX_VUS", 200),
+      preAllocatedVUs: Math.min(50, MAX_VUS),
+      maxVUs: MAX_VUS,
     },
   },
   thresholds: {
     http_req_failed: ["rate<0.01"],
     checks: ["rate>0.99"],
-    "http_req_duration{scenario:api}": [`p(99)<${envInt("P99_MS", 100)}`],
-    "http_req_duration{name:notifications_list}": [`p(99)<${envInt("NOTIF_P99_MS", 20)}`],
-    "http_req_duration{name:profile}": [`p(99)<${envInt("PROFILE_P99_MS", 20)}`],
+    "http_req_duration{scenario:api}": [`p(99)<${envNumber("P99_MS", 100)}`],
+    "http_req_duration{name:notifications_list}": [`p(99)<${envNumber("NOTIF_P99_MS", 20)}`],
+    "http_req_duration{name:profile}": [`p(99)<${envNumber("PROFILE_P99_MS", 20)}`],
     dropped_iterations: ["count<1"],
   },
 };
 
 export function setup(): ApiPool {
-  const members = createMembers(`${newRunId()}a`, MEMBERS);
-  const conversations = pairUp(members, 2);
-  seedPool(members, conversations, envInt("FOLLOWS_EACH", 5), envInt("SEED_MESSAGES", 20));
-  return { members, conversations };
+  const list = createMembers(`${newRunId()}a`, MEMBERS);
+  const pool: ApiPool = { members: packMembers(list), groups: pairUp(list, 2) };
+  seedPool(pool.members, pool.groups, envInt("FOLLOWS_EACH", 5), envInt("SEED_MESSAGES", 20));
+  return pool;
 }
 
 export default function (pool: ApiPool): void {

@@ -17,14 +17,15 @@
 import exec from "k6/execution";
 import { sleep } from "k6";
 import type { Options } from "k6/options";
-import { TAIL_GRACE_MS, WS_URLS, envInt, envSeconds, newRunId, tlsOptions } from "./lib/config.ts";
+import { memberAt } from "./lib/api.ts";
+import { TAIL_GRACE_MS, WS_URLS, envInt, envNumber, envSeconds, newRunId, tlsOptions } from "./lib/config.ts";
 import { newDevice, urlsFor, runSession } from "./lib/chat-client.ts";
 import { createChatPool, deviceOf, targetsFor, type ChatPool } from "./lib/chat-pool.ts";
 import { clientIdFor } from "./lib/ids.ts";
 import { primeZeroCounters } from "./lib/metrics.ts";
 
-const MEMBERS = envInt("MEMBERS", 200);
-const SOCKETS = Math.max(1, envInt("SOCKETS_PER_MEMBER", 1));
+const MEMBERS = envInt("MEMBERS", 200, 2);
+const SOCKETS = envInt("SOCKETS_PER_MEMBER", 1, 1);
 const RATE = envInt("RATE", 1000);
 const DURATION_S = envSeconds("DURATION", 60);
 const RAMP_S = envSeconds("RAMP_SECONDS", 10);
@@ -49,7 +50,7 @@ export const options: Options = {
     },
   },
   thresholds: {
-    chat_delivery_latency: [`p(99)<${envInt("P99_MS", 25)}`],
+    chat_delivery_latency: [`p(99)<${envNumber("P99_MS", 25)}`],
     // Latency thresholds pass on no data: demand that messages were delivered at all.
     chat_deliveries: ["count>0"],
     chat_lost: ["count==0"],
@@ -63,7 +64,7 @@ export const options: Options = {
 };
 
 export function setup(): ChatPool {
-  return createChatPool(newRunId(), "c", MEMBERS, envInt("GROUP_SIZE", 2), SOCKETS);
+  return createChatPool(newRunId(), "c", MEMBERS, envInt("GROUP_SIZE", 2, 2), SOCKETS);
 }
 
 export default function (pool: ChatPool): void {
@@ -71,7 +72,7 @@ export default function (pool: ChatPool): void {
   // One iteration per VU: the scenario's iteration number is this socket's index (0 … VUS-1).
   const socket = exec.scenario.iterationInTest;
   const { memberIndex, device: deviceNo } = deviceOf(pool, socket);
-  const member = pool.members[memberIndex];
+  const member = memberAt(pool.members, memberIndex);
   if (!member) return;
   // Open connections evenly over the ramp, then all devices send for the same window.
   const offsetS = (RAMP_S * socket) / VUS;

@@ -8,7 +8,8 @@
  *   ADMIN_PASSWORD. Through nginx the endpoint also needs the operator's client certificate:
  *   CLIENT_CERT / CLIENT_KEY (PEM paths, sent with k6's `tlsAuth`).
  * FANOUT_MODE=group: a popular member posts into the group conversations (≤ 50 members each) that
- *   hold every listener — the same stream, no admin needed.
+ *   hold every listener — the same stream, no admin needed. The api lets one member open 120
+ *   conversations per 10 minutes, so LISTENERS ≤ 5880 in this mode.
  *
  * The api accepts a broadcast only from a verified client certificate that nginx reports, so
  * broadcast mode needs BASE_URL=https://… (nginx) and CLIENT_CERT / CLIENT_KEY; straight to the api
@@ -26,16 +27,16 @@ import http from "k6/http";
 import { check, sleep } from "k6";
 import type { Options } from "k6/options";
 import { setTimeout } from "k6/timers";
-import { BASE_URL, PASSWORD, TAIL_GRACE_MS, WS_URLS, envInt, envStr, newRunId, tlsOptions } from "./lib/config.ts";
-import { authParams, createConversation, createMembers, json, post, sessionFrom, type Member } from "./lib/api.ts";
+import { BASE_URL, PASSWORD, TAIL_GRACE_MS, WS_URLS, envInt, envNumber, envStr, newRunId, tlsOptions } from "./lib/config.ts";
+import { authParams, createConversation, createMembers, json, memberAt, packMembers, post, sessionFrom, type Member, type Members } from "./lib/api.ts";
 import { newDevice, urlsFor, runSession } from "./lib/chat-client.ts";
 import { clientIdFor, uuidv4 } from "./lib/ids.ts";
 import { fanoutLatency, fanoutMissed, fanoutReceived, primeFanoutCounters, primeZeroCounters } from "./lib/metrics.ts";
 
-const LISTENERS = envInt("LISTENERS", 500);
-const ACTIONS = envInt("ACTIONS", 3);
-const INTERVAL_S = envInt("ACTION_INTERVAL_SECONDS", 10);
-const CONNECT_S = envInt("CONNECT_SECONDS", 15);
+const LISTENERS = envInt("LISTENERS", 500, 1);
+const ACTIONS = envInt("ACTIONS", 3, 1);
+const INTERVAL_S = envInt("ACTION_INTERVAL_SECONDS", 10, 1);
+const CONNECT_S = envInt("CONNECT_SECONDS", 15, 1);
 const MODE = envStr("FANOUT_MODE", "broadcast");
 const HOLD_S = CONNECT_S + ACTIONS * INTERVAL_S + 10;
 if (MODE !== "broadcast" && MODE !== "group") throw new Error(`FANOUT_MODE must be broadcast or group, got "${MODE}"`);
@@ -65,7 +66,7 @@ export const options: Options = {
     fanout_missed: ["count==0"],
     // Latency thresholds pass on no data: demand that the actions reached someone at all.
     fanout_received: ["count>0"],
-    fanout_delivery_latency: [`max<${envInt("FANOUT_MAX_MS", 5000)}`, `p(99)<${envInt("FANOUT_P99_MS", 2000)}`],
+    fanout_delivery_latency: [`max<${envNumber("FANOUT_MAX_MS", 5000)}`, `p(99)<${envNumber("FANOUT_P99_MS", 2000)}`],
     chat_lost: ["count==0"],
     chat_duplicated: ["count==0"],
     chat_resyncs: ["count==0"],
@@ -78,7 +79,7 @@ interface FanoutData {
   runId: string;
   /** the marker every action carries, `k6fanout=<runId>:<n>:<ms>` */
   mark: string;
-  listeners: Member[];
+  listeners: Members;
   actor: Member | null;
   /** group mode: the conversations that together hold every listener */
   groups: string[];
@@ -100,19 +101,19 @@ export function setup(): FanoutData {
     const groups: string[] = [];
     for (let i = 0; i < listeners.length; i += 49) {
       const id = createConversation(actor, listeners.slice(i, i + 49));
-      if (!id) throw new Error(`could not create the group of listeners ${i}…${i + 48}`);
+      if (!id) throw new Error(`could not create the group of listeners ${i}…${i + 48} (one member may open at most 120 conversations per 10 minutes: LISTENERS ≤ 5880)`);
       groups.push(id);
     }
-    return { runId, mark, listeners, actor, groups };
+    return { runId, mark, listeners: packMembers(listeners), actor, groups };
   }
   const email = __ENV.ADMIN_EMAIL!;
   const password = __ENV.ADMIN_PASSWORD || PASSWORD;
   const res = http.post(`${BASE_URL}/api/auth/login`, JSON.stringify({ email, password }), authParams(null, "login"));
   check(res, { "admin login ok": (r) => r.status === 200 });
   const sid = sessionFrom(res);
-  const user = json<{ user?: { id: string | number; handle: string } }>(res)?.user;
+  const user = json<{ user?: { handle: string } }>(res)?.user;
   if (!sid || !user) throw new Error(`admin login failed: ${res.status}`);
-  return { runId, mark, listeners, actor: { index: -1, handle: user.handle, email, userId: String(user.id), sid }, groups: [] };
+  return { runId, mark, listeners: packMembers(listeners), actor: { handle: user.handle, sid }, groups: [] };
 }
 
 export function listen(data: FanoutData): void {
@@ -120,10 +121,10 @@ export function listen(data: FanoutData): void {
   primeFanoutCounters();
   // One iteration per VU: the scenario's iteration number is this listener's index (0 … LISTENERS-1).
   const n = exec.scenario.iterationInTest;
-  const member = data.listeners[n];
+  const member = memberAt(data.listeners, n);
   if (!member) return;
-  const offsetS = ((CONNECT_S - 5) * n) / Math.max(1, LISTENERS);
-  sleep(Math.max(0, offsetS));
+  const offsetS = (Math.max(0, CONNECT_S - 5) * n) / LISTENERS;
+  sleep(offsetS);
   const got = new Set<string>();
   const re = new RegExp(`${data.mark}:(\\d+):(\\d+)`);
   runSession({

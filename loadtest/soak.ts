@@ -12,15 +12,16 @@
 import exec from "k6/execution";
 import { sleep } from "k6";
 import type { Options } from "k6/options";
-import { TAIL_GRACE_MS, WS_URLS, envInt, envSeconds, newRunId, tlsOptions } from "./lib/config.ts";
+import { memberAt } from "./lib/api.ts";
+import { TAIL_GRACE_MS, WS_URLS, envInt, envNumber, envSeconds, newRunId, tlsOptions } from "./lib/config.ts";
 import { newDevice, urlsFor, runSession, type DeviceState } from "./lib/chat-client.ts";
 import { createChatPool, deviceOf, targetsFor, type ChatPool } from "./lib/chat-pool.ts";
 import { apiMixIteration, seedPool } from "./lib/api-mix.ts";
 import { clientIdFor } from "./lib/ids.ts";
 import { primeZeroCounters } from "./lib/metrics.ts";
 
-const MEMBERS = envInt("MEMBERS", 500);
-const SOCKETS = Math.max(1, envInt("SOCKETS_PER_MEMBER", 1));
+const MEMBERS = envInt("MEMBERS", 500, 2);
+const SOCKETS = envInt("SOCKETS_PER_MEMBER", 1, 1);
 const RATE = envInt("RATE", 300);
 const DURATION_S = envSeconds("DURATION", 7200);
 const SESSION_S = envSeconds("SESSION_SECONDS", 300);
@@ -28,6 +29,7 @@ const OFFLINE_S = envSeconds("OFFLINE_SECONDS", 5);
 const VUS = MEMBERS * SOCKETS;
 /** the first connections are spread over this many seconds */
 const STAGGER_S = 20;
+const DRAIN_MS = 2000;
 
 export const options: Options = {
   ...tlsOptions(),
@@ -44,7 +46,7 @@ export const options: Options = {
     },
     api: {
       executor: "constant-arrival-rate",
-      rate: envInt("API_RATE", 50),
+      rate: envInt("API_RATE", 50, 1),
       timeUnit: "1s",
       duration: `${DURATION_S}s`,
       preAllocatedVUs: 20,
@@ -58,18 +60,18 @@ export const options: Options = {
     chat_send_unacked: ["count==0"],
     chat_resyncs: ["count==0"],
     chat_tail_unverified: ["count==0"],
-    chat_delivery_latency: [`p(99)<${envInt("P99_MS", 100)}`],
+    chat_delivery_latency: [`p(99)<${envNumber("P99_MS", 100)}`],
     // Latency thresholds pass on no data: demand that messages were delivered at all.
     chat_deliveries: ["count>0"],
     chat_connect_ok: ["rate>0.999"],
     http_req_failed: ["rate<0.001"],
-    "http_req_duration{scenario:api}": [`p(99)<${envInt("API_P99_MS", 100)}`],
+    "http_req_duration{scenario:api}": [`p(99)<${envNumber("API_P99_MS", 100)}`],
   },
 };
 
 export function setup(): ChatPool {
-  const pool = createChatPool(newRunId(), "k", MEMBERS, envInt("GROUP_SIZE", 2), SOCKETS);
-  seedPool(pool.members, pool.conversations, 5, 5);
+  const pool = createChatPool(newRunId(), "k", MEMBERS, envInt("GROUP_SIZE", 2, 2), SOCKETS);
+  seedPool(pool.members, pool.groups, 5, 5);
   return pool;
 }
 
@@ -84,7 +86,7 @@ export function chat(pool: ChatPool): void {
   // numbers; exec.vu.idInTest is shared with the api scenario's VUs and carries no order.
   if (socket < 0) socket = exec.scenario.iterationInTest;
   const { memberIndex, device: deviceNo } = deviceOf(pool, socket);
-  const member = pool.members[memberIndex];
+  const member = memberAt(pool.members, memberIndex);
   if (!member) return;
   if (device === null) device = newDevice(clientIdFor(pool.runId, memberIndex, deviceNo));
   // Stagger the first connections; afterwards each iteration is: offline a moment, then a session.
@@ -97,12 +99,14 @@ export function chat(pool: ChatPool): void {
     sendEveryMs: RATE > 0 ? (1000 * VUS) / RATE : 0,
     sendAfterMs: first ? Math.max(0, (STAGGER_S - (STAGGER_S * socket) / VUS) * 1000) : 0,
     targets: targetsFor(pool, memberIndex),
-    drainMs: 2000,
+    drainMs: DRAIN_MS,
     // Unconfirmed sends are resent on the next session (idempotent); only old ones count as lost.
-    unackedAfterMs: 60000,
+    // The last session (constant-vus starts no iteration after DURATION) has no next one: there,
+    // every unconfirmed send counts.
+    unackedAfterMs: Date.now() + SESSION_S * 1000 + DRAIN_MS >= exec.scenario.startTime + DURATION_S * 1000 ? 0 : 60000,
   });
 }
 
 export function api(pool: ChatPool): void {
-  apiMixIteration({ members: pool.members, conversations: pool.conversations });
+  apiMixIteration(pool);
 }

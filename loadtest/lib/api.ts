@@ -12,12 +12,31 @@ import type { RefinedResponse, ResponseType, Params } from "k6/http";
 import { check } from "k6";
 import { BASE_URL, COOKIE_NAME, ORIGIN, PASSWORD } from "./config.ts";
 
+/** A signed-in member as the scenarios use one: the handle and the session cookie's value. */
 export interface Member {
-  index: number;
   handle: string;
-  email: string;
-  userId: string;
   sid: string;
+}
+
+/**
+ * Many members, as setup() hands them to the VUs: k6 gives every VU its own copy of setup()'s
+ * data (JSON-encoded once, parsed once per VU), so with N members and N VUs the copies grow as
+ * N². Two flat string arrays (member i = handles[i], sids[i]) cost a fraction of an array of
+ * objects; build a Member with memberAt() where one is needed.
+ */
+export interface Members {
+  handles: string[];
+  sids: string[];
+}
+
+export function packMembers(list: Member[]): Members {
+  return { handles: list.map((m) => m.handle), sids: list.map((m) => m.sid) };
+}
+
+export function memberAt(list: Members, i: number): Member | null {
+  const handle = list.handles[i];
+  const sid = list.sids[i];
+  return handle === undefined || sid === undefined ? null : { handle, sid };
 }
 
 type Res = RefinedResponse<ResponseType | undefined>;
@@ -59,24 +78,45 @@ export function memberIdentity(runId: string, index: number) {
   return { handle, email: `${handle}@loadtest.example` };
 }
 
-/** Registers the member, or logs in when the handle already exists (a rerun with the same RUN_ID). */
-export function registerOrLogin(runId: string, index: number): Member | null {
+/**
+ * A registration whose handle is taken (409) is the expected answer on a rerun with the same
+ * RUN_ID (the member then logs in): it must not count in http_req_failed, which the scenarios'
+ * thresholds bound over the whole run, setup() included.
+ */
+function registerParams(): Params {
+  return authParams(null, "register", { responseCallback: http.expectedStatuses({ min: 200, max: 399 }, 409) });
+}
+
+function registration(runId: string, index: number): string {
   const { handle, email } = memberIdentity(runId, index);
-  const body = JSON.stringify({ email, handle, password: PASSWORD, birthDate: "1990-01-01", acceptTerms: true });
-  let res: Res = http.post(`${BASE_URL}/api/auth/register`, body, authParams(null, "register"));
-  if (res.status === 409) {
-    res = http.post(`${BASE_URL}/api/auth/login`, JSON.stringify({ email, password: PASSWORD }), authParams(null, "login"));
-  }
+  return JSON.stringify({ email, handle, password: PASSWORD, birthDate: "1990-01-01", acceptTerms: true });
+}
+
+/** A Member from a 200/201 answer of register or login, or null. */
+function signedIn(res: Res, handle: string): Member | null {
   const ok = check(res, { "register/login 2xx": (r) => r.status === 200 || r.status === 201 });
   const sid = sessionFrom(res);
   const user = json<{ user?: { id: string | number } }>(res)?.user;
-  if (!ok || !sid || !user) return null;
-  return { index, handle, email, userId: String(user.id), sid };
+  return ok && sid && user ? { handle, sid } : null;
+}
+
+function login(runId: string, index: number): Member | null {
+  const { handle, email } = memberIdentity(runId, index);
+  const res: Res = http.post(`${BASE_URL}/api/auth/login`, JSON.stringify({ email, password: PASSWORD }), authParams(null, "login"));
+  return signedIn(res, handle);
+}
+
+/** Registers the member, or logs in when the handle already exists (a rerun with the same RUN_ID). */
+export function registerOrLogin(runId: string, index: number): Member | null {
+  const res: Res = http.post(`${BASE_URL}/api/auth/register`, registration(runId, index), registerParams());
+  if (res.status === 409) return login(runId, index);
+  return signedIn(res, memberIdentity(runId, index).handle);
 }
 
 /**
  * Registers `count` members `concurrency` at a time with http.batch (password hashing makes
- * registration the slow part of setup; batching keeps the server's cores busy).
+ * registration the slow part of setup; batching keeps the server's cores busy). Member i of the
+ * result has index firstIndex + i.
  */
 export function createMembers(runId: string, count: number, concurrency = 8, firstIndex = 0): Member[] {
   const out: Member[] = [];
@@ -84,25 +124,15 @@ export function createMembers(runId: string, count: number, concurrency = 8, fir
     const reqs: Array<[string, string, string, Params]> = [];
     const idx: number[] = [];
     for (let i = start; i < Math.min(count, start + concurrency); i++) {
-      const { handle, email } = memberIdentity(runId, firstIndex + i);
-      const body = JSON.stringify({ email, handle, password: PASSWORD, birthDate: "1990-01-01", acceptTerms: true });
-      reqs.push(["POST", `${BASE_URL}/api/auth/register`, body, authParams(null, "register")]);
+      reqs.push(["POST", `${BASE_URL}/api/auth/register`, registration(runId, firstIndex + i), registerParams()]);
       idx.push(firstIndex + i);
     }
     const responses = http.batch(reqs);
     responses.forEach((res, k) => {
       const index = idx[k]!;
-      if (res.status === 201) {
-        const sid = sessionFrom(res);
-        const user = json<{ user?: { id: string | number } }>(res)?.user;
-        if (sid && user) {
-          const { handle, email } = memberIdentity(runId, index);
-          out.push({ index, handle, email, userId: String(user.id), sid });
-          return;
-        }
-      }
-      const again = registerOrLogin(runId, index);
-      if (again) out.push(again);
+      // 409: registered by an earlier run with this RUN_ID; anything else but 201: try once more.
+      const member = res.status === 201 ? signedIn(res, memberIdentity(runId, index).handle) : res.status === 409 ? login(runId, index) : registerOrLogin(runId, index);
+      if (member) out.push(member);
     });
   }
   // A run with fewer members than asked for is a different load (and, for the chat scenarios,
@@ -123,10 +153,24 @@ export function del(m: Member, path: string, name: string): Res {
   return http.del(`${BASE_URL}${path}`, null, authParams(m.sid, name));
 }
 
-export interface Conversation {
-  id: string;
-  /** indexes into the members array */
-  members: number[];
+/**
+ * Conversations of consecutive members: conversation k holds members k·size … k·size + size − 1
+ * (the last one fewer; a last member left alone has none). Kept as ids only, for the same reason
+ * as Members.
+ */
+export interface Groups {
+  ids: string[];
+  size: number;
+  /** how many members were grouped */
+  members: number;
+}
+
+/** The conversation member `memberIndex` is in, with its number of members, or null. */
+export function groupOf(groups: Groups, memberIndex: number): { id: string; members: number } | null {
+  const k = Math.floor(memberIndex / groups.size);
+  const id = groups.ids[k];
+  if (id === undefined || memberIndex < 0) return null;
+  return { id, members: Math.min(groups.size, groups.members - k * groups.size) };
 }
 
 /** Opens a 1:1 (one other handle) or group conversation as `owner`. */
@@ -138,16 +182,15 @@ export function createConversation(owner: Member, others: Member[]): string | nu
   return id === undefined || id === null ? null : String(id);
 }
 
-/** Groups members into conversations of `size` (2 = 1:1 pairs), each member in exactly one. */
-export function pairUp(members: Member[], size: number): Conversation[] {
-  const out: Conversation[] = [];
+/** Groups members into conversations of `size` (2 = 1:1 pairs; at most 50), each member in at most one. */
+export function pairUp(members: Member[], size: number): Groups {
   const n = Math.max(2, Math.min(50, size));
+  const ids: string[] = [];
   for (let start = 0; start + 1 < members.length; start += n) {
     const group = members.slice(start, start + n);
-    if (group.length < 2) break;
     const id = createConversation(group[0]!, group.slice(1));
     if (!id) throw new Error(`setup could not create the conversation of @${group[0]!.handle}`);
-    out.push({ id, members: group.map((g) => members.indexOf(g)) });
+    ids.push(id);
   }
-  return out;
+  return { ids, size: n, members: members.length };
 }

@@ -1,18 +1,18 @@
 /** Setup shared by the real-time scenarios: members, conversations, and who sends where. */
-import { createMembers, pairUp, type Conversation, type Member } from "./api.ts";
+import { createMembers, groupOf, packMembers, pairUp, type Groups, type Members } from "./api.ts";
 import type { Target } from "./chat-client.ts";
 
 export interface ChatPool {
   /** the run id made in setup (the same for every VU) */
   runId: string;
-  members: Member[];
-  conversations: Conversation[];
+  members: Members;
+  groups: Groups;
   socketsPerMember: number;
 }
 
 export function createChatPool(runId: string, prefix: string, members: number, groupSize: number, socketsPerMember: number): ChatPool {
-  const created = createMembers(`${runId}${prefix}`, members);
-  return { runId, members: created, conversations: pairUp(created, groupSize), socketsPerMember };
+  const list = createMembers(`${runId}${prefix}`, members);
+  return { runId, members: packMembers(list), groups: pairUp(list, groupSize), socketsPerMember };
 }
 
 /**
@@ -21,14 +21,11 @@ export function createChatPool(runId: string, prefix: string, members: number, g
  * not exec.vu.idInTest: VU ids are shared by all scenarios of a test and carry no order.
  */
 export function deviceOf(pool: ChatPool, socketIndex: number): { memberIndex: number; device: number } {
-  return { memberIndex: socketIndex % pool.members.length, device: Math.floor(socketIndex / pool.members.length) };
+  const n = pool.members.sids.length;
+  return { memberIndex: socketIndex % n, device: Math.floor(socketIndex / n) };
 }
 
 export function targetsFor(pool: ChatPool, memberIndex: number): Target[] {
-  const out: Target[] = [];
-  for (const c of pool.conversations) {
-    if (c.members.indexOf(memberIndex) < 0) continue;
-    out.push({ conversationId: c.id, expectedCopies: c.members.length * pool.socketsPerMember - 1 });
-  }
-  return out;
+  const g = groupOf(pool.groups, memberIndex);
+  return g ? [{ conversationId: g.id, expectedCopies: g.members * pool.socketsPerMember - 1 }] : [];
 }

@@ -11,11 +11,24 @@ function env(name: string, fallback: string): string {
   return v === undefined || v === "" ? fallback : v;
 }
 
-export function envInt(name: string, fallback: number): number {
+/**
+ * A whole number (VU counts, rates, iterations: k6 rejects a fraction in any of its integer
+ * options, e.g. `rate: 2.5` fails the scenario's validation), at least `min`.
+ */
+export function envInt(name: string, fallback: number, min = 0): number {
   const raw = __ENV[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got "${raw}"`);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be a whole number >= ${min}, got "${raw}"`);
+  return n;
+}
+
+/** A number that may have a fraction (threshold limits in ms). */
+export function envNumber(name: string, fallback: number): number {
+  const raw = __ENV[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number >= 0, got "${raw}"`);
   return n;
 }
 
@@ -60,11 +73,6 @@ const BASE_SCHEME = BASE[1]!.toLowerCase();
 const BASE_HOST = BASE[2]!;
 const BASE_PORT = BASE[3] ?? "";
 
-/** Host name (without port) of BASE_URL, for `tlsAuth` domain matching. */
-export function baseHost(): string {
-  return BASE_HOST.replace(/^\[|\]$/g, "");
-}
-
 /**
  * WebSocket endpoint(s). A comma-separated list spreads sockets round-robin over the chat
  * replicas (local stack without nginx); through nginx it is one URL (BASE_URL + /ws).
@@ -83,12 +91,13 @@ export const WS_URLS: string[] = env(
  * Through nginx that is the public origin itself, i.e. BASE_URL's scheme://host[:port]
  * (`npm start`: https://localhost:8443; compose: https://localhost or https://localhost:HTTPS_PORT).
  * Straight to the api it is the api's own http://localhost:API_PORT, which `npm start` and the
- * config defaults list (a 127.0.0.1 BASE_URL still needs the "localhost" origin).
+ * config defaults list. A 127.0.0.1 or [::1] BASE_URL still sends the "localhost" origin (the
+ * server compares the Origin with PUBLIC_ORIGINS, not with the host it was reached at).
  */
 function defaultOrigin(): string {
-  if (BASE_SCHEME === "https") return `https://${BASE_HOST}${BASE_PORT && BASE_PORT !== "443" ? `:${BASE_PORT}` : ""}`;
-  const host = BASE_HOST === "127.0.0.1" || BASE_HOST === "[::1]" ? "localhost" : BASE_HOST;
-  return `http://${host}${BASE_PORT && BASE_PORT !== "80" ? `:${BASE_PORT}` : ""}`;
+  const host = BASE_HOST === "127.0.0.1" || BASE_HOST === "[::1]" ? "localhost" : BASE_HOST.toLowerCase();
+  const defaultPort = BASE_SCHEME === "https" ? "443" : "80";
+  return `${BASE_SCHEME}://${host}${BASE_PORT && BASE_PORT !== defaultPort ? `:${BASE_PORT}` : ""}`;
 }
 export const ORIGIN = env("ORIGIN", defaultOrigin());
 
@@ -123,10 +132,11 @@ export const TAIL_GRACE_MS = envInt("TAIL_GRACE_MS", 2000);
  * the script's directory (loadtest/), not the shell's: make it relative to $PWD instead, which k6
  * passes through in __ENV (k6 run includes the system environment by default).
  */
-function envPath(p: string): string {
+function envPath(name: string, p: string): string {
   if (p.startsWith("/") || p.startsWith("file://") || /^[A-Za-z]:[\\/]/.test(p)) return p;
   const pwd = __ENV.PWD;
-  return pwd ? `${pwd.replace(/\/+$/, "")}/${p}` : p;
+  if (!pwd) throw new Error(`${name}="${p}" is relative and PWD is not set (k6 would read it relative to the script): give an absolute path`);
+  return `${pwd.replace(/\/+$/, "")}/${p}`;
 }
 
 /**
@@ -138,7 +148,9 @@ export function clientCertificates(): Certificate[] {
   const key = __ENV.CLIENT_KEY;
   if (!cert && !key) return [];
   if (!cert || !key) throw new Error("CLIENT_CERT and CLIENT_KEY go together (PEM files)");
-  return [{ domains: [baseHost()], cert: open(envPath(cert)), key: open(envPath(key)) }];
+  // No `domains`: Go's TLS client ignores them (it offers the certificate whenever the server asks
+  // and its CA list matches), and k6 logs a deprecation warning when they are set.
+  return [{ cert: open(envPath("CLIENT_CERT", cert)), key: open(envPath("CLIENT_KEY", key)) }];
 }
 
 /**
