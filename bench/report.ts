@@ -159,7 +159,7 @@ function chatSection(chat: ChatReport): string[] {
     for (const s of SYSTEMS) {
       const r = at(s.key);
       if (!r) {
-        out.push(`| ${rate.toLocaleString("en-US")} | ${s.key} | saturated at a lower rate: not run | | | | | | | | | | | | |`);
+        out.push(`| ${rate.toLocaleString("en-US")} | ${s.key} | past the knee at a lower rate (p99 > 500 ms): not run | | | | | | | | | | | | |`);
         continue;
       }
       out.push(
@@ -177,7 +177,8 @@ function chatSection(chat: ChatReport): string[] {
   const top = Math.max(...chat.rates);
   const show = (v: number) => (Number.isFinite(v) ? `${v === top ? "≥ " : ""}${v.toLocaleString("en-US")}/s` : "none of the rates tried");
   out.push(`| system | highest rate | Xplicit ÷ it |`, `|---|---:|---:|`);
-  out.push(`| xplicit | ${show(hx)} | – |`, `| floor | ${show(hf)} | ${ratio(hx, hf)} |`, `| socketio | ${show(hs)} | ${ratio(hx, hs)} |`, "");
+  const bounded = (v: number) => `${v === top && hx < top ? "≤ " : ""}${ratio(hx, v)}`;
+  out.push(`| xplicit | ${show(hx)} | – |`, `| floor | ${show(hf)} | ${bounded(hf)} |`, `| socketio | ${show(hs)} | ${bounded(hs)} |`, "");
   if (chat.profile) out.push(...profileSection(chat.profile));
   const gen = chat.rows.map((r) => r.generatorCpuPer10k).filter(Number.isFinite);
   if (gen.length) out.push(`The load generator itself (same machine) used ${fmt(Math.min(...gen), 2)}–${fmt(Math.max(...gen), 2)} CPU s per 10k messages.`, "");
@@ -268,8 +269,15 @@ function targetsSection(chat: ChatReport | null, conn: ConnReport | null, http: 
     const hx = highestRate(chat.rows, "xplicit", 100);
     const hf = highestRate(chat.rows, "floor", 100);
     const hs = highestRate(chat.rows, "socketio", 100);
-    out.push(`| highest rate at p99 ≤ 100 ms ≥ 2× socket.io | ${ratio(hx, hs)} | ${hx / hs >= 2 ? "met" : "missed"} |`);
-    out.push(`| … and ≥ 0.7× the floor | ${ratio(hx, hf)} | ${hx / hf >= 0.7 ? "met" : "missed"} |`);
+    const top = Math.max(...chat.rates);
+    // Against a system that passed every rate tried, the ratio is an upper bound only.
+    const versus = (other: number, target: number, name: string) => {
+      const bound = other === top && hx < top;
+      const verdict = hx / other < target ? "missed" : bound ? `not shown (${name} passed every rate tried)` : "met";
+      return `${bound ? "≤ " : ""}${ratio(hx, other)} | ${verdict}`;
+    };
+    out.push(`| highest rate at p99 ≤ 100 ms ≥ 2× socket.io | ${versus(hs, 2, "socket.io")} |`);
+    out.push(`| … and ≥ 0.7× the floor | ${versus(hf, 0.7, "the floor")} |`);
   }
   if (conn) {
     const rows = conn.rows.filter((r) => r.system === "xplicit" && r.ran);
