@@ -247,7 +247,7 @@ export class LoadGenerator {
     this.stepStats.delivered++;
     const latency = Date.now() - data.clientTs;
     this.latency.push(latency);
-    if (TIMELINE) this.recordTimeline(data.clientTs, latency);
+    if (TIMELINE) this.recordTimeline(data.clientTs, latency, `${p.sender.index % this.o.urls.length}>${s.index % this.o.urls.length}`);
     if (p.remaining === 0) this.pending.delete(key);
   }
 
@@ -268,24 +268,44 @@ export class LoadGenerator {
   }
 
   /** BENCH_CHAT_TIMELINE=1: worst latency per 250 ms of send time, to tell stalls from a spread tail. */
-  private timeline = new Map<number, { n: number; slow: number; max: number }>();
-  private recordTimeline(clientTs: number, latency: number): void {
+  private timeline = new Map<number, { n: number; slow: number; max: number; paths: Map<string, number> }>();
+  /** `path`: sender's server → recipient's server (socket index modulo the URLs), for the slow ones */
+  private recordTimeline(clientTs: number, latency: number, path: string): void {
     const slot = Math.floor(clientTs / 250);
-    const t = this.timeline.get(slot) ?? { n: 0, slow: 0, max: 0 };
+    const t = this.timeline.get(slot) ?? { n: 0, slow: 0, max: 0, paths: new Map() };
     t.n++;
-    if (latency > 25) t.slow++;
+    if (latency > 25) {
+      t.slow++;
+      t.paths.set(path, (t.paths.get(path) ?? 0) + 1);
+    }
     if (latency > t.max) t.max = latency;
     this.timeline.set(slot, t);
   }
+  /** The generator's own event-loop lag per slot: a stall here delays every copy it receives. */
+  private loopLag = new Map<number, number>();
+  private watchLoopLag(seconds: number): void {
+    let last = Date.now();
+    const end = last + seconds * 1000;
+    const timer = setInterval(() => {
+      const now = Date.now();
+      const slot = Math.floor(now / 250);
+      this.loopLag.set(slot, Math.max(this.loopLag.get(slot) ?? 0, now - last));
+      last = now;
+      if (now > end) clearInterval(timer);
+    }, 2);
+  }
+
   private printTimeline(): void {
     const slots = [...this.timeline.keys()].sort((a, b) => a - b);
     const first = slots[0] ?? 0;
     const line = slots.map((k) => {
       const t = this.timeline.get(k)!;
-      return `${((k - first) / 4).toFixed(2)}s:max ${t.max}${t.slow ? ` (${t.slow}>25)` : ""}`;
+      const paths = [...t.paths].sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p}:${n}`).join(" ");
+      return `${((k - first) / 4).toFixed(2)}s:max ${t.max}${t.slow ? ` (${t.slow}>25 ${paths})` : ""} lag ${this.loopLag.get(k) ?? "?"}`;
     });
     console.error(`[timeline ${this.o.system}] ${line.join(" | ")}`);
     this.timeline.clear();
+    this.loopLag.clear();
   }
 
   private current: { rate: number; durationS: number; start: number; sendEnd: number; cpu0: NodeJS.CpuUsage; lateAtDrain: number } | null = null;
@@ -301,6 +321,7 @@ export class LoadGenerator {
   }
 
   async send(rate: number, durationS: number, drainS = 2): Promise<void> {
+    if (TIMELINE) this.watchLoopLag(durationS + drainS);
     this.pending.clear();
     this.latency.reset();
     this.stepStats = this.zero();

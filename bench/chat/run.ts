@@ -26,7 +26,7 @@ const MEMBERS = Number(process.env.BENCH_CHAT_MEMBERS ?? 1000);
 // is only a bound.
 const RATES = (process.env.BENCH_CHAT_RATES ?? "4000,8000,12000,16000,24000,32000").split(",").map(Number);
 const REPS = Number(process.env.BENCH_CHAT_REPS ?? 3);
-const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 4);
 const DRAIN = Number(process.env.BENCH_CHAT_DRAIN ?? 2);
 const REPLICAS = 3;
 /** Past the knee: a system whose median p99 is above this skips the higher rates (they only queue). */
