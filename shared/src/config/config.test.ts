@@ -8,6 +8,7 @@ test("defaults are complete and typed", () => {
   expect(c.publicOrigins).toEqual(["https://localhost:8443", "http://localhost:3000"]);
   expect(c.session.idleSeconds).toBe(7 * 86400);
   expect(c.session.absoluteSeconds).toBe(30 * 86400);
+  expect(c.chat.sendAnswerTtlSeconds).toBe(3600);
 });
 
 test.each([
@@ -18,6 +19,7 @@ test.each([
   ["SESSION_IDLE_SECONDS", "0"],
   ["STATUS_TARGETS", "chat=ftp://x"],
   ["NODE_ENV", "staging"],
+  ["CHAT_SEND_ANSWER_TTL_SECONDS", "5"],
 ])("a bad %s (%p) is refused naming the variable", (name, value) => {
   let caught: unknown;
   try {

@@ -188,3 +188,17 @@ test("a recipient whose only client is on a previous-version replica gets the me
     oldReplica.disconnect();
   }
 });
+
+test("a send's answer is kept for the configured time (CHAT_SEND_ANSWER_TTL_SECONDS), an hour by default", async () => {
+  const { a, conv } = await pair();
+  const short = { id: crypto.randomUUID(), conversationId: conv, body: "short" };
+  await sendMessage({ ...deps, answerTtlSeconds: 120 }, a, short);
+  const shortTtl = await redis.ttl(keys.sendDedup(a, short.id));
+  expect(shortTtl).toBeGreaterThan(100);
+  expect(shortTtl).toBeLessThanOrEqual(120);
+  const usual = { id: crypto.randomUUID(), conversationId: conv, body: "usual" };
+  await sendMessage(deps, a, usual);
+  const usualTtl = await redis.ttl(keys.sendDedup(a, usual.id));
+  expect(usualTtl).toBeGreaterThan(3500);
+  expect(usualTtl).toBeLessThanOrEqual(3600);
+});
