@@ -272,6 +272,7 @@ function targetsSection(chat: ChatReport | null, conn: ConnReport | null, http: 
     const top = Math.max(...chat.rates);
     // Against a system that passed every rate tried, the ratio is an upper bound only.
     const versus = (other: number, target: number, name: string) => {
+      if (!Number.isFinite(hx) || !Number.isFinite(other)) return `– | not measured (a system missing from this run, or no rate passed)`;
       const bound = other === top && hx < top;
       const verdict = hx / other < target ? "missed" : bound ? `not shown (${name} passed every rate tried)` : "met";
       return `${bound ? "≤ " : ""}${ratio(hx, other)} | ${verdict}`;

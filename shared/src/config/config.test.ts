@@ -8,7 +8,7 @@ test("defaults are complete and typed", () => {
   expect(c.publicOrigins).toEqual(["https://localhost:8443", "http://localhost:3000"]);
   expect(c.session.idleSeconds).toBe(7 * 86400);
   expect(c.session.absoluteSeconds).toBe(30 * 86400);
-  expect(c.chat.sendAnswerTtlSeconds).toBe(3600);
+  expect(c.chat.sendAnswerTtlSeconds).toBe(600);
 });
 
 test.each([

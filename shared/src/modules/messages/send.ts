@@ -12,7 +12,7 @@ import type { MessageEventData, MessagingDeps, SendInput, SentAnswer } from "./t
 import { createMessageWriter, type MessageWriter } from "./writer.ts";
 
 /** Default for CHAT_SEND_ANSWER_TTL_SECONDS: every message leaves one such key behind. */
-const ANSWER_TTL_SECONDS = 3_600;
+const ANSWER_TTL_SECONDS = 600;
 /** How long a repeat waits for the first attempt's answer while that attempt may still be running. */
 const FIRST_ATTEMPT_GRACE_MS = 3_000;
 /** Written by earlier versions while a send was in flight; never an answer. */
