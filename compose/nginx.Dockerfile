@@ -18,6 +18,7 @@ ARG EDGE_API_BURST=200
 ARG EDGE_WS_CONNECTIONS_PER_IP=64
 ARG EDGE_WS_UPGRADES_PER_SECOND=20
 ARG EDGE_WS_UPGRADE_BURST=100
+ARG NGINX_WORKER_CONNECTIONS=65536
 COPY nginx/render.ts /src/nginx/render.ts
 COPY --from=nginx-build-info /tmp/nginx-V.txt /src/nginx-V.txt
 RUN bun /src/nginx/render.ts --target compose --nginx-v-file /src/nginx-V.txt --out /src/nginx.conf

@@ -61,6 +61,11 @@ export interface RenderOptions {
    */
   accessLog: string;
   workerProcesses: number | "auto";
+  /**
+   * Connections per worker. A proxied WebSocket holds two (client and upstream): nginx's old
+   * default of a few thousand would cap the whole edge at a few thousand members online.
+   */
+  workerConnections: number;
   /** Chat tier's app-level ping interval: proxy timeouts must be comfortably longer. */
   chatPingIntervalSeconds: number;
   limits: {
@@ -116,6 +121,16 @@ export function loopbackAddresses(): string[] {
   return hasV6 ? ["127.0.0.1", "[::1]"] : ["127.0.0.1"];
 }
 
+/** This machine's hard limit on open files (Linux; unlimited elsewhere). */
+function hardDescriptorLimit(): number {
+  try {
+    const m = /Max open files\s+\S+\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"));
+    return m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
+  }
+}
+
 type Env = Record<string, string | undefined>;
 
 function envInt(env: Env, name: string, fallback: number): number {
@@ -161,6 +176,8 @@ export function optionsFromEnv(target: "local" | "compose", features: NginxFeatu
     prefixDir,
     accessLog: env.NGINX_ACCESS_LOG ?? (local ? resolve(prefixDir, "access.log") : "/dev/stdout"),
     workerProcesses: env.NGINX_WORKER_PROCESSES ? (env.NGINX_WORKER_PROCESSES === "auto" ? "auto" : Number(env.NGINX_WORKER_PROCESSES)) : "auto",
+    // Local: no more than this machine's descriptor limit allows (nginx warns about the rest).
+    workerConnections: envInt(env, "NGINX_WORKER_CONNECTIONS", local ? Math.max(1024, Math.min(65536, hardDescriptorLimit() - 1024)) : 65536),
     chatPingIntervalSeconds: envInt(env, "CHAT_PING_INTERVAL_SECONDS", 25),
     limits: {
       authPerMinute: envInt(env, "EDGE_AUTH_PER_MINUTE", 20),
@@ -346,11 +363,15 @@ export function renderNginxConfig(o: RenderOptions): string {
     // the starting user; started as anyone else, nginx cannot switch users anyway.
     ...(local && process.getuid?.() === 0 ? ["user root;"] : []),
     `worker_processes ${o.workerProcesses};`,
+    // Unlike Bun, nginx does not raise its own descriptor limit (a container's soft limit may be
+    // 1024): ask for what the connections need. Above the hard limit nginx logs an alert and keeps
+    // the limit it has, so the local target asks for no more than this machine allows.
+    `worker_rlimit_nofile ${local ? Math.min(o.workerConnections + 1024, hardDescriptorLimit()) : o.workerConnections + 1024};`,
     local ? `pid ${o.prefixDir}/nginx.pid;` : "pid /tmp/nginx.pid;",
     "error_log stderr warn;",
     "",
     "events {",
-    "    worker_connections 8192;",
+    `    worker_connections ${o.workerConnections};`,
     "}",
     "",
     "http {",
