@@ -99,6 +99,21 @@ test("an id reused for another conversation is refused and leaves no row there",
 describe("a dedup key left at `pending` by a previous version", () => {
   const LEGACY_PENDING_TTL_MS = 15_000;
 
+  /** A pair, and deps that record every "you have a message" call for offline recipients. */
+  async function pairTrackingOffline() {
+    const p = await pair();
+    const offline: string[][] = [];
+    const tracked: MessagingDeps = { ...deps, onOfflineRecipients: async (ids) => void offline.push(ids) };
+    return { ...p, tracked, offline };
+  }
+
+  /** A send whose id an old replica claimed (`pending`, as it did before writing). */
+  async function claimedByPreviousVersion(senderId: string, conversationId: string, body: string) {
+    const input = { id: crypto.randomUUID(), conversationId, body };
+    await redis.set(keys.sendDedup(senderId, input.id), "pending", "PX", LEGACY_PENDING_TTL_MS);
+    return input;
+  }
+
   async function expectAnnouncedOnce(a: string, b: string, conv: string, input: { id: string }, answers: SentAnswer[]) {
     const [row] = await sql<{ n: number; id: string }[]>`
       select count(*)::int as n, min(id)::text as id from messages where conversation_id = ${conv} and client_msg_id = ${input.id}`;
@@ -118,11 +133,8 @@ describe("a dedup key left at `pending` by a previous version", () => {
   }
 
   test("no row yet (the old attempt died before its write): written once, announced once, answered with its seq", async () => {
-    const { a, b, conv } = await pair();
-    const offline: string[][] = [];
-    const tracked: MessagingDeps = { ...deps, onOfflineRecipients: async (ids) => void offline.push(ids) };
-    const input = { id: crypto.randomUUID(), conversationId: conv, body: "after pending" };
-    await redis.set(keys.sendDedup(a, input.id), "pending", "PX", LEGACY_PENDING_TTL_MS);
+    const { a, b, conv, tracked, offline } = await pairTrackingOffline();
+    const input = await claimedByPreviousVersion(a, conv, "after pending");
     const first = await sendMessage(tracked, a, input);
     const repeat = await sendMessage(tracked, a, input);
     expect(first.duplicate).toBe(false);
@@ -132,11 +144,8 @@ describe("a dedup key left at `pending` by a previous version", () => {
   });
 
   test("the row is there (the old attempt died after its write): announced once from the row, answered with its seq", async () => {
-    const { a, b, conv } = await pair();
-    const offline: string[][] = [];
-    const tracked: MessagingDeps = { ...deps, onOfflineRecipients: async (ids) => void offline.push(ids) };
-    const input = { id: crypto.randomUUID(), conversationId: conv, body: "written by the old version" };
-    await redis.set(keys.sendDedup(a, input.id), "pending", "PX", LEGACY_PENDING_TTL_MS);
+    const { a, b, conv, tracked, offline } = await pairTrackingOffline();
+    const input = await claimedByPreviousVersion(a, conv, "written by the old version");
     await sql`insert into messages (conversation_id, sender_id, client_msg_id, body) values (${conv}, ${a}, ${input.id}, ${input.body})`;
     // the resend and a repeat of it arrive together (the row is young: both first wait for an answer)
     const [first, repeat] = await Promise.all([sendMessage(tracked, a, input), sendMessage(tracked, a, input)]);

@@ -1,23 +1,14 @@
 /** Profile reactions through the real api, with the notification worker's consumers running. */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { jobIdFor } from "@xplicit/shared/modules/notifications";
-import { registeredClient, startTestApi, type TestApi, type TestClient } from "../../../../../tests/harness/api.ts";
-import { startInProcessWorker, waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
+import { registeredClient, type TestClient } from "../../../../../tests/harness/api.ts";
+import { apiWithWorker, waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
 import { REACTION_WRITES_PER_MINUTE } from "./reactions.ts";
 
 // real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
 setDefaultTimeout(60_000);
 
-let api: TestApi;
-let worker: Awaited<ReturnType<typeof startInProcessWorker>>;
-beforeAll(async () => {
-  api = await startTestApi();
-  worker = await startInProcessWorker();
-});
-afterAll(async () => {
-  await worker.stop();
-  await api.stop();
-});
+const api = apiWithWorker();
 
 type Member = Awaited<ReturnType<typeof registeredClient>>;
 const ZERO = { like: 0, heart: 0, fire: 0, wink: 0 };
