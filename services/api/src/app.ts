@@ -9,7 +9,6 @@ import { requestMetrics, requireSameOrigin, securityHeaders } from "@xplicit/sha
 import { opsRoutes } from "@xplicit/shared/ops";
 import type { ApiDeps, ApiEnv } from "./deps.ts";
 import { accountsRoutes } from "./modules/accounts/routes.ts";
-import { notifyOnReaction } from "./modules/profiles/notify.ts";
 import { profilesRoutes, type ProfileHooks } from "./modules/profiles/routes.ts";
 import { socialRoutes, type SocialHooks } from "./modules/social/routes.ts";
 import { messagesRoutes } from "./modules/messages/routes.ts";
@@ -19,7 +18,7 @@ import { notificationsRoutes } from "./modules/notifications/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { pagesRoutes } from "./modules/pages/routes.ts";
 import { operationsRoutes } from "./modules/operations/routes.ts";
-import { notifyOnFollow, notifyOnProfileView } from "./modules/notifications/hooks.ts";
+import { notifyOnFollow, notifyOnProfileView, notifyOnReaction } from "./modules/notifications/hooks.ts";
 
 export interface AppOptions {
   social?: SocialHooks;
@@ -71,7 +70,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   api.route("/", accountsRoutes(deps));
   const notifier = opts.notifier ?? createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() });
   deps.messaging.onOfflineRecipients ??= notifyOfflineRecipients(notifier);
-  api.route("/", profilesRoutes(deps, opts.profiles ?? { onView: notifyOnProfileView(notifier), onReact: notifyOnReaction(() => notifier) }));
+  api.route("/", profilesRoutes(deps, opts.profiles ?? { onView: notifyOnProfileView(notifier), onReact: notifyOnReaction(notifier) }));
   api.route("/", socialRoutes(deps, opts.social ?? { onFollow: notifyOnFollow(notifier) }));
   api.route("/", messagesRoutes(deps));
   api.route("/", eventsRoutes(deps));

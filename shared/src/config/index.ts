@@ -71,6 +71,9 @@ export interface Config {
 
 const LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 
+/** CHAT_SEND_ANSWER_TTL_SECONDS unless set; also what a MessagingDeps without it uses. */
+export const DEFAULT_SEND_ANSWER_TTL_SECONDS = 600;
+
 function parseLogLevels(raw: string | undefined): Record<string, LogLevel> {
   const out: Record<string, LogLevel> = {};
   for (const pair of list("LOG_LEVELS", raw, [])) {
@@ -123,7 +126,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyChars: int("CHAT_MAX_BODY_CHARS", env.CHAT_MAX_BODY_CHARS, 4000, 1),
       replayMaxEvents: int("CHAT_REPLAY_MAX_EVENTS", env.CHAT_REPLAY_MAX_EVENTS, 1000, 1),
       replayMaxAgeSeconds: int("CHAT_REPLAY_MAX_AGE_SECONDS", env.CHAT_REPLAY_MAX_AGE_SECONDS, 86400, 1),
-      sendAnswerTtlSeconds: int("CHAT_SEND_ANSWER_TTL_SECONDS", env.CHAT_SEND_ANSWER_TTL_SECONDS, 600, 60),
+      sendAnswerTtlSeconds: int("CHAT_SEND_ANSWER_TTL_SECONDS", env.CHAT_SEND_ANSWER_TTL_SECONDS, DEFAULT_SEND_ANSWER_TTL_SECONDS, 60),
       ratePerSecond: int("CHAT_RATE_PER_SECOND", env.CHAT_RATE_PER_SECOND, 50, 1),
       rateBurst: int("CHAT_RATE_BURST", env.CHAT_RATE_BURST, 100, 1),
       maxSocketsPerMember: int("CHAT_MAX_SOCKETS_PER_MEMBER", env.CHAT_MAX_SOCKETS_PER_MEMBER, 16, 1),

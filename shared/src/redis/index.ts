@@ -56,13 +56,6 @@ export function createRedisConnections(url: string, name: string): RedisConnecti
 }
 
 /** Key and channel names, all under one prefix. */
-/** MGET of any number of keys, 5,000 per command (one command must not hold Redis for long). */
-export async function mgetInChunks(redis: Redis, keys: readonly string[]): Promise<(string | null)[]> {
-  const out: (string | null)[] = [];
-  for (let i = 0; i < keys.length; i += 5000) out.push(...(await redis.mget(...keys.slice(i, i + 5000))));
-  return out;
-}
-
 export function redisKeys(prefix: string) {
   return {
     prefix,
@@ -83,8 +76,18 @@ export function redisKeys(prefix: string) {
     sendDedup: (userId: string, clientMsgId: string) => `${prefix}send:${userId}:${clientMsgId}`,
     replicaChannel: (replica: string) => `${prefix}ch:replica:${replica}`,
     unread: (userId: string) => `${prefix}notif:unread:${userId}`,
+    /** A fixed-window write counter (shared/src/http/write-limit.ts). */
+    rate: (bucket: string, who: string) => `${prefix}rate:${bucket}:${who}`,
     bullPrefix: () => `${prefix}bull`,
   };
 }
 
 export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** MGET of any number of keys, 5,000 per command (one command must not hold Redis for long). */
+export async function mgetInChunks(redis: Redis, keys: readonly string[]): Promise<(string | null)[]> {
+  const out: (string | null)[] = [];
+  for (let i = 0; i < keys.length; i += 5000) out.push(...(await redis.mget(...keys.slice(i, i + 5000))));
+  return out;
+}
+

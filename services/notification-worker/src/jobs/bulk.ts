@@ -30,8 +30,6 @@ export async function runBulkJob<T extends Partial<BatchCheckpoint>>(
     source,
     template,
     batchSize: ctx.deps.config.notifications.fanoutBatchSize,
-    // three pages in flight: one inserting while two earlier ones are delivered (measured best of 2–4)
-    parallel: 3,
     from,
     stopping: ctx.stopping,
     checkpoint: async (cp) => {

@@ -83,6 +83,15 @@ function newEpoch(): string {
   return crypto.randomUUID().slice(0, 8);
 }
 
+/**
+ * The epoch a resuming client names (frame or query), or null for none. An over-long one is cut
+ * short, not ignored: it cannot match, so the client resyncs instead of having a cursor of some
+ * other epoch replayed against this one.
+ */
+export function parseResumeEpoch(raw: unknown): string | null {
+  return typeof raw === "string" && raw !== "" ? raw.slice(0, 65) : null;
+}
+
 export function createEventStream(opts: EventStreamOptions) {
   const { redis, keys, maxEvents, maxAgeSeconds } = opts;
   redis.defineCommand("xpAppendEvent", { numberOfKeys: 4, lua: APPEND_SCRIPT });
@@ -199,8 +208,7 @@ export function createEventStream(opts: EventStreamOptions) {
    */
   async function replayAfter(userId: string, after: number, epoch: string | null): Promise<ReplayResult> {
     const h = await head(userId);
-    if (epoch && h.epoch && epoch !== h.epoch) return { ok: false, reason: "epoch_changed", head: h };
-    if (epoch && !h.epoch && after > 0) return { ok: false, reason: "epoch_changed", head: h };
+    if (epoch && epoch !== h.epoch) return { ok: false, reason: "epoch_changed", head: h };
     if (after > h.seq) return { ok: false, reason: "cursor_ahead", head: h };
     if (after === h.seq) return { ok: true, frames: [], head: h };
     if (h.seq - after > maxEvents) return { ok: false, reason: "window_exceeded", head: h };

@@ -1,5 +1,5 @@
 export { sendMessage, type SendResult } from "./send.ts";
-export { createConversation, listConversations, isConversationMember, MAX_GROUP_MEMBERS } from "./conversations.ts";
+export { createConversation, listConversations, MAX_GROUP_MEMBERS } from "./conversations.ts";
 export { conversationInfo } from "./membership.ts";
 export { listMessages } from "./history.ts";
 export { markRead } from "./read.ts";

@@ -6,13 +6,12 @@
  * answer for this id is already there. A first send costs one Postgres write (shared with the
  * other sends of its batch) and one Redis command.
  */
+import { DEFAULT_SEND_ANSWER_TTL_SECONDS } from "../../config/index.ts";
 import { AppError, forbidden } from "../../errors/index.ts";
 import { conversationInfo } from "./membership.ts";
 import type { MessageEventData, MessagingDeps, SendInput, SentAnswer } from "./types.ts";
 import { createMessageWriter, type MessageWriter } from "./writer.ts";
 
-/** Default for CHAT_SEND_ANSWER_TTL_SECONDS: every message leaves one such key behind. */
-const ANSWER_TTL_SECONDS = 600;
 /** How long a repeat waits for the first attempt's answer while that attempt may still be running. */
 const FIRST_ATTEMPT_GRACE_MS = 3_000;
 /** Written by earlier versions while a send was in flight; never an answer. */
@@ -88,7 +87,7 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
   if (senderIndex < 0) throw new Error("the sender is not a member of the conversation");
   const result = await deps.events.appendOnce(
     a.members.map((userId) => ({ userId, kind: "message" as const, data })),
-    { key, ttlSeconds: deps.answerTtlSeconds ?? ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}", placeholder: LEGACY_PENDING },
+    { key, ttlSeconds: deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}", placeholder: LEGACY_PENDING },
   );
   if (!result.ok) return { existing: JSON.parse(result.existing) as SentAnswer };
   const offline = result.appended.filter((x) => !x.online && x.userId !== a.senderId).map((x) => x.userId);

@@ -38,7 +38,7 @@ export interface MessagingDeps {
   keys: RedisKeys;
   events: EventStream;
   maxBodyChars: number;
-  /** how long a send's answer is kept for its repeats (CHAT_SEND_ANSWER_TTL_SECONDS; 600 if absent) */
+  /** how long a send's answer is kept for its repeats (CHAT_SEND_ANSWER_TTL_SECONDS; its default if absent) */
   answerTtlSeconds?: number;
   /** Recipients with no open client, e.g. to notify them; called after delivery, never awaited. */
   onOfflineRecipients?: (recipientIds: string[], message: MessageEventData) => Promise<void>;

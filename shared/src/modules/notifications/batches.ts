@@ -43,7 +43,7 @@ export interface RunOptions {
   source: RecipientSource;
   template: BatchTemplate;
   batchSize: number;
-  /** pages in flight at once (one inserting, the others delivering); default 3 */
+  /** pages in flight at once (one inserting, the others delivering); default 3, measured best of 2–4 */
   parallel?: number;
   from: BatchCheckpoint;
   /** persist progress; called in page order after the page is written and delivered */

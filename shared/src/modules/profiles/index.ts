@@ -18,18 +18,13 @@ export interface PublicProfile extends MemberCard {
   createdAt: string;
 }
 
+/** What a handle may look like: anything else is not looked up. */
+const HANDLE = /^[a-z0-9_]{3,30}$/;
+
 export async function findMemberIdByHandle(sql: Sql, handle: string): Promise<string | null> {
-  if (!/^[a-z0-9_]{3,30}$/.test(handle)) return null;
+  if (!HANDLE.test(handle)) return null;
   const [row] = await sql<{ id: string }[]>`select id from users where handle = ${handle}`;
   return row?.id ?? null;
-}
-
-export async function findPublicProfile(sql: Sql, handle: string): Promise<PublicProfile | null> {
-  if (!/^[a-z0-9_]{3,30}$/.test(handle)) return null;
-  const [row] = await sql<{ id: string; handle: string; display_name: string; bio: string; created_at: Date }[]>`
-    select id, handle, display_name, bio, created_at from users where handle = ${handle}`;
-  if (!row) return null;
-  return { id: row.id, handle: row.handle, displayName: row.display_name, bio: row.bio, createdAt: row.created_at.toISOString() };
 }
 
 export interface ProfileForViewer extends PublicProfile {
@@ -41,7 +36,7 @@ export interface ProfileForViewer extends PublicProfile {
  * viewer's own reaction (primary key), in one statement.
  */
 export async function findProfileForViewer(sql: Sql, handle: string, viewerId: string): Promise<ProfileForViewer | null> {
-  if (!/^[a-z0-9_]{3,30}$/.test(handle)) return null;
+  if (!HANDLE.test(handle)) return null;
   const [row] = await sql<{
     id: string; handle: string; display_name: string; bio: string; created_at: Date;
     counts: Record<string, number> | null; mine: Reaction | null;

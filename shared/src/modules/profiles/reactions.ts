@@ -32,27 +32,18 @@ export async function reactionCounts(sql: Sql, profileId: string): Promise<React
   return toCounts(Object.fromEntries(rows.map((r) => [r.reaction, r.n])));
 }
 
-export interface SetReactionResult {
-  /** true when the reaction is new or different from the one the actor had */
-  changed: boolean;
-  /** the actor's reaction before this call, as this statement saw it */
-  previous: Reaction | null;
-}
-
-/** Creates or replaces the actor's reaction to the profile; a repeat changes nothing. */
-export async function setReaction(sql: Sql, profileId: string, actorId: string, reaction: Reaction): Promise<SetReactionResult> {
-  const [row] = await sql<{ changed: boolean; previous: Reaction | null }[]>`
-    with old as (
-      select reaction from profile_reactions where profile_id = ${profileId} and actor_id = ${actorId}
-    ), up as (
-      insert into profile_reactions as p (profile_id, actor_id, reaction, created_at)
-      values (${profileId}, ${actorId}, ${reaction}::profile_reaction, now())
-      on conflict (profile_id, actor_id) do update set reaction = excluded.reaction, created_at = excluded.created_at
-      where p.reaction <> excluded.reaction
-      returning 1
-    )
-    select exists (select 1 from up) as changed, (select reaction::text from old) as previous`;
-  return { changed: row?.changed ?? false, previous: row?.previous ?? null };
+/**
+ * Creates or replaces the actor's reaction to the profile; a repeat changes nothing. True when
+ * the reaction is new or different from the one the actor had.
+ */
+export async function setReaction(sql: Sql, profileId: string, actorId: string, reaction: Reaction): Promise<boolean> {
+  const rows = await sql`
+    insert into profile_reactions as p (profile_id, actor_id, reaction, created_at)
+    values (${profileId}, ${actorId}, ${reaction}::profile_reaction, now())
+    on conflict (profile_id, actor_id) do update set reaction = excluded.reaction, created_at = excluded.created_at
+    where p.reaction <> excluded.reaction
+    returning 1 as one`;
+  return rows.length > 0;
 }
 
 /** Removes the actor's reaction; true when there was one. */

@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { badRequest } from "@xplicit/shared/errors";
 import { readJsonObject } from "@xplicit/shared/http";
-import type { ReplayResult } from "@xplicit/shared/modules/events";
+import { parseResumeEpoch, type ReplayResult } from "@xplicit/shared/modules/events";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
 import { createWaiters } from "./waiters.ts";
@@ -38,9 +38,7 @@ export function eventsRoutes(deps: ApiDeps) {
     const clientId = c.req.query("clientId");
     if (clientId !== undefined && !CLIENT_ID.test(clientId)) throw badRequest("invalid", "clientId must be 8-64 characters of A-Z a-z 0-9 _ -");
     const waitSeconds = intParam(c.req.query("wait"), "wait", 0, 25) ?? 0;
-    const epochRaw = c.req.query("epoch");
-    // An over-long epoch cannot match (cut short, not ignored): the answer is a resync.
-    const epoch = epochRaw ? epochRaw.slice(0, 65) : null;
+    const epoch = parseResumeEpoch(c.req.query("epoch"));
     let after = intParam(c.req.query("after"), "after", 0, Number.MAX_SAFE_INTEGER);
     if (after === null && clientId) after = await deps.events.loadAck(userId, clientId);
     if (after === null) after = (await deps.events.head(userId)).seq;

@@ -15,8 +15,8 @@ export const NEW_CONVERSATIONS_PER_10MIN = 120;
 export function messagesRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
-  const sends = createWriteLimit(deps.redis, `${deps.keys.prefix}rl:send:`, HTTP_SENDS_PER_10S, 10_000, "messages");
-  const newConversations = createWriteLimit(deps.redis, `${deps.keys.prefix}rl:conv:`, NEW_CONVERSATIONS_PER_10MIN, 600_000, "new conversations");
+  const sends = createWriteLimit(deps.redis, deps.keys, "send", HTTP_SENDS_PER_10S, 10_000, "messages");
+  const newConversations = createWriteLimit(deps.redis, deps.keys, "conversation", NEW_CONVERSATIONS_PER_10MIN, 600_000, "new conversations");
 
   app.get("/conversations", auth, async (c) => {
     return c.json({ conversations: await messages.listConversations(deps.messaging, c.get("member").userId) });

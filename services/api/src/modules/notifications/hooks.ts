@@ -1,6 +1,7 @@
 /** Producers wired into other api modules: they enqueue, the worker writes. */
 import { createLogger } from "@xplicit/shared/log";
 import type { Notifier } from "@xplicit/shared/modules/notifications";
+import type { Reaction } from "@xplicit/shared/modules/profiles";
 
 const log = createLogger("notifications");
 
@@ -35,6 +36,27 @@ export function notifyOnProfileView(notifier: Notifier) {
       });
     } catch (err) {
       log.warn("profile view notification not enqueued", { ownerId, error: (err as Error).message });
+    }
+  };
+}
+
+/**
+ * Profiles `onReact`: "X reacted to your profile". One event per (profile, actor, reaction): the job
+ * id and the grouped row's event keys derive from it, so repeating a reaction never notifies twice;
+ * the worker groups a profile's reactions per window into one `reaction` row.
+ */
+export function notifyOnReaction(notifier: Notifier) {
+  return async (actorId: string, ownerId: string, reaction: Reaction): Promise<void> => {
+    try {
+      await notifier.notifyMember({
+        recipientId: ownerId,
+        type: "reaction",
+        actorId,
+        subjectId: ownerId,
+        dedupeKey: `reaction:${ownerId}:${actorId}:${reaction}`,
+      });
+    } catch (err) {
+      log.warn("reaction notification not enqueued", { ownerId, error: (err as Error).message });
     }
   };
 }

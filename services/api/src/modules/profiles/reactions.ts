@@ -21,7 +21,7 @@ export type OnReact = (actorId: string, ownerId: string, reaction: Reaction) => 
 export function reactionRoutes(deps: ApiDeps, onReact: OnReact | undefined) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
-  const limit = createWriteLimit(deps.redis, `${deps.keys.prefix}rl:reaction:`, REACTION_WRITES_PER_MINUTE, 60_000, "reactions");
+  const limit = createWriteLimit(deps.redis, deps.keys, "reaction", REACTION_WRITES_PER_MINUTE, 60_000, "reactions");
 
   /** [me, owner]; 404 for an unknown handle or an owner who blocked me, 400 for myself. */
   async function target(c: Context<ApiEnv>): Promise<[string, string]> {
@@ -43,9 +43,8 @@ export function reactionRoutes(deps: ApiDeps, onReact: OnReact | undefined) {
       if (await hasBlocked(deps.sql, owner, me)) throw notFound("no such member");
       throw forbidden("blocked", "you cannot react to a member you blocked");
     }
-    const { changed, previous } = await setReaction(deps.sql, owner, me, reaction);
-    if (changed) {
-      log.debug("reaction set", { profileId: owner, actorId: me, reaction, previous });
+    if (await setReaction(deps.sql, owner, me, reaction)) {
+      log.debug("reaction set", { profileId: owner, actorId: me, reaction });
       await onReact?.(me, owner, reaction);
     }
     return c.json({ reaction, counts: await reactionCounts(deps.sql, owner) });

@@ -2,12 +2,10 @@
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
 import { isStorableText, readJsonObject } from "@xplicit/shared/http";
-import { createNotifier, type Notifier } from "@xplicit/shared/modules/notifications";
 import { findProfileForViewer, updateProfile } from "@xplicit/shared/modules/profiles";
 import { hasBlocked } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
-import { notifyOnReaction } from "./notify.ts";
 import { reactionRoutes, type OnReact } from "./reactions.ts";
 
 function optionalText(body: Record<string, unknown>, field: string, max: number): string | undefined {
@@ -21,19 +19,13 @@ function optionalText(body: Record<string, unknown>, field: string, max: number)
 export interface ProfileHooks {
   /** A member looked at someone else's profile (e.g. to notify them); never awaited by the read. */
   onView?: (viewerId: string, ownerId: string) => Promise<void>;
-  /**
-   * A member's reaction to someone's profile is new or changed (not a repeat, not a removal).
-   * Defaults to a `reaction` notification for the owner through a notifier made on first use.
-   */
+  /** A member's reaction to someone's profile is new or changed (not a repeat, not a removal). */
   onReact?: OnReact;
 }
 
 export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
-  let notifier: Notifier | undefined;
-  const onReact =
-    hooks.onReact ?? notifyOnReaction(() => (notifier ??= createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() })));
 
   app.get("/users/:handle", auth, async (c) => {
     const viewer = c.get("member").userId;
@@ -53,6 +45,6 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
     return c.json({ ok: true });
   });
 
-  app.route("/", reactionRoutes(deps, onReact));
+  app.route("/", reactionRoutes(deps, hooks.onReact));
   return app;
 }

@@ -6,7 +6,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { AppError } from "@xplicit/shared/errors";
-import { frameSeq } from "@xplicit/shared/modules/events";
+import { frameSeq, parseResumeEpoch } from "@xplicit/shared/modules/events";
 import { conversationInfo, markRead, parseId, parseSendInput, sendMessage } from "@xplicit/shared/modules/messages";
 import { createLogger } from "@xplicit/shared/log";
 import type { UpgradeSession } from "../../deps.ts";
@@ -108,10 +108,15 @@ export class Connection implements BucketState {
 
   // ---- writing -----------------------------------------------------------------------------
 
+  /** Over half its send buffer: ephemeral frames (typing, presence) are dropped first. */
+  private backedUp(): boolean {
+    return !!this.ws && this.ws.getBufferedAmount() > this.hub.deps.config.chat.maxBufferedBytes / 2;
+  }
+
   /** Ephemeral frames are the first thing dropped when the socket is backed up. */
   sendEphemeral(text: string): void {
     if (this.state !== "live" || !this.ws) return;
-    if (this.ws.getBufferedAmount() > this.hub.deps.config.chat.maxBufferedBytes / 2) return;
+    if (this.backedUp()) return;
     this.ws.send(text);
     rates.out++;
   }
@@ -224,12 +229,12 @@ export class Connection implements BucketState {
   async recoverAfterRedisReconnect(): Promise<void> {
     if (this.state !== "live") return;
     const head = await this.hub.deps.events.head(this.userId);
-    const lost = head.seq < this.cursor || (this.epoch !== "" && head.epoch !== "" && head.epoch !== this.epoch);
+    // (every stream has its epoch from the welcome on, so a different one means Redis lost it)
+    const lost = head.seq < this.cursor || head.epoch !== this.epoch;
     if (lost) {
       this.resync("epoch_changed", head.seq, head.epoch);
       return;
     }
-    if (head.epoch) this.epoch = head.epoch;
     if (head.seq > this.cursor) {
       this.state = "replaying";
       await this.catchUp(head.seq);
@@ -330,9 +335,7 @@ export class Connection implements BucketState {
     let epoch: string | null = null;
     if (resume && Number.isSafeInteger(resume.cursor) && (resume.cursor as number) >= 0) {
       after = resume.cursor as number;
-      // An over-long epoch is kept (cut short), not ignored: it cannot match, so the client resyncs
-      // instead of having a cursor of some other epoch replayed against this one.
-      epoch = typeof resume.epoch === "string" && resume.epoch !== "" ? resume.epoch.slice(0, 65) : null;
+      epoch = parseResumeEpoch(resume.epoch);
     } else {
       after = await events.loadAck(this.userId, this.clientId);
     }
@@ -465,7 +468,7 @@ export class Connection implements BucketState {
       const visible = [...wanted].filter((id) => partners.has(id));
       const flags = await this.hub.deps.presence.online(visible);
       // Ephemeral answers: dropped, like typing, while the socket is backed up.
-      if (this.ws && this.ws.getBufferedAmount() > this.hub.deps.config.chat.maxBufferedBytes / 2) return;
+      if (this.backedUp()) return;
       visible.forEach((id, i) => this.sendControl(frame.presence(id, flags[i]!), "presence"));
     } catch (err) {
       this.replyError(err, "presence");

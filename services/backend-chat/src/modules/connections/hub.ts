@@ -219,8 +219,14 @@ export class Hub {
     this.repairing = true;
     try {
       log.warn("pub/sub round trip failing: subscribing every channel again");
-      const channels = [this.revokedChannel, ...[...this.members.keys()].map((id) => this.deps.keys.memberChannel(id))];
-      for (let i = 0; i < channels.length; i += 1000) await this.deps.subscriber.subscribe(...channels.slice(i, i + 1000));
+      await this.deps.subscriber.subscribe(this.revokedChannel);
+      const ids = [...this.members.keys()];
+      for (let i = 0; i < ids.length; i += 1000) {
+        // Chunks wait on a slow Redis: a member who left meanwhile has sent its UNSUBSCRIBE, which
+        // a SUBSCRIBE built from the old list would undo for good.
+        const still = ids.slice(i, i + 1000).filter((id) => this.members.has(id));
+        if (still.length) await this.deps.subscriber.subscribe(...still.map((id) => this.deps.keys.memberChannel(id)));
+      }
       await this.recoverStreams();
     } finally {
       this.repairing = false;
