@@ -12,7 +12,7 @@
  * RATE (1000 msg/s total), DURATION (60 s; 90, 90s, 2m), RAMP_SECONDS (10: connections are opened
  * evenly over this time), DRAIN_SECONDS (5), P99_MS (25), TAIL_CHECK (1), TAIL_GRACE_MS (2000), RUN_ID.
  * The server limits each socket to CHAT_RATE_PER_SECOND (50) frames/s, acks (≤ 10/s) included:
- * keep RATE / sockets well below 40.
+ * keep RATE / sockets well below 40; SOCKET_RATE_LIMIT (50) tells the script a server's other setting.
  */
 import exec from "k6/execution";
 import { sleep } from "k6";

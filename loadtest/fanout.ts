@@ -20,14 +20,15 @@
  *     -e CLIENT_CERT=certs/clients/operator.crt -e CLIENT_KEY=certs/clients/operator.key loadtest/fanout.ts
  *
  * Env: LISTENERS (500), ACTIONS (3), ACTION_INTERVAL_SECONDS (10), CONNECT_SECONDS (15),
- * FANOUT_MAX_MS (5000), FANOUT_P99_MS (2000), BROADCAST_PATH (/api/admin/broadcasts), RUN_ID.
+ * FANOUT_MAX_MS (5000), FANOUT_P99_MS (2000), BROADCAST_PATH (/api/admin/broadcasts), TAIL_CHECK (1),
+ * TAIL_GRACE_MS (2000), RUN_ID. Seconds may be written 15, 15s or 1m, as in the other scripts.
  */
 import exec from "k6/execution";
 import http from "k6/http";
 import { check, sleep } from "k6";
 import type { Options } from "k6/options";
 import { setTimeout } from "k6/timers";
-import { BASE_URL, PASSWORD, TAIL_GRACE_MS, WS_URLS, envInt, envNumber, envStr, newRunId, tlsOptions } from "./lib/config.ts";
+import { BASE_URL, PASSWORD, TAIL_GRACE_MS, WS_URLS, envInt, envNumber, envSeconds, envStr, newRunId, tlsOptions } from "./lib/config.ts";
 import { authParams, createConversation, createMembers, json, memberAt, packMembers, post, sessionFrom, type Member, type Members } from "./lib/api.ts";
 import { newDevice, urlsFor, runSession } from "./lib/chat-client.ts";
 import { clientIdFor, uuidv4 } from "./lib/ids.ts";
@@ -35,8 +36,8 @@ import { fanoutLatency, fanoutMissed, fanoutReceived, primeFanoutCounters, prime
 
 const LISTENERS = envInt("LISTENERS", 500, 1);
 const ACTIONS = envInt("ACTIONS", 3, 1);
-const INTERVAL_S = envInt("ACTION_INTERVAL_SECONDS", 10, 1);
-const CONNECT_S = envInt("CONNECT_SECONDS", 15, 1);
+const INTERVAL_S = Math.max(1, Math.round(envSeconds("ACTION_INTERVAL_SECONDS", 10)));
+const CONNECT_S = Math.max(1, Math.round(envSeconds("CONNECT_SECONDS", 15)));
 const MODE = envStr("FANOUT_MODE", "broadcast");
 const HOLD_S = CONNECT_S + ACTIONS * INTERVAL_S + 10;
 if (MODE !== "broadcast" && MODE !== "group") throw new Error(`FANOUT_MODE must be broadcast or group, got "${MODE}"`);

@@ -66,6 +66,8 @@ export interface RenderOptions {
    * default of a few thousand would cap the whole edge at a few thousand members online.
    */
   workerConnections: number;
+  /** worker_rlimit_nofile: the connections plus spare descriptors (local: at most the hard limit) */
+  workerRlimitNofile: number;
   /** Chat tier's app-level ping interval: proxy timeouts must be comfortably longer. */
   chatPingIntervalSeconds: number;
   limits: {
@@ -122,7 +124,7 @@ export function loopbackAddresses(): string[] {
 }
 
 /** This machine's hard limit on open files (Linux; unlimited elsewhere). */
-function hardDescriptorLimit(): number {
+export function hardDescriptorLimit(): number {
   try {
     const m = /Max open files\s+\S+\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"));
     return m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
@@ -157,6 +159,8 @@ export function optionsFromEnv(target: "local" | "compose", features: NginxFeatu
   const chatBase = envInt(env, "CHAT_PORT", 3100);
   const httpsPort = envInt(env, "NGINX_HTTPS_PORT", local ? 8443 : 443);
   const prefixDir = resolve(env.NGINX_PREFIX_DIR ?? resolve(repo, ".tmp/nginx"));
+  // Local: no more than this machine's descriptor limit allows (nginx warns about the rest).
+  const workerConnections = envInt(env, "NGINX_WORKER_CONNECTIONS", local ? Math.max(1024, Math.min(65536, hardDescriptorLimit() - 1024)) : 65536);
   return {
     target,
     features,
@@ -176,8 +180,8 @@ export function optionsFromEnv(target: "local" | "compose", features: NginxFeatu
     prefixDir,
     accessLog: env.NGINX_ACCESS_LOG ?? (local ? resolve(prefixDir, "access.log") : "/dev/stdout"),
     workerProcesses: env.NGINX_WORKER_PROCESSES ? (env.NGINX_WORKER_PROCESSES === "auto" ? "auto" : Number(env.NGINX_WORKER_PROCESSES)) : "auto",
-    // Local: no more than this machine's descriptor limit allows (nginx warns about the rest).
-    workerConnections: envInt(env, "NGINX_WORKER_CONNECTIONS", local ? Math.max(1024, Math.min(65536, hardDescriptorLimit() - 1024)) : 65536),
+    workerConnections,
+    workerRlimitNofile: local ? Math.min(workerConnections + 1024, hardDescriptorLimit()) : workerConnections + 1024,
     chatPingIntervalSeconds: envInt(env, "CHAT_PING_INTERVAL_SECONDS", 25),
     limits: {
       authPerMinute: envInt(env, "EDGE_AUTH_PER_MINUTE", 20),
@@ -365,8 +369,8 @@ export function renderNginxConfig(o: RenderOptions): string {
     `worker_processes ${o.workerProcesses};`,
     // Unlike Bun, nginx does not raise its own descriptor limit (a container's soft limit may be
     // 1024): ask for what the connections need. Above the hard limit nginx logs an alert and keeps
-    // the limit it has, so the local target asks for no more than this machine allows.
-    `worker_rlimit_nofile ${local ? Math.min(o.workerConnections + 1024, hardDescriptorLimit()) : o.workerConnections + 1024};`,
+    // the limit it has.
+    `worker_rlimit_nofile ${o.workerRlimitNofile};`,
     local ? `pid ${o.prefixDir}/nginx.pid;` : "pid /tmp/nginx.pid;",
     "error_log stderr warn;",
     "",

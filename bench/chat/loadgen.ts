@@ -247,7 +247,7 @@ export class LoadGenerator {
     this.stepStats.delivered++;
     const latency = Date.now() - data.clientTs;
     this.latency.push(latency);
-    if (TIMELINE) this.recordTimeline(data.clientTs, latency, `${p.sender.index % this.o.urls.length}>${s.index % this.o.urls.length}`);
+    if (TIMELINE) this.recordTimeline(data.clientTs, latency, p.sender, s);
     if (p.remaining === 0) this.pending.delete(key);
   }
 
@@ -269,19 +269,20 @@ export class LoadGenerator {
 
   /** BENCH_CHAT_TIMELINE=1: worst latency per 250 ms of send time, to tell stalls from a spread tail. */
   private timeline = new Map<number, { n: number; slow: number; max: number; paths: Map<string, number> }>();
-  /** `path`: sender's server → recipient's server (socket index modulo the URLs), for the slow ones */
-  private recordTimeline(clientTs: number, latency: number, path: string): void {
+  /** Slow copies are counted by path: sender's server → recipient's (socket index modulo the URLs). */
+  private recordTimeline(clientTs: number, latency: number, from: Sock, to: Sock): void {
     const slot = Math.floor(clientTs / 250);
     const t = this.timeline.get(slot) ?? { n: 0, slow: 0, max: 0, paths: new Map() };
     t.n++;
     if (latency > 25) {
       t.slow++;
+      const path = `${from.index % this.o.urls.length}>${to.index % this.o.urls.length}`;
       t.paths.set(path, (t.paths.get(path) ?? 0) + 1);
     }
     if (latency > t.max) t.max = latency;
     this.timeline.set(slot, t);
   }
-  /** The generator's own event-loop lag per slot: a stall here delays every copy it receives. */
+  /** The generator's own event-loop lag per slot (by receive time; copies are slotted by send time, a few ms apart): a stall here delays every copy it receives. */
   private loopLag = new Map<number, number>();
   private watchLoopLag(seconds: number): void {
     let last = Date.now();

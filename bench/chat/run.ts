@@ -84,6 +84,8 @@ export interface ChatReport {
   seconds: number;
   drain: number;
   rows: ChatRow[];
+  /** median p99 past which a system skipped the higher rates */
+  saturatedP99Ms: number;
   notes: string[];
   /** where the machine's CPU went during one extra step per system (bench/lib/perf-profile.ts) */
   profile?: { rate: number; seconds: number; hz: number; systems: Partial<Record<System, ProfileRow[]>> };
@@ -243,6 +245,7 @@ export async function runChatBench(): Promise<ChatReport> {
       seconds: SECONDS,
       drain: DRAIN,
       rows,
+      saturatedP99Ms: SATURATED_P99_MS,
       notes: [],
       ...(profile ? { profile } : {}),
     };

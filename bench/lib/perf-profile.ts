@@ -21,8 +21,6 @@ export interface ProfileRow {
   group: string;
   /** CPU microseconds per message over the recorded window */
   usPerMsg: number;
-  /** share of the machine's busy samples */
-  share: number;
   kernel: number;
   jit: number;
   /** the group's heaviest named symbols, share of the group's samples */
@@ -63,7 +61,6 @@ const LINE = /^\s*(.+?)\s+(\d+)\s+[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$/;
 export function summarizePerf(file: string, groups: ProfileGroup[], messages: number): ProfileRow[] {
   const out = spawnSync(["perf", "script", "-i", file, "-F", "comm,pid,ip,sym,dso"], { stdout: "pipe", stderr: "ignore", maxBuffer: 1 << 30 });
   const tallies = new Map<string, Tally>();
-  let busy = 0;
   const groupOf = (comm: string, pid: number): string => {
     for (const g of groups) if (g.pids?.includes(pid) || g.comms?.includes(comm)) return g.name;
     return "other";
@@ -74,7 +71,6 @@ export function summarizePerf(file: string, groups: ProfileGroup[], messages: nu
     const [, comm, pidText, symbol, dso] = m as unknown as [string, string, string, string, string];
     const pid = Number(pidText);
     if (pid === 0) continue; // the idle task
-    busy++;
     const name = groupOf(comm, pid);
     let t = tallies.get(name);
     if (!t) tallies.set(name, (t = { samples: 0, kernel: 0, jit: 0, symbols: new Map() }));
@@ -96,7 +92,6 @@ export function summarizePerf(file: string, groups: ProfileGroup[], messages: nu
       return {
         group: name,
         usPerMsg: (t.samples * usPerSample) / Math.max(1, messages),
-        share: t.samples / Math.max(1, busy),
         kernel: t.kernel / t.samples,
         jit: t.jit / t.samples,
         top,

@@ -2,6 +2,7 @@
  * Starts the real api (real Postgres, real Redis, a real TCP server on a free port) inside the
  * test process, and a small cookie-keeping HTTP client that speaks to it like a browser would.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { loadConfig, type Config } from "@xplicit/shared/config";
 import { createApp, type AppOptions } from "../../services/api/src/app.ts";
 import { createApiDeps, type ApiDeps } from "../../services/api/src/deps.ts";
@@ -29,6 +30,45 @@ export async function startTestApi(env: Record<string, string> = {}, opts: AppOp
       server.stop(true);
       await deps.close();
     },
+  };
+}
+
+/** A started api as a test file uses it (stopping is the file's afterAll, not the tests'). */
+export type RunningApi = Omit<TestApi, "stop">;
+
+/**
+ * The real api for one test file: started before its tests, stopped after them. `worker` also
+ * runs the notification worker's consumers (with that environment) in the test process. The handle
+ * can be taken at load time and used from the tests.
+ */
+export function useTestApi(env: Record<string, string> = {}, opts: { worker?: Record<string, string> } = {}): RunningApi {
+  let api: TestApi | null = null;
+  let stopWorker: (() => Promise<void>) | null = null;
+  beforeAll(async () => {
+    api = await startTestApi(env);
+    if (opts.worker) {
+      // imported here: the worker harness itself builds on this file
+      const { startInProcessWorker } = await import("../notifications/in-process-worker.ts");
+      const worker = await startInProcessWorker(opts.worker);
+      stopWorker = () => worker.stop();
+    }
+  });
+  afterAll(async () => {
+    await stopWorker?.();
+    await api?.stop();
+  });
+  const started = (): TestApi => {
+    if (!api) throw new Error("the api is started in beforeAll: use it from a test");
+    return api;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get deps() {
+      return started().deps;
+    },
+    client: () => started().client(),
   };
 }
 
@@ -91,7 +131,7 @@ export function newMember(overrides: Record<string, unknown> = {}) {
   };
 }
 
-export async function registeredClient(api: TestApi, overrides: Record<string, unknown> = {}) {
+export async function registeredClient(api: RunningApi, overrides: Record<string, unknown> = {}) {
   const client = api.client();
   const reg = newMember(overrides);
   const res = await client.post("/api/auth/register", reg);

@@ -1,12 +1,10 @@
 /** The notification worker's job consumers inside the test process (the crash test spawns real processes). */
-import { afterAll, beforeAll } from "bun:test";
 import { loadConfig } from "@xplicit/shared/config";
 import { Queue } from "bullmq";
 import { QUEUES, jobIdFor, type QueueKind } from "@xplicit/shared/modules/notifications";
 import { redisKeys, createRedis } from "@xplicit/shared/redis";
 import { createWorkerDeps } from "../../services/notification-worker/src/deps.ts";
 import { startWorkers } from "../../services/notification-worker/src/workers.ts";
-import { startTestApi, type TestApi } from "../harness/api.ts";
 
 export async function startInProcessWorker(env: Record<string, string> = {}) {
   const config = loadConfig({ ...process.env, ...env });
@@ -19,37 +17,6 @@ export async function startInProcessWorker(env: Record<string, string> = {}) {
       await running.stop();
       await deps.close();
     },
-  };
-}
-
-/**
- * The real api plus the worker's consumers for one test file: started before its tests, stopped
- * after them. The handle can be taken at load time and used from the tests.
- */
-export function apiWithWorker(workerEnv: Record<string, string> = {}): TestApi {
-  let api: TestApi | null = null;
-  let worker: Awaited<ReturnType<typeof startInProcessWorker>> | null = null;
-  beforeAll(async () => {
-    api = await startTestApi();
-    worker = await startInProcessWorker(workerEnv);
-  });
-  afterAll(async () => {
-    await worker?.stop();
-    await api?.stop();
-  });
-  const started = (): TestApi => {
-    if (!api) throw new Error("the api is started in beforeAll: use it from a test");
-    return api;
-  };
-  return {
-    get url() {
-      return started().url;
-    },
-    get deps() {
-      return started().deps;
-    },
-    client: () => started().client(),
-    stop: () => started().stop(),
   };
 }
 

@@ -1,11 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { newMember, registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+import { describe, expect, test } from "bun:test";
+import { newMember, registeredClient, startTestApi, useTestApi } from "../../../../../tests/harness/api.ts";
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi({ LOGIN_MAX_FAILURES_PER_ACCOUNT: "3" });
-});
-afterAll(() => api.stop());
+const api = useTestApi({ LOGIN_MAX_FAILURES_PER_ACCOUNT: "3" });
 
 function yearsAgo(years: number, dayOffset = 0): string {
   const d = new Date();

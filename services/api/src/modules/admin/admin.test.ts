@@ -1,7 +1,7 @@
 /** Operator broadcasts: who may send one, and that it reaches every member with readable progress. */
 import { expect, test, setDefaultTimeout } from "bun:test";
-import { registeredClient } from "../../../../../tests/harness/api.ts";
-import { apiWithWorker, waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
+import { registeredClient, useTestApi } from "../../../../../tests/harness/api.ts";
+import { waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
 import { broadcastJobId } from "@xplicit/shared/modules/notifications";
 
 // real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
@@ -9,7 +9,7 @@ setDefaultTimeout(60_000);
 
 const CERT = { "x-client-verify": "SUCCESS", "x-client-dn": "CN=operator", "x-client-fingerprint": "ab".repeat(20) };
 
-const api = apiWithWorker({ FANOUT_BATCH_SIZE: "7" });
+const api = useTestApi({}, { worker: { FANOUT_BATCH_SIZE: "7" } });
 
 test("only an admin with a verified client certificate may broadcast", async () => {
   const member = await registeredClient(api);

@@ -1,15 +1,11 @@
 /** The HTTP long-poll: bounded per member, and every parked request is woken by an event. */
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { registeredClient, useTestApi } from "../../../../../tests/harness/api.ts";
 import { MAX_WAITERS_PER_MEMBER } from "./waiters.ts";
 
 setDefaultTimeout(60_000);
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(() => api.stop());
+const api = useTestApi();
 
 test("a burst of long-polls from one member is capped with 429; the parked ones are all woken by the next event", async () => {
   const a = await registeredClient(api);

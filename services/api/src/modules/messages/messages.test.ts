@@ -1,15 +1,11 @@
 /** Conversations and messages over HTTP: bad text, read markers. */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { registeredClient, useTestApi } from "../../../../../tests/harness/api.ts";
 import { HTTP_SENDS_PER_10S, NEW_CONVERSATIONS_PER_10MIN } from "./routes.ts";
 
 setDefaultTimeout(60_000);
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(() => api.stop());
+const api = useTestApi();
 
 async function pair() {
   const a = await registeredClient(api);

@@ -1,13 +1,13 @@
 /** The notification endpoints through the real api, with the worker's consumers running. */
 import { describe, expect, test, setDefaultTimeout } from "bun:test";
-import { registeredClient, type TestClient } from "../../../../../tests/harness/api.ts";
-import { apiWithWorker, followJobId, waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
+import { registeredClient, useTestApi, type TestClient } from "../../../../../tests/harness/api.ts";
+import { followJobId, waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
 import { countUnread, insertBatch } from "@xplicit/shared/modules/notifications";
 
 // real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
 setDefaultTimeout(60_000);
 
-const api = apiWithWorker();
+const api = useTestApi({}, { worker: {} });
 
 async function followAndWait(follower: { client: TestClient; user: { id: string } }, followee: { user: { id: string; handle: string } }) {
   expect((await follower.client.post(`/api/users/${followee.user.handle}/follow`)).status).toBe(200);

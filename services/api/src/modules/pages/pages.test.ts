@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+import { describe, expect, test } from "bun:test";
+import { useTestApi } from "../../../../../tests/harness/api.ts";
 import { build, PUBLIC_DIR } from "./build.ts";
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.stop();
-});
+const api = useTestApi();
 
 describe("static pages served by the api", () => {
   test("pages are HTML, revalidated, with the strict CSP", async () => {

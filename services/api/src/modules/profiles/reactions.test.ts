@@ -1,14 +1,14 @@
 /** Profile reactions through the real api, with the notification worker's consumers running. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { jobIdFor } from "@xplicit/shared/modules/notifications";
-import { registeredClient, type TestClient } from "../../../../../tests/harness/api.ts";
-import { apiWithWorker, waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
+import { registeredClient, useTestApi, type TestClient } from "../../../../../tests/harness/api.ts";
+import { waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
 import { REACTION_WRITES_PER_MINUTE } from "./reactions.ts";
 
 // real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
 setDefaultTimeout(60_000);
 
-const api = apiWithWorker();
+const api = useTestApi({}, { worker: {} });
 
 type Member = Awaited<ReturnType<typeof registeredClient>>;
 const ZERO = { like: 0, heart: 0, fire: 0, wink: 0 };

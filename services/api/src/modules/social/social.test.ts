@@ -1,11 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { registeredClient, startTestApi, type TestApi } from "../../../../../tests/harness/api.ts";
+import { describe, expect, test } from "bun:test";
+import { registeredClient, useTestApi } from "../../../../../tests/harness/api.ts";
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(() => api.stop());
+const api = useTestApi();
 
 describe("follow and block", () => {
   test("follow, unfollow, idempotent, not yourself", async () => {
