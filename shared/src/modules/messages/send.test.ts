@@ -211,3 +211,23 @@ test("a send's answer is kept for the configured time (CHAT_SEND_ANSWER_TTL_SECO
   expect(usualTtl).toBeGreaterThan(500);
   expect(usualTtl).toBeLessThanOrEqual(600);
 });
+
+test("a first send costs one Redis command: the script that appends every participant's event and stores the answer", async () => {
+  const { a, conv } = await pair();
+  // loads the script and caches the membership, as any earlier send on a replica would have
+  await sendMessage(deps, a, { id: crypto.randomUUID(), conversationId: conv, body: "warm" });
+  const monitor = await createRedis(config.redisUrl, "test-monitor").monitor();
+  const commands: string[] = [];
+  monitor.on("monitor", (_time: string, args: string[], source: string) => {
+    // commands a script runs show up with source "lua": only the client's own are counted
+    if (source !== "lua" && args.some((arg) => arg.includes(keys.prefix))) commands.push(args[0]!.toLowerCase());
+  });
+  try {
+    await Bun.sleep(50);
+    await sendMessage(deps, a, { id: crypto.randomUUID(), conversationId: conv, body: "counted" });
+    await Bun.sleep(100);
+  } finally {
+    monitor.disconnect();
+  }
+  expect(commands).toEqual(["evalsha"]);
+});

@@ -6,7 +6,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { AppError } from "@xplicit/shared/errors";
-import { frameSeq, parseResumeEpoch } from "@xplicit/shared/modules/events";
+import { frameSeq, parseResumeEpoch, type StreamHead } from "@xplicit/shared/modules/events";
 import { conversationInfo, markRead, parseId, parseSendInput, sendMessage } from "@xplicit/shared/modules/messages";
 import { createLogger } from "@xplicit/shared/log";
 import type { UpgradeSession } from "../../deps.ts";
@@ -225,10 +225,9 @@ export class Connection implements BucketState {
     resumeOutcomes.inc({ outcome: "resync" });
   }
 
-  /** After Redis came back: find out whether the member's stream survived, and catch up. */
-  async recoverAfterRedisReconnect(): Promise<void> {
+  /** After Redis came back: given the member's stream head now, find out whether it survived, and catch up. */
+  async recoverAfterRedisReconnect(head: StreamHead): Promise<void> {
     if (this.state !== "live") return;
-    const head = await this.hub.deps.events.head(this.userId);
     // (every stream has its epoch from the welcome on, so a different one means Redis lost it)
     const lost = head.seq < this.cursor || head.epoch !== this.epoch;
     if (lost) {

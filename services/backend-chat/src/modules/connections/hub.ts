@@ -261,8 +261,13 @@ export class Hub {
   private async recoverStreamsOnce(): Promise<void> {
     // A restarted Redis may have lost presence too: say at once who is here, not at the next beat.
     await this.heartbeat().catch(() => {});
-    for (const group of this.members.values()) {
-      for (const conn of inGroup(group)) await conn.recoverAfterRedisReconnect().catch(() => conn.close(1011, "recovery failed"));
+    for (const [userId, group] of this.members) {
+      // one read of the member's stream head for all of their sockets here
+      const head = await this.deps.events.head(userId).catch(() => null);
+      for (const conn of inGroup(group)) {
+        if (!head) conn.close(1011, "recovery failed");
+        else await conn.recoverAfterRedisReconnect(head).catch(() => conn.close(1011, "recovery failed"));
+      }
     }
   }
 
