@@ -212,20 +212,19 @@ export function runSession(o: SessionOptions): void {
     }, TAIL_GRACE_MS);
   }
 
-  /** The member's last seq in the api's event log, or null when it cannot be told. */
+  /**
+   * The member's last seq in the api's event log, or null when it cannot be told (another epoch:
+   * Redis lost the stream). Without `after` the api answers with the head as `cursor` and no events,
+   * so this never downloads the replay window. (Like any poll, it marks the member online for a
+   * presence period.)
+   */
   function logHead(): number | null {
-    const q = `after=${dev.cursor}&wait=0${dev.epoch ? `&epoch=${encodeURIComponent(dev.epoch)}` : ""}`;
+    const q = `wait=0${dev.epoch ? `&epoch=${encodeURIComponent(dev.epoch)}` : ""}`;
     const res = http.get(`${BASE_URL}/api/events?${q}`, authParams(o.member.sid, "tail_check", { tags }));
     if (res.status !== 200) return null;
     const body = json<any>(res);
-    if (!body) return null;
-    if (body.resync) {
-      // More missed than the replay window holds: all of it is missing on this socket.
-      return body.resync.reason === "window_exceeded" && Number.isSafeInteger(body.cursor) ? Number(body.cursor) : null;
-    }
-    let head = dev.cursor;
-    if (Array.isArray(body.events)) for (const ev of body.events) head = Math.max(head, Number(ev && ev.seq) || 0);
-    return head;
+    if (!body || body.resync || !Number.isSafeInteger(body.cursor)) return null;
+    return Number(body.cursor);
   }
 
   function close(): void {
