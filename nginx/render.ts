@@ -308,7 +308,9 @@ const EDGE_ERRORS: { statuses: number[]; status: number; code: string; message: 
 
 function edgeErrorPages(): string[] {
   const out: string[] = ["# nginx's own errors as JSON (see EDGE_ERRORS in nginx/render.ts)."];
-  for (const e of EDGE_ERRORS) out.push(`error_page ${e.statuses.join(" ")} @error_${e.code};`);
+  // "=": the answer's status is the one the named location returns (431 for nginx's internal 494),
+  // not the status that triggered the page.
+  for (const e of EDGE_ERRORS) out.push(`error_page ${e.statuses.join(" ")} = @error_${e.code};`);
   for (const e of EDGE_ERRORS) {
     out.push(
       `location @error_${e.code} {`,

@@ -13,6 +13,7 @@ import {
   newMemberBody,
   nextFrame,
   reserveEdgePorts,
+  freePort,
   startEdge,
   type Edge,
 } from "../harness/edge.ts";
@@ -138,7 +139,10 @@ describe("routing over TLS", () => {
     const res = await edgeFetch(edge, "/api/me", { headers: { cookie: `__Host-sid=${"a".repeat(20000)}` } });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
-    expect((await res.json()).error.code).toBeString();
+    const body = await res.json();
+    expect(body.error.code).toBeString();
+    expect(res.status).toBe(431);
+    expect(body.error.code).toBe("headers_too_large");
   });
 });
 
@@ -226,4 +230,19 @@ describe("rate limits", () => {
     expect((await limited[0]!.json()).error.code).toBe("rate_limited");
     await Promise.all(responses.filter((r) => r !== limited[0]).map((r) => r.arrayBuffer()));
   }, 30000);
+});
+
+describe("no service behind the edge", () => {
+  test("nginx's own 502 is the services' JSON error shape, with the security headers", async () => {
+    const nobody = await startEdge({ apiPort: await freePort(), chatPorts: [] });
+    try {
+      const res = await edgeFetch(nobody, "/api/me");
+      expect(res.status).toBe(502);
+      expect(res.headers.get("content-type")).toContain("application/json");
+      expect((await res.json()).error.code).toBe("bad_gateway");
+      expectSecurityHeaders(res.headers);
+    } finally {
+      await nobody.stop();
+    }
+  });
 });
