@@ -19,12 +19,15 @@ export interface PresenceOptions {
 /**
  * ARGV: replica, deadline (0 = remove the replica's field), now, hash TTL, then pairs of
  * (presence hash key, online key). Sets or removes the replica's field in each hash, then makes
- * the online key expire at the latest deadline still ahead, or deletes it when none is.
+ * the online key expire at the latest deadline still ahead, or deletes it when none is. Returns
+ * was, is (1/0: online before and after) for each member, so a flip needs no reads around it.
  */
 const UPDATE_SCRIPT = `
 local replica, deadline, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local out = {}
 for i = 5, #ARGV, 2 do
   local hash, online = ARGV[i], ARGV[i + 1]
+  out[#out + 1] = redis.call('EXISTS', online)
   if deadline > 0 then
     redis.call('HSET', hash, replica, deadline)
     redis.call('EXPIRE', hash, ttl)
@@ -36,15 +39,27 @@ for i = 5, #ARGV, 2 do
     local d = tonumber(v)
     if d and d > latest then latest = d end
   end
-  if latest > now then redis.call('SET', online, '1', 'EXAT', latest) else redis.call('DEL', online) end
+  if latest > now then
+    redis.call('SET', online, '1', 'EXAT', latest)
+    out[#out + 1] = 1
+  else
+    redis.call('DEL', online)
+    out[#out + 1] = 0
+  end
 end
-return 1
+return out
 `;
 
 /** Members per script call: bounds how long one call holds Redis. */
 const CHUNK = 1000;
 
-type WithUpdate = { xpPresenceUpdate(...args: (string | number)[]): Promise<number> };
+type WithUpdate = { xpPresenceUpdate(...args: (string | number)[]): Promise<number[]> };
+
+/** A member's cluster-wide online state before and after one replica's change. */
+export interface PresenceChange {
+  wasOnline: boolean;
+  isOnline: boolean;
+}
 
 export function createPresence(opts: PresenceOptions) {
   const { redis, keys } = opts;
@@ -54,25 +69,28 @@ export function createPresence(opts: PresenceOptions) {
 
   const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-  async function apply(replica: string, userIds: Iterable<string>, remove: boolean): Promise<void> {
+  async function apply(replica: string, userIds: Iterable<string>, remove: boolean): Promise<PresenceChange[]> {
     const ids = [...userIds];
     const now = nowSeconds();
     const deadline = remove ? 0 : now + ttl;
+    const changes: PresenceChange[] = [];
     for (let i = 0; i < ids.length; i += CHUNK) {
       const args: (string | number)[] = [replica, deadline, now, ttl];
       for (const id of ids.slice(i, i + CHUNK)) args.push(keys.presence(id), keys.online(id));
-      await update(...args);
+      const flat = await update(...args);
+      for (let j = 0; j < flat.length; j += 2) changes.push({ wasOnline: flat[j] === 1, isOnline: flat[j + 1] === 1 });
     }
+    return changes;
   }
 
   /** The member's first socket on this replica opened. */
-  async function connected(userId: string, replica: string): Promise<void> {
-    await apply(replica, [userId], false);
+  async function connected(userId: string, replica: string): Promise<PresenceChange> {
+    return (await apply(replica, [userId], false))[0]!;
   }
 
   /** The member's last socket on this replica closed. */
-  async function disconnected(userId: string, replica: string): Promise<void> {
-    await apply(replica, [userId], true);
+  async function disconnected(userId: string, replica: string): Promise<PresenceChange> {
+    return (await apply(replica, [userId], true))[0]!;
   }
 
   /** Heartbeat for every member this replica holds. */

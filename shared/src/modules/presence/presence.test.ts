@@ -30,3 +30,10 @@ test("the online key expires at the latest replica deadline, so a dead replica's
   // only the expired deadline is left: offline, not "online until the hash expires"
   expect(await presence.online(["3", "4"])).toEqual([false, true]);
 });
+
+test("each change says whether the member's cluster-wide state flipped (what partners are told)", async () => {
+  expect(await presence.connected("5", "replica-a")).toEqual({ wasOnline: false, isOnline: true });
+  expect(await presence.connected("5", "replica-b")).toEqual({ wasOnline: true, isOnline: true });
+  expect(await presence.disconnected("5", "replica-a")).toEqual({ wasOnline: true, isOnline: true });
+  expect(await presence.disconnected("5", "replica-b")).toEqual({ wasOnline: true, isOnline: false });
+});

@@ -151,17 +151,13 @@ export class Hub {
     const { presence, config, events } = this.deps;
     try {
       const replica = config.chat.replicaName;
-      const [wasOnline] = await presence.online([userId]);
-      if (online) {
-        await presence.connected(userId, replica);
-        // The badge count is cached while the member is online: a fan-out to them then never
-        // has to count in Postgres before their live event.
-        void this.deps.unread.get([userId]).catch(() => {});
-      } else await presence.disconnected(userId, replica);
-      const [isOnline] = await presence.online([userId]);
+      const { wasOnline, isOnline } = online ? await presence.connected(userId, replica) : await presence.disconnected(userId, replica);
+      // The badge count is cached while the member is online: a fan-out to them then never has
+      // to count in Postgres before their live event.
+      if (online) void this.deps.unread.get([userId]).catch(() => {});
       if (wasOnline === isOnline) return;
       const partners = await this.partnersOf(userId);
-      await events.publishEphemeral(partners, frame.presence(userId, !!isOnline));
+      await events.publishEphemeral(partners, frame.presence(userId, isOnline));
     } catch (err) {
       log.debug("presence update failed", { error: (err as Error).message });
     }
