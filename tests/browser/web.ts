@@ -7,6 +7,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from "playwright-core";
+import { readBody } from "../harness/body.ts";
 import { reserveEdgePorts, startEdge, type Edge, type EdgePorts } from "../harness/edge.ts";
 import { startStack, type Stack } from "../harness/stack.ts";
 
@@ -114,10 +115,7 @@ export async function register(web: Web, origin = web.edge.origin): Promise<Memb
         headers: { origin, cookie: `__Host-sid=${sid}`, ...(payload === undefined ? {} : { "content-type": "application/json" }) },
         body: payload === undefined ? undefined : JSON.stringify(payload),
       });
-      const text = await r.text();
-      let json: any = null;
-      try { json = text ? JSON.parse(text) : null; } catch { json = text; }
-      return { status: r.status, json };
+      return { status: r.status, json: (await readBody(r)).json };
     },
   };
 }

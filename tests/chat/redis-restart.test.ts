@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
+import { redisKeys } from "@xplicit/shared/redis";
 import { freePort, startStack, type Stack } from "../harness/stack.ts";
 import { connected, conversation, member } from "./fixtures.ts";
 
@@ -50,7 +51,7 @@ test("Redis restarted with its data lost: open clients are told to resync, then 
   const a1 = await connected(a, r1);
   const b1 = await connected(b, r2);
   // A connecting member's unread badge is cached (fan-outs then never count in Postgres for them).
-  expect(await keyExists(`${process.env.REDIS_PREFIX}notif:unread:${b.id}`)).toBe(true);
+  expect(await keyExists(redisKeys(process.env.REDIS_PREFIX!).unread(b.id))).toBe(true);
   await a1.sendMessage(conv, "before the restart");
   await b1.waitFor(() => b1.messages().length === 1, 5000, "first message");
 
@@ -71,7 +72,7 @@ test("Redis restarted with its data lost: open clients are told to resync, then 
   expect(sent.type).toBe("sent");
   await b1.waitFor(() => b1.messages().some((m) => m.data.body === "after the restart"), 10_000, "message after restart");
   // Presence is written again on reconnect, not only at the next 30 s heartbeat.
-  expect(await keyExists(`${process.env.REDIS_PREFIX}online:${b.id}`)).toBe(true);
+  expect(await keyExists(redisKeys(process.env.REDIS_PREFIX!).online(b.id))).toBe(true);
   for (const r of [r1, r2]) {
     await (async () => {
       for (let i = 0; i < 50; i++) {
