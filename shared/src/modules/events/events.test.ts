@@ -85,3 +85,39 @@ test("outside the window, replay refuses instead of skipping", async () => {
   const recent = await events.replayAfter("201", head.seq - 2, head.epoch);
   expect(recent.ok && recent.frames.map(frameSeq)).toEqual([head.seq - 1, head.seq]);
 });
+
+test("guarded appends asked for in one tick share one Redis command, and each gets its own outcome", async () => {
+  const guard = (key: string) => ({ key: keys.sendDedup("501", key), ttlSeconds: 60, seqOf: 0, head: '{"seq":', tail: "}" });
+  const msg = (n: number) => ["501", "502"].map((userId) => ({ userId, kind: "message" as const, data: { n } }));
+  await redis.set(keys.sendDedup("501", "taken"), '{"seq":0}');
+  // a counter that is not a number makes that one append fail inside the script
+  await redis.set(keys.memberSeq("503"), "not a number");
+  await events.appendOnce(msg(0), guard("warm")); // loads the script, as any earlier send would have
+
+  const monitor = await createRedis(process.env.REDIS_URL!, "events-test-monitor").monitor();
+  const commands: string[] = [];
+  monitor.on("monitor", (_t: string, args: string[], source: string) => {
+    if (source !== "lua" && args.some((a) => a.includes(keys.prefix))) commands.push(args[0]!.toLowerCase());
+  });
+  await Bun.sleep(50);
+  const outcomes = await Promise.allSettled([
+    events.appendOnce(msg(1), guard("first")),
+    events.appendOnce(msg(2), guard("taken")),
+    events.appendOnce([{ userId: "503", kind: "message", data: { n: 3 } }], guard("broken")),
+    events.appendOnce(msg(4), guard("fourth")),
+  ]);
+  await Bun.sleep(100);
+  monitor.disconnect();
+  expect(commands).toEqual(["evalsha"]);
+
+  const [first, taken, broken, fourth] = outcomes;
+  expect(first).toMatchObject({ status: "fulfilled", value: { ok: true, appended: [{ userId: "501", seq: 2 }, { userId: "502", seq: 2 }] } });
+  expect(taken).toEqual({ status: "fulfilled", value: { ok: false, existing: '{"seq":0}' } });
+  expect(broken.status).toBe("rejected");
+  expect(fourth).toMatchObject({ status: "fulfilled", value: { ok: true, appended: [{ seq: 3 }, { seq: 3 }] } });
+  // the frame handed back is the one the sender's stream holds, byte for byte
+  const head = await events.head("501");
+  const replay = await events.replayAfter("501", 1, head.epoch);
+  expect(replay.ok && replay.frames).toEqual([(first as PromiseFulfilledResult<any>).value.frame, (fourth as PromiseFulfilledResult<any>).value.frame]);
+  expect(await redis.get(keys.sendDedup("501", "fourth"))).toBe('{"seq":3}');
+});

@@ -38,7 +38,10 @@ export interface AppendGuard {
   placeholder?: string;
 }
 
-export type GuardedAppend = { ok: true; appended: Appended[] } | { ok: false; existing: string };
+export type GuardedAppend =
+  /** `frame`: the event as the guarded member's stream got it (for the socket that asked, to write at once) */
+  | { ok: true; appended: Appended[]; frame: string }
+  | { ok: false; existing: string };
 
 export interface StreamHead {
   seq: number;
@@ -96,12 +99,12 @@ export function createEventStream(opts: EventStreamOptions) {
   const { redis, keys, maxEvents, maxAgeSeconds } = opts;
   redis.defineCommand("xpAppendEvent", { numberOfKeys: 4, lua: APPEND_SCRIPT });
   redis.defineCommand("xpAppendEvents", { numberOfKeys: 0, lua: APPEND_MANY_SCRIPT });
-  redis.defineCommand("xpAppendOnce", { numberOfKeys: 0, lua: APPEND_ONCE_SCRIPT });
+  redis.defineCommand("xpAppendOnceMany", { numberOfKeys: 0, lua: APPEND_ONCE_SCRIPT });
   type Reply = [number, number];
   type WithAppend = {
     xpAppendEvent(...args: (string | number)[]): Promise<Reply>;
     xpAppendEvents(...args: (string | number)[]): Promise<(number | string)[]>;
-    xpAppendOnce(...args: (string | number)[]): Promise<(number | string)[]>;
+    xpAppendOnceMany(...args: (string | number)[]): Promise<(number | string)[][]>;
   };
 
   function args(req: AppendRequest, ts: number): (string | number)[] {
@@ -119,21 +122,24 @@ export function createEventStream(opts: EventStreamOptions) {
   }
 
   /**
-   * The members' part of a bulk script's arguments, as `append_members` reads it. Consecutive
-   * requests with the same data (a message to every participant) share one serialised frame tail.
+   * Pushes the members' part of a bulk script's arguments, as `append_members` reads it, onto
+   * `argv`. Consecutive requests with the same data (a message to every participant) share one
+   * serialised frame tail. Returns the frame tail of request `tailOf` ('' for none).
    */
-  function membersArgv(reqs: readonly AppendRequest[], ts: number): (string | number)[] {
-    const argv: (string | number)[] = [maxEvents, maxAgeSeconds, reqs.length];
+  function pushMembers(argv: (string | number)[], reqs: readonly AppendRequest[], ts: number, tailOf = -1): string {
+    argv.push(maxEvents, maxAgeSeconds, reqs.length);
     let tail = "";
-    let tailOf: AppendRequest | null = null;
-    for (const req of reqs) {
-      if (!tailOf || req.data !== tailOf.data || req.kind !== tailOf.kind) {
-        tailOf = req;
+    let wanted = "";
+    let tailFor: AppendRequest | null = null;
+    reqs.forEach((req, i) => {
+      if (!tailFor || req.data !== tailFor.data || req.kind !== tailFor.kind) {
+        tailFor = req;
         tail = eventFrameTail(req.kind, req.data, ts);
       }
+      if (i === tailOf) wanted = tail;
       argv.push(keys.memberSeq(req.userId), keys.memberEpoch(req.userId), keys.memberLog(req.userId), keys.online(req.userId), keys.memberChannel(req.userId), tail, newEpoch());
-    }
-    return argv;
+    });
+    return wanted;
   }
 
   /** Appended entries from a script's flat `seq, online, …` reply, starting at `from`. */
@@ -159,7 +165,9 @@ export function createEventStream(opts: EventStreamOptions) {
     for (let start = 0; start < reqs.length; start += APPEND_CHUNK) {
       const chunk = reqs.slice(start, start + APPEND_CHUNK);
       chunks.push(chunk);
-      pipeline.xpAppendEvents(...membersArgv(chunk, ts));
+      const argv: (string | number)[] = [];
+      pushMembers(argv, chunk, ts);
+      pipeline.xpAppendEvents(...argv);
     }
     const out: Appended[] = [];
     (await pipeline.exec()).forEach(([err, flat], c) => {
@@ -169,16 +177,62 @@ export function createEventStream(opts: EventStreamOptions) {
     return out;
   }
 
+  type OnceItem = { reqs: readonly AppendRequest[]; guard: AppendGuard; resolve: (r: GuardedAppend) => void; reject: (e: unknown) => void };
+  /** Guarded appends asked for in the same tick, sent together when the tick's work is done. */
+  let onceQueue: OnceItem[] = [];
+
+  function flushOnceQueue(): void {
+    const batch = onceQueue;
+    onceQueue = [];
+    // One call holds Redis for all of its members: a large batch is cut into several calls.
+    let from = 0;
+    let members = 0;
+    batch.forEach((item, i) => {
+      if (i > from && members + item.reqs.length > APPEND_CHUNK) {
+        sendOnceCall(batch.slice(from, i));
+        from = i;
+        members = 0;
+      }
+      members += item.reqs.length;
+    });
+    sendOnceCall(from === 0 ? batch : batch.slice(from));
+  }
+
+  function sendOnceCall(items: OnceItem[]): void {
+    const ts = Date.now();
+    const argv: (string | number)[] = [items.length];
+    const frames = items.map(({ reqs, guard: g }) => {
+      argv.push(g.key, g.ttlSeconds, g.seqOf + 1, g.head, g.tail, g.placeholder ?? "");
+      return pushMembers(argv, reqs, ts, g.seqOf);
+    });
+    (redis as unknown as WithAppend).xpAppendOnceMany(...argv).then(
+      (results) =>
+        items.forEach((item, k) => {
+          const flat = results[k]!;
+          const status = Number(flat[0]);
+          if (status === 0) return item.resolve({ ok: false, existing: String(flat[1]) });
+          if (status !== 1) return item.reject(new Error(`guarded append failed: ${String(flat[1])}`));
+          const appended = appendedFrom(item.reqs, flat, 1);
+          const seq = appended[item.guard.seqOf]!.seq;
+          // the frame exactly as the script built it for the log and the channel
+          item.resolve({ ok: true, appended, frame: `{"type":"event","seq":${seq},${frames[k]}` });
+        }),
+      (err: unknown) => items.forEach((item) => item.reject(err)),
+    );
+  }
+
   /**
    * Appends to every member's stream unless `guard.key` holds a value (other than
-   * `guard.placeholder`), and sets it, in one command: a message's events and the answer its
-   * repeats get, with no window between them. For a few members (one call holds Redis for all).
+   * `guard.placeholder`), and sets it, in one script: a message's events and the answer its
+   * repeats get, with no window between them. Calls made in the same tick (the sends of one
+   * Postgres batch) share one Redis command.
    */
-  async function appendOnce(reqs: readonly AppendRequest[], guard: AppendGuard): Promise<GuardedAppend> {
-    const argv = [guard.key, guard.ttlSeconds, guard.seqOf + 1, guard.head, guard.tail, guard.placeholder ?? "", ...membersArgv(reqs, Date.now())];
-    const flat = await (redis as unknown as WithAppend).xpAppendOnce(...argv);
-    if (Number(flat[0]) === 0) return { ok: false, existing: String(flat[1]) };
-    return { ok: true, appended: appendedFrom(reqs, flat, 1) };
+  function appendOnce(reqs: readonly AppendRequest[], guard: AppendGuard): Promise<GuardedAppend> {
+    return new Promise((resolve, reject) => {
+      // (the sends of one Postgres batch resume in one run of microtasks, so they meet here)
+      if (onceQueue.length === 0) queueMicrotask(flushOnceQueue);
+      onceQueue.push({ reqs, guard, resolve, reject });
+    });
   }
 
   /** Typing and presence: live only, no seq, never replayed. */

@@ -4,7 +4,7 @@
  * a repeat a no-op; the writer also refuses blocked pairs) → one Redis command that appends a
  * `message` event to every participant's stream and stores the answer repeats get, unless an
  * answer for this id is already there. A first send costs one Postgres write (shared with the
- * other sends of its batch) and one Redis command.
+ * other sends of its batch) and one Redis command (also shared with the sends of its batch).
  */
 import { DEFAULT_SEND_ANSWER_TTL_SECONDS } from "../../config/index.ts";
 import { AppError, forbidden } from "../../errors/index.ts";
@@ -21,6 +21,12 @@ export interface SendResult {
   answer: SentAnswer;
   /** true when this `id` had been sent before and nothing was written */
   duplicate: boolean;
+  /**
+   * The event frame this call appended to the sender's own stream (seq `answer.seq`), when it
+   * appended one: the sending socket can write it with the answer instead of waiting for its copy
+   * from pub/sub.
+   */
+  ownEvent?: string;
 }
 
 function answerFor(input: SendInput, found: SentAnswer): SendResult {
@@ -71,7 +77,7 @@ interface Announcement {
  * message" notification for participants with no open client. When an answer for this id is
  * already stored, nothing is appended and that answer comes back for the caller to judge.
  */
-async function announce(deps: MessagingDeps, key: string, a: Announcement): Promise<{ answer: SentAnswer } | { existing: SentAnswer }> {
+async function announce(deps: MessagingDeps, key: string, a: Announcement): Promise<{ answer: SentAnswer; ownEvent: string } | { existing: SentAnswer }> {
   const data: MessageEventData = {
     messageId: a.message.id,
     conversationId: a.input.conversationId,
@@ -93,7 +99,7 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
   const offline = result.appended.filter((x) => !x.online && x.userId !== a.senderId).map((x) => x.userId);
   // A missed "you have a message" notification must never fail the send itself.
   if (offline.length && deps.onOfflineRecipients) void deps.onOfflineRecipients(offline, data).catch(() => {});
-  return { answer: { ...base, seq: result.appended[senderIndex]!.seq } };
+  return { answer: { ...base, seq: result.appended[senderIndex]!.seq }, ownEvent: result.frame };
 }
 
 /**
@@ -112,7 +118,7 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
   if (late) return answerFor(input, late);
   const announced = await announce(deps, key, { members, senderId, input, message: { id: row.id, body: row.body, createdAt: row.created_at } });
   if ("existing" in announced) return answerFor(input, announced.existing);
-  return { answer: announced.answer, duplicate: true };
+  return { answer: announced.answer, duplicate: true, ownEvent: announced.ownEvent };
 }
 
 export async function sendMessage(deps: MessagingDeps, senderId: string, input: SendInput): Promise<SendResult> {
@@ -135,5 +141,5 @@ export async function sendMessage(deps: MessagingDeps, senderId: string, input: 
     if (other) await deps.sql`delete from messages where conversation_id = ${input.conversationId} and id = ${outcome.messageId}`;
     return answerFor(input, announced.existing);
   }
-  return { answer: announced.answer, duplicate: false };
+  return { answer: announced.answer, duplicate: false, ownEvent: announced.ownEvent };
 }

@@ -410,12 +410,29 @@ export class Connection implements BucketState {
     this.sendChain = (this.sendChain ?? Promise.resolve()).then(async () => {
       try {
         const input = parseSendInput(msg, this.hub.deps.config.chat.maxBodyChars);
-        const { answer, duplicate } = await sendMessage(this.hub.deps.messaging, this.userId, input);
+        const { answer, duplicate, ownEvent } = await sendMessage(this.hub.deps.messaging, this.userId, input);
         if (duplicate) sendDedupHits.inc();
-        this.sendControl(JSON.stringify({ type: "sent", ...answer }), "sent");
+        this.answerSend(JSON.stringify({ type: "sent", ...answer }), answer.seq, ownEvent);
       } catch (err) {
         this.replyError(err, ref);
       }
+    });
+  }
+
+  /**
+   * The `sent` answer. When this socket's next event is the sender's own copy of the message, it
+   * goes out in the same write: one syscall and one wake-up instead of two, and the copy that
+   * comes back from pub/sub is then dropped as already delivered (seq ≤ cursor).
+   */
+  private answerSend(sent: string, seq: number, ownEvent: string | undefined): void {
+    const ws = this.ws;
+    if (!ownEvent || !ws || this.state !== "live" || seq !== this.cursor + 1) {
+      this.sendControl(sent, "sent");
+      return;
+    }
+    ws.cork(() => {
+      this.sendControl(sent, "sent");
+      this.writeEvent(ownEvent, seq);
     });
   }
 

@@ -26,7 +26,9 @@ async function redisRelay(redisUrl: string) {
   const target = new URL(redisUrl);
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const heldBack: { upstream: net.Socket; chunk: Buffer }[] = [];
+  const heldReplies: { client: net.Socket; chunk: Buffer }[] = [];
   let holding = false;
+  let holdingReplies = false;
   let sent = "";
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 6379), target.hostname);
@@ -37,7 +39,10 @@ async function redisRelay(redisUrl: string) {
       if (holding) heldBack.push({ upstream, chunk });
       else upstream.write(chunk);
     });
-    upstream.on("data", (chunk) => client.write(chunk));
+    upstream.on("data", (chunk: Buffer) => {
+      if (holdingReplies) heldReplies.push({ client, chunk });
+      else client.write(chunk);
+    });
     const end = () => {
       pairs.delete(pair);
       client.destroy();
@@ -55,6 +60,12 @@ async function redisRelay(redisUrl: string) {
     release() {
       holding = false;
       for (const { upstream, chunk } of heldBack.splice(0)) upstream.write(chunk);
+    },
+    /** What Redis sends (replies, pub/sub messages) reaches the client no more until `releaseReplies`. */
+    holdReplies: () => void (holdingReplies = true),
+    releaseReplies() {
+      holdingReplies = false;
+      for (const { client, chunk } of heldReplies.splice(0)) client.write(chunk);
     },
     /** Cuts every connection, as a restarted Redis does. */
     cut: () => {
@@ -120,6 +131,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  subRelay?.releaseReplies();
   subRelay?.release();
   cmdRelay?.release();
   subscriber?.disconnect();
@@ -210,4 +222,48 @@ test("recovery runs one pass at a time; requests during a pass get exactly one m
   await until("a third pass", () => passes().heads === before.heads + 3);
   await Bun.sleep(500);
   expect(passes()).toEqual({ presence: before.presence + 3, heads: before.heads + 3 });
+});
+
+test("a sender's own event goes out in the same write as its sent answer, without waiting for pub/sub; the pub/sub copy is then dropped", async () => {
+  const [a, b] = memberIds as [string, string];
+  const [{ id: conversationId }] = await sql<{ id: string }[]>`
+    insert into conversations (kind, direct_key, created_by) values ('direct', ${`hub-test:${a}:${b}`}, ${a}) returning id`;
+  await sql`insert into conversation_members (conversation_id, user_id) values (${conversationId}, ${a}), (${conversationId}, ${b})`;
+  // what the socket writes, one entry per syscall: a cork's frames together
+  const writes: string[][] = [];
+  let corked: string[] | null = null;
+  const conn = new Connection(hub, { userId: a, sessionId: "1", token: "t" });
+  conn.ws = {
+    send: (t: string) => void (corked ? corked.push(t) : writes.push([t])),
+    cork: (f: () => void) => {
+      corked = [];
+      f();
+      writes.push(corked);
+      corked = null;
+    },
+    getBufferedAmount: () => 0,
+    close() {},
+  } as never;
+  hub.track(conn);
+  await hub.attach(conn);
+  conn.state = "live";
+  conn.cursor = (await hub.deps.events.head(a)).seq;
+
+  subRelay.holdReplies();
+  try {
+    conn.received(JSON.stringify({ type: "send", id: crypto.randomUUID(), conversationId, body: "mine" }));
+    await until("the answer", () => writes.some((w) => w.some((f) => f.includes('"type":"sent"'))));
+    const [write] = writes.filter((w) => w.some((f) => f.includes('"type":"sent"')));
+    const [sent, event] = write!.map((f) => JSON.parse(f));
+    expect(sent).toMatchObject({ type: "sent", seq: conn.cursor });
+    expect(event).toMatchObject({ type: "event", seq: sent.seq, kind: "message", data: { body: "mine", clientMsgId: sent.id } });
+  } finally {
+    subRelay.releaseReplies();
+  }
+  const cursor = conn.cursor;
+  await Bun.sleep(300);
+  // the pub/sub copy came and went: nothing more was written
+  expect(writes.flat().filter((f) => f.includes('"type":"event"'))).toHaveLength(1);
+  expect(conn.cursor).toBe(cursor);
+  conn.closed();
 });
