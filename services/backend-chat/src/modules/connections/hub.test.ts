@@ -226,8 +226,9 @@ test("recovery runs one pass at a time; requests during a pass get exactly one m
 
 test("a sender's own event goes out in the same write as its sent answer, without waiting for pub/sub; the pub/sub copy is then dropped", async () => {
   const [a, b] = memberIds as [string, string];
-  const [{ id: conversationId }] = await sql<{ id: string }[]>`
+  const [created] = await sql<{ id: string }[]>`
     insert into conversations (kind, direct_key, created_by) values ('direct', ${`hub-test:${a}:${b}`}, ${a}) returning id`;
+  const conversationId = created!.id;
   await sql`insert into conversation_members (conversation_id, user_id) values (${conversationId}, ${a}), (${conversationId}, ${b})`;
   // what the socket writes, one entry per syscall: a cork's frames together
   const writes: string[][] = [];
