@@ -135,7 +135,7 @@ export class LoadGenerator {
             s.acked = s.cursor;
           }
         }
-      }, 100);
+      }, 1000); // once a second, as docs/protocol.md asks of clients
     }
   }
 

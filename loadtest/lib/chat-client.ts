@@ -163,8 +163,10 @@ export function runSession(o: SessionOptions): void {
     }
   }
 
+  let ticks = 0;
   const tick = setInterval(() => {
-    flushAck();
+    // acks once a second, as docs/protocol.md asks (the server stores one a second per socket)
+    if (++ticks % 10 === 0) flushAck();
     resendDue();
   }, 100);
   const endTimer = setTimeout(() => finish(), Math.max(0, endAt - Date.now()));

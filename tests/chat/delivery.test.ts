@@ -190,6 +190,11 @@ describe("operator view of a replica", () => {
       expect(metrics).toContain(series);
     }
     expect(Number(/chat_send_dedup_hits_total(?:\{[^}]*\})? (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
+    // frame counters by type: this replica saw at least this client's hello and two sends, and answered both
+    const framesOf = (series: string, type: string) => Number(new RegExp(`${series}\\{[^}]*type="${type}"[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    expect(framesOf("chat_frames_in_total", "hello")).toBeGreaterThanOrEqual(1);
+    expect(framesOf("chat_frames_in_total", "send")).toBeGreaterThanOrEqual(2);
+    expect(framesOf("chat_frames_out_total", "sent")).toBeGreaterThanOrEqual(2);
     c.close();
   });
 });

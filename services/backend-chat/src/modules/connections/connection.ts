@@ -124,7 +124,7 @@ export class Connection implements BucketState {
   sendControl(text: string, type: string): void {
     if (!this.ws || this.state === "closed") return;
     this.ws.send(text);
-    framesOut.inc({ type });
+    framesOut.inc(type);
     rates.out++;
   }
 
@@ -140,7 +140,7 @@ export class Connection implements BucketState {
     }
     ws.send(text);
     this.cursor = seq;
-    framesOut.inc({ type: "event" });
+    framesOut.inc("event");
     rates.out++;
     const ts = frameTs(text);
     if (ts) deliveryLatency.observe(Math.max(0, Date.now() - ts) / 1000);
@@ -256,7 +256,7 @@ export class Connection implements BucketState {
       return;
     }
     if (message.length > this.hub.deps.config.chat.maxFrameBytes) {
-      framesIn.inc({ type: "oversized" });
+      framesIn.inc("oversized");
       this.sendControl(frame.error("frame_too_large", `frames are limited to ${this.hub.deps.config.chat.maxFrameBytes} bytes`), "error");
       return;
     }
@@ -266,12 +266,12 @@ export class Connection implements BucketState {
       if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not an object");
       msg = parsed as Record<string, unknown>;
     } catch {
-      framesIn.inc({ type: "bad_json" });
+      framesIn.inc("bad_json");
       this.sendControl(frame.error("bad_json", "a frame must be a JSON object"), "error");
       return;
     }
     const type = typeof msg.type === "string" ? msg.type : "";
-    framesIn.inc({ type: KNOWN_TYPES.has(type) ? type : "unknown" });
+    framesIn.inc(KNOWN_TYPES.has(type) ? type : "unknown");
     if (type !== "hello" && this.state === "awaiting_hello") {
       this.sendControl(frame.error("hello_required", "send hello first", type || null), "error");
       return;

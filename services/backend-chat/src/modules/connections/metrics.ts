@@ -1,9 +1,9 @@
-import { counter, gauge, histogram } from "@xplicit/shared/metrics";
+import { counter, gauge, histogram, hotCounter } from "@xplicit/shared/metrics";
 
 export const socketsGauge = gauge("chat_sockets", "open WebSocket connections on this replica");
 export const membersGauge = gauge("chat_members", "distinct members with a socket on this replica");
-export const framesIn = counter("chat_frames_in_total", "frames received, by type", ["type"] as const);
-export const framesOut = counter("chat_frames_out_total", "frames sent, by type", ["type"] as const);
+export const framesIn = hotCounter("chat_frames_in_total", "frames received, by type", "type");
+export const framesOut = hotCounter("chat_frames_out_total", "frames sent, by type", "type");
 export const deliveryLatency = histogram(
   "chat_delivery_latency_seconds",
   "from event append (after persist) to socket write",
