@@ -79,6 +79,10 @@ export function frameSeq(frame: string): number {
   return n;
 }
 
+/** KEYS: the member's acks hash. ARGV: clientId, seq, TTL seconds. Moves the client's ack forward only. */
+const STORE_ACK_SCRIPT =
+  "local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0'); if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end; redis.call('EXPIRE', KEYS[1], ARGV[3]); return 1";
+
 /** Members per append script call: bounds the time one call holds Redis. */
 const APPEND_CHUNK = 500;
 
@@ -100,11 +104,14 @@ export function createEventStream(opts: EventStreamOptions) {
   redis.defineCommand("xpAppendEvent", { numberOfKeys: 4, lua: APPEND_SCRIPT });
   redis.defineCommand("xpAppendEvents", { numberOfKeys: 0, lua: APPEND_MANY_SCRIPT });
   redis.defineCommand("xpAppendOnceMany", { numberOfKeys: 0, lua: APPEND_ONCE_SCRIPT });
+  // a defined command goes as EVALSHA: Redis does not hash the script's text again for every ack
+  redis.defineCommand("xpStoreAck", { numberOfKeys: 1, lua: STORE_ACK_SCRIPT });
   type Reply = [number, number];
   type WithAppend = {
     xpAppendEvent(...args: (string | number)[]): Promise<Reply>;
     xpAppendEvents(...args: (string | number)[]): Promise<(number | string)[]>;
     xpAppendOnceMany(...args: (string | number)[]): Promise<(number | string)[][]>;
+    xpStoreAck(key: string, clientId: string, seq: number, ttlSeconds: number): Promise<number>;
   };
 
   function args(req: AppendRequest, ts: number): (string | number)[] {
@@ -283,14 +290,7 @@ export function createEventStream(opts: EventStreamOptions) {
 
   /** Cumulative ack: only ever moves forward. */
   async function storeAck(userId: string, clientId: string, seq: number): Promise<void> {
-    await redis.eval(
-      "local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0'); if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end; redis.call('EXPIRE', KEYS[1], ARGV[3]); return 1",
-      1,
-      keys.memberAcks(userId),
-      clientId,
-      seq,
-      maxAgeSeconds * 2,
-    );
+    await (redis as unknown as WithAppend).xpStoreAck(keys.memberAcks(userId), clientId, seq, maxAgeSeconds * 2);
   }
 
   async function loadAck(userId: string, clientId: string): Promise<number | null> {
