@@ -231,3 +231,29 @@ test("a first send costs one Redis command: the script that appends every partic
   }
   expect(commands).toEqual(["evalsha"]);
 });
+
+test("sends committed in one Postgres batch share one Redis command, and each gets its own answer and seq", async () => {
+  const { a, b, conv } = await pair();
+  await sendMessage(deps, a, { id: crypto.randomUUID(), conversationId: conv, body: "warm" });
+  const monitor = await createRedis(config.redisUrl, "test-monitor-batch").monitor();
+  const commands: string[] = [];
+  monitor.on("monitor", (_time: string, args: string[], source: string) => {
+    if (source !== "lua" && args.some((arg) => arg.includes(keys.prefix))) commands.push(args[0]!.toLowerCase());
+  });
+  let results: Awaited<ReturnType<typeof sendMessage>>[];
+  try {
+    await Bun.sleep(50);
+    // the first send starts a batch alone; the nine sent meanwhile wait for the next one, together
+    results = await Promise.all(Array.from({ length: 10 }, (_, i) => sendMessage(deps, a, { id: crypto.randomUUID(), conversationId: conv, body: `batched ${i}` })));
+    await Bun.sleep(100);
+  } finally {
+    monitor.disconnect();
+  }
+  expect(commands.filter((c) => c === "evalsha").length).toBeLessThanOrEqual(3);
+  expect(commands.every((c) => c === "evalsha")).toBe(true);
+  const seqs = results.map((r) => r.answer.seq);
+  expect(new Set(seqs).size).toBe(10);
+  for (const r of results) expect(JSON.parse(r.ownEvent!)).toMatchObject({ type: "event", seq: r.answer.seq, data: { messageId: r.answer.messageId } });
+  const partner = await messageEvents(b);
+  expect(partner.map((e) => e.data.messageId).slice(-10).sort()).toEqual(results.map((r) => r.answer.messageId).sort());
+});
