@@ -212,17 +212,24 @@ export function createEventStream(opts: EventStreamOptions) {
       argv.push(g.key, g.ttlSeconds, g.seqOf + 1, g.head, g.tail, g.placeholder ?? "");
       return pushMembers(argv, reqs, ts, g.seqOf);
     });
+    const settle = (item: OnceItem, flat: (number | string)[] | undefined, tail: string): void => {
+      const status = Number(flat?.[0]);
+      if (!flat || (status !== 0 && status !== 1)) return item.reject(new Error(`guarded append failed: ${String(flat?.[1])}`));
+      if (status === 0) return item.resolve({ ok: false, existing: String(flat[1]) });
+      const appended = appendedFrom(item.reqs, flat, 1);
+      const seq = appended[item.guard.seqOf]!.seq;
+      // the frame exactly as the script built it for the log and the channel
+      item.resolve({ ok: true, appended, frame: `{"type":"event","seq":${seq},${tail}` });
+    };
     (redis as unknown as WithAppend).xpAppendOnceMany(...argv).then(
       (results) =>
         items.forEach((item, k) => {
-          const flat = results[k]!;
-          const status = Number(flat[0]);
-          if (status === 0) return item.resolve({ ok: false, existing: String(flat[1]) });
-          if (status !== 1) return item.reject(new Error(`guarded append failed: ${String(flat[1])}`));
-          const appended = appendedFrom(item.reqs, flat, 1);
-          const seq = appended[item.guard.seqOf]!.seq;
-          // the frame exactly as the script built it for the log and the channel
-          item.resolve({ ok: true, appended, frame: `{"type":"event","seq":${seq},${frames[k]}` });
+          // a reply of an unexpected shape fails its sends; it must never leave one waiting
+          try {
+            settle(item, results[k], frames[k]!);
+          } catch (err) {
+            item.reject(err);
+          }
         }),
       (err: unknown) => items.forEach((item) => item.reject(err)),
     );
