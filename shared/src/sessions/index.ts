@@ -62,6 +62,8 @@ export function hashSessionToken(token: string): Buffer {
 }
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+/** Tokens per Redis pipeline and Postgres statement in `verifyMany`. */
+const VERIFY_CHUNK = 1000;
 
 export function createSessionStore(opts: SessionStoreOptions) {
   const { sql, redis, keys, idleSeconds, absoluteSeconds } = opts;
@@ -98,40 +100,91 @@ export function createSessionStore(opts: SessionStoreOptions) {
     return { token, sessionId, userId, expiresAt };
   }
 
-  async function verifyFromPostgres(hash: Buffer): Promise<CachedSession | null> {
-    const [row] = await sql<{ id: string; user_id: string; expires_at: Date }[]>`
+  /** What a cached entry says at `now`: null when the session has reached its absolute end. */
+  function fromCache(raw: string, now: number): { entry: CachedSession; touchDue: boolean } | null {
+    const entry = JSON.parse(raw) as CachedSession;
+    if (entry.abs <= now) return null;
+    return { entry, touchDue: now - entry.seen > touchEveryMs };
+  }
+
+  /** Writes last_seen_at for these cached sessions in one statement, then their new `seen` to Redis. */
+  async function touch(due: readonly { hex: string; entry: CachedSession }[], now: number): Promise<void> {
+    if (due.length === 0) return;
+    await sql`update sessions set last_seen_at = now() where id = any(${due.map((d) => d.entry.sid)}::bigint[]) and revoked_at is null`;
+    const p = redis.pipeline();
+    for (const { hex, entry } of due) {
+      entry.seen = now;
+      p.set(keys.session(hex), JSON.stringify(entry), "PX", Math.min(idleMs, entry.abs - now));
+    }
+    await p.exec();
+  }
+
+  /** Sessions Redis no longer has (expired from the cache, or lost with Redis): one Postgres statement, then refilled. */
+  async function verifyManyFromPostgres(hexes: readonly string[]): Promise<Map<string, CachedSession>> {
+    const rows = await sql<{ id: string; user_id: string; expires_at: Date; hex: string }[]>`
       update sessions set last_seen_at = now()
-      where token_hash = ${hash}
+      where token_hash = any(array(select decode(h, 'hex') from unnest(${hexes as string[]}::text[]) as h))
         and revoked_at is null
         and expires_at > now()
         and last_seen_at > now() - make_interval(secs => ${idleSeconds})
-      returning id, user_id, expires_at`;
-    if (!row) return null;
-    return { sid: row.id, uid: row.user_id, abs: row.expires_at.getTime(), seen: Date.now() };
+      returning id, user_id, expires_at, encode(token_hash, 'hex') as hex`;
+    const found = new Map(rows.map((r) => [r.hex, { sid: r.id, uid: r.user_id, abs: r.expires_at.getTime(), seen: Date.now() }]));
+    await Promise.all([...found].map(([hex, entry]) => cache(hex, entry)));
+    return found;
   }
 
   /** Cookie value → session, or null. Redis hit: no Postgres. Redis miss: Postgres, then refill. */
   async function verify(token: string | undefined | null): Promise<Session | null> {
     if (!token || !TOKEN_SHAPE.test(token)) return null;
-    const hash = hashSessionToken(token);
-    const hex = hash.toString("hex");
+    const hex = hashSessionToken(token).toString("hex");
     // GETEX reads and slides the idle window in one round trip; the absolute lifetime is checked below.
     const raw = await redis.getex(keys.session(hex), "PX", idleMs);
     const now = Date.now();
     if (raw) {
-      const entry = JSON.parse(raw) as CachedSession;
-      if (entry.abs <= now) return null;
-      if (now - entry.seen > touchEveryMs) {
-        await sql`update sessions set last_seen_at = now() where id = ${entry.sid} and revoked_at is null`;
-        entry.seen = now;
-        await redis.set(keys.session(hex), JSON.stringify(entry), "PX", Math.min(idleMs, entry.abs - now));
-      }
-      return { sessionId: entry.sid, userId: entry.uid };
+      const hit = fromCache(raw, now);
+      if (!hit) return null;
+      if (hit.touchDue) await touch([{ hex, entry: hit.entry }], now);
+      return { sessionId: hit.entry.sid, userId: hit.entry.uid };
     }
-    const entry = await verifyFromPostgres(hash);
-    if (!entry) return null;
-    await cache(hex, entry);
-    return { sessionId: entry.sid, userId: entry.uid };
+    const entry = (await verifyManyFromPostgres([hex])).get(hex);
+    return entry ? { sessionId: entry.sid, userId: entry.uid } : null;
+  }
+
+  /**
+   * `verify` for many tokens at once (the chat tier's periodic check of every open socket): per
+   * chunk, one Redis pipeline, one Postgres statement for the sessions whose last_seen_at is due and
+   * one for those Redis no longer has — not a round trip or a commit per socket.
+   */
+  async function verifyMany(tokens: readonly string[]): Promise<(Session | null)[]> {
+    const out: (Session | null)[] = tokens.map(() => null);
+    for (let start = 0; start < tokens.length; start += VERIFY_CHUNK) {
+      const chunk = tokens.slice(start, start + VERIFY_CHUNK);
+      const asked = chunk.flatMap((token, i) => (TOKEN_SHAPE.test(token) ? [{ i: start + i, hex: hashSessionToken(token).toString("hex") }] : []));
+      if (asked.length === 0) continue;
+      const p = redis.pipeline();
+      for (const { hex } of asked) p.getex(keys.session(hex), "PX", idleMs);
+      const replies = (await p.exec()) ?? [];
+      const now = Date.now();
+      const due: { hex: string; entry: CachedSession }[] = [];
+      const missing: { i: number; hex: string }[] = [];
+      asked.forEach((a, k) => {
+        const [err, raw] = replies[k] ?? [new Error("no reply"), null];
+        if (err) throw err;
+        if (raw === null) return void missing.push(a);
+        const hit = fromCache(raw as string, now);
+        if (!hit) return;
+        out[a.i] = { sessionId: hit.entry.sid, userId: hit.entry.uid };
+        if (hit.touchDue) due.push({ hex: a.hex, entry: hit.entry });
+      });
+      await touch(due, now);
+      if (missing.length === 0) continue;
+      const found = await verifyManyFromPostgres(missing.map((m) => m.hex));
+      for (const { i, hex } of missing) {
+        const entry = found.get(hex);
+        if (entry) out[i] = { sessionId: entry.sid, userId: entry.uid };
+      }
+    }
+    return out;
   }
 
   async function dropFromRedis(userId: string, hexes: string[]): Promise<void> {
@@ -200,7 +253,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
     }));
   }
 
-  return { create, verify, revokeToken, revokeById, revokeAll, list };
+  return { create, verify, verifyMany, revokeToken, revokeById, revokeAll, list };
 }
 
 export type SessionStore = ReturnType<typeof createSessionStore>;

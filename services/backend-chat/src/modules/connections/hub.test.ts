@@ -13,7 +13,7 @@ import { createEventStream } from "@xplicit/shared/modules/events";
 import { createUnreadCounter } from "@xplicit/shared/modules/notifications";
 import { createPresence } from "@xplicit/shared/modules/presence";
 import { createRedis, redisKeys, type Redis } from "@xplicit/shared/redis";
-import { createSessionStore, sessionRevokedChannel } from "@xplicit/shared/sessions";
+import { createSessionStore, hashSessionToken, sessionRevokedChannel } from "@xplicit/shared/sessions";
 import { seedMembers } from "../../../../../tests/notifications/seed.ts";
 import type { ChatDeps } from "../../deps.ts";
 import { Connection } from "./connection.ts";
@@ -267,4 +267,30 @@ test("a sender's own event goes out in the same write as its sent answer, withou
   expect(writes.flat().filter((f) => f.includes('"type":"event"'))).toHaveLength(1);
   expect(conn.cursor).toBe(cursor);
   conn.closed();
+});
+
+test("the periodic session check closes the sockets whose session ended without an announcement, in one pass, and no other", async () => {
+  const [userId] = memberIds as [string];
+  const { sessions, keys } = hub.deps;
+  const closed = new Map<Connection, number>();
+  const open = async () => {
+    const s = await sessions.create(userId, { userAgent: "hub-test", ip: "127.0.0.1" });
+    const conn = new Connection(hub, { userId, sessionId: s.sessionId, token: s.token });
+    conn.ws = { send: () => 0, getBufferedAmount: () => 0, close: (code: number) => void closed.set(conn, code), cork: (f: () => void) => f() } as never;
+    hub.track(conn);
+    return { conn, s };
+  };
+  const ended = await open();
+  const alive = await open();
+  // the session ended in Postgres, and the cache entry and the revocation message were lost
+  await sql`update sessions set revoked_at = now() where id = ${ended.s.sessionId}`;
+  await redis.del(keys.session(hashSessionToken(ended.s.token).toString("hex")));
+  const before = cmdRelay.count(command("getex"));
+  await Promise.all([hub.revalidateSessions(), hub.revalidateSessions()]);
+  expect(closed.get(ended.conn)).toBe(1008);
+  expect(closed.has(alive.conn)).toBe(false);
+  // one pass (the second call found it running): each of the two sessions read once (the other
+  // sockets here carry no well-formed token, so they are never looked up)
+  expect(cmdRelay.count(command("getex")) - before).toBe(2);
+  for (const { conn } of [ended, alive]) conn.closed();
 });

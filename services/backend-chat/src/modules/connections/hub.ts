@@ -36,6 +36,7 @@ export class Hub {
   private readonly partnersCache = new Map<string, { at: number; ids: string[] }>();
   private subscriberReadyOnce = false;
   private repairing = false;
+  private revalidating = false;
   /** members whose channel SUBSCRIBE is still in flight */
   private readonly subscribing = new Map<string, Promise<unknown>>();
   private recovering: Promise<void> | null = null;
@@ -190,17 +191,29 @@ export class Hub {
     await this.deps.presence.refresh(this.deps.config.chat.replicaName, this.members.keys());
   }
 
-  /** Session check for long-lived sockets: a session that ended closes its sockets. */
+  /**
+   * Session check for long-lived sockets: a session that ended closes its sockets. Every open
+   * socket's session is checked in bulk (a pipeline and at most two statements per thousand), and
+   * a pass that outlasts the interval is not joined by another.
+   */
   async revalidateSessions(): Promise<void> {
-    const byToken = new Map<string, Connection[]>();
-    for (const conn of this.all) {
-      const list = byToken.get(conn.sessionToken) ?? [];
-      list.push(conn);
-      byToken.set(conn.sessionToken, list);
-    }
-    for (const [token, conns] of byToken) {
-      const session = await this.deps.sessions.verify(token).catch(() => undefined);
-      if (session === null) for (const c of conns) c.close(1008, "session expired");
+    if (this.revalidating) return;
+    this.revalidating = true;
+    try {
+      const byToken = new Map<string, Connection[]>();
+      for (const conn of this.all) {
+        const list = byToken.get(conn.sessionToken) ?? [];
+        list.push(conn);
+        byToken.set(conn.sessionToken, list);
+      }
+      const tokens = [...byToken.keys()];
+      // Redis or Postgres failing is not a verdict on anyone's session: nobody is closed.
+      const sessions = await this.deps.sessions.verifyMany(tokens).catch(() => null);
+      sessions?.forEach((session, i) => {
+        if (session === null) for (const c of byToken.get(tokens[i]!)!) c.close(1008, "session expired");
+      });
+    } finally {
+      this.revalidating = false;
     }
   }
 
