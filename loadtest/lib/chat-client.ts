@@ -165,7 +165,7 @@ export function runSession(o: SessionOptions): void {
 
   let ticks = 0;
   const tick = setInterval(() => {
-    // acks once a second, as docs/protocol.md asks (the server stores one a second per socket)
+    // acks once a second, as docs/protocol.md asks (the server stores one a second per client)
     if (++ticks % 10 === 0) flushAck();
     resendDue();
   }, 100);

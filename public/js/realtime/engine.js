@@ -6,7 +6,7 @@ import * as store from './store.js?v=2931ea2283';
 
 const BACKOFF_MIN = 500;
 const BACKOFF_MAX = 30000;
-// The server stores at most one ack a second per socket (docs/protocol.md): sooner gains nothing.
+// The server stores at most one ack a second per client (docs/protocol.md): sooner gains nothing.
 const ACK_EVERY = 1000;
 const WS_FAILURES_BEFORE_HTTP = 2;
 const WS_PROBE_MS = 30000;

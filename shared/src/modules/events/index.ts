@@ -52,6 +52,13 @@ export type ReplayResult =
   | { ok: true; frames: string[]; head: StreamHead }
   | { ok: false; reason: "epoch_changed" | "cursor_ahead" | "window_exceeded" | "expired"; head: StreamHead };
 
+/** A client's cumulative ack: it has every event of the member's stream up to `seq`. */
+export interface StoredAck {
+  userId: string;
+  clientId: string;
+  seq: number;
+}
+
 export interface EventStreamOptions {
   redis: Redis;
   keys: RedisKeys;
@@ -79,9 +86,20 @@ export function frameSeq(frame: string): number {
   return n;
 }
 
-/** KEYS: the member's acks hash. ARGV: clientId, seq, TTL seconds. Moves the client's ack forward only. */
-const STORE_ACK_SCRIPT =
-  "local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0'); if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end; redis.call('EXPIRE', KEYS[1], ARGV[3]); return 1";
+/**
+ * ARGV: TTL seconds, then (acks hash key, clientId, seq) per ack. Moves each client's stored ack
+ * forward only, and keeps the hash for the TTL.
+ */
+const STORE_ACKS_SCRIPT = `
+for i = 2, #ARGV, 3 do
+  local cur = tonumber(redis.call('HGET', ARGV[i], ARGV[i + 1]) or '0')
+  if tonumber(ARGV[i + 2]) > cur then redis.call('HSET', ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+  redis.call('EXPIRE', ARGV[i], ARGV[1])
+end
+return 1
+`;
+/** Acks per store script call. */
+const ACK_CHUNK = 500;
 
 /** Members per append script call: bounds the time one call holds Redis. */
 const APPEND_CHUNK = 500;
@@ -104,14 +122,13 @@ export function createEventStream(opts: EventStreamOptions) {
   redis.defineCommand("xpAppendEvent", { numberOfKeys: 4, lua: APPEND_SCRIPT });
   redis.defineCommand("xpAppendEvents", { numberOfKeys: 0, lua: APPEND_MANY_SCRIPT });
   redis.defineCommand("xpAppendOnceMany", { numberOfKeys: 0, lua: APPEND_ONCE_SCRIPT });
-  // a defined command goes as EVALSHA: Redis does not hash the script's text again for every ack
-  redis.defineCommand("xpStoreAck", { numberOfKeys: 1, lua: STORE_ACK_SCRIPT });
+  redis.defineCommand("xpStoreAcks", { numberOfKeys: 0, lua: STORE_ACKS_SCRIPT });
   type Reply = [number, number];
   type WithAppend = {
     xpAppendEvent(...args: (string | number)[]): Promise<Reply>;
     xpAppendEvents(...args: (string | number)[]): Promise<(number | string)[]>;
     xpAppendOnceMany(...args: (string | number)[]): Promise<(number | string)[][]>;
-    xpStoreAck(key: string, clientId: string, seq: number, ttlSeconds: number): Promise<number>;
+    xpStoreAcks(...args: (string | number)[]): Promise<number>;
   };
 
   function args(req: AppendRequest, ts: number): (string | number)[] {
@@ -295,9 +312,17 @@ export function createEventStream(opts: EventStreamOptions) {
     return entries.map(([, fields]) => fields[1]!);
   }
 
-  /** Cumulative ack: only ever moves forward. */
+  /** Cumulative acks, many in one command per chunk: each only ever moves forward. */
+  async function storeAcks(acks: readonly StoredAck[]): Promise<void> {
+    for (let start = 0; start < acks.length; start += ACK_CHUNK) {
+      const argv: (string | number)[] = [maxAgeSeconds * 2];
+      for (const a of acks.slice(start, start + ACK_CHUNK)) argv.push(keys.memberAcks(a.userId), a.clientId, a.seq);
+      await (redis as unknown as WithAppend).xpStoreAcks(...argv);
+    }
+  }
+
   async function storeAck(userId: string, clientId: string, seq: number): Promise<void> {
-    await (redis as unknown as WithAppend).xpStoreAck(keys.memberAcks(userId), clientId, seq, maxAgeSeconds * 2);
+    await storeAcks([{ userId, clientId, seq }]);
   }
 
   async function loadAck(userId: string, clientId: string): Promise<number | null> {
@@ -305,7 +330,7 @@ export function createEventStream(opts: EventStreamOptions) {
     return v === null ? null : Number(v);
   }
 
-  return { append, appendMany, appendOnce, publishEphemeral, head, replayAfter, range, storeAck, loadAck };
+  return { append, appendMany, appendOnce, publishEphemeral, head, replayAfter, range, storeAck, storeAcks, loadAck };
 }
 
 export type EventStream = ReturnType<typeof createEventStream>;

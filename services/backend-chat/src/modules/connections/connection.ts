@@ -18,9 +18,6 @@ import { takeToken, type BucketState } from "./token-bucket.ts";
 const log = createLogger("connections");
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const HELLO_TIMEOUT_MS = 10_000;
-// Stored acks only serve a client that lost its own cursor; writing them once a second per socket
-// keeps them fresh enough without a Redis write per event.
-const ACK_FLUSH_MS = 1000;
 /** Conversations whose last typing frame a socket remembers (for the 1.5 s throttle). */
 const MAX_TYPING_CONVERSATIONS = 64;
 
@@ -48,8 +45,6 @@ export class Connection implements BucketState {
   tokensAt = performance.now();
   private droppedThisSecond = 0;
   private lastRateError = 0;
-  private ackSeq = 0;
-  private ackTimer: Timer | null = null;
   private sendChain: Promise<void> | null = null;
   private helloTimer: Timer | null = null;
   private lastTyping: Map<string, number> | null = null;
@@ -95,7 +90,6 @@ export class Connection implements BucketState {
     if (this.helloTimer) clearTimeout(this.helloTimer);
     const wasAttached = this.state === "live" || this.state === "replaying";
     this.state = "closed";
-    this.flushAck();
     this.hub.untrack(this, wasAttached);
   }
 
@@ -391,17 +385,10 @@ export class Connection implements BucketState {
       this.sendControl(frame.error("invalid", "ack needs an integer seq", "ack"), "error");
       return;
     }
-    // An ack beyond what this socket was sent cannot be true; clamp it.
-    this.ackSeq = Math.max(this.ackSeq, Math.min(seq as number, this.cursor));
-    this.ackTimer ??= setTimeout(() => this.flushAck(), ACK_FLUSH_MS);
-  }
-
-  private flushAck(): void {
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = null;
-    if (this.ackSeq > 0 && this.clientId) {
-      void this.hub.deps.events.storeAck(this.userId, this.clientId, this.ackSeq).catch(() => {});
-    }
+    // An ack beyond what this socket was sent cannot be true; clamp it. (The hub's buffer keeps
+    // the highest per client and writes them all once a second.)
+    const acked = Math.min(seq as number, this.cursor);
+    if (acked > 0 && this.clientId) this.hub.acks.note(this.userId, this.clientId, acked);
   }
 
   /** Sends are handled one at a time per socket, so one client's messages keep their order. */

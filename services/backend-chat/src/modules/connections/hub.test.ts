@@ -294,3 +294,22 @@ test("the periodic session check closes the sockets whose session ended without 
   expect(cmdRelay.count(command("getex")) - before).toBe(2);
   for (const { conn } of [ended, alive]) conn.closed();
 });
+
+test("every socket's acks reach Redis together, in one command per flush, and a stored ack never moves back", async () => {
+  const { events } = hub.deps;
+  const clients = Array.from({ length: 50 }, (_, i) => ({ userId: memberIds[i % 2]!, clientId: `acks-${crypto.randomUUID().slice(0, 8)}-${i}` }));
+  await hub.acks.flush();
+  // (ioredis sends a script's text the first time on a connection, its SHA afterwards)
+  const scriptCalls = () => cmdRelay.count(command("evalsha")) + cmdRelay.count(command("eval"));
+  const before = scriptCalls();
+  clients.forEach((c, i) => {
+    hub.acks.note(c.userId, c.clientId, 10 + i);
+    hub.acks.note(c.userId, c.clientId, 5); // an older ack arriving late
+  });
+  await hub.acks.flush();
+  expect(scriptCalls() - before).toBe(1);
+  expect(await Promise.all(clients.map((c) => events.loadAck(c.userId, c.clientId)))).toEqual(clients.map((_, i) => 10 + i));
+  hub.acks.note(clients[0]!.userId, clients[0]!.clientId, 3);
+  await hub.acks.flush();
+  expect(await events.loadAck(clients[0]!.userId, clients[0]!.clientId)).toBe(10);
+});

@@ -6,6 +6,7 @@
 import { createLogger } from "@xplicit/shared/log";
 import { sessionRevokedChannel, type SessionRevokedEvent } from "@xplicit/shared/sessions";
 import type { ChatDeps } from "../../deps.ts";
+import { AckBuffer } from "./acks.ts";
 import type { Connection } from "./connection.ts";
 import { frame } from "./frames.ts";
 import { membersGauge, socketsGauge } from "./metrics.ts";
@@ -31,6 +32,8 @@ export class Hub {
   private readonly awaitingHello = new Map<string, number>();
   /** member → sockets past hello */
   readonly members = new Map<string, Group>();
+  /** every socket's acks, written together once a second */
+  readonly acks: AckBuffer;
   private readonly channelPrefix: string;
   private readonly revokedChannel: string;
   private readonly partnersCache = new Map<string, { at: number; ids: string[] }>();
@@ -45,6 +48,7 @@ export class Hub {
   constructor(readonly deps: ChatDeps) {
     this.channelPrefix = deps.keys.memberChannel("");
     this.revokedChannel = sessionRevokedChannel(deps.keys);
+    this.acks = new AckBuffer(deps.events);
   }
 
   async start(): Promise<void> {
@@ -56,6 +60,7 @@ export class Hub {
     });
     await sub.subscribe(this.revokedChannel);
     this.subscriberReadyOnce = true;
+    this.acks.start();
   }
 
   private onChannelMessage(channel: string, message: string): void {
