@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark in bench/ with its defaults (under 10 minutes on 2 cores: 573 s in
+ * `npm run bench`: every benchmark in bench/ with its defaults (under 10 minutes on 2 cores: 595 s in
  * the last full run), then
  * docs/benchmarks.md and its charts. One failing benchmark does not stop the others; the report
  * says "Not run" for it. bench/notifications (issue 4) is run by its own script.
