@@ -5,7 +5,7 @@
  */
 import type { EventStream, StoredAck } from "@xplicit/shared/modules/events";
 
-export const ACK_FLUSH_MS = 1000;
+const ACK_FLUSH_MS = 1000;
 
 export class AckBuffer {
   /** member + clientId → the highest ack seen since the last flush */
