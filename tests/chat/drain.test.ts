@@ -85,3 +85,25 @@ test("SIGTERM on a replica with 200 clients: every client resumes on the others 
   out.close();
   await stack.restart(r1);
 }, 120_000);
+
+test("a drained replica writes the acks it was holding: a client that comes back without its cursor resumes from them elsewhere", async () => {
+  const [r1, r2] = stack.chats as [ServiceProcess, ServiceProcess];
+  const a = await member(stack);
+  const b = await member(stack);
+  const conv = await conversation(a, b);
+  const b1 = await connected(b, r1);
+  const a1 = await connected(a, r2);
+  await a1.sendMessage(conv, "one");
+  await b1.waitFor(() => b1.messages().length === 1, 5000, "one");
+  await Bun.sleep(150); // b1's ack has reached r1, which writes acks once a second: most likely not yet
+  expect(await stack.kill(r1, "SIGTERM")).toBe(0);
+  await a1.sendMessage(conv, "two");
+  const fresh = new ChatClient(wsUrl(r2), b.cookie, b1.clientId);
+  await fresh.connect();
+  await fresh.hello(false);
+  await fresh.waitFor(() => fresh.messages().length >= 1, 5000, "two");
+  expect(fresh.messages().map((m) => m.data.body)).toEqual(["two"]);
+  fresh.close();
+  a1.close();
+  await stack.restart(r1);
+}, 60_000);

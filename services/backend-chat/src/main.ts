@@ -67,8 +67,6 @@ onShutdown(log, config.shutdownTimeoutMs + 20_000, [
   () => clearInterval(heartbeat),
   () => clearInterval(revalidate),
   () => drain.drain(),
-  // the acks of the sockets the drain just closed
-  () => (hub.acks.stop(), hub.acks.flush()),
   () => server.stop(true),
   () => probe.stop(),
   () => redisConns.close(),

@@ -71,15 +71,20 @@ export function createSessionStore(opts: SessionStoreOptions) {
   // Writing last_seen_at on every request would turn each read into a Postgres write.
   const touchEveryMs = Math.min(60_000, idleMs / 2);
 
-  async function cache(tokenHashHex: string, entry: CachedSession): Promise<void> {
-    const ttl = Math.min(idleMs, entry.abs - Date.now());
-    if (ttl <= 0) return;
-    await redis
-      .multi()
-      .set(keys.session(tokenHashHex), JSON.stringify(entry), "PX", ttl)
-      .sadd(keys.userSessions(entry.uid), tokenHashHex)
-      .pexpire(keys.userSessions(entry.uid), absoluteSeconds * 1000)
-      .exec();
+  /** Caches verified sessions (token hash hex → entry): one MULTI for all of them. */
+  async function cache(entries: Iterable<[string, CachedSession]>): Promise<void> {
+    const tx = redis.multi();
+    let n = 0;
+    for (const [tokenHashHex, entry] of entries) {
+      const ttl = Math.min(idleMs, entry.abs - Date.now());
+      if (ttl <= 0) continue;
+      tx.set(keys.session(tokenHashHex), JSON.stringify(entry), "PX", ttl)
+        .sadd(keys.userSessions(entry.uid), tokenHashHex)
+        .pexpire(keys.userSessions(entry.uid), absoluteSeconds * 1000);
+      n++;
+    }
+    // (a MULTI that is never exec'd was only queued here: nothing reached Redis)
+    if (n > 0) await tx.exec();
   }
 
   async function announce(event: SessionRevokedEvent): Promise<void> {
@@ -96,7 +101,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
       values (${hash}, ${userId}, ${expiresAt}, ${meta.userAgent.slice(0, 300)}, ${meta.ip.slice(0, 64)})
       returning id`;
     const sessionId = row!.id;
-    await cache(hash.toString("hex"), { sid: sessionId, uid: userId, abs: expiresAt.getTime(), seen: Date.now() });
+    await cache([[hash.toString("hex"), { sid: sessionId, uid: userId, abs: expiresAt.getTime(), seen: Date.now() }]]);
     return { token, sessionId, userId, expiresAt };
   }
 
@@ -129,7 +134,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
         and last_seen_at > now() - make_interval(secs => ${idleSeconds})
       returning id, user_id, expires_at, encode(token_hash, 'hex') as hex`;
     const found = new Map(rows.map((r) => [r.hex, { sid: r.id, uid: r.user_id, abs: r.expires_at.getTime(), seen: Date.now() }]));
-    await Promise.all([...found].map(([hex, entry]) => cache(hex, entry)));
+    await cache(found);
     return found;
   }
 

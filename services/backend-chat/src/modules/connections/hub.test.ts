@@ -82,6 +82,11 @@ async function redisRelay(redisUrl: string) {
 
 type Relay = Awaited<ReturnType<typeof redisRelay>>;
 
+/** A socket that takes every frame and drops it, reporting a close to `onClose`. */
+function quietSocket(onClose: (code: number) => void = () => {}): Connection["ws"] {
+  return { send: () => 0, getBufferedAmount: () => 0, close: (code: number) => void onClose(code), cork: (f: () => void) => f() } as never;
+}
+
 /** A RESP command name as ioredis writes it. */
 const command = (name: string) => `$${name.length}\r\n${name}\r\n`;
 
@@ -120,7 +125,7 @@ beforeAll(async () => {
   memberIds = await seedMembers(sql, 2);
   for (const userId of memberIds) {
     const conn = new Connection(hub, { userId, sessionId: "1", token: "t" });
-    conn.ws = { send: () => 0, getBufferedAmount: () => 0, close() {}, cork: (f: () => void) => f() } as never;
+    conn.ws = quietSocket();
     hub.track(conn);
     await hub.attach(conn);
     conn.state = "live";
@@ -276,7 +281,7 @@ test("the periodic session check closes the sockets whose session ended without 
   const open = async () => {
     const s = await sessions.create(userId, { userAgent: "hub-test", ip: "127.0.0.1" });
     const conn = new Connection(hub, { userId, sessionId: s.sessionId, token: s.token });
-    conn.ws = { send: () => 0, getBufferedAmount: () => 0, close: (code: number) => void closed.set(conn, code), cork: (f: () => void) => f() } as never;
+    conn.ws = quietSocket((code) => closed.set(conn, code));
     hub.track(conn);
     return { conn, s };
   };

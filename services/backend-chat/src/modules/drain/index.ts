@@ -26,6 +26,10 @@ export function createDrain(hub: Hub) {
     }
     for (let i = 0; i < 40 && hub.all.size > 0; i++) await Bun.sleep(50);
     await hub.deps.presence.forgetReplica(hub.deps.config.chat.replicaName, [...hub.members.keys()]).catch(() => {});
+    // the acks the closed sockets sent since the last flush: a client that comes back without its
+    // cursor resumes from them on another replica
+    hub.acks.stop();
+    await hub.acks.flush();
     log.info("drained", { remaining: hub.all.size });
   }
 
