@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ChatClient } from "../harness/chat-client.ts";
 import { startStack, type Stack } from "../harness/stack.ts";
-import { connected, conversation, duplicateSeqs, member, wsUrl } from "./fixtures.ts";
+import { connected, conversation, duplicateSeqs, member, resumedFromStoredAck, wsUrl } from "./fixtures.ts";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -157,12 +157,7 @@ describe("cross-replica delivery", () => {
     b1.close();
     await b1.closed();
     await a1.sendMessage(conv, "two");
-    const fresh = new ChatClient(wsUrl(r3), b.cookie, b1.clientId);
-    await fresh.connect();
-    await fresh.hello(false);
-    await fresh.waitFor(() => fresh.messages().length >= 1, 5000, "two");
-    expect(fresh.messages().map((m) => m.data.body)).toEqual(["two"]);
-    fresh.close();
+    expect(await resumedFromStoredAck(b, r3, b1.clientId, 1)).toEqual(["two"]);
     a1.close();
   });
 });

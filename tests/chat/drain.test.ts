@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ChatClient } from "../harness/chat-client.ts";
 import { startStack, type ServiceProcess, type Stack } from "../harness/stack.ts";
-import { connected, conversation, duplicateSeqs, member, wsUrl, type TestMember } from "./fixtures.ts";
+import { connected, conversation, duplicateSeqs, member, resumedFromStoredAck, wsUrl, type TestMember } from "./fixtures.ts";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -98,12 +98,7 @@ test("a drained replica writes the acks it was holding: a client that comes back
   await Bun.sleep(150); // b1's ack has reached r1, which writes acks once a second: most likely not yet
   expect(await stack.kill(r1, "SIGTERM")).toBe(0);
   await a1.sendMessage(conv, "two");
-  const fresh = new ChatClient(wsUrl(r2), b.cookie, b1.clientId);
-  await fresh.connect();
-  await fresh.hello(false);
-  await fresh.waitFor(() => fresh.messages().length >= 1, 5000, "two");
-  expect(fresh.messages().map((m) => m.data.body)).toEqual(["two"]);
-  fresh.close();
+  expect(await resumedFromStoredAck(b, r2, b1.clientId, 1)).toEqual(["two"]);
   a1.close();
   await stack.restart(r1);
 }, 60_000);

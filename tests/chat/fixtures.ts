@@ -33,6 +33,21 @@ export async function connected(m: TestMember, replica: ServiceProcess, clientId
   return client;
 }
 
+/**
+ * A new socket for an existing client that has lost its cursor (hello without `resume`): the
+ * server resumes it from the ack it stored for this clientId. Resolves with the message bodies
+ * replayed, once `count` have come.
+ */
+export async function resumedFromStoredAck(m: TestMember, replica: ServiceProcess, clientId: string, count: number): Promise<string[]> {
+  const fresh = new ChatClient(wsUrl(replica), m.cookie, clientId);
+  await fresh.connect();
+  await fresh.hello(false);
+  await fresh.waitFor(() => fresh.messages().length >= count, 5000, `${count} replayed message(s)`);
+  const bodies = fresh.messages().map((e) => e.data.body as string);
+  fresh.close();
+  return bodies;
+}
+
 /** seqs of event frames received more than once on one socket (must be empty) */
 export function duplicateSeqs(client: ChatClient): number[] {
   const seen = new Set<number>();
