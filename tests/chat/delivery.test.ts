@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createRedis, redisKeys, type Redis } from "@xplicit/shared/redis";
 import { ChatClient } from "../harness/chat-client.ts";
 import { startStack, type Stack } from "../harness/stack.ts";
 import { connected, conversation, duplicateSeqs, member, resumedFromStoredAck, wsUrl } from "./fixtures.ts";
@@ -7,7 +8,15 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({ chatReplicas: 3, env: { CHAT_REPLAY_MAX_EVENTS: "50", CHAT_RATE_PER_SECOND: "500", CHAT_RATE_BURST: "500" } });
 }, 60_000);
-afterAll(() => stack?.stop());
+afterAll(() => {
+  stack?.stop();
+  commands?.disconnect();
+});
+
+let commands: Redis | undefined;
+function stackRedis(): Redis {
+  return (commands ??= createRedis(process.env.REDIS_URL!, "delivery-test"));
+}
 
 describe("cross-replica delivery", () => {
   test("A on replica 1 → B on replicas 2 and 3 once each, A's other client once, sent carries the server id", async () => {
@@ -159,6 +168,89 @@ describe("cross-replica delivery", () => {
     await a1.sendMessage(conv, "two");
     expect(await resumedFromStoredAck(b, r3, b1.clientId, 1)).toEqual(["two"]);
     a1.close();
+  });
+});
+
+describe("a sender's own events", () => {
+  /** Event frames published on each of the given members' channels, from now on. */
+  async function channelWatch(...userIds: string[]) {
+    const keys = redisKeys(process.env.REDIS_PREFIX!);
+    const sub = createRedis(process.env.REDIS_URL!, "delivery-test:watch");
+    const seen = new Map<string, number[]>(userIds.map((id) => [keys.memberChannel(id), []]));
+    sub.on("message", (channel: string, text: string) => {
+      if (text.startsWith('{"type":"event"')) seen.get(channel)?.push(JSON.parse(text).seq);
+    });
+    await sub.subscribe(...seen.keys());
+    return { published: (userId: string) => seen.get(keys.memberChannel(userId))!, close: () => sub.disconnect() };
+  }
+
+  test("are published only while another replica holds one of the sender's sockets; the sender's sockets here get them from the replica, once", async () => {
+    const [r1, r2] = stack.chats as [any, any];
+    const keys = redisKeys(process.env.REDIS_PREFIX!);
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await conversation(a, b);
+    const a1 = await connected(a, r1);
+    const b2 = await connected(b, r2);
+    const watch = await channelWatch(a.id, b.id);
+    const everyoneHas = async (clients: ChatClient[], messageId: string) => {
+      for (const c of clients) await c.waitFor(() => c.messages().some((m) => m.data.messageId === messageId), 5000, `message ${messageId}`);
+    };
+
+    // A's only socket is here: nothing on A's channel, B's gets the message.
+    const one = await a1.sendMessage(conv, "one");
+    await everyoneHas([a1, b2], one.messageId);
+    // A second socket of A on the same replica is written to by the replica itself.
+    const a1b = await connected(a, r1);
+    const two = await a1.sendMessage(conv, "two");
+    await everyoneHas([a1, a1b, b2], two.messageId);
+    await Bun.sleep(200);
+    expect(watch.published(a.id)).toEqual([]);
+    expect(watch.published(b.id).length).toBe(2);
+
+    // A socket of A on another replica: published, and every socket has it once.
+    const a2 = await connected(a, r2);
+    const three = await a1.sendMessage(conv, "three");
+    await everyoneHas([a1, a1b, a2, b2], three.messageId);
+    expect(watch.published(a.id)).toEqual([three.seq]);
+
+    // That socket gone (and the replica's presence for A with it): quiet again.
+    a2.close();
+    for (let i = 0; i < 50 && (await stackRedis().hlen(keys.presence(a.id))) !== 1; i++) await Bun.sleep(100);
+    const four = await a1.sendMessage(conv, "four");
+    await everyoneHas([a1, a1b, b2], four.messageId);
+    await Bun.sleep(200);
+    expect(watch.published(a.id)).toEqual([three.seq]);
+    for (const c of [a1, a1b, b2]) {
+      expect(duplicateSeqs(c)).toEqual([]);
+      expect(c.messages().map((m) => m.data.body)).toEqual(c === b2 || c === a1 ? ["one", "two", "three", "four"] : ["two", "three", "four"]);
+    }
+    watch.close();
+    for (const c of [a1, a1b, b2]) c.close();
+  });
+
+  test("sockets of the sender opening on other replicas during a burst of its sends miss none of them", async () => {
+    const [r1, r2, r3] = stack.chats as [any, any, any];
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await conversation(a, b);
+    const a1 = await connected(a, r1);
+    const late: ChatClient[] = [];
+    const sends: Promise<{ seq?: number }>[] = [];
+    for (let i = 0; i < 120; i++) {
+      sends.push(a1.sendMessage(conv, `burst ${i}`));
+      if (i % 20 === 10) late.push(await connected(a, i % 40 === 10 ? r2 : r3));
+      if (i % 5 === 0) await Bun.sleep(1);
+    }
+    const head = Math.max(...(await Promise.all(sends)).map((answer) => answer.seq ?? 0));
+    for (const c of [a1, ...late]) {
+      // each starts at the head it is welcomed with: from there on, every event once, in order (the
+      // sending socket too: its own events come from its replica)
+      const from: number = c.frames.find((f) => f.type === "welcome")!.cursor;
+      await c.waitFor(() => c.cursor === head, 5000, `socket at seq ${head}`);
+      expect(c.events.map((e) => e.seq)).toEqual(Array.from({ length: head - from }, (_, k) => from + 1 + k));
+    }
+    for (const c of [a1, ...late]) c.close();
   });
 });
 

@@ -14,6 +14,7 @@ export function createMessaging(d: { config: Config; sql: Sql; writeSql: Sql; re
     keys: d.keys,
     events: d.events,
     maxBodyChars: d.config.chat.maxBodyChars,
+    replicaName: d.config.chat.replicaName,
     answerTtlSeconds: d.config.chat.sendAnswerTtlSeconds,
     onOfflineRecipients: notifyOfflineRecipients(createNotifier({ redis: d.redis, prefix: d.keys.bullPrefix() })),
   };

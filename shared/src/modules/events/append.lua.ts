@@ -1,6 +1,7 @@
 /**
  * KEYS: seq, epoch, log, online (the presence module's derived key). ARGV: channel, frame tail,
- * max events, max age seconds, candidate epoch.
+ * max events, max age seconds, candidate epoch; in the bulk scripts also `quiet` (true: do not
+ * publish — the caller writes the event to the member's only sockets itself).
  * Assigns the next seq, stores the frame in the log (trimmed to about max events, expiring when
  * the member is idle longer than the replay age), publishes it, and returns {seq, online}.
  * The epoch is touched only with a stream's first seq (a GET per append was a sixth of the
@@ -21,6 +22,6 @@ end
 local frame = '{"type":"event","seq":' .. seq .. ',' .. ARGV[2]
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], seq .. '-0', 'f', frame)
 redis.call('EXPIRE', KEYS[3], ARGV[4])
-redis.call('PUBLISH', ARGV[1], frame)
+if not ARGV[6] then redis.call('PUBLISH', ARGV[1], frame) end
 return {seq, redis.call('EXISTS', KEYS[4])}
 `;

@@ -121,3 +121,33 @@ test("guarded appends asked for in one tick share one Redis command, and each ge
   expect(replay.ok && replay.frames).toEqual([(first as PromiseFulfilledResult<any>).value.frame, (fourth as PromiseFulfilledResult<any>).value.frame]);
   expect(await redis.get(keys.sendDedup("501", "fourth"))).toBe('{"seq":3}');
 });
+
+test("a guarded member's event is published unless presence shows the asking replica as the only one holding their sockets", async () => {
+  const presence = createPresence({ redis, keys });
+  const watcher = createRedis(process.env.REDIS_URL!, "events-test-watch");
+  const seen = new Map<string, number[]>([["601", []], ["602", []]]);
+  watcher.on("message", (ch: string, text: string) => seen.get(ch.slice(keys.memberChannel("").length))?.push(frameSeq(text)));
+  await watcher.subscribe(keys.memberChannel("601"), keys.memberChannel("602"));
+  let n = 0;
+  const send = () =>
+    events.appendOnce(
+      ["601", "602"].map((userId) => ({ userId, kind: "message" as const, data: { n } })),
+      { key: keys.sendDedup("601", `own-${++n}`), ttlSeconds: 60, seqOf: 0, head: '{"seq":', tail: "}", localReplica: "replica-a" },
+    );
+
+  await send(); // 601 held nowhere: published (presence that says nothing is never trusted to)
+  await presence.connected("601", "replica-a");
+  await send(); // only here: quiet
+  await presence.connected("601", "replica-b");
+  await send(); // here and elsewhere: published
+  await presence.disconnected("601", "replica-a");
+  await send(); // only elsewhere: published
+  for (let i = 0; i < 50 && seen.get("602")!.length < 4; i++) await Bun.sleep(20);
+  await Bun.sleep(50);
+  watcher.disconnect();
+  expect(seen.get("601")).toEqual([1, 3, 4]);
+  // the other member's event is always published, and every event of both is in the logs
+  expect(seen.get("602")).toEqual([1, 2, 3, 4]);
+  const replay = await events.replayAfter("601", 0, (await events.head("601")).epoch);
+  expect(replay.ok && replay.frames.map(frameSeq)).toEqual([1, 2, 3, 4]);
+});

@@ -36,6 +36,12 @@ export interface AppendGuard {
   tail: string;
   /** a value the key may hold that does not count: it is overwritten as if the key were absent */
   placeholder?: string;
+  /**
+   * The chat replica asking, which writes the guarded member's event to every socket of theirs it
+   * holds: the event is then published on their channel only when presence shows another replica
+   * holding one of their sockets. Absent: always published.
+   */
+  localReplica?: string;
 }
 
 export type GuardedAppend =
@@ -226,7 +232,8 @@ export function createEventStream(opts: EventStreamOptions) {
     const ts = Date.now();
     const argv: (string | number)[] = [items.length];
     const frames = items.map(({ reqs, guard: g }) => {
-      argv.push(g.key, g.ttlSeconds, g.seqOf + 1, g.head, g.tail, g.placeholder ?? "");
+      const local = g.localReplica ? [g.localReplica, keys.presence(reqs[g.seqOf]!.userId)] : ["", ""];
+      argv.push(g.key, g.ttlSeconds, g.seqOf + 1, g.head, g.tail, g.placeholder ?? "", ...local);
       return pushMembers(argv, reqs, ts, g.seqOf);
     });
     const settle = (item: OnceItem, flat: (number | string)[] | undefined, tail: string): void => {

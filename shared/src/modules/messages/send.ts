@@ -23,8 +23,8 @@ export interface SendResult {
   duplicate: boolean;
   /**
    * The event frame this call appended to the sender's own stream (seq `answer.seq`), when it
-   * appended one: the sending socket can write it with the answer instead of waiting for its copy
-   * from pub/sub.
+   * appended one. A chat replica (`deps.replicaName`) must write it to the sender's sockets it
+   * holds: it is published only for sockets elsewhere. The sending socket writes it with the answer.
    */
   ownEvent?: string;
 }
@@ -93,7 +93,7 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
   if (senderIndex < 0) throw new Error("the sender is not a member of the conversation");
   const result = await deps.events.appendOnce(
     a.members.map((userId) => ({ userId, kind: "message" as const, data })),
-    { key, ttlSeconds: deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}", placeholder: LEGACY_PENDING },
+    { key, ttlSeconds: deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}", placeholder: LEGACY_PENDING, localReplica: deps.replicaName },
   );
   if (!result.ok) return { existing: JSON.parse(result.existing) as SentAnswer };
   const offline = result.appended.filter((x) => !x.online && x.userId !== a.senderId).map((x) => x.userId);

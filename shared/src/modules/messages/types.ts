@@ -38,6 +38,12 @@ export interface MessagingDeps {
   keys: RedisKeys;
   events: EventStream;
   maxBodyChars: number;
+  /**
+   * Set by a chat replica, which writes the sender's own event (`SendResult.ownEvent`) to every
+   * socket of the sender it holds: that event is then published only when another replica holds
+   * one of the sender's sockets. Absent (the api): always published.
+   */
+  replicaName?: string;
   /** how long a send's answer is kept for its repeats (CHAT_SEND_ANSWER_TTL_SECONDS; its default if absent) */
   answerTtlSeconds?: number;
   /** Recipients with no open client, e.g. to notify them; called after delivery, never awaited. */

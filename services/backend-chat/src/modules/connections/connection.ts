@@ -407,20 +407,24 @@ export class Connection implements BucketState {
   }
 
   /**
-   * The `sent` answer. When this socket's next event is the sender's own copy of the message, it
-   * goes out in the same write: one syscall and one wake-up instead of two, and the copy that
-   * comes back from pub/sub is then dropped as already delivered (seq ≤ cursor).
+   * The `sent` answer, and the sender's own event to each of the sender's sockets here: it is
+   * published only for sockets on other replicas (a copy that comes back from pub/sub anyway is
+   * dropped by seq). When it is this socket's next event it goes out in the same write as `sent`:
+   * one syscall and one wake-up instead of two.
    */
   private answerSend(sent: string, seq: number, ownEvent: string | undefined): void {
+    if (ownEvent) this.hub.deliverToOtherSockets(this, ownEvent);
     const ws = this.ws;
-    if (!ownEvent || !ws || this.state !== "live" || seq !== this.cursor + 1) {
-      this.sendControl(sent, "sent");
+    if (ownEvent && ws && this.state === "live" && seq === this.cursor + 1) {
+      ws.cork(() => {
+        this.sendControl(sent, "sent");
+        this.writeEvent(ownEvent, seq);
+      });
       return;
     }
-    ws.cork(() => {
-      this.sendControl(sent, "sent");
-      this.writeEvent(ownEvent, seq);
-    });
+    this.sendControl(sent, "sent");
+    // (earlier events still on their way: it waits for them, or they are read from the log)
+    if (ownEvent) this.deliverLive(ownEvent);
   }
 
   private replyError(err: unknown, ref: string): void {

@@ -4,6 +4,7 @@
  * from the channel are handed to each of the member's sockets, which keep their own cursor.
  */
 import { createLogger } from "@xplicit/shared/log";
+import type { PresenceChange } from "@xplicit/shared/modules/presence";
 import { sessionRevokedChannel, type SessionRevokedEvent } from "@xplicit/shared/sessions";
 import type { ChatDeps } from "../../deps.ts";
 import { AckBuffer } from "./acks.ts";
@@ -63,6 +64,13 @@ export class Hub {
     this.acks.start();
   }
 
+  /** An event of `conn`'s member that this replica writes itself, to the member's other sockets here. */
+  deliverToOtherSockets(conn: Connection, text: string): void {
+    const group = this.members.get(conn.userId);
+    if (!group || group === conn) return;
+    if (group instanceof Set) for (const other of group) if (other !== conn) other.deliverLive(text);
+  }
+
   private onChannelMessage(channel: string, message: string): void {
     if (channel.startsWith(this.channelPrefix)) {
       const group = this.members.get(channel.slice(this.channelPrefix.length));
@@ -106,7 +114,12 @@ export class Hub {
     return attached + (this.awaitingHello.get(userId) ?? 0);
   }
 
-  /** Called at hello: joins the member's group, subscribing their channel on the first socket. */
+  /**
+   * Called at hello, before the socket reads its log: joins the member's group; on the member's
+   * first socket here, subscribes their channel and adds this replica to their presence. Both
+   * must be in place before the log is read: what is appended later is then published to this
+   * replica (a sender's replica publishes its own events only while presence shows another).
+   */
   async attach(conn: Connection): Promise<void> {
     this.countAwaiting(conn.userId, -1);
     const group = this.members.get(conn.userId);
@@ -117,17 +130,20 @@ export class Hub {
     } else if (group instanceof Set) group.add(conn);
     else if (group !== conn) this.members.set(conn.userId, new Set([group, conn]));
     if (first) {
-      const subscribed = this.deps.subscriber.subscribe(this.deps.keys.memberChannel(conn.userId));
-      this.subscribing.set(conn.userId, subscribed);
+      const ready = Promise.all([
+        this.deps.subscriber.subscribe(this.deps.keys.memberChannel(conn.userId)),
+        this.deps.presence.connected(conn.userId, this.deps.config.chat.replicaName),
+      ]);
+      this.subscribing.set(conn.userId, ready);
       try {
-        await subscribed;
+        const [, change] = await ready;
+        void this.presenceChanged(conn.userId, change);
       } finally {
-        if (this.subscribing.get(conn.userId) === subscribed) this.subscribing.delete(conn.userId);
+        if (this.subscribing.get(conn.userId) === ready) this.subscribing.delete(conn.userId);
       }
-      void this.announcePresence(conn.userId, true);
     } else {
-      // A second socket that reads its log before the first one's SUBSCRIBE is in place could
-      // miss what is published in between, until a later event showed the gap.
+      // A second socket that reads its log before the first one's SUBSCRIBE and presence are in
+      // place could miss what is appended in between, until a later event showed the gap.
       await this.subscribing.get(conn.userId);
     }
   }
@@ -149,23 +165,23 @@ export class Hub {
     this.members.delete(conn.userId);
     membersGauge.set(this.members.size);
     void this.deps.subscriber.unsubscribe(this.deps.keys.memberChannel(conn.userId)).catch(() => {});
-    void this.announcePresence(conn.userId, false);
+    void this.deps.presence
+      .disconnected(conn.userId, this.deps.config.chat.replicaName)
+      .then((change) => this.presenceChanged(conn.userId, change))
+      .catch((err: unknown) => log.debug("presence update failed", { error: (err as Error).message }));
   }
 
-  /** Marks presence for this replica and tells partners when the member's cluster-wide state flips. */
-  private async announcePresence(userId: string, online: boolean): Promise<void> {
-    const { presence, config, events } = this.deps;
+  /** After this replica's presence for a member changed: partners hear of a cluster-wide flip. */
+  private async presenceChanged(userId: string, { wasOnline, isOnline }: PresenceChange): Promise<void> {
     try {
-      const replica = config.chat.replicaName;
-      const { wasOnline, isOnline } = online ? await presence.connected(userId, replica) : await presence.disconnected(userId, replica);
       // The badge count is cached while the member is online: a fan-out to them then never has
       // to count in Postgres before their live event.
-      if (online) void this.deps.unread.get([userId]).catch(() => {});
+      if (isOnline) void this.deps.unread.get([userId]).catch(() => {});
       if (wasOnline === isOnline) return;
       const partners = await this.partnersOf(userId);
-      await events.publishEphemeral(partners, frame.presence(userId, isOnline));
+      await this.deps.events.publishEphemeral(partners, frame.presence(userId, isOnline));
     } catch (err) {
-      log.debug("presence update failed", { error: (err as Error).message });
+      log.debug("presence announcement failed", { error: (err as Error).message });
     }
   }
 
