@@ -238,6 +238,9 @@ export function runSession(o: SessionOptions): void {
         dev.outbox.delete(id);
       }
     }
+    // Only an OPEN socket is closed here; one still CONNECTING is closed by its onopen. Before
+    // k6 2.3 (grafana/k6#6351) close() on a CONNECTING socket blocks the VU until the handshake
+    // ends, and for good when it fails.
     if (ws && ws.readyState === 1) {
       flushAck();
       ws.close(1000, "done");

@@ -60,7 +60,8 @@ export function envSeconds(name: string, fallback: number): number {
     total += Number(m[1]) * UNIT_SECONDS[m[2]!]!;
     consumed += m[0];
   }
-  if (consumed !== raw || total <= 0) throw new Error(`${name} must be a duration like 90, 90s, 2m or 1h30m, got "${raw}"`);
+  // Zero is as valid written "0s" as "0" (RAMP_SECONDS, DRAIN_SECONDS, OFFLINE_SECONDS may be 0).
+  if (consumed !== raw) throw new Error(`${name} must be a duration like 90, 90s, 2m or 1h30m, got "${raw}"`);
   return total;
 }
 
@@ -84,6 +85,12 @@ export const WS_URLS: string[] = env(
   .split(",")
   .map((s) => s.trim())
   .filter(Boolean);
+// Checked in the init context, so k6 stops before the test starts: otherwise k6's WebSocket
+// constructor (or, for an empty list, a TypeError) throws in every VU's session, after setup()
+// has registered all the members.
+if (WS_URLS.length === 0 || WS_URLS.some((u) => !/^wss?:\/\/[^/]+/i.test(u))) {
+  throw new Error(`WS_URL must be a comma-separated list of ws(s)://host[:port]/ws URLs, got "${__ENV.WS_URL}"`);
+}
 
 /**
  * The Origin sent on every request and WebSocket upgrade. It must be one of the server's
