@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import Redis from "ioredis";
 import { join } from "node:path";
 import { freshBenchEnvironment, postgresPids, redisPid, dropBenchDatabase } from "../lib/env.ts";
-import { cpuSeconds, totalCpuSeconds, machineCpu } from "../lib/proc.ts";
+import { cpuSeconds, totalCpuSeconds, machineCpu, majorFaults } from "../lib/proc.ts";
 import { freePort, nodeBinary, spawnServer, stopAll, ROOT, type Spawned } from "../lib/procs.ts";
 import { seedMembers, openConversations, ORIGIN } from "../lib/seed.ts";
 import { median, fmt } from "../lib/stats.ts";
@@ -171,7 +171,7 @@ export async function runChatBench(): Promise<ChatReport> {
       }
     }
 
-    const samples = new Map<string, Array<StepResult & { cpu: number; cpuAll: number; busy: number; redisCmds: number }>>();
+    const samples = new Map<string, Array<StepResult & { cpu: number; cpuAll: number; busy: number; redisCmds: number; majorFaults: number }>>();
     const saturated = new Set<System>();
     for (const rate of RATES) {
       for (let rep = 0; rep < REPS; rep++) {
@@ -182,8 +182,10 @@ export async function runChatBench(): Promise<ChatReport> {
           const cpu0 = totalCpuSeconds(serverPids[system]);
           const shared0 = shared();
           const m0 = machineCpu();
+          const faults0 = majorFaults();
           await gens[system].send(rate, SECONDS, DRAIN);
           const m1 = machineCpu();
+          const majorFaultsInStep = majorFaults() - faults0;
           const cpu = totalCpuSeconds(serverPids[system]) - cpu0;
           const cpuAll = cpu + shared() - shared0;
           // A saturated system keeps working on its backlog: let it finish, then count what never came.
@@ -194,8 +196,8 @@ export async function runChatBench(): Promise<ChatReport> {
           const busy = (m1.busy - m0.busy) / Math.max(1e-9, m1.total - m0.total);
           const key = `${system}@${rate}`;
           if (!samples.has(key)) samples.set(key, []);
-          samples.get(key)!.push({ ...r, cpu, cpuAll, busy, redisCmds });
-          log(`${system.padEnd(8)} ${String(rate).padStart(6)}/s rep ${rep + 1}: delivered ${fmt(r.deliveredPerSec, 0)}/s p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} max ${fmt(r.max)} ms late ${r.lateAtDrain} lost ${r.lost} dup ${r.duplicated} unacked ${r.unacked} cpu ${cpu.toFixed(2)} s, generator ${r.generatorCpuS.toFixed(2)} s, machine ${(busy * 100).toFixed(0)}% busy${settleMs > 600 ? `, backlog drained in ${(settleMs / 1000).toFixed(1)} s` : ""}`);
+          samples.get(key)!.push({ ...r, cpu, cpuAll, busy, redisCmds, majorFaults: majorFaultsInStep });
+          log(`${system.padEnd(8)} ${String(rate).padStart(6)}/s rep ${rep + 1}: delivered ${fmt(r.deliveredPerSec, 0)}/s p50 ${fmt(r.p50)} p99 ${fmt(r.p99)} max ${fmt(r.max)} ms late ${r.lateAtDrain} lost ${r.lost} dup ${r.duplicated} unacked ${r.unacked} cpu ${cpu.toFixed(2)} s, generator ${r.generatorCpuS.toFixed(2)} s, machine ${(busy * 100).toFixed(0)}% busy, ${majorFaultsInStep} major faults${settleMs > 600 ? `, backlog drained in ${(settleMs / 1000).toFixed(1)} s` : ""}`);
         }
       }
       for (const system of order) {

@@ -41,6 +41,15 @@ export function machineCpu(): { busy: number; total: number } {
   return { busy: (total - idle) / TICKS, total: total / TICKS };
 }
 
+/**
+ * Machine-wide major page faults so far (/proc/vmstat): a page that had to be read back from disk.
+ * A host that reclaims idle guest memory (a DAMON `pageout` scheme, say) makes them appear in
+ * processes that never swap, and each one stalls its process on the disk.
+ */
+export function majorFaults(): number {
+  return Number(/^pgmajfault (\d+)$/m.exec(readFileSync("/proc/vmstat", "utf8"))?.[1] ?? 0);
+}
+
 export function pidsByComm(name: string): number[] {
   const out: number[] = [];
   for (const d of readdirSync("/proc")) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createRedis, redisKeys, type Redis } from "@xplicit/shared/redis";
-import { ChatClient } from "../harness/chat-client.ts";
+import { ChatClient, type Frame } from "../harness/chat-client.ts";
 import { startStack, type Stack } from "../harness/stack.ts";
 import { connected, conversation, duplicateSeqs, member, resumedFromStoredAck, wsUrl } from "./fixtures.ts";
 
@@ -236,13 +236,13 @@ describe("a sender's own events", () => {
     const conv = await conversation(a, b);
     const a1 = await connected(a, r1);
     const late: ChatClient[] = [];
-    const sends: Promise<{ seq?: number }>[] = [];
+    const sends: Promise<Frame>[] = [];
     for (let i = 0; i < 120; i++) {
       sends.push(a1.sendMessage(conv, `burst ${i}`));
       if (i % 20 === 10) late.push(await connected(a, i % 40 === 10 ? r2 : r3));
       if (i % 5 === 0) await Bun.sleep(1);
     }
-    const head = Math.max(...(await Promise.all(sends)).map((answer) => answer.seq ?? 0));
+    const head = Math.max(...(await Promise.all(sends)).map((answer) => Number(answer.seq ?? 0)));
     for (const c of [a1, ...late]) {
       // each starts at the head it is welcomed with: from there on, every event once, in order (the
       // sending socket too: its own events come from its replica)
