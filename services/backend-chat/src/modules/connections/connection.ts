@@ -18,6 +18,11 @@ import { takeToken, type BucketState } from "./token-bucket.ts";
 const log = createLogger("connections");
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const HELLO_TIMEOUT_MS = 10_000;
+/**
+ * How long an own event ahead of the cursor waits for the events before it (on their way through
+ * pub/sub) before they are read from the log instead.
+ */
+const OWN_EVENT_WAIT_MS = 250;
 /** Conversations whose last typing frame a socket remembers (for the 1.5 s throttle). */
 const MAX_TYPING_CONVERSATIONS = 64;
 
@@ -48,6 +53,7 @@ export class Connection implements BucketState {
   private sendChain: Promise<void> | null = null;
   private helloTimer: Timer | null = null;
   private lastTyping: Map<string, number> | null = null;
+  private ownEventTimer: Timer | null = null;
 
   // The upgrade's session, kept as three fields rather than one more object per socket.
   readonly userId: string;
@@ -88,6 +94,7 @@ export class Connection implements BucketState {
 
   closed(): void {
     if (this.helloTimer) clearTimeout(this.helloTimer);
+    if (this.ownEventTimer) clearTimeout(this.ownEventTimer);
     const wasAttached = this.state === "live" || this.state === "replaying";
     this.state = "closed";
     this.hub.untrack(this, wasAttached);
@@ -156,12 +163,53 @@ export class Connection implements BucketState {
     if (seq <= this.cursor) return;
     if (seq === this.cursor + 1) {
       this.writeEvent(text, seq);
+      if (this.pending.length) this.writeHeldOwnEvents();
       return;
     }
     // A gap: an event was published while we were not listening (or pub/sub dropped it).
     this.queue(text);
+    this.startCatchUp(seq - 1);
+  }
+
+  private startCatchUp(upTo: number): void {
     this.state = "replaying";
-    void this.catchUp(seq - 1).catch((err) => this.fail("catch-up failed", err));
+    void this.catchUp(upTo).catch((err) => this.fail("catch-up failed", err));
+  }
+
+  /**
+   * One of the member's own events, written by this replica (it is not published for sockets
+   * here). Ahead of the cursor, the events before it are still on their way through pub/sub: it
+   * waits for them rather than reading the log at once, and the log is read if they do not come.
+   */
+  deliverOwnEvent(text: string): void {
+    const seq = frameSeq(text);
+    if (this.state !== "live" || seq <= this.cursor + 1) return this.deliverLive(text);
+    this.queue(text);
+    this.ownEventTimer ??= setTimeout(() => {
+      this.ownEventTimer = null;
+      if (this.state !== "live" || !this.pending.length) return;
+      const first = Math.min(...this.pending.map(frameSeq));
+      if (first > this.cursor + 1) this.startCatchUp(first - 1);
+      else this.writeHeldOwnEvents();
+    }, OWN_EVENT_WAIT_MS);
+  }
+
+  /** Held own events that are next now, in order; the rest keep waiting. */
+  private writeHeldOwnEvents(): void {
+    const held = this.pending.sort((a, b) => frameSeq(a) - frameSeq(b));
+    this.pending = NO_FRAMES;
+    this.ws?.cork(() => {
+      for (const f of held) {
+        const seq = frameSeq(f);
+        if (seq <= this.cursor) continue;
+        if (seq === this.cursor + 1 && this.state === "live") this.writeEvent(f, seq);
+        else this.queue(f);
+      }
+    });
+    if (!this.pending.length && this.ownEventTimer) {
+      clearTimeout(this.ownEventTimer);
+      this.ownEventTimer = null;
+    }
   }
 
   private queue(frame: string): void {
@@ -423,8 +471,7 @@ export class Connection implements BucketState {
       return;
     }
     this.sendControl(sent, "sent");
-    // (earlier events still on their way: it waits for them, or they are read from the log)
-    if (ownEvent) this.deliverLive(ownEvent);
+    if (ownEvent) this.deliverOwnEvent(ownEvent);
   }
 
   private replyError(err: unknown, ref: string): void {

@@ -274,6 +274,50 @@ test("a sender's own event goes out in the same write as its sent answer, withou
   conn.closed();
 });
 
+test("an own event ahead of the cursor waits for the events before it from pub/sub, and reads them from the log only when they do not come", async () => {
+  const a = memberIds[0]!;
+  const written: number[] = [];
+  const conn = new Connection(hub, { userId: a, sessionId: "1", token: "t" });
+  conn.ws = { ...quietSocket(), send: (t: string) => void (t.includes('"type":"event"') && written.push(JSON.parse(t).seq)) } as never;
+  hub.track(conn);
+  await hub.attach(conn);
+  conn.state = "live";
+  conn.cursor = (await hub.deps.events.head(a)).seq;
+  /** Two events appended while pub/sub is held back; the second is handed to the socket as its own. */
+  const twoEventsHeldBack = async () => {
+    subRelay.holdReplies();
+    const first = await hub.deps.events.append({ userId: a, kind: "read", data: {} });
+    const second = await hub.deps.events.append({ userId: a, kind: "read", data: {} });
+    const [, own] = await hub.deps.events.range(a, first.seq - 1, second.seq);
+    return { seqs: [first.seq, second.seq], own: own!, logReads: cmdRelay.count(command("xrange")) };
+  };
+  try {
+    // The event before it comes in time: both written in order, the log not read.
+    const early = await twoEventsHeldBack();
+    conn.deliverOwnEvent(early.own);
+    await Bun.sleep(50);
+    expect(written).toEqual([]);
+    subRelay.releaseReplies();
+    await until("both events", () => written.length === 2);
+    expect(written).toEqual(early.seqs);
+    await Bun.sleep(350);
+    expect(cmdRelay.count(command("xrange"))).toBe(early.logReads);
+
+    // It does not come: read from the log after the wait, then the late pub/sub copies are dropped.
+    const late = await twoEventsHeldBack();
+    conn.deliverOwnEvent(late.own);
+    await until("the log read", () => written.length === 4, 2_000);
+    expect(written.slice(2)).toEqual(late.seqs);
+    expect(cmdRelay.count(command("xrange"))).toBe(late.logReads + 1);
+    subRelay.releaseReplies();
+    await Bun.sleep(200);
+    expect(written).toHaveLength(4);
+  } finally {
+    subRelay.releaseReplies();
+    conn.closed();
+  }
+});
+
 test("the periodic session check closes the sockets whose session ended without an announcement, in one pass, and no other", async () => {
   const [userId] = memberIds as [string];
   const { sessions, keys } = hub.deps;

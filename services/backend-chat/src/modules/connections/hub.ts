@@ -68,7 +68,7 @@ export class Hub {
   deliverToOtherSockets(conn: Connection, text: string): void {
     const group = this.members.get(conn.userId);
     if (!group || group === conn) return;
-    if (group instanceof Set) for (const other of group) if (other !== conn) other.deliverLive(text);
+    if (group instanceof Set) for (const other of group) if (other !== conn) other.deliverOwnEvent(text);
   }
 
   private onChannelMessage(channel: string, message: string): void {
