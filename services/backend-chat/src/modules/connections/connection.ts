@@ -53,7 +53,6 @@ export class Connection implements BucketState {
   private sendChain: Promise<void> | null = null;
   private helloTimer: Timer | null = null;
   private lastTyping: Map<string, number> | null = null;
-  private ownEventTimer: Timer | null = null;
 
   // The upgrade's session, kept as three fields rather than one more object per socket.
   readonly userId: string;
@@ -94,7 +93,7 @@ export class Connection implements BucketState {
 
   closed(): void {
     if (this.helloTimer) clearTimeout(this.helloTimer);
-    if (this.ownEventTimer) clearTimeout(this.ownEventTimer);
+    this.stopOwnEventTimer();
     const wasAttached = this.state === "live" || this.state === "replaying";
     this.state = "closed";
     this.hub.untrack(this, wasAttached);
@@ -185,13 +184,21 @@ export class Connection implements BucketState {
     const seq = frameSeq(text);
     if (this.state !== "live" || seq <= this.cursor + 1) return this.deliverLive(text);
     this.queue(text);
-    this.ownEventTimer ??= setTimeout(() => {
-      this.ownEventTimer = null;
+    if (ownEventTimers.has(this)) return;
+    ownEventTimers.set(this, setTimeout(() => {
+      ownEventTimers.delete(this);
       if (this.state !== "live" || !this.pending.length) return;
       const first = Math.min(...this.pending.map(frameSeq));
       if (first > this.cursor + 1) this.startCatchUp(first - 1);
       else this.writeHeldOwnEvents();
-    }, OWN_EVENT_WAIT_MS);
+    }, OWN_EVENT_WAIT_MS));
+  }
+
+  private stopOwnEventTimer(): void {
+    const timer = ownEventTimers.get(this);
+    if (!timer) return;
+    clearTimeout(timer);
+    ownEventTimers.delete(this);
   }
 
   /** Held own events that are next now, in order; the rest keep waiting. */
@@ -206,10 +213,7 @@ export class Connection implements BucketState {
         else this.queue(f);
       }
     });
-    if (!this.pending.length && this.ownEventTimer) {
-      clearTimeout(this.ownEventTimer);
-      this.ownEventTimer = null;
-    }
+    if (!this.pending.length) this.stopOwnEventTimer();
   }
 
   private queue(frame: string): void {
@@ -529,6 +533,12 @@ export class Connection implements BucketState {
     }
   }
 }
+
+/**
+ * The wait of each socket holding an own event ahead of its cursor (few at a time: kept here
+ * rather than as a field of every idle socket).
+ */
+const ownEventTimers = new Map<Connection, Timer>();
 
 /** Shared empty queue (never pushed to: `queue()` swaps in a real array first). */
 const NO_FRAMES: string[] = [];
