@@ -265,6 +265,9 @@ export class Connection implements BucketState {
   }
 
   private resync(reason: string, cursor: number, epoch: string): void {
+    // whatever waited here is at or below the new cursor, or of the stream that was lost
+    this.pending = NO_FRAMES;
+    this.stopOwnEventTimer();
     this.cursor = cursor;
     this.epoch = epoch;
     this.sendControl(frame.resync(reason, cursor, epoch), "resync");
@@ -452,6 +455,7 @@ export class Connection implements BucketState {
         const { answer, duplicate, ownEvent } = await sendMessage(this.hub.deps.messaging, this.userId, input);
         if (duplicate) sendDedupHits.inc();
         this.answerSend(JSON.stringify({ type: "sent", ...answer }), answer.seq, ownEvent);
+        if (!ownEvent && answer.seq > this.cursor) await this.hub.deliverOwnEventFromLog(this.userId, answer.seq);
       } catch (err) {
         this.replyError(err, ref);
       }

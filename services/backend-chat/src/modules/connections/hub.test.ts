@@ -318,6 +318,33 @@ test("an own event ahead of the cursor waits for the events before it from pub/s
   }
 });
 
+test("an own event reaches the sender's other socket here even when the sending socket closed before the reply", async () => {
+  const [a] = (await seedMembers(sql, 1)) as [string]; // (one with no other socket here)
+  const got: number[] = [];
+  const sending = new Connection(hub, { userId: a, sessionId: "1", token: "t" });
+  const other = new Connection(hub, { userId: a, sessionId: "1", token: "t" });
+  sending.ws = quietSocket();
+  other.ws = { ...quietSocket(), send: (t: string) => void (t.includes('"type":"event"') && got.push(JSON.parse(t).seq)) } as never;
+  for (const c of [sending, other]) {
+    hub.track(c);
+    await hub.attach(c);
+    c.state = "live";
+    c.cursor = (await hub.deps.events.head(a)).seq;
+  }
+  // (pub/sub held back: what the other socket gets here is what the replica writes itself)
+  subRelay.holdReplies();
+  try {
+    const appended = await hub.deps.events.append({ userId: a, kind: "read", data: {} });
+    const [own] = await hub.deps.events.range(a, appended.seq - 1, appended.seq);
+    sending.closed(); // the group is now the other socket alone
+    hub.deliverToOtherSockets(sending, own!);
+    expect(got).toEqual([appended.seq]);
+  } finally {
+    subRelay.releaseReplies();
+    other.closed();
+  }
+});
+
 test("the periodic session check closes the sockets whose session ended without an announcement, in one pass, and no other", async () => {
   const [userId] = memberIds as [string];
   const { sessions, keys } = hub.deps;

@@ -67,8 +67,20 @@ export class Hub {
   /** An event of `conn`'s member that this replica writes itself, to the member's other sockets here. */
   deliverToOtherSockets(conn: Connection, text: string): void {
     const group = this.members.get(conn.userId);
-    if (!group || group === conn) return;
-    if (group instanceof Set) for (const other of group) if (other !== conn) other.deliverOwnEvent(text);
+    // (the sending socket may have closed meanwhile: the group is then the other socket alone)
+    if (group) for (const other of inGroup(group)) if (other !== conn) other.deliverOwnEvent(text);
+  }
+
+  /**
+   * A repeat answered without appending (its first attempt's reply was lost): that event was not
+   * published if this replica was the member's only one, so its sockets here get it from the log.
+   */
+  async deliverOwnEventFromLog(userId: string, seq: number): Promise<void> {
+    const group = this.members.get(userId);
+    if (!group) return;
+    const [own] = await this.deps.events.range(userId, seq - 1, seq);
+    const now = this.members.get(userId);
+    if (own && now) for (const conn of inGroup(now)) conn.deliverOwnEvent(own);
   }
 
   private onChannelMessage(channel: string, message: string): void {
@@ -137,7 +149,7 @@ export class Hub {
       this.subscribing.set(conn.userId, ready);
       try {
         const [, change] = await ready;
-        void this.presenceChanged(conn.userId, change);
+        void this.presenceChanged(conn.userId, change, true);
       } finally {
         if (this.subscribing.get(conn.userId) === ready) this.subscribing.delete(conn.userId);
       }
@@ -167,16 +179,16 @@ export class Hub {
     void this.deps.subscriber.unsubscribe(this.deps.keys.memberChannel(conn.userId)).catch(() => {});
     void this.deps.presence
       .disconnected(conn.userId, this.deps.config.chat.replicaName)
-      .then((change) => this.presenceChanged(conn.userId, change))
+      .then((change) => this.presenceChanged(conn.userId, change, false))
       .catch((err: unknown) => log.debug("presence update failed", { error: (err as Error).message }));
   }
 
   /** After this replica's presence for a member changed: partners hear of a cluster-wide flip. */
-  private async presenceChanged(userId: string, { wasOnline, isOnline }: PresenceChange): Promise<void> {
+  private async presenceChanged(userId: string, { wasOnline, isOnline }: PresenceChange, connected: boolean): Promise<void> {
     try {
       // The badge count is cached while the member is online: a fan-out to them then never has
       // to count in Postgres before their live event.
-      if (isOnline) void this.deps.unread.get([userId]).catch(() => {});
+      if (connected) void this.deps.unread.get([userId]).catch(() => {});
       if (wasOnline === isOnline) return;
       const partners = await this.partnersOf(userId);
       await this.deps.events.publishEphemeral(partners, frame.presence(userId, isOnline));
