@@ -36,6 +36,9 @@ test("conversations loaded together and expired together cost one query each, an
   expect(queries).toBe(convs.length); // concurrent misses for one conversation share its query
 
   setSystemTime(new Date(Date.now() + 61_000));
+  // a member added before the refresh: the refreshed entry must have them
+  const [late] = (await seedMembers(sql, 1)) as [string];
+  await sql`insert into conversation_members (conversation_id, user_id) values (${convs[0]!}, ${late})`;
   queries = 0;
   const calls = everySend();
   let settled = false;
@@ -49,6 +52,8 @@ test("conversations loaded together and expired together cost one query each, an
   queries = 0;
   await everySend();
   expect(queries).toBe(0); // refreshed
+  expect((await conversationInfo(deps, convs[0]!, members[0]!))?.members).toContain(late);
+  expect(queries).toBe(0);
 });
 
 test("a member missing from the cached list is looked up, and a stranger is refused", async () => {

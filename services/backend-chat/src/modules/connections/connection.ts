@@ -162,7 +162,7 @@ export class Connection implements BucketState {
     if (seq <= this.cursor) return;
     if (seq === this.cursor + 1) {
       this.writeEvent(text, seq);
-      if (this.pending.length) this.writeHeldOwnEvents();
+      if (this.pending.length) this.writeQueuedInOrder();
       return;
     }
     // A gap: an event was published while we were not listening (or pub/sub dropped it).
@@ -190,7 +190,7 @@ export class Connection implements BucketState {
       if (this.state !== "live" || !this.pending.length) return;
       const first = Math.min(...this.pending.map(frameSeq));
       if (first > this.cursor + 1) this.startCatchUp(first - 1);
-      else this.writeHeldOwnEvents();
+      else this.writeQueuedInOrder();
     }, OWN_EVENT_WAIT_MS));
   }
 
@@ -199,21 +199,6 @@ export class Connection implements BucketState {
     if (!timer) return;
     clearTimeout(timer);
     ownEventTimers.delete(this);
-  }
-
-  /** Held own events that are next now, in order; the rest keep waiting. */
-  private writeHeldOwnEvents(): void {
-    const held = this.pending.sort((a, b) => frameSeq(a) - frameSeq(b));
-    this.pending = NO_FRAMES;
-    this.ws?.cork(() => {
-      for (const f of held) {
-        const seq = frameSeq(f);
-        if (seq <= this.cursor) continue;
-        if (seq === this.cursor + 1 && this.state === "live") this.writeEvent(f, seq);
-        else this.queue(f);
-      }
-    });
-    if (!this.pending.length) this.stopOwnEventTimer();
   }
 
   private queue(frame: string): void {
@@ -242,6 +227,19 @@ export class Connection implements BucketState {
 
   private flushPending(): void {
     if (this.state === "closed") return;
+    const gapAt = this.writeQueuedInOrder();
+    if (gapAt) {
+      void this.catchUp(gapAt - 1).catch((err) => this.fail("catch-up failed", err));
+      return;
+    }
+    if (this.state === "replaying") this.state = "live";
+  }
+
+  /**
+   * Writes the queued frames that follow the cursor, in seq order, and keeps the rest queued.
+   * Returns the highest seq still waiting behind a gap (0 when none is).
+   */
+  private writeQueuedInOrder(): number {
     const queued = this.pending.sort((a, b) => frameSeq(a) - frameSeq(b));
     this.pending = NO_FRAMES;
     let gapAt = 0;
@@ -249,19 +247,15 @@ export class Connection implements BucketState {
       for (const f of queued) {
         const seq = frameSeq(f);
         if (seq <= this.cursor) continue;
-        if (seq !== this.cursor + 1) {
+        if (seq === this.cursor + 1) this.writeEvent(f, seq);
+        else {
           gapAt = seq;
           this.queue(f);
-          continue;
         }
-        this.writeEvent(f, seq);
       }
     });
-    if (gapAt) {
-      void this.catchUp(gapAt - 1).catch((err) => this.fail("catch-up failed", err));
-      return;
-    }
-    if (this.state === "replaying") this.state = "live";
+    if (!this.pending.length) this.stopOwnEventTimer();
+    return gapAt;
   }
 
   private resync(reason: string, cursor: number, epoch: string): void {

@@ -87,6 +87,17 @@ function quietSocket(onClose: (code: number) => void = () => {}): Connection["ws
   return { send: () => 0, getBufferedAmount: () => 0, close: (code: number) => void onClose(code), cork: (f: () => void) => f() } as never;
 }
 
+/** A live socket of `userId` at its stream's head, noting the seq of each event written to it in `events`. */
+async function liveSocket(userId: string, events: number[] = []): Promise<Connection> {
+  const conn = new Connection(hub, { userId, sessionId: "1", token: "t" });
+  conn.ws = { ...quietSocket(), send: (t: string) => void (t.includes('"type":"event"') && events.push(JSON.parse(t).seq)) } as never;
+  hub.track(conn);
+  await hub.attach(conn);
+  conn.state = "live";
+  conn.cursor = (await hub.deps.events.head(userId)).seq;
+  return conn;
+}
+
 /** A RESP command name as ioredis writes it. */
 const command = (name: string) => `$${name.length}\r\n${name}\r\n`;
 
@@ -277,12 +288,7 @@ test("a sender's own event goes out in the same write as its sent answer, withou
 test("an own event ahead of the cursor waits for the events before it from pub/sub, and reads them from the log only when they do not come", async () => {
   const a = memberIds[0]!;
   const written: number[] = [];
-  const conn = new Connection(hub, { userId: a, sessionId: "1", token: "t" });
-  conn.ws = { ...quietSocket(), send: (t: string) => void (t.includes('"type":"event"') && written.push(JSON.parse(t).seq)) } as never;
-  hub.track(conn);
-  await hub.attach(conn);
-  conn.state = "live";
-  conn.cursor = (await hub.deps.events.head(a)).seq;
+  const conn = await liveSocket(a, written);
   /** Two events appended while pub/sub is held back; the second is handed to the socket as its own. */
   const twoEventsHeldBack = async () => {
     subRelay.holdReplies();
@@ -321,16 +327,8 @@ test("an own event ahead of the cursor waits for the events before it from pub/s
 test("an own event reaches the sender's other socket here even when the sending socket closed before the reply", async () => {
   const [a] = (await seedMembers(sql, 1)) as [string]; // (one with no other socket here)
   const got: number[] = [];
-  const sending = new Connection(hub, { userId: a, sessionId: "1", token: "t" });
-  const other = new Connection(hub, { userId: a, sessionId: "1", token: "t" });
-  sending.ws = quietSocket();
-  other.ws = { ...quietSocket(), send: (t: string) => void (t.includes('"type":"event"') && got.push(JSON.parse(t).seq)) } as never;
-  for (const c of [sending, other]) {
-    hub.track(c);
-    await hub.attach(c);
-    c.state = "live";
-    c.cursor = (await hub.deps.events.head(a)).seq;
-  }
+  const sending = await liveSocket(a);
+  const other = await liveSocket(a, got);
   // (pub/sub held back: what the other socket gets here is what the replica writes itself)
   subRelay.holdReplies();
   try {
