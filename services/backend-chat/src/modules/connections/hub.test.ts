@@ -387,3 +387,40 @@ test("every socket's acks reach Redis together, in one command per flush, and a 
   await hub.acks.flush();
   expect(await events.loadAck(clients[0]!.userId, clients[0]!.clientId)).toBe(10);
 });
+
+test("a send whose reply from Redis was lost still brings the sender's own event here, from the log", async () => {
+  const [a] = (await seedMembers(sql, 1)) as [string];
+  const b = memberIds[1]!;
+  const [created] = await sql<{ id: string }[]>`
+    insert into conversations (kind, direct_key, created_by) values ('direct', ${`hub-test:${a}:${b}`}, ${a}) returning id`;
+  await sql`insert into conversation_members (conversation_id, user_id) values (${created!.id}, ${a}), (${created!.id}, ${b})`;
+  const got: number[] = [];
+  const sent: number[] = [];
+  const conn = await liveSocket(a, got);
+  const send = conn.ws!.send.bind(conn.ws);
+  conn.ws = { ...conn.ws!, send: (t: string) => (t.includes('"type":"sent"') && sent.push(JSON.parse(t).seq), send(t)) } as never;
+  // As a chat replica: a's only sockets are here, so the append is not published.
+  const messaging = hub.deps.messaging;
+  messaging.replicaName = hub.deps.config.chat.replicaName;
+  const direct = createRedis(hub.deps.config.redisUrl, "hub-test:direct");
+  const id = crypto.randomUUID();
+  try {
+    await until("a's presence", async () => (await direct.hget(hub.deps.keys.presence(a), messaging.replicaName!)) !== null);
+    // The append runs in Redis, its reply never reaches the replica: ioredis sends it again on a
+    // new connection, and the script answers with the stored answer instead of the event frame.
+    cmdRelay.holdReplies();
+    conn.received(JSON.stringify({ type: "send", id, conversationId: created!.id, body: "mine" }));
+    await until("the append", async () => (await direct.exists(hub.deps.keys.sendDedup(a, id))) === 1);
+    cmdRelay.cut();
+    cmdRelay.releaseReplies();
+    await until("the answer", () => sent.length === 1);
+    await until("the own event", () => got.length === 1, 2_000);
+    expect(got).toEqual(sent);
+    expect(conn.cursor).toBe(sent[0]!);
+  } finally {
+    cmdRelay.releaseReplies();
+    delete messaging.replicaName;
+    direct.disconnect();
+    conn.closed();
+  }
+});
