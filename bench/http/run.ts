@@ -13,6 +13,7 @@ import postgres from "postgres";
 import { freshBenchEnvironment, dropBenchDatabase, benchDatabaseUrl } from "../lib/env.ts";
 import { ROOT } from "../lib/procs.ts";
 import { seedMembers } from "../lib/seed.ts";
+import { pidsByComm, totalCpuSeconds } from "../lib/proc.ts";
 import { median, percentile } from "../lib/stats.ts";
 
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 5);
@@ -28,6 +29,8 @@ export interface HttpRow {
   p99: number;
   errors: number;
   tool: string;
+  /** CPU µs per request by process group (median of the repetitions), the client included */
+  cpuUs: Record<string, number>;
 }
 
 export interface HttpReport {
@@ -51,21 +54,40 @@ function wrkMs(text: string): number {
   return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
 }
 
-async function runWrk(url: string, cookie: string): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+interface Measured {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** CPU seconds the load client used (wrk's rusage; the fetch client's share of this process) */
+  clientCpu: number;
+}
+
+/** The processes on a request's path, by group, so each run can say who spent the CPU. */
+type Groups = Record<string, () => number[]>;
+
+function cpuByGroup(groups: Groups): Record<string, number> {
+  return Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, totalCpuSeconds(pids())]));
+}
+
+async function runWrk(url: string, cookie: string): Promise<Measured> {
   const proc = Bun.spawn(["wrk", "-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", "-H", `Cookie: ${cookie}`, url], { stdout: "pipe", stderr: "pipe" });
   const out = await new Response(proc.stdout).text();
   await proc.exited;
+  const usage = proc.resourceUsage();
+  const clientCpu = usage ? Number(usage.cpuTime.user + usage.cpuTime.system) / 1e6 : NaN;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const p50 = wrkMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? "");
   const p99 = wrkMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p50, p99, errors };
+  return { rps, p50, p99, errors, clientCpu };
 }
 
-async function runFetch(url: string, cookie: string, tls: Record<string, unknown> | undefined): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+async function runFetch(url: string, cookie: string, tls: Record<string, unknown> | undefined): Promise<Measured> {
   const lat: number[] = [];
+  const cpuBefore = process.cpuUsage();
   let errors = 0;
   const end = performance.now() + SECONDS * 1000;
   await Promise.all(
@@ -80,7 +102,8 @@ async function runFetch(url: string, cookie: string, tls: Record<string, unknown
     }),
   );
   lat.sort((a, b) => a - b);
-  return { rps: lat.length / SECONDS, p50: percentile(lat, 50), p99: percentile(lat, 99), errors };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { rps: lat.length / SECONDS, p50: percentile(lat, 50), p99: percentile(lat, 99), errors, clientCpu: (cpu.user + cpu.system) / 1e6 };
 }
 
 export async function runHttpBench(): Promise<HttpReport> {
@@ -130,15 +153,24 @@ export async function runHttpBench(): Promise<HttpReport> {
       const check = await fetch(`${stack.api.url}${c.path}`, { headers: { cookie: target.cookie } });
       if (check.status !== 200) throw new Error(`${c.endpoint}: ${check.status} ${await check.text()}`);
     }
-    const samples = new Map<string, { rps: number; p50: number; p99: number; errors: number }[]>();
+    const apiPid = stack.api.proc.pid;
+    const groups: Groups = { api: () => [apiPid], nginx: () => pidsByComm("nginx"), postgres: () => pidsByComm("postgres"), redis: () => pidsByComm("redis-server") };
+    const samples = new Map<string, (Measured & { cpuUs: Record<string, number> })[]>();
     for (let rep = 0; rep < REPS; rep++) {
       for (const c of cases) {
         const targets: ["direct" | "nginx+TLS", string][] = [["direct", `${stack.api.url}${c.path}`]];
         if (edge) targets.push(["nginx+TLS", `${edge.url}${c.path}`]);
         if (rep % 2) targets.reverse();
         for (const [path, url] of targets) {
-          const r = tool === "wrk" ? await runWrk(url, target.cookie) : await runFetch(url, target.cookie, path === "direct" ? undefined : { rejectUnauthorized: false });
-          log(`${c.endpoint} ${path} rep ${rep + 1}: ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors}`);
+          const before = cpuByGroup(groups);
+          const m = tool === "wrk" ? await runWrk(url, target.cookie) : await runFetch(url, target.cookie, path === "direct" ? undefined : { rejectUnauthorized: false });
+          const after = cpuByGroup(groups);
+          const requests = m.rps * SECONDS;
+          const perRequest = (s: number) => Math.round((s / requests) * 1e6);
+          const cpuUs: Record<string, number> = { client: perRequest(m.clientCpu) };
+          for (const g of Object.keys(groups)) if (path !== "direct" || g !== "nginx") cpuUs[g] = perRequest(after[g]! - before[g]!);
+          const r = { ...m, cpuUs };
+          log(`${c.endpoint} ${path} rep ${rep + 1}: ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors} CPU µs/req ${JSON.stringify(cpuUs)}`);
           const key = `${c.endpoint}|${path}`;
           if (!samples.has(key)) samples.set(key, []);
           samples.get(key)!.push(r);
@@ -148,7 +180,8 @@ export async function runHttpBench(): Promise<HttpReport> {
     const rows: HttpRow[] = [];
     for (const [key, s] of samples) {
       const [endpoint, path] = key.split("|") as [string, "direct" | "nginx+TLS"];
-      rows.push({ endpoint, path, rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)), errors: s.reduce((a, x) => a + x.errors, 0), tool });
+      const cpuUs = Object.fromEntries(Object.keys(s[0]!.cpuUs).map((g) => [g, median(s.map((x) => x.cpuUs[g]!))]));
+      rows.push({ endpoint, path, rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)), errors: s.reduce((a, x) => a + x.errors, 0), tool, cpuUs });
     }
     const report: HttpReport = { seconds: SECONDS, reps: REPS, connections: CONNECTIONS, tool, nginxWorkers: workers, rows };
     mkdirSync(join(ROOT, ".tmp", "bench"), { recursive: true });

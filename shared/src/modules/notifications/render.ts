@@ -20,10 +20,11 @@ export interface RenderContext {
   broadcasts: ReadonlyMap<string, BroadcastText>;
 }
 
-export async function loadRenderContext(sql: Sql, rows: readonly NotificationRow[]): Promise<RenderContext> {
+/** The actors' cards and the broadcasts' texts the rows name; `knownBroadcasts` skips that query. */
+export async function loadRenderContext(sql: Sql, rows: readonly NotificationRow[], knownBroadcasts?: ReadonlyMap<string, BroadcastText>): Promise<RenderContext> {
   const actorIds = rows.flatMap((r) => [...(r.actorIds ?? []), ...(r.actorId ? [r.actorId] : [])]);
   const broadcastIds = rows.filter((r) => r.type === "broadcast" && r.subjectId).map((r) => r.subjectId!);
-  const [cards, broadcasts] = await Promise.all([getMemberCardsCached(sql, actorIds), broadcastTexts(sql, broadcastIds)]);
+  const [cards, broadcasts] = await Promise.all([getMemberCardsCached(sql, actorIds), knownBroadcasts ?? broadcastTexts(sql, broadcastIds)]);
   return { cards, broadcasts };
 }
 
@@ -52,7 +53,7 @@ export function renderNotification(row: NotificationRow, ctx: RenderContext): No
   return view;
 }
 
-export async function renderAll(sql: Sql, rows: readonly NotificationRow[]): Promise<NotificationView[]> {
-  const ctx = await loadRenderContext(sql, rows);
+export async function renderAll(sql: Sql, rows: readonly NotificationRow[], knownBroadcasts?: ReadonlyMap<string, BroadcastText>): Promise<NotificationView[]> {
+  const ctx = await loadRenderContext(sql, rows, knownBroadcasts);
   return rows.map((r) => renderNotification(r, ctx));
 }

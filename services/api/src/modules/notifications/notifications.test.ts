@@ -105,6 +105,11 @@ describe("list and read state", () => {
     expect(truth).toBe(2);
     expect((await me.client.get("/api/notifications/unread-count")).json.unread).toBe(truth!);
     expect((await second.get("/api/notifications/unread-count")).json.unread).toBe(truth!);
+    // the first page (cached by the first list) shows the new read state on both clients
+    for (const client of [me.client, second]) {
+      const listed: { id: string; read: boolean }[] = (await client.get("/api/notifications")).json.items;
+      expect(listed.filter((i) => !i.read).map((i) => i.id)).toEqual([items[2]!.id, items[3]!.id]);
+    }
 
     // both reads were appended to the member's event stream (every client of the member replays them)
     const replay = await api.deps.events.replayAfter(me.user.id, head.seq, null);

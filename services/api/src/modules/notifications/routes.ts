@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { readJsonObject, parsePage } from "@xplicit/shared/http";
 import {
-  NOTIFICATION_TYPES, createUnreadCounter, listForMember, markRead, mutedTypes, renderAll, setMutedTypes,
+  NOTIFICATION_TYPES, RECENT_PAGE_MAX, createRecentNotifications, createUnreadCounter, listForMember, markRead, mutedTypes, renderAll, setMutedTypes,
 } from "@xplicit/shared/modules/notifications";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
@@ -15,11 +15,18 @@ export function notificationsRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
   const unread = createUnreadCounter({ sql: deps.sql, redis: deps.redis, keys: deps.keys });
+  const recent = createRecentNotifications({ sql: deps.sql, redis: deps.redis, keys: deps.keys });
 
   app.get("/notifications", auth, async (c) => {
     const me = c.get("member").userId;
     const page = parsePage(c.req.query("cursor"), c.req.query("limit"), 100, 20);
     const type = parseTypeFilter(c.req.query("type"));
+    if (!page.cursor && !type && page.limit <= RECENT_PAGE_MAX) {
+      // the first page, what every client asks for when it opens the list: cached (recent.ts)
+      const { page: newest, unread: cached } = await recent.read(me, page.limit);
+      const [items, count] = await Promise.all([renderAll(deps.sql, newest.rows, newest.broadcasts), cached ?? unread.getOne(me)]);
+      return c.json({ items, nextCursor: newest.more ? newest.rows.at(-1)!.id : null, unread: count });
+    }
     const rows = await listForMember(deps.sql, me, { beforeId: page.cursor, limit: page.limit + 1, type });
     const visible = rows.slice(0, page.limit);
     const [items, count] = await Promise.all([renderAll(deps.sql, visible), unread.getOne(me)]);
@@ -36,6 +43,7 @@ export function notificationsRoutes(deps: ApiDeps) {
     const changed = await markRead(deps.sql, me, target);
     let count: number;
     if (changed > 0) {
+      await recent.forget([me]);
       const [after] = await unread.adjust([{ userId: me, delta: -changed }]);
       count = after ?? (await unread.getOne(me));
       await deps.events.append({ userId: me, kind: "notifications_read", data: { ...target, unread: count } });

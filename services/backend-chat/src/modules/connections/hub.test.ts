@@ -6,7 +6,6 @@
  * connection sends is counted on the way.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import net from "node:net";
 import { loadConfig } from "@xplicit/shared/config";
 import { createDb } from "@xplicit/shared/db";
 import { createEventStream } from "@xplicit/shared/modules/events";
@@ -14,71 +13,13 @@ import { createUnreadCounter } from "@xplicit/shared/modules/notifications";
 import { createPresence } from "@xplicit/shared/modules/presence";
 import { createRedis, redisKeys, type Redis } from "@xplicit/shared/redis";
 import { createSessionStore, hashSessionToken, sessionRevokedChannel } from "@xplicit/shared/sessions";
+import { redisRelay } from "../../../../../tests/harness/redis-relay.ts";
 import { seedMembers } from "../../../../../tests/notifications/seed.ts";
 import type { ChatDeps } from "../../deps.ts";
 import { Connection } from "./connection.ts";
 import { Hub } from "./hub.ts";
 
 setDefaultTimeout(60_000);
-
-/** A TCP relay to Redis that records what clients send and can hold it back or cut connections. */
-async function redisRelay(redisUrl: string) {
-  const target = new URL(redisUrl);
-  const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
-  const heldBack: { upstream: net.Socket; chunk: Buffer }[] = [];
-  const heldReplies: { client: net.Socket; chunk: Buffer }[] = [];
-  let holding = false;
-  let holdingReplies = false;
-  let sent = "";
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 6379), target.hostname);
-    const pair = { client, upstream };
-    pairs.add(pair);
-    client.on("data", (chunk: Buffer) => {
-      sent += chunk.toString("latin1");
-      if (holding) heldBack.push({ upstream, chunk });
-      else upstream.write(chunk);
-    });
-    upstream.on("data", (chunk: Buffer) => {
-      if (holdingReplies) heldReplies.push({ client, chunk });
-      else client.write(chunk);
-    });
-    const end = () => {
-      pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("close", end).on("error", end);
-    upstream.on("close", end).on("error", end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    /** Commands reach Redis no more (their replies never come) until `release`. */
-    hold: () => void (holding = true),
-    release() {
-      holding = false;
-      for (const { upstream, chunk } of heldBack.splice(0)) upstream.write(chunk);
-    },
-    /** What Redis sends (replies, pub/sub messages) reaches the client no more until `releaseReplies`. */
-    holdReplies: () => void (holdingReplies = true),
-    releaseReplies() {
-      holdingReplies = false;
-      for (const { client, chunk } of heldReplies.splice(0)) client.write(chunk);
-    },
-    /** Cuts every connection, as a restarted Redis does. */
-    cut: () => {
-      for (const p of pairs) p.client.destroy();
-    },
-    /** How many times `text` was sent by clients so far (end a RESP argument with \r\n to match it whole). */
-    count: (text: string) => sent.split(text).length - 1,
-    close: () => {
-      for (const p of pairs) p.client.destroy();
-      server.close();
-    },
-  };
-}
 
 type Relay = Awaited<ReturnType<typeof redisRelay>>;
 

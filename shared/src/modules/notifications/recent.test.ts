@@ -1,0 +1,124 @@
+/**
+ * The cached first page against real Postgres and Redis. Rows inserted straight into Postgres
+ * (no write path, so nothing is forgotten) show what a read served from the cache; the reads'
+ * Redis connection goes through a relay that can hold its commands, and a table lock holds its
+ * query, so a write can be made to land between a read's query and its fill.
+ */
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { loadConfig } from "../../config/index.ts";
+import { createDb } from "../../db/index.ts";
+import { createRedis, redisKeys } from "../../redis/index.ts";
+import { createEventStream } from "../events/index.ts";
+import { createPresence } from "../presence/index.ts";
+import { redisRelay } from "../../../../tests/harness/redis-relay.ts";
+import { seedMembers } from "../../../../tests/notifications/seed.ts";
+import { createRecentNotifications } from "./recent.ts";
+import { createUnreadCounter } from "./unread.ts";
+import { bucketStart, writeNotification } from "./write.ts";
+
+setDefaultTimeout(60_000);
+
+const config = loadConfig();
+const sql = createDb(config.databaseUrl, { max: 4 });
+const redis = createRedis(config.redisUrl, "test-recent");
+const keys = redisKeys(`${config.redisPrefix}recent-test:`);
+let relay: Awaited<ReturnType<typeof redisRelay>>;
+let relayed: ReturnType<typeof createRedis>;
+let recent: ReturnType<typeof createRecentNotifications>;
+let members: string[];
+
+beforeAll(async () => {
+  relay = await redisRelay(config.redisUrl);
+  relayed = createRedis(relay.url, "test-recent:relayed");
+  recent = createRecentNotifications({ sql, redis: relayed, keys });
+  members = await seedMembers(sql, 6);
+});
+
+afterAll(async () => {
+  relay?.release();
+  relayed?.disconnect();
+  relay?.close();
+  redis.disconnect();
+  await sql.end();
+});
+
+/** A follow row written straight into Postgres, as no write path would leave it. */
+async function rowBehindTheCache(userId: string, actorId: string): Promise<string> {
+  const [r] = await sql<{ id: string }[]>`
+    insert into notifications (user_id, type, actor_id, subject_id, dedupe_key, created_at)
+    values (${userId}, 'follow', ${actorId}, ${userId}, ${`recent-test:${crypto.randomUUID()}`}, now())
+    returning id`;
+  return r!.id;
+}
+
+const ids = async (userId: string, limit = 20) => (await recent.read(userId, limit)).page.rows.map((r) => r.id);
+
+test("a second read is served from Redis; forgetting the member's page reads Postgres again", async () => {
+  const [me, fan] = members as [string, string];
+  const first = await rowBehindTheCache(me, fan);
+  expect(await ids(me)).toEqual([first]);
+  const second = await rowBehindTheCache(me, fan);
+  expect(await ids(me)).toEqual([first]);
+  await recent.forget([me]);
+  expect(await ids(me)).toEqual([second, first]);
+});
+
+test("pages of any size up to the cached rows, newest first, and whether more follow", async () => {
+  const [, , me, fan] = members as [string, string, string, string];
+  const written: string[] = [];
+  for (let i = 0; i < 55; i++) written.unshift(await rowBehindTheCache(me, fan));
+  const three = await recent.read(me, 3);
+  expect(three.page.rows.map((r) => r.id)).toEqual(written.slice(0, 3));
+  expect(three.page.more).toBe(true);
+  const fifty = await recent.read(me, 50);
+  expect(fifty.page.rows.map((r) => r.id)).toEqual(written.slice(0, 50));
+  expect(fifty.page.more).toBe(true);
+  expect(fifty.page.rows[0]).toMatchObject({ userId: me, type: "follow", actorId: fan, subjectId: me, count: 1, readAt: null });
+  expect(fifty.page.rows[0]!.createdAt).toBeInstanceOf(Date);
+  await expect(recent.read(me, 51)).rejects.toThrow(RangeError);
+});
+
+test("a notification written through the write path shows on the next read, with the unread count read in the same command", async () => {
+  const [, , , , me, fan] = members as [string, string, string, string, string, string];
+  const unread = createUnreadCounter({ sql, redis, keys });
+  const deps = { sql, redis, keys, unread, events: createEventStream({ redis, keys, maxEvents: 100, maxAgeSeconds: 3600 }), presence: createPresence({ redis, keys }), groupWindowSeconds: 3600 };
+  expect(await ids(me)).toEqual([]);
+  await unread.getOne(me); // cached, as a chat replica leaves it for an online member
+  const at = bucketStart(Date.now(), 3600).getTime() + 1000;
+  expect((await writeNotification(deps, { recipientId: me, type: "follow", actorId: fan, subjectId: me, dedupeKey: `follow:${fan}`, occurredAt: at })).result).toBe("written");
+  const after = await recent.read(me, 20);
+  expect(after.page.rows.map((r) => r.actorId)).toEqual([fan]);
+  expect(after.unread).toBe(1);
+});
+
+test("a read whose query ran before a write committed does not store its page once the write has forgotten it", async () => {
+  const [me, fan] = members as [string, string];
+  await recent.forget([me]);
+  const before = await ids(me);
+  await recent.forget([me]);
+
+  // The read's query waits on a table lock; meanwhile its Redis connection is held, so its fill
+  // reaches Redis only after the write below has committed and forgotten the page.
+  const lock = sql.reserve();
+  const conn = await lock;
+  await conn`begin`;
+  await conn`lock table notifications in access exclusive mode`;
+  const reading = recent.read(me, 20);
+  await until("the read's loading mark", async () => (await redis.get(keys.recentNotifications(me)))?.startsWith("loading:") === true);
+  relay.hold();
+  await conn`commit`;
+  conn.release();
+  await Bun.sleep(200); // the query runs; its fill is held by the relay
+  const written = await rowBehindTheCache(me, fan);
+  await createRecentNotifications({ sql, redis, keys }).forget([me]);
+  relay.release();
+  const stale = await reading;
+  expect(stale.page.rows.map((r) => r.id)).toEqual(before);
+  expect(await ids(me)).toEqual([written, ...before]);
+});
+
+async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !(await check()); await Bun.sleep(10)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
