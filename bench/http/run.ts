@@ -117,6 +117,8 @@ export async function runHttpBench(): Promise<HttpReport> {
       NODE_ENV: "production",
       LOG_LEVEL: "warn",
       DATABASE_POOL_SIZE: "10",
+      // (an A/B of the api's session memo: SESSION_MEMO_MS=0 bun bench/http/run.ts)
+      ...(process.env.SESSION_MEMO_MS ? { SESSION_MEMO_MS: process.env.SESSION_MEMO_MS } : {}),
       ...(process.env.BENCH_PROFILE ? { BUN_OPTIONS: `--cpu-prof-md --cpu-prof-dir=${join(ROOT, ".tmp", "bench", "profiles")}` } : {}),
     },
   });
@@ -186,7 +188,7 @@ export async function runHttpBench(): Promise<HttpReport> {
     const report: HttpReport = { seconds: SECONDS, reps: REPS, connections: CONNECTIONS, tool, nginxWorkers: workers, rows };
     mkdirSync(join(ROOT, ".tmp", "bench"), { recursive: true });
     writeFileSync(join(ROOT, ".tmp", "bench", "http.json"), JSON.stringify(report, null, 2));
-    for (const r of rows) console.log([r.endpoint, r.path, `${r.rps.toFixed(0)} req/s`, `p50 ${r.p50.toFixed(2)} ms`, `p99 ${r.p99.toFixed(2)} ms`, `errors ${r.errors}`].join("\t"));
+    for (const r of rows) console.log([r.endpoint, r.path, `${r.rps.toFixed(0)} req/s`, `p50 ${r.p50.toFixed(2)} ms`, `p99 ${r.p99.toFixed(2)} ms`, `errors ${r.errors}`, `CPU µs/req ${JSON.stringify(r.cpuUs)}`].join("\t"));
     return report;
   } finally {
     await edge?.stop();

@@ -4,14 +4,14 @@ import { createEventStream, type EventStream } from "@xplicit/shared/modules/eve
 import type { MessagingDeps } from "@xplicit/shared/modules/messages";
 import { createPresence, type Presence } from "@xplicit/shared/modules/presence";
 import { createRedisConnections, type Redis, type RedisKeys, redisKeys } from "@xplicit/shared/redis";
-import { createSessionStore, type SessionStore } from "@xplicit/shared/sessions";
+import { createSessionMemo, createSessionStore, sessionRevokedChannel, type SessionStore } from "@xplicit/shared/sessions";
 
 /** Everything a module needs from the outside world, built once by `createApiDeps`. */
 export interface ApiDeps {
   config: Config;
   sql: Sql;
   redis: Redis;
-  /** pub/sub connection, opened on first use (long-poll) */
+  /** pub/sub connection (session revocations; long-poll) */
   subscriber: () => Redis;
   keys: RedisKeys;
   sessions: SessionStore;
@@ -39,13 +39,16 @@ export function createApiDeps(config: Config, name = "api"): ApiDeps {
   const keys = redisKeys(config.redisPrefix);
   const events = createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds });
   const presence = createPresence({ redis, keys });
+  const memo = config.session.memoMs > 0
+    ? createSessionMemo({ ttlMs: config.session.memoMs, subscriber: conns.subscriber(), channel: sessionRevokedChannel(keys) })
+    : undefined;
   return {
     config,
     sql,
     redis,
     subscriber: () => conns.subscriber(),
     keys,
-    sessions: createSessionStore({ sql, redis, keys, ...config.session }),
+    sessions: createSessionStore({ sql, redis, keys, ...config.session, memo }),
     events,
     presence,
     messaging: { sql, writeSql, redis, keys, events, maxBodyChars: config.chat.maxBodyChars, answerTtlSeconds: config.chat.sendAnswerTtlSeconds },

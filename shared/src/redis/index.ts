@@ -38,6 +38,17 @@ export function createRedis(url: string, name: string, extra: RedisOptions = {})
   return client;
 }
 
+/**
+ * QUIT when connected (pending replies still arrive); a client that is not connected would queue
+ * the QUIT until it is (forever, for a subscriber, which never gives up on a command): cut instead.
+ */
+async function closeClient(client: Redis): Promise<void> {
+  if (client.status !== "ready") return client.disconnect();
+  const late = setTimeout(() => client.disconnect(), 2_000);
+  await client.quit().catch(() => {});
+  clearTimeout(late);
+}
+
 export function createRedisConnections(url: string, name: string): RedisConnections {
   const command = createRedis(url, name);
   let sub: Redis | undefined;
@@ -50,7 +61,7 @@ export function createRedisConnections(url: string, name: string): RedisConnecti
       return sub;
     },
     async close() {
-      await Promise.allSettled([command.quit(), sub?.quit()]);
+      await Promise.allSettled([closeClient(command), sub && closeClient(sub)]);
     },
   };
 }

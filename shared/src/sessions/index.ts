@@ -6,6 +6,7 @@
  */
 import type { Sql } from "../db/index.ts";
 import type { Redis, RedisKeys } from "../redis/index.ts";
+import type { SessionMemo } from "./memo.ts";
 
 export interface Session {
   sessionId: string;
@@ -33,6 +34,8 @@ export interface SessionStoreOptions {
   keys: RedisKeys;
   idleSeconds: number;
   absoluteSeconds: number;
+  /** verified sessions remembered in this process for a moment (the api's; see memo.ts) */
+  memo?: SessionMemo;
 }
 
 interface CachedSession {
@@ -66,7 +69,7 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 const VERIFY_CHUNK = 1000;
 
 export function createSessionStore(opts: SessionStoreOptions) {
-  const { sql, redis, keys, idleSeconds, absoluteSeconds } = opts;
+  const { sql, redis, keys, idleSeconds, absoluteSeconds, memo } = opts;
   const idleMs = idleSeconds * 1000;
   // Writing last_seen_at on every request would turn each read into a Postgres write.
   const touchEveryMs = Math.min(60_000, idleMs / 2);
@@ -89,6 +92,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
 
   async function announce(event: SessionRevokedEvent): Promise<void> {
     if (event.sessionIds.length === 0) return;
+    memo?.forget(event.sessionIds);
     await redis.publish(sessionRevokedChannel(keys), JSON.stringify(event));
   }
 
@@ -142,17 +146,25 @@ export function createSessionStore(opts: SessionStoreOptions) {
   async function verify(token: string | undefined | null): Promise<Session | null> {
     if (!token || !TOKEN_SHAPE.test(token)) return null;
     const hex = hashSessionToken(token).toString("hex");
+    const remembered = memo?.get(hex, Date.now());
+    if (remembered) return remembered;
+    const generation = memo?.generation() ?? 0;
     // GETEX reads and slides the idle window in one round trip; the absolute lifetime is checked below.
     const raw = await redis.getex(keys.session(hex), "PX", idleMs);
     const now = Date.now();
+    let entry: CachedSession | undefined;
     if (raw) {
       const hit = fromCache(raw, now);
       if (!hit) return null;
       if (hit.touchDue) await touch([{ hex, entry: hit.entry }], now);
-      return { sessionId: hit.entry.sid, userId: hit.entry.uid };
+      entry = hit.entry;
+    } else {
+      entry = (await verifyManyFromPostgres([hex])).get(hex);
     }
-    const entry = (await verifyManyFromPostgres([hex])).get(hex);
-    return entry ? { sessionId: entry.sid, userId: entry.uid } : null;
+    if (!entry) return null;
+    const session = { sessionId: entry.sid, userId: entry.uid };
+    memo?.remember(hex, session, entry.abs, now, generation);
+    return session;
   }
 
   /**
@@ -264,3 +276,4 @@ export function createSessionStore(opts: SessionStoreOptions) {
 export type SessionStore = ReturnType<typeof createSessionStore>;
 
 export { readCookie, sessionCookie, clearedSessionCookie } from "./cookie.ts";
+export { createSessionMemo, type SessionMemo, type SessionMemoOptions } from "./memo.ts";
