@@ -270,13 +270,22 @@ function connectionsSection(conn: ConnReport): string[] {
 function httpSection(http: HttpReport): string[] {
   const out: string[] = [`## HTTP: notifications list and profile read, direct vs nginx + TLS`, ""];
   out.push(
-    `${http.tool === "wrk" ? "wrk" : "a Bun keep-alive client"}, ${http.connections} keep-alive connections, ${http.seconds} s per measurement, ${http.reps} interleaved repetitions, medians. ` +
+    `${http.tool === "wrk" ? "wrk" : "a Bun keep-alive client"} (2 threads), ${http.connections.join(" and ")} keep-alive connections for the list, ${http.connections.at(-1)} for the profile, ${http.seconds} s per measurement, ${http.reps} interleaved repetitions, medians. ` +
+      `Each connection sends its next request when the last one is answered, so latency grows with the connections kept busy: the rows at fewer connections show the latency at the rate they reach. ` +
       `One member with 200 notifications asks for the 20 newest (\`GET /api/notifications?limit=20\`) and reads another member's profile. ` +
       `nginx: the repository's rendered config (TLS 1.2/1.3, HTTP/1.1 keep-alive to the api), ${http.nginxWorkers} worker(s), per-IP api rate limit raised for the run. One api process.`,
     "",
   );
-  out.push(`| endpoint | path | requests/s | p50 ms | p99 ms | errors |`, `|---|---|---:|---:|---:|---:|`);
-  for (const r of http.rows) out.push(`| \`${r.endpoint}\` | ${r.path} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} |`);
+  const groups = [...new Set(http.rows.flatMap((r) => Object.keys(r.cpuUs ?? {})))];
+  out.push(
+    `| endpoint | path | connections | requests/s | p50 ms | p99 ms | errors | ${groups.map((g) => `${g} µs/req`).join(" | ")} |`,
+    `|---|---|---:|---:|---:|---:|---:|${groups.map(() => "---:").join("|")}|`,
+  );
+  for (const r of http.rows) {
+    const cpu = groups.map((g) => (r.cpuUs?.[g] === undefined ? "–" : fmt(r.cpuUs[g]!, 0)));
+    out.push(`| \`${r.endpoint}\` | ${r.path} | ${r.connections} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} | ${cpu.join(" | ")} |`);
+  }
+  out.push("", "CPU per request: utime + stime from /proc of each group's processes over the measurement (api: the one api process; nginx: its master and workers; postgres and redis: every such process on the machine; client: wrk's own rusage), divided by the requests answered.");
   out.push("");
   return out;
 }
@@ -303,10 +312,14 @@ function targetsSection(chat: ChatReport | null, conn: ConnReport | null, http: 
     out.push(`| ≤ 4 KB RSS per idle authenticated connection | ${rows.map((r) => `${(r.bytesPerConnection / 1024).toFixed(2)} KiB at ${r.sockets.toLocaleString("en-US")}`).join(", ") || "–"} | ${worst <= 4096 ? "met" : `missed (${ratio(worst, 4096)})`} |`);
   }
   if (http) {
-    const r = http.rows.find((x) => x.endpoint.includes("notifications") && x.path === "nginx+TLS");
+    const list = http.rows.filter((x) => x.endpoint.includes("notifications") && x.path === "nginx+TLS");
+    // met when some connection count serves the rate within the latency; else the one closest to it
+    const meets = list.filter((x) => x.rps >= 5000 && x.p99 <= 20);
+    const r = meets[0] ?? [...list].sort((a, b) => b.rps / Math.max(b.p99, 20) - a.rps / Math.max(a.p99, 20))[0];
+    const all = list.map((x) => `${x.connections} connections: ${fmt(x.rps, 0)} req/s, p99 ${fmt(x.p99, 2)} ms`).join("; ");
     out.push(
       r
-        ? `| notifications list via nginx + TLS ≥ 5,000 req/s, p99 ≤ 20 ms | ${fmt(r.rps, 0)} req/s, p99 ${fmt(r.p99, 2)} ms | ${r.rps >= 5000 && r.p99 <= 20 ? "met" : `missed (${ratio(r.rps, 5000)} of the rate${r.p99 > 20 ? `, p99 ${ratio(r.p99, 20)}` : ""})`} |`
+        ? `| notifications list via nginx + TLS ≥ 5,000 req/s, p99 ≤ 20 ms | ${all} | ${meets.length ? `met (at ${r.connections} connections)` : `missed (${ratio(r.rps, 5000)} of the rate${r.p99 > 20 ? `, p99 ${ratio(r.p99, 20)}` : ""} at ${r.connections} connections)`} |`
         : `| notifications list via nginx + TLS | not measured | – |`,
     );
   }

@@ -5,7 +5,11 @@
  * are interleaved and repeated; medians are reported. nginx's per-IP api rate limit would turn a
  * one-client benchmark into a 429 benchmark, so this run raises it (EDGE_API_PER_SECOND).
  *
- *   bun bench/http/run.ts          # BENCH_HTTP_SECONDS=5 BENCH_HTTP_REPS=3 BENCH_HTTP_CONNECTIONS=64
+ * The notifications list is measured at each of BENCH_HTTP_CONNECTIONS (a closed loop: latency
+ * grows with the connections kept busy, so one count alone says little about p99 at a rate); the
+ * profile read at the largest.
+ *
+ *   bun bench/http/run.ts          # BENCH_HTTP_SECONDS=5 BENCH_HTTP_REPS=3 BENCH_HTTP_CONNECTIONS=32,64
  */
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -18,12 +22,15 @@ import { median, percentile } from "../lib/stats.ts";
 
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 5);
 const REPS = Number(process.env.BENCH_HTTP_REPS ?? 3);
-const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 64);
+const CONNECTIONS = (process.env.BENCH_HTTP_CONNECTIONS ?? "32,64").split(",").map(Number).sort((a, b) => a - b);
+if (CONNECTIONS.some((n) => !Number.isInteger(n) || n < 1)) throw new Error("BENCH_HTTP_CONNECTIONS: positive integers, comma-separated");
+const MOST = CONNECTIONS.at(-1)!;
 const NOTIFICATIONS = 200;
 
 export interface HttpRow {
   endpoint: string;
   path: "direct" | "nginx+TLS";
+  connections: number;
   rps: number;
   p50: number;
   p99: number;
@@ -36,7 +43,7 @@ export interface HttpRow {
 export interface HttpReport {
   seconds: number;
   reps: number;
-  connections: number;
+  connections: number[];
   tool: string;
   nginxWorkers: string;
   rows: HttpRow[];
@@ -70,8 +77,8 @@ function cpuByGroup(groups: Groups): Record<string, number> {
   return Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, totalCpuSeconds(pids())]));
 }
 
-async function runWrk(url: string, cookie: string): Promise<Measured> {
-  const proc = Bun.spawn(["wrk", "-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", "-H", `Cookie: ${cookie}`, url], { stdout: "pipe", stderr: "pipe" });
+async function runWrk(url: string, cookie: string, connections: number): Promise<Measured> {
+  const proc = Bun.spawn(["wrk", "-t2", `-c${connections}`, `-d${SECONDS}s`, "--latency", "-H", `Cookie: ${cookie}`, url], { stdout: "pipe", stderr: "pipe" });
   const out = await new Response(proc.stdout).text();
   await proc.exited;
   const usage = proc.resourceUsage();
@@ -85,13 +92,13 @@ async function runWrk(url: string, cookie: string): Promise<Measured> {
   return { rps, p50, p99, errors, clientCpu };
 }
 
-async function runFetch(url: string, cookie: string, tls: Record<string, unknown> | undefined): Promise<Measured> {
+async function runFetch(url: string, cookie: string, tls: Record<string, unknown> | undefined, connections: number): Promise<Measured> {
   const lat: number[] = [];
   const cpuBefore = process.cpuUsage();
   let errors = 0;
   const end = performance.now() + SECONDS * 1000;
   await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
+    Array.from({ length: connections }, async () => {
       while (performance.now() < end) {
         const t = performance.now();
         const res = await fetch(url, { headers: { cookie }, tls } as never);
@@ -147,9 +154,9 @@ export async function runHttpBench(): Promise<HttpReport> {
     });
     if (!edge) log("nginx could not start: only the direct path is measured");
     else log(`nginx on ${edge.url}`);
-    const cases: { endpoint: string; path: string }[] = [
-      { endpoint: "GET /api/notifications?limit=20", path: "/api/notifications?limit=20" },
-      { endpoint: "GET /api/users/:handle", path: `/api/users/${members[1]!.handle}` },
+    const cases: { endpoint: string; path: string; connections: number[] }[] = [
+      { endpoint: "GET /api/notifications?limit=20", path: "/api/notifications?limit=20", connections: CONNECTIONS },
+      { endpoint: "GET /api/users/:handle", path: `/api/users/${members[1]!.handle}`, connections: [MOST] },
     ];
     for (const c of cases) {
       const check = await fetch(`${stack.api.url}${c.path}`, { headers: { cookie: target.cookie } });
@@ -160,20 +167,23 @@ export async function runHttpBench(): Promise<HttpReport> {
     const samples = new Map<string, (Measured & { cpuUs: Record<string, number> })[]>();
     for (let rep = 0; rep < REPS; rep++) {
       for (const c of cases) {
-        const targets: ["direct" | "nginx+TLS", string][] = [["direct", `${stack.api.url}${c.path}`]];
-        if (edge) targets.push(["nginx+TLS", `${edge.url}${c.path}`]);
+        const targets: ["direct" | "nginx+TLS", string, number][] = [];
+        for (const n of c.connections) {
+          targets.push(["direct", `${stack.api.url}${c.path}`, n]);
+          if (edge) targets.push(["nginx+TLS", `${edge.url}${c.path}`, n]);
+        }
         if (rep % 2) targets.reverse();
-        for (const [path, url] of targets) {
+        for (const [path, url, connections] of targets) {
           const before = cpuByGroup(groups);
-          const m = tool === "wrk" ? await runWrk(url, target.cookie) : await runFetch(url, target.cookie, path === "direct" ? undefined : { rejectUnauthorized: false });
+          const m = tool === "wrk" ? await runWrk(url, target.cookie, connections) : await runFetch(url, target.cookie, path === "direct" ? undefined : { rejectUnauthorized: false }, connections);
           const after = cpuByGroup(groups);
           const requests = m.rps * SECONDS;
           const perRequest = (s: number) => Math.round((s / requests) * 1e6);
           const cpuUs: Record<string, number> = { client: perRequest(m.clientCpu) };
           for (const g of Object.keys(groups)) if (path !== "direct" || g !== "nginx") cpuUs[g] = perRequest(after[g]! - before[g]!);
           const r = { ...m, cpuUs };
-          log(`${c.endpoint} ${path} rep ${rep + 1}: ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors} CPU µs/req ${JSON.stringify(cpuUs)}`);
-          const key = `${c.endpoint}|${path}`;
+          log(`${c.endpoint} ${path} ×${connections} rep ${rep + 1}: ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors} CPU µs/req ${JSON.stringify(cpuUs)}`);
+          const key = `${c.endpoint}|${path}|${connections}`;
           if (!samples.has(key)) samples.set(key, []);
           samples.get(key)!.push(r);
         }
@@ -181,14 +191,14 @@ export async function runHttpBench(): Promise<HttpReport> {
     }
     const rows: HttpRow[] = [];
     for (const [key, s] of samples) {
-      const [endpoint, path] = key.split("|") as [string, "direct" | "nginx+TLS"];
+      const [endpoint, path, connections] = key.split("|") as [string, "direct" | "nginx+TLS", string];
       const cpuUs = Object.fromEntries(Object.keys(s[0]!.cpuUs).map((g) => [g, median(s.map((x) => x.cpuUs[g]!))]));
-      rows.push({ endpoint, path, rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)), errors: s.reduce((a, x) => a + x.errors, 0), tool, cpuUs });
+      rows.push({ endpoint, path, connections: Number(connections), rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)), errors: s.reduce((a, x) => a + x.errors, 0), tool, cpuUs });
     }
     const report: HttpReport = { seconds: SECONDS, reps: REPS, connections: CONNECTIONS, tool, nginxWorkers: workers, rows };
     mkdirSync(join(ROOT, ".tmp", "bench"), { recursive: true });
     writeFileSync(join(ROOT, ".tmp", "bench", "http.json"), JSON.stringify(report, null, 2));
-    for (const r of rows) console.log([r.endpoint, r.path, `${r.rps.toFixed(0)} req/s`, `p50 ${r.p50.toFixed(2)} ms`, `p99 ${r.p99.toFixed(2)} ms`, `errors ${r.errors}`, `CPU µs/req ${JSON.stringify(r.cpuUs)}`].join("\t"));
+    for (const r of rows) console.log([r.endpoint, r.path, `×${r.connections}`, `${r.rps.toFixed(0)} req/s`, `p50 ${r.p50.toFixed(2)} ms`, `p99 ${r.p99.toFixed(2)} ms`, `errors ${r.errors}`, `CPU µs/req ${JSON.stringify(r.cpuUs)}`].join("\t"));
     return report;
   } finally {
     await edge?.stop();
