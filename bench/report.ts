@@ -149,7 +149,11 @@ export function compareHighest(hx: number, other: number, top: number): { text: 
 }
 
 /** The verdict on "Xplicit's highest rate ≥ target × the other's", given what the bounds allow. */
-function highestVerdict(hx: number, other: number, top: number, target: number): string {
+function highestVerdict(hx: number, other: number, top: number, target: number, lowest: number): string {
+  if (!Number.isFinite(hx) && Number.isFinite(other) && Number.isFinite(lowest)) {
+    // Xplicit passed none of the rates: its highest is below the lowest tried
+    return `< ${ratio(lowest, other)} (Xplicit passed none of the rates tried; ${other.toLocaleString("en-US")}/s for the other) | ${lowest / other <= target ? "missed" : "not shown (below the lowest rate tried)"}`;
+  }
   const c = compareHighest(hx, other, top);
   const r = hx / other;
   if (c.kind === "unmeasured") return `– | not measured (a system missing from this run, or no rate passed)`;
@@ -303,8 +307,9 @@ function targetsSection(chat: ChatReport | null, conn: ConnReport | null, http: 
     const hf = highestRate(chat.rows, "floor", 100);
     const hs = highestRate(chat.rows, "socketio", 100);
     const top = Math.max(...chat.rates);
-    out.push(`| highest rate at p99 ≤ 100 ms ≥ 2× socket.io | ${highestVerdict(hx, hs, top, 2)} |`);
-    out.push(`| … and ≥ 0.7× the floor | ${highestVerdict(hx, hf, top, 0.7)} |`);
+    const lowest = Math.min(...chat.rates);
+    out.push(`| highest rate at p99 ≤ 100 ms ≥ 2× socket.io | ${highestVerdict(hx, hs, top, 2, lowest)} |`);
+    out.push(`| … and ≥ 0.7× the floor | ${highestVerdict(hx, hf, top, 0.7, lowest)} |`);
   }
   if (conn) {
     const rows = conn.rows.filter((r) => r.system === "xplicit" && r.ran);

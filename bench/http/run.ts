@@ -9,7 +9,7 @@
  * grows with the connections kept busy, so one count alone says little about p99 at a rate); the
  * profile read at the largest.
  *
- *   bun bench/http/run.ts          # BENCH_HTTP_SECONDS=5 BENCH_HTTP_REPS=3 BENCH_HTTP_CONNECTIONS=32,64
+ *   bun bench/http/run.ts          # BENCH_HTTP_SECONDS=4 BENCH_HTTP_REPS=3 BENCH_HTTP_CONNECTIONS=32,64
  */
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { seedMembers } from "../lib/seed.ts";
 import { pidsByComm, totalCpuSeconds } from "../lib/proc.ts";
 import { median, percentile } from "../lib/stats.ts";
 
-const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 4);
 const REPS = Number(process.env.BENCH_HTTP_REPS ?? 3);
 const CONNECTIONS = (process.env.BENCH_HTTP_CONNECTIONS ?? "32,64").split(",").map(Number).sort((a, b) => a - b);
 if (CONNECTIONS.some((n) => !Number.isInteger(n) || n < 1)) throw new Error("BENCH_HTTP_CONNECTIONS: positive integers, comma-separated");
