@@ -117,7 +117,7 @@ export function loadConfig(env: Env = process.env): Config {
       idleSeconds: int("SESSION_IDLE_SECONDS", env.SESSION_IDLE_SECONDS, 7 * 86400, 1),
       absoluteSeconds: int("SESSION_ABSOLUTE_SECONDS", env.SESSION_ABSOLUTE_SECONDS, 30 * 86400, 1),
       cookieName: str("SESSION_COOKIE", env.SESSION_COOKIE, "__Host-sid"),
-      memoMs: int("SESSION_MEMO_MS", env.SESSION_MEMO_MS, 2000, 0, 60_000),
+      memoMs: int("SESSION_MEMO_MS", env.SESSION_MEMO_MS, 2000, 0, 10_000),
     },
     login: {
       maxFailuresPerAccount: int("LOGIN_MAX_FAILURES_PER_ACCOUNT", env.LOGIN_MAX_FAILURES_PER_ACCOUNT, 5, 1),

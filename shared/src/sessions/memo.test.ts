@@ -108,3 +108,31 @@ test("while the revocations connection is down the memo answers nothing, and it 
   });
   expect(await first.verify(s.token)).toBeNull();
 });
+
+test("a check whose Redis read came before a revocation's announcement is answered but not remembered", async () => {
+  const cmdRelay = await redisRelay(config.redisUrl);
+  const command = createRedis(cmdRelay.url, "test-memo:relayed");
+  const subscriber = createRedis(config.redisUrl, "test-memo:sub", { maxRetriesPerRequest: null });
+  subscribers.push(subscriber);
+  const memo = createSessionMemo({ ttlMs: TTL_MS, subscriber, channel });
+  const third = createSessionStore({ sql, redis: command, keys, idleSeconds: 3600, absoluteSeconds: 86_400, memo });
+  await memo.ready;
+  try {
+    const s = await newSession();
+    const announced = new Promise<void>((resolve) => subscriber.on("message", (ch: string) => ch === channel && resolve()));
+    const getexes = cmdRelay.count("$5\r\ngetex\r\n");
+    cmdRelay.holdReplies();
+    const checking = third.verify(s.token);
+    await until("the check's GETEX", async () => cmdRelay.count("$5\r\ngetex\r\n") > getexes);
+    // Redis has answered (held on the way back) when the session is revoked and announced
+    await second.revokeToken(s.token);
+    await announced;
+    cmdRelay.releaseReplies();
+    expect(await checking).toEqual({ sessionId: s.sessionId, userId });
+    expect(await third.verify(s.token)).toBeNull();
+  } finally {
+    cmdRelay.releaseReplies();
+    command.disconnect();
+    cmdRelay.close();
+  }
+});

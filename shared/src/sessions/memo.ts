@@ -60,6 +60,8 @@ export function createSessionMemo(opts: SessionMemoOptions): SessionMemo {
 
   async function subscribe(): Promise<void> {
     await subscriber.subscribe(channel);
+    // a verify that began while the channel was down may have missed a revocation: not remembered
+    revocations++;
     subscribed = subscriber.status === "ready";
   }
 
@@ -97,8 +99,12 @@ export function createSessionMemo(opts: SessionMemoOptions): SessionMemo {
     remember(hex, session, absoluteEnd, now, generation) {
       if (!subscribed || generation !== revocations) return;
       if (byToken.size >= maxEntries) {
-        byToken.clear();
-        tokenOf.clear();
+        // the oldest first (a Map keeps insertion order): a full memo never drops everything at once
+        const [oldest] = byToken;
+        if (oldest) {
+          byToken.delete(oldest[0]);
+          tokenOf.delete(oldest[1].session.sessionId);
+        }
       }
       byToken.set(hex, { session, until: Math.min(now + ttlMs, absoluteEnd) });
       tokenOf.set(session.sessionId, hex);

@@ -11,6 +11,7 @@
  */
 import type { BatchCheckpoint } from "./queues.ts";
 import { deliver, type DeliveryDeps } from "./deliver.ts";
+import { forgetRecentNotifications } from "./recent.ts";
 import { insertBatch } from "./store.ts";
 import type { NotificationType, NotificationView } from "./types.ts";
 
@@ -80,6 +81,12 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
     });
     insertsDone = inserting.catch(() => {});
     const rows = await inserting;
+    if (rows.length < page.ids.length) {
+      // recipients without a new row: muted, or written by an earlier attempt of this page that
+      // may have failed before its delivery forgot their cached pages
+      const written = new Set(rows.map((r) => r.userId));
+      await forgetRecentNotifications(deps, page.ids.filter((id) => !written.has(id)));
+    }
     const n = await deliver(deps, rows.map((r) => ({ userId: r.userId, unreadDelta: 1 })), (i) => ({ ...template.view, id: rows[i]!.id }));
     return { rows: rows.length, live: n, ms: performance.now() - started };
   };

@@ -51,6 +51,9 @@ async function rowBehindTheCache(userId: string, actorId: string): Promise<strin
   return r!.id;
 }
 
+/** A piece of the fill script's text, as it crosses the relay. */
+const FILL_MARKER = "'PX', ARGV[3]";
+
 const ids = async (userId: string, limit = 20) => (await recent.read(userId, limit)).page.rows.map((r) => r.id);
 
 test("a second read is served from Redis; forgetting the member's page reads Postgres again", async () => {
@@ -91,6 +94,31 @@ test("a notification written through the write path shows on the next read, with
   expect(after.unread).toBe(1);
 });
 
+test("a retried job that finds its row already written (its first attempt failed before delivering) forgets the page", async () => {
+  const [, me, fan] = members as [string, string, string];
+  const unread = createUnreadCounter({ sql, redis, keys });
+  const deps = { sql, redis, keys, unread, events: createEventStream({ redis, keys, maxEvents: 100, maxAgeSeconds: 3600 }), presence: createPresence({ redis, keys }), groupWindowSeconds: 3600 };
+  const cached = await ids(me);
+  const job = { recipientId: me, type: "post" as const, actorId: fan, subjectId: "7", dedupeKey: `post:${crypto.randomUUID()}`, occurredAt: Date.now() };
+  // the first attempt's row, committed; its delivery never ran
+  await sql`
+    insert into notifications (user_id, type, actor_id, subject_id, dedupe_key, created_at)
+    values (${me}, 'post', ${fan}, 7, ${job.dedupeKey}, ${new Date(job.occurredAt)})`;
+  expect(await ids(me)).toEqual(cached);
+  expect((await writeNotification(deps, job)).result).toBe("duplicate");
+  expect((await ids(me)).length).toBe(cached.length + 1);
+});
+
+test("reads that miss together leave one stored page, and later reads are served from it", async () => {
+  const [, , , me, fan] = members as [string, string, string, string, string];
+  await recent.forget([me]);
+  const pages = await Promise.all(Array.from({ length: 8 }, () => ids(me)));
+  for (const p of pages) expect(p).toEqual(pages[0]!);
+  await until("a stored page", async () => (await redis.get(keys.recentNotifications(me)))?.startsWith("{") === true);
+  await rowBehindTheCache(me, fan);
+  expect(await ids(me)).toEqual(pages[0]!);
+});
+
 test("a read whose query ran before a write committed does not store its page once the write has forgotten it", async () => {
   const [me, fan] = members as [string, string];
   await recent.forget([me]);
@@ -106,9 +134,10 @@ test("a read whose query ran before a write committed does not store its page on
   const reading = recent.read(me, 20);
   await until("the read's loading mark", async () => (await redis.get(keys.recentNotifications(me)))?.startsWith("loading:") === true);
   relay.hold();
+  const fills = relay.count(FILL_MARKER);
   await conn`commit`;
   conn.release();
-  await Bun.sleep(200); // the query runs; its fill is held by the relay
+  await until("the read's fill, held by the relay", async () => relay.count(FILL_MARKER) > fills);
   const written = await rowBehindTheCache(me, fan);
   await createRecentNotifications({ sql, redis, keys }).forget([me]);
   relay.release();

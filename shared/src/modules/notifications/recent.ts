@@ -7,7 +7,8 @@
  * Every write to a member's rows (new, grouped, read) deletes their entry after it commits. A read
  * that misses marks the key as loading before it queries Postgres and stores its rows only if its
  * mark is still there: a write that committed after the query began has deleted the mark, so a
- * page older than the write is never stored. The TTL bounds what a lost delete could leave.
+ * page older than the write is never stored. The TTL bounds what a lost delete could leave (a
+ * delete that failed with Redis, rows that expire with their monthly partition).
  */
 import type { Sql } from "../../db/index.ts";
 import type { Redis, RedisKeys } from "../../redis/index.ts";
@@ -68,14 +69,29 @@ export async function forgetRecentNotifications(deps: { redis: Redis; keys: Redi
 export function createRecentNotifications(opts: { sql: Sql; redis: Redis; keys: RedisKeys }) {
   const { sql, redis, keys } = opts;
 
+  /**
+   * From Postgres; stored only by the read whose loading mark is set (NX: a read that finds another's
+   * mark answers from Postgres without storing, so concurrent misses do not undo each other's fill).
+   * The cache is best effort: a Redis error around the query does not fail the read.
+   */
   async function load(userId: string, limit: number): Promise<RecentPage> {
+    const key = keys.recentNotifications(userId);
     const mark = `${LOADING}${crypto.randomUUID()}`;
-    await redis.set(keys.recentNotifications(userId), mark, "PX", LOADING_MS);
+    const marked = await redis.set(key, mark, "PX", LOADING_MS, "NX").then((r) => r === "OK", () => false);
     const rows = await listForMember(sql, userId, { beforeId: null, limit: KEPT, type: null });
     const texts = await broadcastTexts(sql, rows.filter((r) => r.type === "broadcast" && r.subjectId).map((r) => r.subjectId!));
     const stored: Stored = { rows: rows.map(toStored), broadcasts: Object.fromEntries(texts) };
-    await redis.eval(FILL_SCRIPT, 1, keys.recentNotifications(userId), mark, JSON.stringify(stored), TTL_MS);
+    if (marked) await redis.eval(FILL_SCRIPT, 1, key, mark, JSON.stringify(stored), TTL_MS).catch(() => {});
     return pageOf(userId, stored, limit);
+  }
+
+  function parsed(entry: string | null | undefined): Stored | null {
+    if (!entry || entry.startsWith(LOADING)) return null;
+    try {
+      return JSON.parse(entry) as Stored;
+    } catch {
+      return null; // unreadable: a miss, and the next fill replaces it
+    }
   }
 
   /**
@@ -86,8 +102,8 @@ export function createRecentNotifications(opts: { sql: Sql; redis: Redis; keys: 
     if (limit > RECENT_PAGE_MAX) throw new RangeError(`at most ${RECENT_PAGE_MAX} rows are cached`);
     const [entry, unread] = await redis.mget(keys.recentNotifications(userId), keys.unread(userId));
     const count = unread === null ? null : Number(unread);
-    if (entry && !entry.startsWith(LOADING)) return { page: pageOf(userId, JSON.parse(entry) as Stored, limit), unread: count };
-    return { page: await load(userId, limit), unread: count };
+    const stored = parsed(entry);
+    return { page: stored ? pageOf(userId, stored, limit) : await load(userId, limit), unread: count };
   }
 
   return { read, forget: (userIds: readonly string[]) => forgetRecentNotifications(opts, userIds) };

@@ -5,6 +5,7 @@
 import type { NotifyJobData } from "./queues.ts";
 import type { DeliveryDeps } from "./deliver.ts";
 import { deliver } from "./deliver.ts";
+import { forgetRecentNotifications } from "./recent.ts";
 import { renderAll } from "./render.ts";
 import { isMuted } from "./settings.ts";
 import { insertSingle, upsertGrouped, type WriteOutcome } from "./store.ts";
@@ -51,7 +52,11 @@ export async function writeNotification(deps: WriteDeps, job: NotifyJobData): Pr
       occurredAt: new Date(job.occurredAt),
     });
   }
-  if (!outcome) return { result: "duplicate", live: 0 };
+  // (a retry of a job whose first attempt wrote the row but failed before its delivery: forget the page it did not)
+  if (!outcome) {
+    await forgetRecentNotifications(deps, [job.recipientId]);
+    return { result: "duplicate", live: 0 };
+  }
   const [view] = await renderAll(deps.sql, [outcome.row]);
   const live = await deliver(deps, [{ userId: job.recipientId, unreadDelta: outcome.unreadDelta }], () => view!);
   return { result: "written", live };

@@ -41,9 +41,10 @@ export function notificationsRoutes(deps: ApiDeps) {
     const me = c.get("member").userId;
     const target = parseReadTarget(await readJsonObject(c));
     const changed = await markRead(deps.sql, me, target);
+    // even when nothing changed: a retry after a first attempt that committed and then failed
+    await recent.forget([me]);
     let count: number;
     if (changed > 0) {
-      await recent.forget([me]);
       const [after] = await unread.adjust([{ userId: me, delta: -changed }]);
       count = after ?? (await unread.getOne(me));
       await deps.events.append({ userId: me, kind: "notifications_read", data: { ...target, unread: count } });
