@@ -84,6 +84,7 @@ async function runWrk(url: string, cookie: string, connections: number): Promise
   const usage = proc.resourceUsage();
   const clientCpu = usage ? Number(usage.cpuTime.user + usage.cpuTime.system) / 1e6 : NaN;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  if (!Number.isFinite(rps) || rps <= 0) throw new Error(`wrk's output has no request rate: ${out.slice(0, 300)}${await new Response(proc.stderr).text()}`);
   const p50 = wrkMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? "");
   const p99 = wrkMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
