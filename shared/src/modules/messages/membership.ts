@@ -19,7 +19,6 @@ interface ConversationInfo {
 interface Entry {
   at: number;
   info: ConversationInfo;
-  refreshing: boolean;
 }
 
 const TTL_MS = 60_000;
@@ -54,7 +53,7 @@ function load(deps: MessagingDeps, cache: Cache, conversationId: string): Promis
       if (!info) cache.entries.delete(conversationId);
       else {
         if (cache.entries.size >= MAX_ENTRIES) cache.entries.clear();
-        cache.entries.set(conversationId, { at: Date.now(), info, refreshing: false });
+        cache.entries.set(conversationId, { at: Date.now(), info });
       }
       return info;
     })
@@ -68,11 +67,8 @@ export async function conversationInfo(deps: MessagingDeps, conversationId: stri
   const cache = cacheFor(deps);
   const hit = cache.entries.get(conversationId);
   if (hit && hit.info.members.includes(userId)) {
-    if (Date.now() - hit.at >= TTL_MS && !hit.refreshing) {
-      hit.refreshing = true;
-      // a failed refresh leaves the entry as it was, to be tried again by a later call
-      load(deps, cache, conversationId).catch(() => void (hit.refreshing = false));
-    }
+    // (load shares a query already in flight; a failed refresh leaves the entry for a later call to retry)
+    if (Date.now() - hit.at >= TTL_MS) load(deps, cache, conversationId).catch(() => {});
     return hit.info;
   }
   const info = await load(deps, cache, conversationId);

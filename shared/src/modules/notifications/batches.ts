@@ -81,12 +81,9 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
     });
     insertsDone = inserting.catch(() => {});
     const rows = await inserting;
-    if (rows.length < page.ids.length) {
-      // recipients without a new row: muted, or written by an earlier attempt of this page that
-      // may have failed before its delivery forgot their cached pages
-      const written = new Set(rows.map((r) => r.userId));
-      await forgetRecentNotifications(deps, page.ids.filter((id) => !written.has(id)));
-    }
+    // The whole page, before any live event: a recipient without a new row may have one from an
+    // earlier attempt of this page that failed before it got here.
+    await forgetRecentNotifications(deps, page.ids);
     const n = await deliver(deps, rows.map((r) => ({ userId: r.userId, unreadDelta: 1 })), (i) => ({ ...template.view, id: rows[i]!.id }));
     return { rows: rows.length, live: n, ms: performance.now() - started };
   };

@@ -1,17 +1,17 @@
 /**
- * After rows are committed: drop the recipients' cached first pages, bump the cached unread counters and, for the recipients with an open
+ * After rows are committed (and the recipients' cached first pages forgotten, recent.ts): bump the
+ * cached unread counters and, for the recipients with an open
  * client (exact presence from the chat tier), append a `notification` event to their per-member
  * stream — seq, replay log and publish in one pipeline. Offline recipients get the row and the
  * badge only; they load the list when they come back.
  *
- * A batch of 5,000 with 500 online costs two MGETs (presence, cached counters) and one UNLINK (the
- * cached pages), one script for the cached counters, then one pipeline of event appends for the 500.
+ * A batch of 5,000 with 500 online costs two MGETs (presence, cached counters), one script for
+ * the cached counters, then one pipeline of event appends for the 500.
  */
 import type { Sql } from "../../db/index.ts";
 import type { Redis, RedisKeys } from "../../redis/index.ts";
 import type { EventStream } from "../events/index.ts";
 import type { Presence } from "../presence/index.ts";
-import { forgetRecentNotifications } from "./recent.ts";
 import type { UnreadCounter } from "./unread.ts";
 import type { NotificationView } from "./types.ts";
 
@@ -34,8 +34,7 @@ export interface DeliveryDeps {
  */
 async function adjustAndFindOnline(deps: DeliveryDeps, written: readonly { userId: string; unreadDelta: number }[]): Promise<{ index: number; count: number | null }[]> {
   const ids = written.map((w) => w.userId);
-  // (the cached first pages go before any live event: a client that reloads on the event sees the row)
-  const [online, cached] = await Promise.all([deps.presence.online(ids), deps.unread.peek(ids), forgetRecentNotifications(deps, ids)]);
+  const [online, cached] = await Promise.all([deps.presence.online(ids), deps.unread.peek(ids)]);
   const toAdjust: number[] = [];
   cached.forEach((c, i) => {
     if (c !== null && written[i]!.unreadDelta !== 0) toAdjust.push(i);

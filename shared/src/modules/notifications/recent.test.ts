@@ -15,6 +15,7 @@ import { seedMembers } from "../../../../tests/notifications/seed.ts";
 import { createRecentNotifications } from "./recent.ts";
 import { createUnreadCounter } from "./unread.ts";
 import { bucketStart, writeNotification } from "./write.ts";
+import { runBatches } from "./batches.ts";
 
 setDefaultTimeout(60_000);
 
@@ -106,6 +107,26 @@ test("a retried job that finds its row already written (its first attempt failed
     values (${me}, 'post', ${fan}, 7, ${job.dedupeKey}, ${new Date(job.occurredAt)})`;
   expect(await ids(me)).toEqual(cached);
   expect((await writeNotification(deps, job)).result).toBe("duplicate");
+  expect((await ids(me)).length).toBe(cached.length + 1);
+});
+
+test("a resumed fan-out page whose row an earlier attempt wrote (and did not deliver) forgets the page", async () => {
+  const [, , , , , me] = members as [string, string, string, string, string, string];
+  const unread = createUnreadCounter({ sql, redis, keys });
+  const deps = { sql, redis, keys, unread, events: createEventStream({ redis, keys, maxEvents: 100, maxAgeSeconds: 3600 }), presence: createPresence({ redis, keys }) };
+  const cached = await ids(me);
+  const template = {
+    type: "post" as const, actorId: null, subjectId: "9", dedupeKey: `post:${crypto.randomUUID()}`, occurredAt: new Date(),
+    view: { type: "post" as const, actor: null, actors: [], subjectId: "9", count: 1, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(), read: false },
+  };
+  // the earlier attempt's row, committed before it stopped
+  await sql`
+    insert into notifications (user_id, type, subject_id, dedupe_key, created_at)
+    values (${me}, 'post', 9, ${template.dedupeKey}, ${template.occurredAt})`;
+  expect(await ids(me)).toEqual(cached);
+  const source = async (after: string | null) => (after === null ? { ids: [me], cursor: me } : { ids: [], cursor: null });
+  const outcome = await runBatches(deps, { source, template, batchSize: 10, from: { cursor: null, written: 0, scanned: 0 }, checkpoint: async () => {} });
+  expect(outcome.written).toBe(0);
   expect((await ids(me)).length).toBe(cached.length + 1);
 });
 

@@ -1,6 +1,7 @@
 /**
  * The one-recipient write path (`notify` jobs): mute check → grouped upsert or single insert
- * (idempotent on the dedupe key) → unread counter → live event if the member is online.
+ * (idempotent on the dedupe key) → the cached first page forgotten → unread counter → live event
+ * if the member is online.
  */
 import type { NotifyJobData } from "./queues.ts";
 import type { DeliveryDeps } from "./deliver.ts";
@@ -52,11 +53,10 @@ export async function writeNotification(deps: WriteDeps, job: NotifyJobData): Pr
       occurredAt: new Date(job.occurredAt),
     });
   }
-  // (a retry of a job whose first attempt wrote the row but failed before its delivery: forget the page it did not)
-  if (!outcome) {
-    await forgetRecentNotifications(deps, [job.recipientId]);
-    return { result: "duplicate", live: 0 };
-  }
+  // Before any live event (a client that reloads on it sees the row), and on a duplicate too: a
+  // retry's first attempt may have written the row and failed before it got here.
+  await forgetRecentNotifications(deps, [job.recipientId]);
+  if (!outcome) return { result: "duplicate", live: 0 };
   const [view] = await renderAll(deps.sql, [outcome.row]);
   const live = await deliver(deps, [{ userId: job.recipientId, unreadDelta: outcome.unreadDelta }], () => view!);
   return { result: "written", live };

@@ -3,9 +3,9 @@
  * (pushed to the member's other clients through the event stream), and per-type mutes.
  */
 import { Hono } from "hono";
-import { readJsonObject, parsePage } from "@xplicit/shared/http";
+import { readJsonObject, parsePage, type Page } from "@xplicit/shared/http";
 import {
-  NOTIFICATION_TYPES, RECENT_PAGE_MAX, createRecentNotifications, createUnreadCounter, listForMember, markRead, mutedTypes, renderAll, setMutedTypes,
+  NOTIFICATION_TYPES, RECENT_PAGE_MAX, type NotificationType, createRecentNotifications, createUnreadCounter, listForMember, markRead, mutedTypes, renderAll, setMutedTypes,
 } from "@xplicit/shared/modules/notifications";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
@@ -17,20 +17,20 @@ export function notificationsRoutes(deps: ApiDeps) {
   const unread = createUnreadCounter({ sql: deps.sql, redis: deps.redis, keys: deps.keys });
   const recent = createRecentNotifications({ sql: deps.sql, redis: deps.redis, keys: deps.keys });
 
+  async function fromPostgres(me: string, page: Page, type: NotificationType | null) {
+    const rows = await listForMember(deps.sql, me, { beforeId: page.cursor, limit: page.limit + 1, type });
+    return { rows: rows.slice(0, page.limit), more: rows.length > page.limit, broadcasts: undefined };
+  }
+
   app.get("/notifications", auth, async (c) => {
     const me = c.get("member").userId;
     const page = parsePage(c.req.query("cursor"), c.req.query("limit"), 100, 20);
     const type = parseTypeFilter(c.req.query("type"));
-    if (!page.cursor && !type && page.limit <= RECENT_PAGE_MAX) {
-      // the first page, what every client asks for when it opens the list: cached (recent.ts)
-      const { page: newest, unread: cached } = await recent.read(me, page.limit);
-      const [items, count] = await Promise.all([renderAll(deps.sql, newest.rows, newest.broadcasts), cached ?? unread.getOne(me)]);
-      return c.json({ items, nextCursor: newest.more ? newest.rows.at(-1)!.id : null, unread: count });
-    }
-    const rows = await listForMember(deps.sql, me, { beforeId: page.cursor, limit: page.limit + 1, type });
-    const visible = rows.slice(0, page.limit);
-    const [items, count] = await Promise.all([renderAll(deps.sql, visible), unread.getOne(me)]);
-    return c.json({ items, nextCursor: rows.length > page.limit ? visible.at(-1)!.id : null, unread: count });
+    // The first page, what every client asks for when it opens the list, is cached (recent.ts).
+    const cached = !page.cursor && !type && page.limit <= RECENT_PAGE_MAX ? await recent.read(me, page.limit) : null;
+    const { rows, more, broadcasts } = cached?.page ?? (await fromPostgres(me, page, type));
+    const [items, count] = await Promise.all([renderAll(deps.sql, rows, broadcasts), cached?.unread ?? unread.getOne(me)]);
+    return c.json({ items, nextCursor: more ? rows.at(-1)!.id : null, unread: count });
   });
 
   app.get("/notifications/unread-count", auth, async (c) => {
