@@ -2,7 +2,7 @@
 import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { registeredClient, useTestApi, type TestClient } from "../../../../../tests/harness/api.ts";
 import { followJobId, waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
-import { countUnread, insertBatch } from "@xplicit/shared/modules/notifications";
+import { countUnread, insertBatch, markRead } from "@xplicit/shared/modules/notifications";
 
 // real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
 setDefaultTimeout(60_000);
@@ -118,5 +118,27 @@ describe("list and read state", () => {
     expect(frames.map((f) => f.kind)).toEqual(["notifications_read", "notifications_read"]);
     expect(frames[0].data).toEqual({ ids: [items[0]!.id, items[1]!.id], unread: 4 });
     expect(frames[1].data).toEqual({ upTo: items[4]!.id, unread: 2 });
+  });
+
+  test("a retry of a read whose first attempt committed and then failed fixes the badge, the cached page and the other clients", async () => {
+    const me = await seeded(4);
+    const items: { id: string }[] = (await me.client.get("/api/notifications")).json.items;
+    expect((await me.client.get("/api/notifications/unread-count")).json.unread).toBe(4);
+    const head = await api.deps.events.head(me.user.id);
+    // what the first attempt left behind: the rows committed, nothing after it (badge, page, event)
+    expect(await markRead(api.deps.sql, me.user.id, { ids: [items[0]!.id] })).toBe(1);
+
+    const retry = await me.client.post("/api/notifications/read", { ids: [items[0]!.id] });
+    expect(retry.json).toEqual({ updated: 0, unread: 3 });
+    expect((await me.client.get("/api/notifications/unread-count")).json.unread).toBe(3);
+    const listed: { id: string; read: boolean }[] = (await me.client.get("/api/notifications")).json.items;
+    expect(listed.find((i) => i.id === items[0]!.id)?.read).toBe(true);
+    const replay = await api.deps.events.replayAfter(me.user.id, head.seq, null);
+    const kinds = replay.ok ? replay.frames.map((f) => JSON.parse(`{"type":"event","seq":0,${f.slice(f.indexOf('"ts"'))}`)) : [];
+    expect(kinds.map((f) => [f.kind, f.data])).toEqual([["notifications_read", { ids: [items[0]!.id], unread: 3 }]]);
+
+    // a second retry finds the badge right: nothing more for the clients
+    expect((await me.client.post("/api/notifications/read", { ids: [items[0]!.id] })).json).toEqual({ updated: 0, unread: 3 });
+    expect((await api.deps.events.head(me.user.id)).seq).toBe(head.seq + 1);
   });
 });

@@ -9,7 +9,7 @@ import {
 } from "@xplicit/shared/modules/notifications";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
-import { parseMuted, parseReadTarget, parseTypeFilter } from "./validation.ts";
+import { parseMuted, parseReadTarget, parseTypeFilter, type ReadTarget } from "./validation.ts";
 
 export function notificationsRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
@@ -37,6 +37,19 @@ export function notificationsRoutes(deps: ApiDeps) {
     return c.json({ unread: await unread.getOne(c.get("member").userId) });
   });
 
+  /**
+   * Nothing changed, yet an earlier attempt may have committed these rows and failed before it
+   * moved the badge or told the member's clients: the badge is counted again, and when it was off
+   * the clients hear the read they missed.
+   */
+  async function recountAfterNoChange(me: string, target: ReadTarget): Promise<number> {
+    const [before] = await unread.peek([me]);
+    await unread.invalidate(me);
+    const count = await unread.getOne(me);
+    if (before !== count) await deps.events.append({ userId: me, kind: "notifications_read", data: { ...target, unread: count } });
+    return count;
+  }
+
   app.post("/notifications/read", auth, async (c) => {
     const me = c.get("member").userId;
     const target = parseReadTarget(await readJsonObject(c));
@@ -49,7 +62,7 @@ export function notificationsRoutes(deps: ApiDeps) {
       count = after ?? (await unread.getOne(me));
       await deps.events.append({ userId: me, kind: "notifications_read", data: { ...target, unread: count } });
     } else {
-      count = await unread.getOne(me);
+      count = await recountAfterNoChange(me, target);
     }
     return c.json({ updated: changed, unread: count });
   });
