@@ -13,7 +13,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { dropBenchDatabase, freshBenchEnvironment } from "../lib/env.ts";
-import { rssBytes, totalCpuSeconds } from "../lib/proc.ts";
+import { machineCpu, rssBytes, totalCpuSeconds } from "../lib/proc.ts";
 import { ROOT } from "../lib/procs.ts";
 import { openConversations, ORIGIN, seedMembers } from "../lib/seed.ts";
 import { LoadGenerator } from "./loadgen.ts";
@@ -54,13 +54,16 @@ try {
   mkdirSync(join(ROOT, ".tmp", "bench"), { recursive: true });
   for (const rate of RATES) {
     const trace = STRACE ? Bun.spawn(["timeout", "-s", "INT", String(SECONDS - 1), "strace", "-c", "-f", "-o", join(ROOT, ".tmp", "bench", `strace-${rate}.txt`), "-p", String(pids[0])], { stdout: "ignore", stderr: "ignore" }) : null;
+    const m0 = machineCpu();
     const used = await cpuDuring(() => g.send(rate, SECONDS, 1));
+    const m1 = machineCpu();
+    const busy = (m1.busy - m0.busy) / (m1.total - m0.total);
     await trace?.exited;
     const r = g.result();
     await Bun.sleep(4000);
     // (the window includes the 1 s drain: what the replicas spent on the step's messages)
     const perMessage = (used.seconds * 1e6) / (rate * SECONDS);
-    console.log(`${rate}/s: replicas ${used.cores.toFixed(3)} cores, ${perMessage.toFixed(0)} µs per message, p50 ${r.p50} p99 ${r.p99} ms, lost ${r.lost}; RSS 4 s later ${rss()} MiB`);
+    console.log(`${rate}/s: replicas ${used.cores.toFixed(3)} cores, ${perMessage.toFixed(0)} µs per message, p50 ${r.p50} p99 ${r.p99} ms, lost ${r.lost}; machine ${(100 * busy).toFixed(0)} % busy; RSS 4 s later ${rss()} MiB`);
   }
 } finally {
   gen.g?.close();
