@@ -22,9 +22,10 @@ import { PERF_HZ, perfAvailable, startPerf, summarizePerf, type ProfileRow } fro
 import { LoadGenerator, type StepResult, type System } from "./loadgen.ts";
 
 const MEMBERS = Number(process.env.BENCH_CHAT_MEMBERS ?? 1000);
-// Up to where the floor is still fine on 2 cores (a ratio to a system that passed every rate tried
-// is only a bound), and down to where the slower 2-core machines this has run on are still fine.
-const RATES = (process.env.BENCH_CHAT_RATES ?? "2000,4000,6000,8000,12000,16000,24000,32000").split(",").map(Number);
+// Up to past where the floor is still fine on 2 cores (a ratio to a system that passed every rate
+// tried is only a bound; its p99 at 24,000/s was 343 ms on the fastest day seen), down to where the
+// slower 2-core machines this has run on are still fine, and 2,000 apart around the other systems' knees.
+const RATES = (process.env.BENCH_CHAT_RATES ?? "2000,4000,6000,8000,10000,12000,16000,24000").split(",").map(Number);
 const REPS = Number(process.env.BENCH_CHAT_REPS ?? 3);
 const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 4);
 // (a copy still missing after the drain is waited for anyway: the step ends when the system is idle)
@@ -35,6 +36,8 @@ const REPLICAS = 3;
  * skips the higher rates — they only queue, and on a fast day they kept the run past 10 minutes.
  */
 const SATURATED_P99_MS = 200;
+/** Issue 7's target rate: Xplicit is measured there even past its knee, so the target has a figure. */
+const TARGET_RATE = 8000;
 const WARMUP_RATE = 6000;
 /** One more step per system at this rate under `perf` (not counted in the tables); 0 turns it off. */
 // below every system's knee on the slowest machine seen, so the profile is of work, not of a queue
@@ -181,7 +184,7 @@ export async function runChatBench(): Promise<ChatReport> {
       for (let rep = 0; rep < REPS; rep++) {
         const rotated = order.slice(rep % 3).concat(order.slice(0, rep % 3));
         for (const system of rotated) {
-          if (saturated.has(system)) continue;
+          if (saturated.has(system) && !(system === "xplicit" && rate === TARGET_RATE)) continue;
           const cmds0 = await redisCommands();
           const cpu0 = totalCpuSeconds(serverPids[system]);
           const shared0 = shared();
