@@ -13,6 +13,7 @@ import type { ConnReport } from "./connections/run.ts";
 import type { HttpReport } from "./http/run.ts";
 import { ROOT } from "./lib/procs.ts";
 import { fmt, ratio } from "./lib/stats.ts";
+import { TARGETS as T } from "./lib/targets.ts";
 
 const DOC = join(ROOT, "docs", "benchmarks.md");
 const IMG_DIR = join(ROOT, "docs", "benchmarks");
@@ -199,10 +200,10 @@ function chatSection(chat: ChatReport): string[] {
     }
   }
   out.push("");
-  const hx = highestRate(chat.rows, "xplicit", 100);
-  const hf = highestRate(chat.rows, "floor", 100);
-  const hs = highestRate(chat.rows, "socketio", 100);
-  out.push(`Highest offered rate with p99 ≤ 100 ms and nothing lost (within the rates tried; "≥" when the top rate still passed):`, "");
+  const hx = highestRate(chat.rows, "xplicit", T.ratioLineP99Ms);
+  const hf = highestRate(chat.rows, "floor", T.ratioLineP99Ms);
+  const hs = highestRate(chat.rows, "socketio", T.ratioLineP99Ms);
+  out.push(`Highest offered rate with p99 ≤ ${T.ratioLineP99Ms} ms and nothing lost (within the rates tried; "≥" when the top rate still passed):`, "");
   const top = Math.max(...chat.rates);
   const show = (v: number) => (Number.isFinite(v) ? `${v === top ? "≥ " : ""}${v.toLocaleString("en-US")}/s` : "none of the rates tried");
   out.push(`| system | highest rate | Xplicit ÷ it |`, `|---|---:|---:|`);
@@ -297,34 +298,34 @@ function httpSection(http: HttpReport): string[] {
 function targetsSection(chat: ChatReport | null, conn: ConnReport | null, http: HttpReport | null): string[] {
   const out: string[] = [`## Targets (issue 7) against this run`, "", `| target | measured | verdict |`, `|---|---|---|`];
   if (chat) {
-    const r8 = chat.rows.find((r) => r.system === "xplicit" && r.rate === 8000);
+    const r8 = chat.rows.find((r) => r.system === "xplicit" && r.rate === T.chatRate);
     out.push(
       r8
-        ? `| 8,000 msg/s persisted + acked: p99 ≤ 25 ms, 0 lost, 0 dup | p99 ${fmt(r8.p99)} ms, delivered ${fmt(r8.deliveredPerSec, 0)}/s, lost ${r8.lost}, dup ${r8.duplicated} | ${r8.p99 <= 25 && r8.lost === 0 && r8.duplicated === 0 ? "met" : `missed${r8.p99 > 25 ? ` (p99 ${ratio(r8.p99, 25)} the target)` : ""}`} |`
-        : `| 8,000 msg/s: p99 ≤ 25 ms | not reached (saturated at a lower rate, or 8,000 not in the rates) | missed |`,
+        ? `| ${T.chatRate.toLocaleString("en-US")} msg/s persisted + acked: p99 ≤ ${T.chatP99Ms} ms, 0 lost, 0 dup | p99 ${fmt(r8.p99)} ms, delivered ${fmt(r8.deliveredPerSec, 0)}/s, lost ${r8.lost}, dup ${r8.duplicated} | ${r8.p99 <= T.chatP99Ms && r8.lost === 0 && r8.duplicated === 0 ? "met" : `missed${r8.p99 > T.chatP99Ms ? ` (p99 ${ratio(r8.p99, T.chatP99Ms)} the target)` : ""}`} |`
+        : `| ${T.chatRate.toLocaleString("en-US")} msg/s: p99 ≤ ${T.chatP99Ms} ms | not reached (${T.chatRate.toLocaleString("en-US")} not in the rates) | missed |`,
     );
-    const hx = highestRate(chat.rows, "xplicit", 100);
-    const hf = highestRate(chat.rows, "floor", 100);
-    const hs = highestRate(chat.rows, "socketio", 100);
+    const hx = highestRate(chat.rows, "xplicit", T.ratioLineP99Ms);
+    const hf = highestRate(chat.rows, "floor", T.ratioLineP99Ms);
+    const hs = highestRate(chat.rows, "socketio", T.ratioLineP99Ms);
     const top = Math.max(...chat.rates);
     const lowest = Math.min(...chat.rates);
-    out.push(`| highest rate at p99 ≤ 100 ms ≥ 2× socket.io | ${highestVerdict(hx, hs, top, 2, lowest)} |`);
-    out.push(`| … and ≥ 0.7× the floor | ${highestVerdict(hx, hf, top, 0.7, lowest)} |`);
+    out.push(`| highest rate at p99 ≤ ${T.ratioLineP99Ms} ms ≥ ${T.vsSocketio}× socket.io | ${highestVerdict(hx, hs, top, T.vsSocketio, lowest)} |`);
+    out.push(`| … and ≥ ${T.vsFloor}× the floor | ${highestVerdict(hx, hf, top, T.vsFloor, lowest)} |`);
   }
   if (conn) {
     const rows = conn.rows.filter((r) => r.system === "xplicit" && r.ran);
     const worst = rows.length ? Math.max(...rows.map((r) => r.bytesPerConnection)) : NaN;
-    out.push(`| ≤ 4 KB RSS per idle authenticated connection | ${rows.map((r) => `${(r.bytesPerConnection / 1024).toFixed(2)} KiB at ${r.sockets.toLocaleString("en-US")}`).join(", ") || "–"} | ${worst <= 4096 ? "met" : `missed (${ratio(worst, 4096)})`} |`);
+    out.push(`| ≤ 4 KB RSS per idle authenticated connection | ${rows.map((r) => `${(r.bytesPerConnection / 1024).toFixed(2)} KiB at ${r.sockets.toLocaleString("en-US")}`).join(", ") || "–"} | ${worst <= T.bytesPerConnection ? "met" : `missed (${ratio(worst, T.bytesPerConnection)})`} |`);
   }
   if (http) {
     const list = http.rows.filter((x) => x.endpoint.includes("notifications") && x.path === "nginx+TLS");
     // met when some connection count serves the rate within the latency; else the one closest to it
-    const meets = list.filter((x) => x.rps >= 5000 && x.p99 <= 20);
-    const r = meets[0] ?? [...list].sort((a, b) => b.rps / Math.max(b.p99, 20) - a.rps / Math.max(a.p99, 20))[0];
+    const meets = list.filter((x) => x.rps >= T.listRps && x.p99 <= T.listP99Ms);
+    const r = meets[0] ?? [...list].sort((a, b) => b.rps / Math.max(b.p99, T.listP99Ms) - a.rps / Math.max(a.p99, T.listP99Ms))[0];
     const all = list.map((x) => `${x.connections} connections: ${fmt(x.rps, 0)} req/s, p99 ${fmt(x.p99, 2)} ms`).join("; ");
     out.push(
       r
-        ? `| notifications list via nginx + TLS ≥ 5,000 req/s, p99 ≤ 20 ms | ${all} | ${meets.length ? `met (at ${r.connections} connections)` : `missed (${ratio(r.rps, 5000)} of the rate${r.p99 > 20 ? `, p99 ${ratio(r.p99, 20)}` : ""} at ${r.connections} connections)`} |`
+        ? `| notifications list via nginx + TLS ≥ 5,000 req/s, p99 ≤ 20 ms | ${all} | ${meets.length ? `met (at ${r.connections} connections)` : `missed (${ratio(r.rps, T.listRps)} of the rate${r.p99 > T.listP99Ms ? `, p99 ${ratio(r.p99, T.listP99Ms)}` : ""} at ${r.connections} connections)`} |`
         : `| notifications list via nginx + TLS | not measured | – |`,
     );
   }

@@ -13,7 +13,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { dropBenchDatabase, freshBenchEnvironment } from "../lib/env.ts";
-import { machineCpu, rssBytes, totalCpuSeconds } from "../lib/proc.ts";
+import { busyShare, machineCpu, rssBytes, totalCpuSeconds } from "../lib/proc.ts";
 import { ROOT } from "../lib/procs.ts";
 import { openConversations, ORIGIN, seedMembers } from "../lib/seed.ts";
 import { LoadGenerator } from "./loadgen.ts";
@@ -56,8 +56,7 @@ try {
     const trace = STRACE ? Bun.spawn(["timeout", "-s", "INT", String(SECONDS - 1), "strace", "-c", "-f", "-o", join(ROOT, ".tmp", "bench", `strace-${rate}.txt`), "-p", String(pids[0])], { stdout: "ignore", stderr: "ignore" }) : null;
     const m0 = machineCpu();
     const used = await cpuDuring(() => g.send(rate, SECONDS, 1));
-    const m1 = machineCpu();
-    const busy = (m1.busy - m0.busy) / (m1.total - m0.total);
+    const busy = busyShare(m0, machineCpu());
     await trace?.exited;
     const r = g.result();
     await Bun.sleep(4000);

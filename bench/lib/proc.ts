@@ -41,6 +41,11 @@ export function machineCpu(): { busy: number; total: number } {
   return { busy: (total - idle) / TICKS, total: total / TICKS };
 }
 
+/** The share of the machine's CPU time that was busy between two `machineCpu()` readings. */
+export function busyShare(before: { busy: number; total: number }, after: { busy: number; total: number }): number {
+  return (after.busy - before.busy) / Math.max(1e-9, after.total - before.total);
+}
+
 /**
  * Machine-wide major page faults so far (/proc/vmstat): a page that had to be read back from disk.
  * A host that reclaims idle guest memory (a DAMON `pageout` scheme, say) makes them appear in

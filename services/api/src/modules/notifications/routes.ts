@@ -45,7 +45,7 @@ export function notificationsRoutes(deps: ApiDeps) {
   async function recountAfterNoChange(me: string, target: ReadTarget): Promise<number> {
     const [before] = await unread.peek([me]);
     await unread.invalidate(me);
-    const count = await unread.getOne(me);
+    const [count = 0] = await unread.rebuild([me]);
     if (before !== count) await deps.events.append({ userId: me, kind: "notifications_read", data: { ...target, unread: count } });
     return count;
   }
