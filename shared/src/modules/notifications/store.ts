@@ -52,7 +52,9 @@ export interface WriteOutcome {
 }
 
 /**
- * Insert the group's row or fold the event into it (count + 1, actor first, unread again).
+ * Insert the group's row or fold the event into it (count + 1, unread again). The actor leads the
+ * group only when its event is the newest: jobs run concurrently and retries run late, so the
+ * order they reach here is not the order members acted in.
  * Null when the event was already counted (a retry or a duplicate).
  */
 export async function upsertGrouped(sql: Sql, w: GroupedWrite): Promise<WriteOutcome | null> {
@@ -68,9 +70,14 @@ export async function upsertGrouped(sql: Sql, w: GroupedWrite): Promise<WriteOut
               array[${w.eventKey}]::text[], 1, ${w.bucketStart}, ${w.occurredAt})
       on conflict (user_id, dedupe_key, created_at) do update set
         count = n.count + 1,
-        actor_id = coalesce(excluded.actor_id, n.actor_id),
-        actor_ids = case when excluded.actor_id is null then n.actor_ids
-                    else (array[excluded.actor_id] || array_remove(n.actor_ids, excluded.actor_id))[1:${GROUP_ACTORS_KEPT}] end,
+        actor_id = case when excluded.actor_id is not null and excluded.updated_at >= n.updated_at then excluded.actor_id
+                   else coalesce(n.actor_id, excluded.actor_id) end,
+        actor_ids = case
+          when excluded.actor_id is null then n.actor_ids
+          when excluded.updated_at >= n.updated_at
+            then (array[excluded.actor_id] || array_remove(n.actor_ids, excluded.actor_id))[1:${GROUP_ACTORS_KEPT}]
+          when excluded.actor_id = any(n.actor_ids) then n.actor_ids
+          else (n.actor_ids || array[excluded.actor_id])[1:${GROUP_ACTORS_KEPT}] end,
         event_keys = (excluded.event_keys || n.event_keys)[1:${GROUP_EVENT_KEYS_KEPT}],
         updated_at = greatest(n.updated_at, excluded.updated_at),
         read_at = null

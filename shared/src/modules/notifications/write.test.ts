@@ -60,14 +60,21 @@ describe("grouping", () => {
     expect(rows[0]!.actorIds).toEqual([fans[19]!, fans[18]!, fans[17]!]);
     expect(rows[0]!.actorId).toBe(fans[19]!);
 
+    // a late job (an older event, retried or run by a slower worker) counts, but does not lead
+    expect((await writeNotification(deps, follow(me, fans[21]!, base - 1000))).result).toBe("written");
+    const late = await listForMember(sql, me, { beforeId: null, limit: 10, type: null });
+    expect(late[0]!.count).toBe(21);
+    expect(late[0]!.actorId).toBe(fans[19]!);
+    expect(late[0]!.actorIds).toEqual([fans[19]!, fans[18]!, fans[17]!]);
+
     // a retried job (same event) changes nothing
     expect((await writeNotification(deps, follow(me, fans[5]!, base + 5000))).result).toBe("duplicate");
-    expect((await listForMember(sql, me, { beforeId: null, limit: 10, type: null }))[0]!.count).toBe(20);
+    expect((await listForMember(sql, me, { beforeId: null, limit: 10, type: null }))[0]!.count).toBe(21);
 
     // the next window starts a new row
     await writeNotification(deps, follow(me, fans[20]!, base + HOUR));
     const after = await listForMember(sql, me, { beforeId: null, limit: 10, type: null });
-    expect(after.map((r) => r.count)).toEqual([1, 20]);
+    expect(after.map((r) => r.count)).toEqual([1, 21]);
   });
 
   test("a read group becomes unread again when it grows, and the counter follows", async () => {

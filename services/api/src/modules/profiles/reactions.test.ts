@@ -89,6 +89,9 @@ describe("reacting to a profile", () => {
     await react(fans[1]!, owner.user.handle, { reaction: "wink" });
     const last = await react(fans[2]!, owner.user.handle, { reaction: "like" });
     expect(last.json.counts).toEqual({ ...ZERO, wink: 2, like: 1 });
+    // all three jobs: the worker runs them concurrently, the newest reaction leads whatever the order
+    await waitForJob("notify", reactionJobId(owner, fans[0]!, "wink"));
+    await waitForJob("notify", reactionJobId(owner, fans[1]!, "wink"));
     await waitForJob("notify", reactionJobId(owner, fans[2]!, "like"));
     const items = await notifications(owner.client);
     expect(items).toHaveLength(1);
