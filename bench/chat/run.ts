@@ -15,12 +15,12 @@ import Redis from "ioredis";
 import { join } from "node:path";
 import { freshBenchEnvironment, postgresPids, redisPid, dropBenchDatabase } from "../lib/env.ts";
 import { busyShare, cpuSeconds, totalCpuSeconds, machineCpu, majorFaults } from "../lib/proc.ts";
-import { TARGETS } from "../lib/targets.ts";
 import { freePort, nodeBinary, spawnServer, stopAll, ROOT, type Spawned } from "../lib/procs.ts";
 import { seedMembers, openConversations, ORIGIN } from "../lib/seed.ts";
 import { median, fmt } from "../lib/stats.ts";
 import { PERF_HZ, perfAvailable, startPerf, summarizePerf, type ProfileRow } from "../lib/perf-profile.ts";
 import { LoadGenerator, type StepResult, type System } from "./loadgen.ts";
+import { SATURATED_P99_MS, isSaturated, runsStep } from "./steps.ts";
 
 const MEMBERS = Number(process.env.BENCH_CHAT_MEMBERS ?? 1000);
 // Up to past where the floor is still fine on 2 cores (a ratio to a system that passed every rate
@@ -32,12 +32,6 @@ const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 4);
 // (a copy still missing after the drain is waited for anyway: the step ends when the system is idle)
 const DRAIN = Number(process.env.BENCH_CHAT_DRAIN ?? 1);
 const REPLICAS = 3;
-/**
- * Past the knee: a system whose median p99 is above this (twice the ratio targets' line) skips the
- * higher rates — they only queue, and on a fast day they kept the run past 10 minutes — except
- * Xplicit at the target rate, so that target always has a figure.
- */
-const SATURATED_P99_MS = 2 * TARGETS.ratioLineP99Ms;
 const WARMUP_RATE = 6000;
 /** One more step per system at this rate under `perf` (not counted in the tables); 0 turns it off. */
 // below every system's knee on the slowest machine seen, so the profile is of work, not of a queue
@@ -184,7 +178,7 @@ export async function runChatBench(): Promise<ChatReport> {
       for (let rep = 0; rep < REPS; rep++) {
         const rotated = order.slice(rep % 3).concat(order.slice(0, rep % 3));
         for (const system of rotated) {
-          if (saturated.has(system) && !(system === "xplicit" && rate === TARGETS.chatRate)) continue;
+          if (!runsStep(system, rate, saturated)) continue;
           const cmds0 = await redisCommands();
           const cpu0 = totalCpuSeconds(serverPids[system]);
           const shared0 = shared();
@@ -209,7 +203,7 @@ export async function runChatBench(): Promise<ChatReport> {
       }
       for (const system of order) {
         const s = samples.get(`${system}@${rate}`);
-        if (s && median(s.map((x) => x.p99)) > SATURATED_P99_MS) {
+        if (s && isSaturated(s.map((x) => x.p99))) {
           saturated.add(system);
           log(`${system} saturated at ${rate}/s (p99 > ${SATURATED_P99_MS} ms): higher rates skipped`);
         }
@@ -242,7 +236,7 @@ export async function runChatBench(): Promise<ChatReport> {
           generatorCpuPer10k: median(s.map((x) => per10k({ cpu: x.generatorCpuS, sent: x.sent }))),
           machineBusy: median(s.map((x) => x.busy)),
           redisCmdsPerMsg: median(s.map((x) => (x.sent ? x.redisCmds / x.sent : NaN))),
-          saturated: median(s.map((x) => x.p99)) > SATURATED_P99_MS,
+          saturated: isSaturated(s.map((x) => x.p99)),
         });
       }
     }
