@@ -22,7 +22,8 @@ import { primeZeroCounters } from "./lib/metrics.ts";
 
 const MEMBERS = envInt("MEMBERS", 500, 2);
 const SOCKETS = envInt("SOCKETS_PER_MEMBER", 1, 1);
-const RATE = envInt("RATE", 300);
+// at least 1/s: with nobody sending, the `chat_deliveries` threshold could only fail
+const RATE = envInt("RATE", 300, 1);
 const DURATION_S = envSeconds("DURATION", 7200);
 const SESSION_S = envSeconds("SESSION_SECONDS", 300);
 const OFFLINE_S = envSeconds("OFFLINE_SECONDS", 5);
