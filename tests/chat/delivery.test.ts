@@ -162,7 +162,10 @@ describe("cross-replica delivery", () => {
     const a1 = await connected(a, r2);
     await a1.sendMessage(conv, "one");
     await b1.waitFor(() => b1.messages().length === 1, 5000, "one");
-    await Bun.sleep(1300); // acks are flushed every second
+    // replicas write acks to Redis once a second: wait for it rather than for a second
+    const keys = redisKeys(process.env.REDIS_PREFIX!);
+    for (let i = 0; i < 100 && Number(await stackRedis().hget(keys.memberAcks(b.id), b1.clientId)) < b1.cursor; i++) await Bun.sleep(100);
+    expect(Number(await stackRedis().hget(keys.memberAcks(b.id), b1.clientId))).toBe(b1.cursor);
     b1.close();
     await b1.closed();
     await a1.sendMessage(conv, "two");
