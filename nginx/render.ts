@@ -289,13 +289,17 @@ function upstreamBlocks(o: RenderOptions): string[] {
  * nginx's own error responses (limits, oversized bodies or headers, no upstream) in the services'
  * JSON shape `{"error":{"code","message"}}` instead of nginx's HTML pages. Only errors nginx makes
  * itself: an upstream's own error responses pass through untouched (proxy_intercept_errors is off).
- * The named locations add no headers of their own, so the server's security headers apply.
+ * The error locations add no headers of their own, so the server's security headers apply. They are
+ * internal URIs, not named locations: nginx cannot redirect a request it refused before reading a
+ * URI (`/%`, `/%00`, `G@T /`, a request line over the header buffer) to a named location, and
+ * answered those with its HTML 500 page instead.
  */
 const EDGE_ERRORS: { statuses: number[]; status: number; code: string; message: string }[] = [
   { statuses: [400, 497], status: 400, code: "bad_request", message: "the request could not be read" },
   { statuses: [494], status: 431, code: "headers_too_large", message: "request headers are too large" },
   { statuses: [495, 496], status: 400, code: "bad_client_certificate", message: "the client certificate is not accepted" },
   { statuses: [404], status: 404, code: "not_found", message: "no such file" },
+  { statuses: [405], status: 405, code: "method_not_allowed", message: "this method is not allowed here" },
   { statuses: [408], status: 408, code: "timeout", message: "the request was not sent in time" },
   { statuses: [413], status: 413, code: "body_too_large", message: "request body is too large" },
   { statuses: [414], status: 414, code: "uri_too_long", message: "request URI is too long" },
@@ -306,14 +310,19 @@ const EDGE_ERRORS: { statuses: number[]; status: number; code: string; message: 
   { statuses: [504], status: 504, code: "gateway_timeout", message: "the service did not answer in time; retry shortly" },
 ];
 
+/** Where the error locations live: a path no service or file uses. */
+const EDGE_ERROR_PREFIX = "/__edge_error/";
+
 function edgeErrorPages(): string[] {
   const out: string[] = ["# nginx's own errors as JSON (see EDGE_ERRORS in nginx/render.ts)."];
-  // "=": the answer's status is the one the named location returns (431 for nginx's internal 494),
+  // "=": the answer's status is the one the error location returns (431 for nginx's internal 494),
   // not the status that triggered the page.
-  for (const e of EDGE_ERRORS) out.push(`error_page ${e.statuses.join(" ")} = @error_${e.code};`);
+  for (const e of EDGE_ERRORS) out.push(`error_page ${e.statuses.join(" ")} = ${EDGE_ERROR_PREFIX}${e.code};`);
   for (const e of EDGE_ERRORS) {
     out.push(
-      `location @error_${e.code} {`,
+      `location = ${EDGE_ERROR_PREFIX}${e.code} {`,
+      // asked for from outside: 404, itself answered by the not_found location
+      "    internal;",
       // no extension mapping: /css/missing.css is answered as JSON, not as text/css
       "    types { }",
       "    default_type application/json;",
@@ -450,13 +459,17 @@ export function renderNginxConfig(o: RenderOptions): string {
   }
   http.push(...upstreamBlocks(o));
 
-  // Port 80 / 8080: nothing but a redirect.
+  // Port 80 / 8080: nothing but a redirect (in a location, so that the error locations still answer
+  // a request nginx could not read: a server-level return would redirect those too).
   const at = (port: number) => (o.listenAddresses.length ? o.listenAddresses.map((a) => `${a}:${port}`) : [`${port}`]);
   http.push(
     "server {",
     ...at(o.httpPort).map((a) => `    listen ${a} default_server;`),
     `    server_name ${names};`,
-    `    return 301 https://$host${redirectPort}$request_uri;`,
+    ...indent(edgeErrorPages()),
+    "    location / {",
+    `        return 301 https://$host${redirectPort}$request_uri;`,
+    "    }",
     "}",
     "",
   );
@@ -549,7 +562,10 @@ export function renderNginxConfig(o: RenderOptions): string {
     ]),
     "}",
     "",
-    "# Static assets straight from disk.",
+    "# Static assets straight from disk; the stylesheets' sources are not published (as in the api).",
+    "location ^~ /css/src/ {",
+    "    return 404;",
+    "}",
     "location ~ ^/(css|js|img|fonts|assets)/ {",
     ...indent([
       `root ${o.publicDir};`,

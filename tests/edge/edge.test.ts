@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { connect as connectTcp } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import {
@@ -27,6 +29,8 @@ beforeAll(async () => {
   mkdirSync(resolve(publicDir, "css"), { recursive: true });
   writeFileSync(resolve(publicDir, "css", "site.css"), "body{color:#222}\n");
   writeFileSync(resolve(publicDir, "css", "site.0123abcd.css"), "body{color:#333}\n");
+  mkdirSync(resolve(publicDir, "css", "src"), { recursive: true });
+  writeFileSync(resolve(publicDir, "css", "src", "base.css"), "/* a stylesheet source: never published */\n");
 
   // The real processes (api + 2 chat replicas + worker), then the real nginx in front of them.
   const ports = await reserveEdgePorts();
@@ -143,6 +147,52 @@ describe("routing over TLS", () => {
     expect(body.error.code).toBeString();
     expect(res.status).toBe(431);
     expect(body.error.code).toBe("headers_too_large");
+  });
+});
+
+/** A request line as written, which fetch would refuse or normalise; the answer's status, type and body. */
+function rawRequest(port: number, requestLine: string, tls: boolean): Promise<{ status: number; type: string; body: string }> {
+  const text = `${requestLine}\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
+  return new Promise((done, fail) => {
+    const socket = tls ? connectTls({ port, host: "127.0.0.1", servername: "localhost", rejectUnauthorized: false }) : connectTcp({ port, host: "127.0.0.1" });
+    const chunks: Buffer[] = [];
+    socket.on(tls ? "secureConnect" : "connect", () => socket.write(text));
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("error", fail);
+    socket.on("close", () => {
+      const res = Buffer.concat(chunks).toString("utf8");
+      const [head = "", body = ""] = res.split("\r\n\r\n");
+      done({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), type: /^content-type: *(.*)$/im.exec(head)?.[1] ?? "", body });
+    });
+  });
+}
+
+describe("requests nginx cannot read are answered in JSON, never with its HTML pages", () => {
+  const cases: [string, number, string][] = [
+    ["GET /api/me/% HTTP/1.1", 400, "bad_request"],
+    ["GET /css/%00 HTTP/1.1", 400, "bad_request"],
+    ["GET /%2e%2e/package.json HTTP/1.1", 400, "bad_request"],
+    ["GET /css/%E0%A4%A HTTP/1.1", 400, "bad_request"],
+    ["G@T / HTTP/1.1", 400, "bad_request"],
+    [`GET /api/me?${"a".repeat(20000)} HTTP/1.1`, 414, "uri_too_long"],
+    ["TRACE /api/me HTTP/1.1", 405, "method_not_allowed"],
+    ["GET /__edge_error/bad_request HTTP/1.1", 404, "not_found"],
+    ["GET /css/src/base.css HTTP/1.1", 404, "not_found"],
+  ];
+  for (const [line, status, code] of cases) {
+    test(`${line.slice(0, 48)} → ${status} ${code}`, async () => {
+      const res = await rawRequest(edge.httpsPort, line, true);
+      expect(res.status).toBe(status);
+      expect(res.type).toContain("application/json");
+      expect(JSON.parse(res.body).error.code).toBe(code);
+    });
+  }
+
+  test("the HTTP port too: a bad request is JSON, a good one is redirected", async () => {
+    const bad = await rawRequest(edge.httpPort, "GET /css/%00 HTTP/1.1", false);
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).error.code).toBe("bad_request");
+    expect((await rawRequest(edge.httpPort, "GET /css/site.css HTTP/1.1", false)).status).toBe(301);
   });
 });
 
