@@ -49,6 +49,8 @@ export interface Config {
     readonly rateBurst: number;
     readonly maxSocketsPerMember: number;
     readonly maxBufferedBytes: number;
+    /** bytes of `send` frames one socket may have waiting for their turn; more are refused `busy` */
+    readonly maxQueuedSendBytes: number;
     readonly pingIntervalSeconds: number;
     readonly drainWaveSize: number;
     readonly drainWaveMs: number;
@@ -134,6 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
       rateBurst: int("CHAT_RATE_BURST", env.CHAT_RATE_BURST, 100, 1),
       maxSocketsPerMember: int("CHAT_MAX_SOCKETS_PER_MEMBER", env.CHAT_MAX_SOCKETS_PER_MEMBER, 16, 1),
       maxBufferedBytes: int("CHAT_MAX_BUFFERED_BYTES", env.CHAT_MAX_BUFFERED_BYTES, 1024 * 1024, 1024),
+      maxQueuedSendBytes: int("CHAT_MAX_QUEUED_SEND_BYTES", env.CHAT_MAX_QUEUED_SEND_BYTES, 1024 * 1024, 1024),
       pingIntervalSeconds: int("CHAT_PING_INTERVAL_SECONDS", env.CHAT_PING_INTERVAL_SECONDS, 25, 1),
       drainWaveSize: int("CHAT_DRAIN_WAVE_SIZE", env.CHAT_DRAIN_WAVE_SIZE, 100, 1),
       drainWaveMs: int("CHAT_DRAIN_WAVE_MS", env.CHAT_DRAIN_WAVE_MS, 250, 0),

@@ -5,8 +5,8 @@ import type { ChatDeps } from "../../deps.ts";
 import { Connection } from "./connection.ts";
 import type { Hub } from "./hub.ts";
 
-function fakeConnection() {
-  const config = loadConfig({ ...process.env, CHAT_RATE_PER_SECOND: "100000", CHAT_RATE_BURST: "100000" });
+function fakeConnection(env: Record<string, string> = {}) {
+  const config = loadConfig({ ...process.env, CHAT_RATE_PER_SECOND: "100000", CHAT_RATE_BURST: "100000", ...env });
   // No conversation exists: every membership lookup answers "no such conversation".
   const sql = Object.assign(async () => [], {}) as unknown as ChatDeps["sql"];
   // Member 2 shares a conversation with member 1 and is online.
@@ -58,4 +58,40 @@ test("a socket over half its send buffer gets no typing or presence frames, but 
   conn.deliverLive(event(2));
   expect(socket.closedWith).toBe(1013);
   expect(conn.cursor).toBe(1);
+});
+
+test("a socket that does not read its answers is closed 1013 like one that does not read its events", () => {
+  const { conn, sent, socket, config } = fakeConnection();
+  socket.buffered = config.chat.maxBufferedBytes;
+  conn.received(JSON.stringify({ type: "ping", ts: 1 }));
+  expect(socket.closedWith).toBe(1013);
+  expect(sent).toEqual([]);
+});
+
+test("a frame before hello is refused with its type cut short, not echoed whole", () => {
+  const { conn, sent } = fakeConnection();
+  conn.state = "awaiting_hello";
+  conn.received(JSON.stringify({ type: "t".repeat(60_000) }));
+  const [refusal] = sent.map((f) => JSON.parse(f));
+  expect(refusal).toMatchObject({ type: "error", code: "hello_required", ref: "t".repeat(40) });
+  expect(sent[0]!.length).toBeLessThan(200);
+});
+
+test("sends waiting for their turn are bounded by the buffer budget: the rest are refused busy, with their id, until the queue drains", async () => {
+  const budget = 65_536;
+  const { conn, sent } = fakeConnection({ CHAT_MAX_QUEUED_SEND_BYTES: String(budget) });
+  const sendFrame = () => JSON.stringify({ type: "send", id: crypto.randomUUID(), conversationId: "5", body: "x".repeat(4000) });
+  const frames = Array.from({ length: 40 }, sendFrame);
+  for (const f of frames) conn.received(f);
+  const fits = Math.floor(budget / frames[0]!.length);
+  const busy = sent.map((f) => JSON.parse(f)).filter((f) => f.code === "busy");
+  expect(busy.map((f) => f.ref)).toEqual(frames.slice(fits).map((f) => JSON.parse(f).id));
+
+  // answered (no such conversation here): the budget is free again
+  await Bun.sleep(50);
+  expect(sent.filter((f) => f.includes('"not_member"')).length).toBe(fits);
+  conn.received(sendFrame());
+  await Bun.sleep(20);
+  expect(sent.filter((f) => f.includes('"not_member"')).length).toBe(fits + 1);
+  expect(sent.filter((f) => f.includes('"busy"')).length).toBe(40 - fits);
 });

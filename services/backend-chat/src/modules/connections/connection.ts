@@ -12,7 +12,7 @@ import { createLogger } from "@xplicit/shared/log";
 import type { UpgradeSession } from "../../deps.ts";
 import { EVENT_PREFIX, frame, frameTs } from "./frames.ts";
 import type { Hub } from "./hub.ts";
-import { deliveryLatency, framesIn, framesOut, rates, resumeOutcomes, sendDedupHits, slowConsumerCloses } from "./metrics.ts";
+import { deliveryLatency, framesIn, framesOut, rates, resumeOutcomes, sendDedupHits, sendsRefusedBusy, slowConsumerCloses } from "./metrics.ts";
 import { takeToken, type BucketState } from "./token-bucket.ts";
 
 const log = createLogger("connections");
@@ -51,6 +51,8 @@ export class Connection implements BucketState {
   private droppedThisSecond = 0;
   private lastRateError = 0;
   private sendChain: Promise<void> | null = null;
+  /** bytes of `send` frames waiting in the chain (CHAT_MAX_QUEUED_SEND_BYTES) */
+  private queuedSendBytes = 0;
   private helloTimer: Timer | null = null;
   private lastTyping: Map<string, number> | null = null;
 
@@ -121,11 +123,23 @@ export class Connection implements BucketState {
     rates.out++;
   }
 
+  /** An answer: never skipped either, so a socket that does not read its answers is closed 1013 too. */
   sendControl(text: string, type: string): void {
-    if (!this.ws || this.state === "closed") return;
-    this.ws.send(text);
+    const ws = this.ws;
+    if (!ws || this.state === "closed") return;
+    if (ws.getBufferedAmount() + text.length > this.hub.deps.config.chat.maxBufferedBytes) {
+      this.closeSlowConsumer();
+      return;
+    }
+    ws.send(text);
     framesOut.inc(type);
     rates.out++;
+  }
+
+  private closeSlowConsumer(): void {
+    slowConsumerCloses.inc();
+    this.close(1013, "slow consumer: resume from your cursor");
+    this.state = "closed";
   }
 
   /** A durable event: never skipped. If the socket cannot take it, close 1013 and let the client resume. */
@@ -133,9 +147,7 @@ export class Connection implements BucketState {
     const ws = this.ws;
     if (!ws || this.state === "closed") return false;
     if (ws.getBufferedAmount() + text.length > this.hub.deps.config.chat.maxBufferedBytes) {
-      slowConsumerCloses.inc();
-      this.close(1013, "slow consumer: resume from your cursor");
-      this.state = "closed";
+      this.closeSlowConsumer();
       return false;
     }
     ws.send(text);
@@ -316,7 +328,7 @@ export class Connection implements BucketState {
     const type = typeof msg.type === "string" ? msg.type : "";
     framesIn.inc(KNOWN_TYPES.has(type) ? type : "unknown");
     if (type !== "hello" && this.state === "awaiting_hello") {
-      this.sendControl(frame.error("hello_required", "send hello first", type || null), "error");
+      this.sendControl(frame.error("hello_required", "send hello first", type.slice(0, 40) || null), "error");
       return;
     }
     switch (type) {
@@ -325,7 +337,7 @@ export class Connection implements BucketState {
       case "ack":
         return this.ack(msg);
       case "send":
-        return this.send(msg);
+        return this.send(msg, message.length);
       case "read":
         return void this.read(msg);
       case "typing":
@@ -440,9 +452,19 @@ export class Connection implements BucketState {
     if (acked > 0 && this.clientId) this.hub.acks.note(this.userId, this.clientId, acked);
   }
 
-  /** Sends are handled one at a time per socket, so one client's messages keep their order. */
-  private send(msg: Record<string, unknown>): void {
+  /**
+   * Sends are handled one at a time per socket, so one client's messages keep their order. The
+   * frames waiting their turn are bounded (CHAT_MAX_QUEUED_SEND_BYTES; one is always taken): past
+   * that a send is refused with `busy` (retry it later, with the same id), not queued without end.
+   */
+  private send(msg: Record<string, unknown>, bytes: number): void {
     const ref = typeof msg.id === "string" ? msg.id.slice(0, 64) : "send";
+    if (this.queuedSendBytes > 0 && this.queuedSendBytes + bytes > this.hub.deps.config.chat.maxQueuedSendBytes) {
+      sendsRefusedBusy.inc();
+      this.sendControl(frame.error("busy", "too many sends are waiting for their answer; resend this one later", ref), "error");
+      return;
+    }
+    this.queuedSendBytes += bytes;
     this.sendChain = (this.sendChain ?? Promise.resolve()).then(async () => {
       try {
         const input = parseSendInput(msg, this.hub.deps.config.chat.maxBodyChars);
@@ -452,6 +474,8 @@ export class Connection implements BucketState {
         if (!ownEvent && answer.seq > this.cursor) await this.hub.deliverOwnEventFromLog(this.userId, answer.seq);
       } catch (err) {
         this.replyError(err, ref);
+      } finally {
+        this.queuedSendBytes -= bytes;
       }
     });
   }
