@@ -148,11 +148,11 @@ describe("refusals", () => {
     expect(broken.status).toBe(400);
     expect(broken.json.error.code).toBe("bad_json");
     const huge = await react(me, other.user.handle, { reaction: "like", pad: "x".repeat(2000) });
-    expect(huge.status).toBe(400);
+    expect(huge.status).toBe(413);
     expect(huge.json.error.code).toBe("body_too_large");
     // the limit is in bytes: 700 two-byte characters are over it
     const wide = await react(me, other.user.handle, { reaction: "like", pad: "é".repeat(700) });
-    expect(wide.status).toBe(400);
+    expect(wide.status).toBe(413);
     expect(wide.json.error.code).toBe("body_too_large");
     expect((await other.client.get(`/api/users/${other.user.handle}`)).json.profile.reactions.counts).toEqual(ZERO);
   });

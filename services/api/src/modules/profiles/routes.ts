@@ -8,12 +8,14 @@ import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
 import { reactionRoutes, type OnReact } from "./reactions.ts";
 
-function optionalText(body: Record<string, unknown>, field: string, max: number): string | undefined {
+function optionalText(body: Record<string, unknown>, field: string, max: number, required = false): string | undefined {
   const v = body[field];
   if (v === undefined) return undefined;
   if (typeof v !== "string" || v.length > max) throw badRequest(`invalid_${field}`, `${field} must be a string of at most ${max} characters`);
   if (!isStorableText(v)) throw badRequest(`invalid_${field}`, `${field} must not contain NUL or broken Unicode`);
-  return v.trim();
+  const text = v.trim();
+  if (required && text === "") throw badRequest(`invalid_${field}`, `${field} must not be empty`);
+  return text;
 }
 
 export interface ProfileHooks {
@@ -38,7 +40,7 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
 
   app.patch("/me/profile", auth, async (c) => {
     const body = await readJsonObject(c);
-    const displayName = optionalText(body, "displayName", 50);
+    const displayName = optionalText(body, "displayName", 50, true);
     const bio = optionalText(body, "bio", 500);
     if (displayName === undefined && bio === undefined) throw badRequest("empty_patch", "send displayName and/or bio");
     await updateProfile(deps.sql, c.get("member").userId, { displayName, bio });

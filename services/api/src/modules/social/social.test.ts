@@ -83,12 +83,15 @@ describe("profiles", () => {
     expect(res.json.profile.id).toBeUndefined();
     expect((await a.client.patch("/api/me/profile", { displayName: "x".repeat(51) })).status).toBe(400);
     expect((await a.client.patch("/api/me/profile", { bio: "x".repeat(501) })).status).toBe(400);
-    for (const patch of [{ displayName: "nul\u0000" }, { bio: "nul\u0000" }, { bio: "lone \ud83d" }]) {
+    for (const patch of [{ displayName: "nul\u0000" }, { displayName: "   " }, { displayName: "" }, { bio: "nul\u0000" }, { bio: "lone \ud83d" }]) {
       const bad = await a.client.patch("/api/me/profile", patch);
       expect(bad.status).toBe(400);
       expect(bad.json.error.code).toMatch(/^invalid_/);
     }
     expect((await a.client.get(`/api/users/${a.user.handle}`)).json.profile).toMatchObject({ displayName: "Alice", bio: "hello" });
+    // a bio may be cleared, a display name not
+    expect((await a.client.patch("/api/me/profile", { bio: "  " })).status).toBe(200);
+    expect((await a.client.get(`/api/users/${a.user.handle}`)).json.profile).toMatchObject({ displayName: "Alice", bio: "" });
     expect((await api.client().get(`/api/users/${a.user.handle}`)).status).toBe(401);
   });
 });
