@@ -13,6 +13,8 @@
  * evenly over this time), DRAIN_SECONDS (5), P99_MS (25), TAIL_CHECK (1), TAIL_GRACE_MS (2000), RUN_ID.
  * The server limits each socket to CHAT_RATE_PER_SECOND (50) frames/s, acks (≤ 10/s) included:
  * keep RATE / sockets well below 40; SOCKET_RATE_LIMIT (50) tells the script a server's other setting.
+ * With several sockets a member, all of a member's sockets on one replica share
+ * CHAT_MEMBER_SENDS_PER_SECOND (100) sends/s: MEMBER_SEND_LIMIT tells the script a server's other one.
  */
 import exec from "k6/execution";
 import { sleep } from "k6";
@@ -64,6 +66,9 @@ export function setup(): ChatPool {
   // here, not at the top: every VU runs the init code, so a warning there prints once per VU
   if (RATE / VUS + 10 > envInt("SOCKET_RATE_LIMIT", 50)) {
     console.warn(`RATE/sockets = ${(RATE / VUS).toFixed(1)}/s plus up to 10 acks/s exceeds the per-socket limit (CHAT_RATE_PER_SECOND, 50/s by default)`);
+  }
+  if (SOCKETS > 1 && RATE / MEMBERS > envInt("MEMBER_SEND_LIMIT", 100)) {
+    console.warn(`RATE/members = ${(RATE / MEMBERS).toFixed(1)}/s exceeds the per-member send limit over several sockets (CHAT_MEMBER_SENDS_PER_SECOND, 100/s by default)`);
   }
   return createChatPool(newRunId(), "c", MEMBERS, envInt("GROUP_SIZE", 2, 2), SOCKETS);
 }

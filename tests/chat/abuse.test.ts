@@ -6,7 +6,7 @@ import { connected, conversation, member, wsUrl } from "./fixtures.ts";
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ chatReplicas: 2, env: { CHAT_RATE_PER_SECOND: "50", CHAT_RATE_BURST: "100" } });
+  stack = await startStack({ chatReplicas: 2, env: { CHAT_RATE_PER_SECOND: "50", CHAT_RATE_BURST: "100", CHAT_MEMBER_SENDS_PER_SECOND: "20" } });
 }, 60_000);
 afterAll(() => stack?.stop());
 
@@ -174,6 +174,39 @@ describe("absurd values", () => {
 });
 
 describe("flood", () => {
+  test("one member's sends from several sockets share one budget; a member with one socket is held to its own", async () => {
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await conversation(a, b);
+    const replica = stack.chats[0]!;
+    const sockets = [await connected(a, replica), await connected(a, replica), await connected(a, replica)];
+    const ids = sockets.map(() => Array.from({ length: 30 }, () => crypto.randomUUID()));
+    sockets.forEach((c, k) => ids[k]!.forEach((id) => c.send({ type: "send", id, conversationId: conv, body: "burst" })));
+    const answered = (c: (typeof sockets)[number], id: string) => c.frames.some((f) => f.id === id || f.ref === id);
+    for (const [k, c] of sockets.entries()) await c.waitFor(() => ids[k]!.every((id) => answered(c, id)), 10_000, "every send answered");
+    const frames = sockets.flatMap((c) => c.frames);
+    const sent = frames.filter((f) => f.type === "sent").length;
+    const limited = frames.filter((f) => f.code === "rate_limited" && typeof f.ref === "string");
+    // a burst of twice the rate, and what refills while the 90 frames arrive
+    expect(sent).toBeGreaterThanOrEqual(40);
+    expect(sent).toBeLessThan(70);
+    expect(sent + limited.length).toBe(90);
+
+    // one socket: 60 in a burst is within its own frame budget (burst 100), none refused
+    const single = await connected(b, replica);
+    const singleIds = Array.from({ length: 60 }, () => crypto.randomUUID());
+    for (const id of singleIds) single.send({ type: "send", id, conversationId: conv, body: "one socket" });
+    await single.waitFor(() => singleIds.every((id) => single.frames.some((f) => f.id === id && f.type === "sent")), 10_000, "60 sent");
+
+    // the refused ones go through when resent later, with the same id
+    await Bun.sleep(1_000);
+    const later = await connected(a, replica);
+    const again = await later.sendMessage(conv, "burst", String(limited[0]!.ref));
+    expect(again.type).toBe("sent");
+    for (const c of [...sockets, single, later]) c.close();
+  });
+
+
   test("10k frames in a second from one socket: rate-limited and closed, the replica and other clients unaffected", async () => {
     const a = await member(stack);
     const b = await member(stack);

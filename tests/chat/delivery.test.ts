@@ -207,6 +207,7 @@ describe("a sender's own events", () => {
     const a1b = await connected(a, r1);
     const two = await a1.sendMessage(conv, "two");
     await everyoneHas([a1, a1b, b2], two.messageId);
+    for (let i = 0; i < 50 && watch.published(b.id).length < 2; i++) await Bun.sleep(20);
     await Bun.sleep(200);
     expect(watch.published(a.id)).toEqual([]);
     expect(watch.published(b.id).length).toBe(2);
@@ -215,6 +216,8 @@ describe("a sender's own events", () => {
     const a2 = await connected(a, r2);
     const three = await a1.sendMessage(conv, "three");
     await everyoneHas([a1, a1b, a2, b2], three.messageId);
+    // the watch's own subscription may hear the publish a moment after r2 did
+    for (let i = 0; i < 50 && watch.published(a.id).length === 0; i++) await Bun.sleep(20);
     expect(watch.published(a.id)).toEqual([three.seq]);
 
     // That socket gone (and the replica's presence for A with it): quiet again.

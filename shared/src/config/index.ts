@@ -51,6 +51,8 @@ export interface Config {
     readonly maxBufferedBytes: number;
     /** bytes of `send` frames one socket may have waiting for their turn; more are refused `busy` */
     readonly maxQueuedSendBytes: number;
+    /** sends a second from all of one member's sockets on a replica together (burst: twice this) */
+    readonly memberSendsPerSecond: number;
     readonly pingIntervalSeconds: number;
     readonly drainWaveSize: number;
     readonly drainWaveMs: number;
@@ -137,6 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxSocketsPerMember: int("CHAT_MAX_SOCKETS_PER_MEMBER", env.CHAT_MAX_SOCKETS_PER_MEMBER, 16, 1),
       maxBufferedBytes: int("CHAT_MAX_BUFFERED_BYTES", env.CHAT_MAX_BUFFERED_BYTES, 1024 * 1024, 1024),
       maxQueuedSendBytes: int("CHAT_MAX_QUEUED_SEND_BYTES", env.CHAT_MAX_QUEUED_SEND_BYTES, 1024 * 1024, 1024),
+      memberSendsPerSecond: int("CHAT_MEMBER_SENDS_PER_SECOND", env.CHAT_MEMBER_SENDS_PER_SECOND, 100, 1),
       pingIntervalSeconds: int("CHAT_PING_INTERVAL_SECONDS", env.CHAT_PING_INTERVAL_SECONDS, 25, 1),
       drainWaveSize: int("CHAT_DRAIN_WAVE_SIZE", env.CHAT_DRAIN_WAVE_SIZE, 100, 1),
       drainWaveMs: int("CHAT_DRAIN_WAVE_MS", env.CHAT_DRAIN_WAVE_MS, 250, 0),

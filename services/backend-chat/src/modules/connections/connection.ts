@@ -459,6 +459,10 @@ export class Connection implements BucketState {
    */
   private send(msg: Record<string, unknown>, bytes: number): void {
     const ref = typeof msg.id === "string" ? msg.id.slice(0, 64) : "send";
+    if (!this.hub.allowSend(this.userId)) {
+      this.sendControl(frame.error("rate_limited", "this member sends too fast from several sockets; resend this one later", ref), "error");
+      return;
+    }
     if (this.queuedSendBytes > 0 && this.queuedSendBytes + bytes > this.hub.deps.config.chat.maxQueuedSendBytes) {
       sendsRefusedBusy.inc();
       this.sendControl(frame.error("busy", "too many sends are waiting for their answer; resend this one later", ref), "error");

@@ -11,6 +11,7 @@ import { AckBuffer } from "./acks.ts";
 import type { Connection } from "./connection.ts";
 import { frame } from "./frames.ts";
 import { membersGauge, socketsGauge } from "./metrics.ts";
+import { takeToken, type BucketState } from "./token-bucket.ts";
 
 const log = createLogger("hub");
 
@@ -41,6 +42,11 @@ export class Hub {
   private subscriberReadyOnce = false;
   private repairing = false;
   private revalidating = false;
+  /**
+   * Send budgets of the members with more than one socket here (one socket is held to its own frame
+   * budget already): kept only while they have several, so idle members cost nothing.
+   */
+  private readonly memberSends = new Map<string, BucketState>();
   /** members whose channel SUBSCRIBE is still in flight */
   private readonly subscribing = new Map<string, Promise<unknown>>();
   private recovering: Promise<void> | null = null;
@@ -160,6 +166,15 @@ export class Hub {
     }
   }
 
+  /** One more send from this member, within CHAT_MEMBER_SENDS_PER_SECOND over all their sockets here. */
+  allowSend(userId: string): boolean {
+    if (!(this.members.get(userId) instanceof Set)) return true;
+    const rate = this.deps.config.chat.memberSendsPerSecond;
+    let budget = this.memberSends.get(userId);
+    if (!budget) this.memberSends.set(userId, (budget = { tokens: 2 * rate, tokensAt: performance.now() }));
+    return takeToken(budget, rate, 2 * rate);
+  }
+
   untrack(conn: Connection, attached: boolean): void {
     if (!this.all.delete(conn)) return;
     socketsGauge.set(this.all.size);
@@ -169,6 +184,7 @@ export class Hub {
     if (group instanceof Set) {
       group.delete(conn);
       if (group.size > 1) return;
+      this.memberSends.delete(conn.userId);
       if (group.size === 1) {
         this.members.set(conn.userId, group.values().next().value!);
         return;
