@@ -466,6 +466,8 @@ export function renderNginxConfig(o: RenderOptions): string {
     "server {",
     ...at(o.httpPort).map((a) => `    listen ${a} default_server;`),
     `    server_name ${names};`,
+    // whatever the body, the answer is the redirect (a body limit here would turn it into a 413)
+    "    client_max_body_size 0;",
     ...indent(edgeErrorPages()),
     "    location / {",
     `        return 301 https://$host${redirectPort}$request_uri;`,

@@ -193,6 +193,9 @@ describe("requests nginx cannot read are answered in JSON, never with its HTML p
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body).error.code).toBe("bad_request");
     expect((await rawRequest(edge.httpPort, "GET /css/site.css HTTP/1.1", false)).status).toBe(301);
+    // whatever the body: a redirect, not a 413
+    const post = await fetch(`http://127.0.0.1:${edge.httpPort}/api/x`, { method: "POST", body: "x".repeat(20_000), redirect: "manual", headers: { host: "localhost" } });
+    expect(post.status).toBe(301);
   });
 });
 

@@ -54,7 +54,8 @@ export interface WriteOutcome {
 /**
  * Insert the group's row or fold the event into it (count + 1, unread again). The actor leads the
  * group only when its event is the newest: jobs run concurrently and retries run late, so the
- * order they reach here is not the order members acted in.
+ * order they reach here is not the order members acted in. A late event's actor joins at the end of
+ * the actors shown (the array keeps no times, so among the older ones its place is approximate).
  * Null when the event was already counted (a retry or a duplicate).
  */
 export async function upsertGrouped(sql: Sql, w: GroupedWrite): Promise<WriteOutcome | null> {

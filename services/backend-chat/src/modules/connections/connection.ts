@@ -12,7 +12,7 @@ import { createLogger } from "@xplicit/shared/log";
 import type { UpgradeSession } from "../../deps.ts";
 import { EVENT_PREFIX, frame, frameTs } from "./frames.ts";
 import type { Hub } from "./hub.ts";
-import { deliveryLatency, framesIn, framesOut, rates, resumeOutcomes, sendDedupHits, sendsRefusedBusy, slowConsumerCloses } from "./metrics.ts";
+import { deliveryLatency, framesIn, framesOut, rates, resumeOutcomes, sendDedupHits, sendsRefused, slowConsumerCloses } from "./metrics.ts";
 import { takeToken, type BucketState } from "./token-bucket.ts";
 
 const log = createLogger("connections");
@@ -459,13 +459,14 @@ export class Connection implements BucketState {
    */
   private send(msg: Record<string, unknown>, bytes: number): void {
     const ref = typeof msg.id === "string" ? msg.id.slice(0, 64) : "send";
-    if (!this.hub.allowSend(this.userId)) {
-      this.sendControl(frame.error("rate_limited", "this member sends too fast from several sockets; resend this one later", ref), "error");
+    if (this.queuedSendBytes > 0 && this.queuedSendBytes + bytes > this.hub.deps.config.chat.maxQueuedSendBytes) {
+      sendsRefused.inc("busy");
+      this.sendControl(frame.error("busy", "too many sends are waiting for their answer; resend this one later", ref), "error");
       return;
     }
-    if (this.queuedSendBytes > 0 && this.queuedSendBytes + bytes > this.hub.deps.config.chat.maxQueuedSendBytes) {
-      sendsRefusedBusy.inc();
-      this.sendControl(frame.error("busy", "too many sends are waiting for their answer; resend this one later", ref), "error");
+    if (!this.hub.allowSend(this.userId)) {
+      sendsRefused.inc("member_rate");
+      this.sendControl(frame.error("rate_limited", "this member sends too fast from several sockets; resend this one later", ref), "error");
       return;
     }
     this.queuedSendBytes += bytes;

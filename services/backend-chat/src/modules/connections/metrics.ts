@@ -12,7 +12,7 @@ export const deliveryLatency = histogram(
 export const resumeOutcomes = counter("chat_resume_total", "hello outcomes", ["outcome"] as const);
 export const sendDedupHits = counter("chat_send_dedup_hits_total", "sends answered from an earlier identical id");
 export const slowConsumerCloses = counter("chat_slow_consumer_closes_total", "sockets closed with 1013 on backpressure");
-export const sendsRefusedBusy = counter("chat_sends_refused_busy_total", "sends refused with `busy`: too many bytes of sends waiting on one socket");
+export const sendsRefused = hotCounter("chat_sends_refused_total", "sends refused before they were handled: busy (bytes waiting on one socket), member_rate (one member's budget over several sockets)", "reason");
 
 /** Per-second rates for /status. */
 export const rates = { in: 0, out: 0, inPerSecond: 0, outPerSecond: 0 };
