@@ -28,7 +28,7 @@ import http from "k6/http";
 import type { Params } from "k6/http";
 import { check, sleep } from "k6";
 import type { Options } from "k6/options";
-import { setTimeout } from "k6/timers";
+import { afterAtLeast } from "./lib/timers.ts";
 import { BASE_URL, PASSWORD, TAIL_GRACE_MS, WS_URLS, envInt, envNumber, envSeconds, envStr, newRunId, tlsOptions } from "./lib/config.ts";
 import { authParams, createConversation, createMembers, json, memberAt, packMembers, post, sessionFrom, type Member, type Members } from "./lib/api.ts";
 import { newDevice, urlsFor, runSession } from "./lib/chat-client.ts";
@@ -146,7 +146,7 @@ export function listen(data: FanoutData): void {
   });
   // The session runs on k6's event loop after this function returns: count the misses on a timer
   // that fires just before the session closes its socket.
-  setTimeout(() => fanoutMissed.add(Math.max(0, ACTIONS - got.size)), Math.max(0, (HOLD_S - offsetS) * 1000 - 100));
+  afterAtLeast(Math.max(0, (HOLD_S - offsetS) * 1000 - 100), () => fanoutMissed.add(Math.max(0, ACTIONS - got.size)));
 }
 
 export function act(data: FanoutData): void {

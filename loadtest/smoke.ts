@@ -8,7 +8,7 @@
  */
 import { check, group } from "k6";
 import type { Options } from "k6/options";
-import { setTimeout } from "k6/timers";
+import { afterAtLeast } from "./lib/timers.ts";
 import { TAIL_GRACE_MS, WS_URLS, newRunId, tlsOptions } from "./lib/config.ts";
 import { createConversation, del, get, json, post, registerOrLogin, type Member } from "./lib/api.ts";
 import { newDevice, urlsFor, runSession } from "./lib/chat-client.ts";
@@ -96,11 +96,11 @@ export default function (data: { runId: string }): void {
   });
   // The sessions run on k6's event loop after this function returns; read the history once they
   // are done (B: 3.5 s online + 1.5 s drain, + the tail check's grace if it had to wait).
-  setTimeout(() => {
+  afterAtLeast(5000 + 1000 + TAIL_GRACE_MS, () => {
     const history = get(B, `/api/conversations/${cid}/messages?limit=10`, "conversation_history");
     check(history, {
       "history 200": is2xx,
       "history holds the messages": (r) => (JSON.stringify(json(r) ?? {}).match(/k6 /g) ?? []).length >= 1,
     });
-  }, 5000 + 1000 + TAIL_GRACE_MS);
+  });
 }

@@ -17,6 +17,7 @@ import { BASE_URL, COOKIE_NAME, ORIGIN, TAIL_CHECK, TAIL_GRACE_MS } from "./conf
 import { authParams, json, type Member } from "./api.ts";
 import { uuidv4 } from "./ids.ts";
 import * as m from "./metrics.ts";
+import { afterAtLeast } from "./timers.ts";
 
 interface OutboxEntry {
   frame: string;
@@ -207,11 +208,11 @@ export function runSession(o: SessionOptions): void {
     if (head <= dev.cursor) return close();
     // The log holds events this socket has not had yet: give them TAIL_GRACE_MS to arrive.
     const sock = ws;
-    setTimeout(() => {
+    afterAtLeast(TAIL_GRACE_MS, () => {
       if (ws !== sock || !live) m.tailUnverified.add(1, tags);
       else if (dev.cursor < head) m.lost.add(head - dev.cursor, { ...tags, why: "tail" });
       close();
-    }, TAIL_GRACE_MS);
+    });
   }
 
   /**
