@@ -117,6 +117,9 @@ test("a check whose Redis read came before a revocation's announcement is answer
   const memo = createSessionMemo({ ttlMs: TTL_MS, subscriber, channel });
   const third = createSessionStore({ sql, redis: command, keys, idleSeconds: 3600, absoluteSeconds: 86_400, memo });
   await memo.ready;
+  // connected and past its ready check: with the replies held, a connection still starting up
+  // would wait for its own handshake and never send the GETEX
+  await command.ping();
   try {
     const s = await newSession();
     const announced = new Promise<void>((resolve) => subscriber.on("message", (ch: string) => ch === channel && resolve()));
