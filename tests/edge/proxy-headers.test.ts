@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Server } from "bun";
-import { EdgeClient, edgeFetch, startEdge, type Edge } from "../harness/edge.ts";
+import { EdgeClient, edgeFetch, startEdge, waitFor, type Edge } from "../harness/edge.ts";
 
 let upstream: Server<undefined>;
 let edge: Edge;
@@ -103,7 +103,7 @@ test(`open WebSockets per IP are capped at ${WS_LIMIT} (limit_conn → 429)`, as
   // Closing frees the slots again (once nginx has seen the closes: a busy machine may take a moment).
   await Promise.all(open.map((ws) => (ws.readyState === WebSocket.CLOSED ? null : new Promise((r) => ws.addEventListener("close", r, { once: true })))));
   let again: WebSocket | null = null;
-  for (let i = 0; i < 20 && !again; i++) again = await client.openSocket().catch(() => Bun.sleep(100).then(() => null));
+  await waitFor("a freed WebSocket slot", async () => !!(again = await client.openSocket().catch(() => null)), 2_000).catch(() => {});
   expect(again).not.toBeNull();
   again!.close();
 });

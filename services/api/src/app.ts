@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { handleError, handleNotFound, AppError } from "@xplicit/shared/errors";
+import { bodyTooLarge, handleError, handleNotFound } from "@xplicit/shared/errors";
 import { requestMetrics, requireSameOrigin, securityHeaders } from "@xplicit/shared/http";
 import { opsRoutes } from "@xplicit/shared/ops";
 import type { ApiDeps, ApiEnv } from "./deps.ts";
@@ -62,7 +62,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
     bodyLimit({
       maxSize: 64 * 1024,
       onError: () => {
-        throw new AppError(413, "body_too_large", "request body is too large");
+        throw bodyTooLarge();
       },
     }),
   );

@@ -25,6 +25,7 @@ export const unauthorized = (message = "sign in first") => new AppError(401, "un
 export const forbidden = (code: string, message: string) => new AppError(403, code, message);
 export const notFound = (message = "not found") => new AppError(404, "not_found", message);
 export const conflict = (code: string, message: string) => new AppError(409, code, message);
+export const bodyTooLarge = (message = "request body is too large") => new AppError(413, "body_too_large", message);
 export const unprocessable = (code: string, message: string) => new AppError(422, code, message);
 export const tooManyRequests = (retryAfterSeconds: number, message = "too many requests") =>
   new AppError(429, "rate_limited", message, { "Retry-After": String(Math.max(1, Math.ceil(retryAfterSeconds))) });

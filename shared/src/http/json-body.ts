@@ -1,10 +1,10 @@
 import type { Context } from "hono";
-import { AppError, badRequest } from "../errors/index.ts";
+import { badRequest, bodyTooLarge } from "../errors/index.ts";
 
 /** Parse a JSON object body; bad JSON or a non-object is a 400, a body over `maxBytes` a 413, never a crash. */
 export async function readJsonObject(c: Context, maxBytes = 64 * 1024): Promise<Record<string, unknown>> {
   const text = await c.req.text();
-  if (text.length > maxBytes || Buffer.byteLength(text) > maxBytes) throw new AppError(413, "body_too_large", `body exceeds ${maxBytes} bytes`);
+  if (text.length > maxBytes || Buffer.byteLength(text) > maxBytes) throw bodyTooLarge(`body exceeds ${maxBytes} bytes`);
   if (text.trim() === "") return {};
   let value: unknown;
   try {

@@ -126,30 +126,25 @@ export class Connection implements BucketState {
   /** An answer: never skipped either, so a socket that does not read its answers is closed 1013 too. */
   sendControl(text: string, type: string): void {
     const ws = this.ws;
-    if (!ws || this.state === "closed") return;
-    if (ws.getBufferedAmount() + text.length > this.hub.deps.config.chat.maxBufferedBytes) {
-      this.closeSlowConsumer();
-      return;
-    }
+    if (!ws || this.state === "closed" || this.closedIfOverflowing(ws, text)) return;
     ws.send(text);
     framesOut.inc(type);
     rates.out++;
   }
 
-  private closeSlowConsumer(): void {
+  /** A frame the socket's send buffer cannot take: close 1013 (the client resumes from its cursor). */
+  private closedIfOverflowing(ws: ServerWebSocket<SocketData>, text: string): boolean {
+    if (ws.getBufferedAmount() + text.length <= this.hub.deps.config.chat.maxBufferedBytes) return false;
     slowConsumerCloses.inc();
     this.close(1013, "slow consumer: resume from your cursor");
     this.state = "closed";
+    return true;
   }
 
   /** A durable event: never skipped. If the socket cannot take it, close 1013 and let the client resume. */
   private writeEvent(text: string, seq: number): boolean {
     const ws = this.ws;
-    if (!ws || this.state === "closed") return false;
-    if (ws.getBufferedAmount() + text.length > this.hub.deps.config.chat.maxBufferedBytes) {
-      this.closeSlowConsumer();
-      return false;
-    }
+    if (!ws || this.state === "closed" || this.closedIfOverflowing(ws, text)) return false;
     ws.send(text);
     this.cursor = seq;
     framesOut.inc("event");

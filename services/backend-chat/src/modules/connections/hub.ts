@@ -170,9 +170,10 @@ export class Hub {
   allowSend(userId: string): boolean {
     if (!(this.members.get(userId) instanceof Set)) return true;
     const rate = this.deps.config.chat.memberSendsPerSecond;
+    const burst = 2 * rate;
     let budget = this.memberSends.get(userId);
-    if (!budget) this.memberSends.set(userId, (budget = { tokens: 2 * rate, tokensAt: performance.now() }));
-    return takeToken(budget, rate, 2 * rate);
+    if (!budget) this.memberSends.set(userId, (budget = { tokens: burst, tokensAt: performance.now() }));
+    return takeToken(budget, rate, burst);
   }
 
   untrack(conn: Connection, attached: boolean): void {
