@@ -564,10 +564,7 @@ export function renderNginxConfig(o: RenderOptions): string {
     ]),
     "}",
     "",
-    "# Static assets straight from disk; the stylesheets' sources are not published (as in the api).",
-    "location ^~ /css/src/ {",
-    "    return 404;",
-    "}",
+    "# Static assets straight from disk.",
     "location ~ ^/(css|js|img|fonts|assets)/ {",
     ...indent([
       `root ${o.publicDir};`,

@@ -173,6 +173,11 @@ describe("absurd values", () => {
   });
 });
 
+async function refusedSends(url: string, reason: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(new RegExp(`chat_sends_refused_total\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0);
+}
+
 describe("flood", () => {
   test("one member's sends from several sockets share one budget; a member with one socket is held to its own", async () => {
     const a = await member(stack);
@@ -181,6 +186,7 @@ describe("flood", () => {
     const replica = stack.chats[0]!;
     const sockets = [await connected(a, replica), await connected(a, replica), await connected(a, replica)];
     const ids = sockets.map(() => Array.from({ length: 30 }, () => crypto.randomUUID()));
+    const refusedBefore = await refusedSends(replica.url, "member_rate");
     sockets.forEach((c, k) => ids[k]!.forEach((id) => c.send({ type: "send", id, conversationId: conv, body: "burst" })));
     const answered = (c: (typeof sockets)[number], id: string) => c.frames.some((f) => f.id === id || f.ref === id);
     for (const [k, c] of sockets.entries()) await c.waitFor(() => ids[k]!.every((id) => answered(c, id)), 10_000, "every send answered");
@@ -191,6 +197,7 @@ describe("flood", () => {
     expect(sent).toBeGreaterThanOrEqual(40);
     expect(sent).toBeLessThan(70);
     expect(sent + limited.length).toBe(90);
+    expect((await refusedSends(replica.url, "member_rate")) - refusedBefore).toBe(limited.length);
 
     // one socket: 60 in a burst is within its own frame budget (burst 100), none refused
     const single = await connected(b, replica);

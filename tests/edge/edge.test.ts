@@ -29,8 +29,6 @@ beforeAll(async () => {
   mkdirSync(resolve(publicDir, "css"), { recursive: true });
   writeFileSync(resolve(publicDir, "css", "site.css"), "body{color:#222}\n");
   writeFileSync(resolve(publicDir, "css", "site.0123abcd.css"), "body{color:#333}\n");
-  mkdirSync(resolve(publicDir, "css", "src"), { recursive: true });
-  writeFileSync(resolve(publicDir, "css", "src", "base.css"), "/* a stylesheet source: never published */\n");
 
   // The real processes (api + 2 chat replicas + worker), then the real nginx in front of them.
   const ports = await reserveEdgePorts();
@@ -177,7 +175,6 @@ describe("requests nginx cannot read are answered in JSON, never with its HTML p
     [`GET /api/me?${"a".repeat(20000)} HTTP/1.1`, 414, "uri_too_long"],
     ["TRACE /api/me HTTP/1.1", 405, "method_not_allowed"],
     ["GET /__edge_error/bad_request HTTP/1.1", 404, "not_found"],
-    ["GET /css/src/base.css HTTP/1.1", 404, "not_found"],
   ];
   for (const [line, status, code] of cases) {
     test(`${line.slice(0, 48)} → ${status} ${code}`, async () => {

@@ -4,7 +4,8 @@
  *   bun services/api/src/modules/pages/build.ts          # write
  *   bun services/api/src/modules/pages/build.ts --check  # exit 1 when public/ is not up to date
  *
- * 1. public/css/<page>.css = css/src/base.css + css/src/<page>.css (one stylesheet per page).
+ * 1. public/css/<page>.css = styles/base.css + styles/<page>.css (one stylesheet per page; the sources
+ *    sit beside this file, outside public/, so nothing has to hide them from the web).
  * 2. Every reference to a local asset in the HTML, JS and CSS ("/js/x.js", "./y.js", "../z.css", …)
  *    gets `?v=<hash>`, the hash of the referenced file's final content (its own references
  *    included, so a change deep in the module graph changes every URL above it). HTML stays
@@ -15,6 +16,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "
 import { dirname, join, relative, resolve } from "node:path";
 
 export const PUBLIC_DIR = resolve(import.meta.dir, "../../../../../public");
+export const STYLES_DIR = resolve(import.meta.dir, "styles");
 
 const REF = /(["'(])((?:\.{1,2}\/|\/)(?:[\w.-]+\/)*[\w.-]+\.(?:js|css|svg|png|webp|ico|webmanifest|woff2))(?:\?v=[0-9a-f]+)?(["')])/g;
 
@@ -43,19 +45,19 @@ export function build(publicDir = PUBLIC_DIR, check = false): BuildResult {
   const changed: string[] = [];
 
   // 1. Page stylesheets.
-  const srcDir = join(publicDir, "css", "src");
+  const srcDir = STYLES_DIR;
   if (existsSync(srcDir)) {
     const base = readFileSync(join(srcDir, "base.css"), "utf8");
     for (const name of readdirSync(srcDir)) {
       if (!name.endsWith(".css") || name === "base.css") continue;
       const out = join(publicDir, "css", name);
-      const text = `/* built from css/src/base.css + css/src/${name} by services/api/src/modules/pages/build.ts */\n${base}\n${readFileSync(join(srcDir, name), "utf8")}`;
+      const text = `/* built from styles/base.css + styles/${name} by services/api/src/modules/pages/build.ts */\n${base}\n${readFileSync(join(srcDir, name), "utf8")}`;
       files.set(out, text);
     }
   }
 
   // 2. Version stamps, dependencies first.
-  const textual = walk(publicDir).filter((p) => /\.(html|js|css)$/.test(p) && !p.startsWith(srcDir + "/"));
+  const textual = walk(publicDir).filter((p) => /\.(html|js|css)$/.test(p));
   const final = new Map<string, string>();
   const visiting = new Set<string>();
   const contentOf = (p: string): string => files.get(p) ?? readFileSync(p, "utf8");

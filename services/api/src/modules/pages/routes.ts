@@ -65,7 +65,7 @@ export function pagesRoutes(publicDir = process.env.PUBLIC_DIR ? resolve(process
     } catch {
       return c.notFound(); // malformed percent-encoding (e.g. /css/%E0%A4%A): no such file, not a 500
     }
-    if (rel.includes("..") || rel.startsWith("/css/src/")) return c.notFound();
+    if (rel.includes("..")) return c.notFound();
     return send(c, rel, c.req.query("v") !== undefined);
   });
   app.get("/favicon.ico", (c) => send(c, "img/icon.svg", false));

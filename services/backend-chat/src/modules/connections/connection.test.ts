@@ -1,9 +1,15 @@
 /** Connection frame handling against a fake hub: per-socket state stays bounded whatever a client sends. */
 import { expect, test } from "bun:test";
 import { loadConfig } from "@xplicit/shared/config";
+import { registry } from "@xplicit/shared/metrics";
 import type { ChatDeps } from "../../deps.ts";
 import { Connection } from "./connection.ts";
 import type { Hub } from "./hub.ts";
+
+async function refusedSends(reason: string): Promise<number> {
+  const text = await registry.getSingleMetricAsString("chat_sends_refused_total");
+  return Number(new RegExp(`reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+}
 
 function fakeConnection(env: Record<string, string> = {}) {
   const config = loadConfig({ ...process.env, CHAT_RATE_PER_SECOND: "100000", CHAT_RATE_BURST: "100000", ...env });
@@ -82,10 +88,12 @@ test("sends waiting for their turn are bounded by the buffer budget: the rest ar
   const { conn, sent } = fakeConnection({ CHAT_MAX_QUEUED_SEND_BYTES: String(budget) });
   const sendFrame = () => JSON.stringify({ type: "send", id: crypto.randomUUID(), conversationId: "5", body: "x".repeat(4000) });
   const frames = Array.from({ length: 40 }, sendFrame);
+  const refusedBefore = await refusedSends("busy");
   for (const f of frames) conn.received(f);
   const fits = Math.floor(budget / frames[0]!.length);
   const busy = sent.map((f) => JSON.parse(f)).filter((f) => f.code === "busy");
   expect(busy.map((f) => f.ref)).toEqual(frames.slice(fits).map((f) => JSON.parse(f).id));
+  expect((await refusedSends("busy")) - refusedBefore).toBe(busy.length);
 
   // answered (no such conversation here): the budget is free again
   const answered = () => sent.filter((f) => f.includes('"not_member"')).length;
