@@ -78,7 +78,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   api.route("/", adminRoutes(deps, notifier));
   app.route("/api", api);
   // The web front end (static pages), for when the api runs without nginx in front.
-  app.route("/", pagesRoutes());
+  app.route("/", pagesRoutes(deps.config.publicDir));
 
   return app;
 }

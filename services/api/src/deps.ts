@@ -34,7 +34,7 @@ export interface ApiEnv {
 export function createApiDeps(config: Config, name = "api"): ApiDeps {
   const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: name });
   const writeSql = createMessageWriteDb(config.databaseUrl, name);
-  const conns = createRedisConnections(config.redisUrl, name);
+  const conns = createRedisConnections(config.redisUrl, name, { autoPipelining: config.redisAutoPipelining });
   const redis = conns.command;
   const keys = redisKeys(config.redisPrefix);
   const events = createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds });

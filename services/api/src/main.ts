@@ -12,7 +12,7 @@ setDefaultLabels({ service: "api" });
 const log = createLogger("main");
 
 const deps = createApiDeps(config);
-if (process.env.MIGRATE_ON_START !== "false") await migrate(deps.sql);
+if (config.migrateOnStart) await migrate(deps.sql);
 
 let draining = false;
 const app = createApp(deps, { notReadyReason: () => (draining ? "draining" : null) });

@@ -23,7 +23,7 @@ const log = createLogger("main");
 
 const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: `chat-${replica}` });
 const writeSql = createMessageWriteDb(config.databaseUrl, `chat-${replica}`);
-const redisConns = createRedisConnections(config.redisUrl, `chat-${replica}`);
+const redisConns = createRedisConnections(config.redisUrl, `chat-${replica}`, { autoPipelining: config.redisAutoPipelining });
 const redis = redisConns.command;
 const keys = redisKeys(config.redisPrefix);
 const events = createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds });

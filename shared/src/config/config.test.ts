@@ -9,6 +9,10 @@ test("defaults are complete and typed", () => {
   expect(c.session.idleSeconds).toBe(7 * 86400);
   expect(c.session.absoluteSeconds).toBe(30 * 86400);
   expect(c.chat.sendAnswerTtlSeconds).toBe(600);
+  expect(c.migrateOnStart).toBe(true);
+  expect(c.redisAutoPipelining).toBe(false);
+  expect(loadConfig({ MIGRATE_ON_START: "false", REDIS_AUTO_PIPELINING: "true", PUBLIC_DIR: "web/../public" }).migrateOnStart).toBe(false);
+  expect(loadConfig({ PUBLIC_DIR: "web/../public" }).publicDir).toBe(`${process.cwd()}/public`);
 });
 
 test.each([
@@ -20,6 +24,8 @@ test.each([
   ["STATUS_TARGETS", "chat=ftp://x"],
   ["NODE_ENV", "staging"],
   ["CHAT_SEND_ANSWER_TTL_SECONDS", "5"],
+  ["MIGRATE_ON_START", "nope"],
+  ["REDIS_AUTO_PIPELINING", "sometimes"],
 ])("a bad %s (%p) is refused naming the variable", (name, value) => {
   let caught: unknown;
   try {

@@ -2,7 +2,8 @@
  * The one place the environment is read. Every service calls `loadConfig()` once at start-up;
  * a missing or malformed variable stops the process with a message naming it.
  */
-import { int, list, str, oneOf, ConfigError, type Env } from "./parse.ts";
+import { resolve } from "node:path";
+import { bool, int, list, str, oneOf, ConfigError, type Env } from "./parse.ts";
 
 export { ConfigError } from "./parse.ts";
 
@@ -16,6 +17,10 @@ export interface Config {
   readonly redisUrl: string;
   /** Prefix of every Redis key and channel this deployment uses, so test runs never collide. */
   readonly redisPrefix: string;
+  /** ioredis sends the commands of one tick as one write */
+  readonly redisAutoPipelining: boolean;
+  /** the api applies migrations when it starts */
+  readonly migrateOnStart: boolean;
   readonly host: string;
   readonly apiPort: number;
   readonly chatPort: number;
@@ -109,6 +114,8 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: int("DATABASE_POOL_SIZE", env.DATABASE_POOL_SIZE, 10, 1, 200),
     redisUrl: str("REDIS_URL", env.REDIS_URL, "redis://127.0.0.1:6379"),
     redisPrefix: str("REDIS_PREFIX", env.REDIS_PREFIX, "xp:"),
+    redisAutoPipelining: bool("REDIS_AUTO_PIPELINING", env.REDIS_AUTO_PIPELINING, false),
+    migrateOnStart: bool("MIGRATE_ON_START", env.MIGRATE_ON_START, true),
     host: str("HOST", env.HOST, "127.0.0.1"),
     apiPort: int("API_PORT", env.API_PORT, 3000, 0, 65535),
     chatPort,
@@ -155,7 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     statusTargets: parseStatusTargets(env.STATUS_TARGETS),
     shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", env.SHUTDOWN_TIMEOUT_MS, 10000, 100),
-    publicDir: str("PUBLIC_DIR", env.PUBLIC_DIR, new URL("../../../public", import.meta.url).pathname),
+    publicDir: resolve(str("PUBLIC_DIR", env.PUBLIC_DIR, new URL("../../../public", import.meta.url).pathname)),
   } satisfies Config);
 }
 

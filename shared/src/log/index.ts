@@ -26,6 +26,8 @@ interface LogSettings {
   write: (line: string) => void;
 }
 
+// Until a service calls configureLogging with its parsed config (and in test processes, which never
+// do), the level follows the same variables the config reads, so nothing logs louder than asked.
 const settings: LogSettings = {
   level: (process.env.LOG_LEVEL as LogLevel) || (process.env.NODE_ENV === "test" ? "warn" : "info"),
   levels: {},

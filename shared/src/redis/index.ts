@@ -21,8 +21,6 @@ export function createRedis(url: string, name: string, extra: RedisOptions = {})
     connectionName: name,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
-    // Commands issued in the same tick go out as one pipeline: one syscall for many sends.
-    enableAutoPipelining: process.env.REDIS_AUTO_PIPELINING === "true",
     retryStrategy: (attempt) => Math.min(200 * attempt, 2000),
     ...extra,
   });
@@ -49,8 +47,9 @@ async function closeClient(client: Redis): Promise<void> {
   clearTimeout(late);
 }
 
-export function createRedisConnections(url: string, name: string): RedisConnections {
-  const command = createRedis(url, name);
+/** `autoPipelining`: commands issued in the same tick go out as one write (REDIS_AUTO_PIPELINING). */
+export function createRedisConnections(url: string, name: string, opts: { autoPipelining?: boolean } = {}): RedisConnections {
+  const command = createRedis(url, name, { enableAutoPipelining: opts.autoPipelining ?? false });
   let sub: Redis | undefined;
   return {
     command,

@@ -8,7 +8,7 @@
  */
 import { Hono, type Context } from "hono";
 import { existsSync, statSync } from "node:fs";
-import { extname, join, normalize, resolve } from "node:path";
+import { extname, join, normalize } from "node:path";
 import { PUBLIC_DIR } from "./build.ts";
 
 const TYPES: Record<string, string> = {
@@ -33,7 +33,7 @@ export const PAGES: Record<string, string> = {
   "/profile": "profile.html",
 };
 
-export function pagesRoutes(publicDir = process.env.PUBLIC_DIR ? resolve(process.env.PUBLIC_DIR) : PUBLIC_DIR) {
+export function pagesRoutes(publicDir = PUBLIC_DIR) {
   const app = new Hono();
 
   function send(c: Context, rel: string, immutable: boolean) {
