@@ -8,8 +8,11 @@
  *
  * It checks what it needs first (nginx, openssl/certificates, Postgres, Redis) and says what is missing
  * and how to get it, exiting non-zero. Each process's output lines are prefixed with its name
- * (START_LOG_FORMAT=json prints the raw JSON lines instead). A process that dies is reported and the
- * whole stack stops with a non-zero exit: nothing is restarted silently. Ctrl-C stops everything.
+ * (START_LOG_FORMAT=json prints the raw JSON lines instead). A process that exits on its own (killed,
+ * crashed, or drained with SIGTERM) is reported and started again after a pause, as compose's
+ * `restart: unless-stopped` does, so a killed replica can be watched being replaced while clients
+ * resume on the others; one that keeps dying within seconds of starting stops the whole stack with a
+ * non-zero exit. Ctrl-C stops everything.
  *
  * nginx runs as a non-daemon child with its own prefix, pid, temp directories and access log under
  * .tmp/nginx, so it never touches a system nginx.
@@ -133,9 +136,21 @@ async function checkRedis(): Promise<void> {
 
 interface Child {
   name: string;
+  cmd: string[];
+  env: Record<string, string>;
+  /** the running process (replaced when it is restarted) */
   proc: Subprocess;
   readyUrl?: string;
+  startedAt: number;
+  /** exits in a row that came within HEALTHY_RUN_MS of their start */
+  quickExits: number;
 }
+
+/** A process that ran at least this long before exiting is restarted at once (after RESTART_PAUSE_MS). */
+const HEALTHY_RUN_MS = 30_000;
+const RESTART_PAUSE_MS = 1_000;
+/** Exits within HEALTHY_RUN_MS of starting, this many in a row, stop the stack: restarting will not help. */
+const MAX_QUICK_EXITS = 5;
 
 const children: Child[] = [];
 let stopping = false;
@@ -169,33 +184,59 @@ async function pump(name: string, stream: ReadableStream<Uint8Array>, kind: "out
   if (buf) emit(name, buf, kind);
 }
 
-function start(name: string, cmd: string[], env: Record<string, string>, readyUrl?: string): Child {
+function spawnProcess(name: string, cmd: string[], env: Record<string, string>): Subprocess {
   const proc = spawn(cmd, { cwd: REPO, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
-  const child: Child = { name, proc, readyUrl };
-  children.push(child);
   void pump(name, proc.stdout as ReadableStream<Uint8Array>, "out");
   void pump(name, proc.stderr as ReadableStream<Uint8Array>, "err");
-  void proc.exited.then((code) => {
-    if (stopping) return;
-    say(`${name} exited unexpectedly (code ${code ?? proc.signalCode}); stopping the stack (nothing is restarted silently)`);
+  return proc;
+}
+
+function watch(child: Child): void {
+  const proc = child.proc;
+  child.startedAt = Date.now();
+  void proc.exited.then((code) => onExit(child, proc.signalCode ?? code));
+}
+
+function onExit(child: Child, code: number | string | null): void {
+  if (stopping) return;
+  child.quickExits = Date.now() - child.startedAt < HEALTHY_RUN_MS ? child.quickExits + 1 : 0;
+  const quick = child.quickExits;
+  if (quick >= MAX_QUICK_EXITS) {
+    say(`${child.name} exited (code ${code}) ${quick} times within ${HEALTHY_RUN_MS / 1000}s of starting; stopping the stack`);
     void stopAll(1);
-  });
+    return;
+  }
+  const pause = RESTART_PAUSE_MS * 2 ** Math.max(0, quick - 1);
+  say(`${child.name} exited (code ${code}); starting it again in ${pause / 1000}s`);
+  setTimeout(() => {
+    if (stopping) return;
+    child.proc = spawnProcess(child.name, child.cmd, child.env);
+    watch(child);
+    // (not ready in time is only reported: Postgres or Redis may be the reason, and come back)
+    void waitReady(child).then((ready) => !stopping && say(ready ? `${child.name} is back` : `${child.name} is not ready yet`));
+  }, pause);
+}
+
+function start(name: string, cmd: string[], env: Record<string, string>, readyUrl?: string): Child {
+  const child: Child = { name, cmd, env, readyUrl, startedAt: 0, quickExits: 0, proc: spawnProcess(name, cmd, env) };
+  children.push(child);
+  watch(child);
   return child;
 }
 
-async function waitReady(child: Child, timeoutMs = 30000): Promise<void> {
-  if (!child.readyUrl) return;
+async function waitReady(child: Child, timeoutMs = 30000): Promise<boolean> {
+  if (!child.readyUrl) return true;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (stopping) return;
+    if (stopping) return false;
     try {
       const res = await fetch(child.readyUrl, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
+      if (res.ok) return true;
     } catch {}
     await Bun.sleep(200);
   }
   say(`${child.name} did not become ready at ${child.readyUrl} within ${timeoutMs / 1000}s`);
-  await stopAll(1);
+  return false;
 }
 
 async function stopAll(code: number): Promise<never> {
@@ -303,7 +344,7 @@ if (hasWorker) {
 } else {
   say(`warning: ${workerEntry} does not exist yet: no notification worker`);
 }
-await Promise.all(services.map((s) => waitReady(s)));
+if (!(await Promise.all(services.map((s) => waitReady(s)))).every(Boolean)) await stopAll(1);
 
 mkdirSync(edge.prefixDir, { recursive: true });
 start("nginx", [nginxBin, "-p", edge.prefixDir, "-c", confFile, "-e", "stderr"], {});
