@@ -61,7 +61,9 @@ test("npm start restarts a killed chat replica and keeps the rest up; SIGINT sto
   });
   let output = "";
   void (async () => {
-    for await (const chunk of launcher.stdout as ReadableStream<Uint8Array>) output += new TextDecoder().decode(chunk);
+    const reader = (launcher.stdout as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) output += decoder.decode(r.value, { stream: true });
   })();
   try {
     await waitFor("the stack is up", async () => output.includes("Xplicit is up"), 90_000);

@@ -15,7 +15,8 @@ if (why) console.warn(`tests/browser/realtime.test.ts skipped: ${why}`);
 let web: Web;
 beforeAll(async () => {
   if (why) return;
-  web = await startWeb({ worker: hasWorker(), noWsEdge: true });
+  // A frame budget well below the default (50/s, burst 100), so one member's burst of messages meets it.
+  web = await startWeb({ worker: hasWorker(), noWsEdge: true, env: { CHAT_RATE_PER_SECOND: "20", CHAT_RATE_BURST: "30" } });
 }, 90_000);
 afterAll(async () => {
   await web?.stop();
@@ -39,6 +40,16 @@ async function expectThreads(pages: Page[], expected: string[]) {
     await Bun.sleep(200); // a duplicate would arrive right after
     expect(await threadOf(page)).toEqual(expected);
   }
+}
+
+/** Frames the replicas' frame budgets dropped so far (their /metrics). */
+async function framesRateLimited(web: Web): Promise<number> {
+  let total = 0;
+  for (const c of web.stack.chats) {
+    const text = await (await fetch(`${c.url}/metrics`)).text();
+    total += Number(/^chat_frames_rate_limited_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+  }
+  return total;
 }
 
 const texts = (prefix: string, from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `${prefix} ${from + i}`);
@@ -158,15 +169,55 @@ describe.skipIf(!!why)("offline and back", () => {
     for (const t of tabs) await until("ws again", async () => (await modeOf(t)) === "ws", 40_000);
     await until("the missed messages", async () => (await threadOf(tabs[0]!)).length >= 5, 20_000);
     await Bun.sleep(500);
-    // The other tab gets everything in server order; the sending tab shows its own message where it
-    // was written (optimistic copy, confirmed in place) and the missed ones once each.
+    // Both tabs show the server's order: the sending tab's optimistic copy moves below the messages
+    // stored before it once it is confirmed.
+    await until("the sending tab's copy confirmed", async () => (await tabs[1]!.$$("#thread li.pending")).length === 0);
     expect(await threadOf(tabs[0]!)).toEqual(["online 1", ...missed, "queued offline"]);
-    expect((await threadOf(tabs[1]!)).toSorted()).toEqual(["online 1", ...missed, "queued offline"].toSorted());
+    expect(await threadOf(tabs[1]!)).toEqual(["online 1", ...missed, "queued offline"]);
     expect(await tabs[1]!.$$("#thread li.pending")).toHaveLength(0);
     const history = await a.call("GET", `/api/conversations/${conv}/messages?limit=50`);
     expect(history.json.messages.filter((m: { body: string }) => m.body === "queued offline").length).toBe(1);
     await ctx.close();
   }, 90_000);
+});
+
+describe.skipIf(!!why)("sending faster than the chat tier takes frames", () => {
+  test("150 messages written at once: the frame budget refuses some, and every one still arrives once, in the order written, for both members", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    const [ctxA, ctxB] = [await signedIn(web, a), await signedIn(web, b)];
+    const [pageA] = await openTabs(ctxA, `${web.edge.url}/conversation?id=${conv}`, 1);
+    const [pageB] = await openTabs(ctxB, `${web.edge.url}/conversation?id=${conv}`, 1);
+    for (const p of [pageA!, pageB!]) await until("ws mode", async () => (await modeOf(p)) === "ws");
+    const refusedBefore = await framesRateLimited(web);
+    const written = texts("flood", 1, 150);
+    await pageA!.evaluate((bodies) => {
+      const input = document.querySelector<HTMLTextAreaElement>("#body")!;
+      const form = document.querySelector<HTMLFormElement>("#composer")!;
+      for (const body of bodies) {
+        input.value = body;
+        form.requestSubmit();
+      }
+    }, written);
+    for (const p of [pageB!, pageA!]) {
+      await until("all 150 shown and confirmed", async () => (await threadOf(p)).length >= 150 && (await p.$$("#thread li.pending")).length === 0, 60_000);
+      expect(await threadOf(p)).toEqual(written);
+    }
+    const stored: string[] = [];
+    let before = "";
+    for (;;) {
+      const page = await a.call("GET", `/api/conversations/${conv}/messages?limit=100${before}`);
+      const batch = page.json.messages as { id: string; body: string }[];
+      stored.unshift(...batch.map((m) => m.body).reverse());
+      if (batch.length < 100) break;
+      before = `&before=${batch.at(-1)!.id}`;
+    }
+    expect(stored).toEqual(written);
+    // the budget did refuse frames (else this test shows nothing about refusals)
+    expect((await framesRateLimited(web)) - refusedBefore).toBeGreaterThan(0);
+    await ctxA.close();
+    await ctxB.close();
+  }, 120_000);
 });
 
 describe.skipIf(!!why || !hasWorker())("notification badge", () => {

@@ -33,14 +33,14 @@ export interface Web {
   stop(): Promise<void>;
 }
 
-export async function startWeb(opts: { worker?: boolean; noWsEdge?: boolean } = {}): Promise<Web> {
+export async function startWeb(opts: { worker?: boolean; noWsEdge?: boolean; env?: Record<string, string> } = {}): Promise<Web> {
   const ports: EdgePorts = await reserveEdgePorts();
   const noWsPorts = opts.noWsEdge ? await reserveEdgePorts() : null;
   const origins = [`https://localhost:${ports.httpsPort}`, ...(noWsPorts ? [`https://localhost:${noWsPorts.httpsPort}`] : [])];
   const stack = await startStack({
     chatReplicas: 2,
     worker: opts.worker,
-    env: { PUBLIC_ORIGINS: origins.join(","), TRUSTED_PROXIES: "127.0.0.1,::1" },
+    env: { PUBLIC_ORIGINS: origins.join(","), TRUSTED_PROXIES: "127.0.0.1,::1", ...opts.env },
   });
   let edge: Edge | undefined;
   let noWsEdge: Edge | undefined;

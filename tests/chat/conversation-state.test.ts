@@ -60,6 +60,46 @@ describe("read, typing, presence", () => {
     b1.close();
   });
 
+  test("presence: a block hides each member's online state from the other at once, on every replica; an unblock shows it again", async () => {
+    const [r1, r2] = stack.chats as [any, any];
+    const a = await member(stack);
+    const b = await member(stack);
+    const friend = await member(stack); // a partner of both: a query's answer about them shows the query was answered
+    await conversation(a, b);
+    await conversation(a, friend);
+    await conversation(b, friend);
+    const f1 = await connected(friend, r1);
+    const b1 = await connected(b, r2);
+    const a1 = await connected(a, r1);
+    const about = (c: typeof a1, id: string) => c.frames.filter((f) => f.type === "presence" && f.userId === id);
+    const answered = async (c: typeof a1, other: string) => {
+      const before = about(c, friend.id).length;
+      c.send({ type: "presence", userIds: [other, friend.id] });
+      await c.waitFor(() => about(c, friend.id).length > before, 5000, "the query's answer");
+    };
+    await b1.waitFor(() => about(b1, a.id).some((f) => f.online === true), 5000, "a online");
+    // both sides asked once before the block, so their partner lists are cached on both replicas
+    a1.send({ type: "presence", userIds: [b.id] });
+    await a1.waitFor(() => about(a1, b.id).some((f) => f.online === true), 5000, "b online");
+
+    expect((await b.http.post(`/api/users/${a.handle}/block`)).status).toBe(200);
+    await a1.waitFor(() => about(a1, b.id).at(-1)?.online === false, 5000, "b shown offline to a");
+    await b1.waitFor(() => about(b1, a.id).at(-1)?.online === false, 5000, "a shown offline to b");
+    const [seenByA, seenByB] = [about(a1, b.id).length, about(b1, a.id).length];
+    await answered(a1, b.id);
+    await answered(b1, a.id);
+    const a2 = await connected(a, r2); // on b's replica too
+    await answered(a2, b.id);
+    expect(about(a1, b.id).length).toBe(seenByA);
+    expect(about(b1, a.id).length).toBe(seenByB);
+    expect(about(a2, b.id)).toHaveLength(0);
+
+    expect((await b.http.del(`/api/users/${a.handle}/block`)).status).toBe(200);
+    a1.send({ type: "presence", userIds: [b.id] });
+    await a1.waitFor(() => about(a1, b.id).at(-1)?.online === true, 5000, "b online again for a");
+    for (const c of [a1, a2, b1, f1]) c.close();
+  });
+
   test("conversations: list, group creation limits, 1:1 is unique per pair", async () => {
     const a = await member(stack);
     const b = await member(stack);

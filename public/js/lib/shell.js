@@ -3,7 +3,7 @@
 import { get, post } from './api.js?v=7c19fecb87';
 import { initTheme } from './theme.js?v=57a056b519';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
-import { realtime } from '../realtime/client.js?v=36192a6bcb';
+import { realtime } from '../realtime/client.js?v=c4f61499e0';
 
 const MODES = {
   connecting: 'Connecting…',
@@ -33,18 +33,60 @@ async function refreshBadge() {
   } catch {}
 }
 
-/** Resolves with {me, rt}; sends signed-out visitors to the landing page. */
+// A promise that never settles: what boot() hands back when the page cannot go on (a redirect is
+// under way, or the failure is already on screen), so `await boot()` in a page module just stops
+// there instead of ending in an uncaught rejection.
+const never = () => new Promise(() => {});
+
+function bootMessage(err) {
+  if (err?.status === 0) return err.message || 'The network is unreachable. Try again.';
+  if (err?.status === 429) return 'Too many requests just now. Wait a moment and reload the page.';
+  if (err?.status >= 500) return 'Xplicit is having trouble right now, so this page could not load. Try again in a moment.';
+  return 'This page could not load' + (err?.message ? `: ${err.message}` : '.') + ' Try again in a moment.';
+}
+
+/** Tells the member the page could not start (same status line as the pages' forms use). */
+function showBootFailure(err) {
+  for (const el of document.querySelectorAll('[aria-busy="true"]')) el.setAttribute('aria-busy', 'false');
+  const main = document.getElementById('main') ?? document.body;
+  let line = document.getElementById('boot-status');
+  if (!line) {
+    line = document.createElement('div');
+    line.id = 'boot-status';
+    line.className = 'status bad';
+    line.setAttribute('role', 'alert');
+    const text = document.createElement('p');
+    const again = document.createElement('button');
+    again.type = 'button';
+    again.className = 'quiet';
+    again.textContent = 'Try again';
+    again.addEventListener('click', () => location.reload());
+    line.append(text, again);
+    const heading = main.querySelector(':scope > h1');
+    if (heading) heading.after(line);
+    else main.prepend(line);
+  }
+  line.firstChild.textContent = bootMessage(err);
+}
+
+/**
+ * Resolves with {me, rt}. Signed-out visitors are sent to the landing page and a failed start is
+ * shown on the page; in both cases the promise never settles (nothing after `await boot()` runs).
+ */
 export async function boot() {
   initTheme();
   initPrefetch();
   let me;
   try {
-    me = (await get('/api/me')).user;
+    me = (await get('/api/me'))?.user;
+    if (!me) throw new Error('Your account could not be read.');
   } catch (err) {
     if (err.status === 401 || err.status === 403) {
       location.replace('/?next=' + encodeURIComponent(location.pathname + location.search));
+    } else {
+      showBootFailure(err);
     }
-    throw err;
+    return never();
   }
   document.body.dataset.me = me.handle;
   const mine = document.getElementById('nav-me');

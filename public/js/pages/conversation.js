@@ -3,7 +3,7 @@
 // a partner has read), typing and the partners' online state.
 import { get, itemsOf } from '../lib/api.js?v=7c19fecb87';
 import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
-import { boot } from '../lib/shell.js?v=9bbcc69f34';
+import { boot } from '../lib/shell.js?v=33ea116ef7';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
@@ -62,21 +62,35 @@ function nearBottom() {
   return innerHeight + scrollY >= document.body.scrollHeight - 120;
 }
 
+/**
+ * Moves a confirmed message to its place in the server's order (by id) among the confirmed ones, so
+ * every member and every reload show one order; sends not confirmed yet stay below, as written.
+ */
+function placeInOrder(li) {
+  const n = BigInt(li.dataset.id);
+  let before = thread.lastElementChild;
+  while (before && (before === li || !before.dataset.id || BigInt(before.dataset.id) > n)) before = before.previousElementSibling;
+  const next = before ? before.nextElementSibling : thread.firstElementChild;
+  if (next !== li) thread.insertBefore(li, next);
+}
+
 /** Renders a server message once (by messageId), adopting its optimistic copy if there is one. */
 function show(m, where = 'end') {
   if (byMessageId.has(m.id)) return byMessageId.get(m.id);
   let li = m.clientMsgId ? byClientId.get(m.clientMsgId) : null;
+  const stick = where === 'end' && nearBottom();
   if (li) {
     li.classList.remove('pending', 'failed');
   } else {
     li = fill('t-message', { who: who(m.senderId), body: m.body });
     li.classList.toggle('mine', m.senderId === me.id);
-    const stick = where === 'end' && nearBottom();
     if (where === 'start') thread.prepend(li);
-    else thread.append(li);
-    if (stick) li.scrollIntoView({ block: 'end' });
   }
   li.dataset.id = m.id;
+  if (where === 'end') {
+    placeInOrder(li);
+    if (stick) thread.lastElementChild?.scrollIntoView({ block: 'end' });
+  }
   setTime(li.querySelector('time'), m.ts);
   byMessageId.set(m.id, li);
   if (m.clientMsgId) byClientId.set(m.clientMsgId, li);
@@ -180,6 +194,7 @@ rt.on('sent', (s) => {
   if (!li || li.dataset.id) return;
   li.classList.remove('pending');
   li.dataset.id = s.messageId;
+  placeInOrder(li);
   byMessageId.set(s.messageId, li);
   setTime(li.querySelector('time'), s.ts);
   paintSeen();

@@ -1,7 +1,7 @@
 // Notifications: newest first, live additions, read state shared by every tab and device.
 import { get, post, itemsOf } from '../lib/api.js?v=7c19fecb87';
 import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
-import { boot, setBadge } from '../lib/shell.js?v=9bbcc69f34';
+import { boot, setBadge } from '../lib/shell.js?v=33ea116ef7';
 import { nameOf } from '../lib/names.js?v=0d04548b45';
 
 const list = $('#notifications');
@@ -44,7 +44,9 @@ function render(n) {
   li.dataset.id = n.id;
   li.querySelector('a').href = link;
   li.classList.toggle('unread', isUnread(n));
-  setTime(li.querySelector('time'), n.createdAt ?? n.updatedAt ?? Date.now());
+  // A grouped notification's createdAt is the start of its grouping hour; updatedAt is when its
+  // latest event happened, which is what the member wants to see.
+  setTime(li.querySelector('time'), n.updatedAt ?? n.createdAt ?? Date.now());
   return li;
 }
 

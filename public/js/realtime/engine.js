@@ -14,6 +14,10 @@ const POLL_WAIT = 25;
 const SEEN_TTL = 10 * 60 * 1000;
 const SEEN_MAX = 5000;
 const FATAL_SEND_ERRORS = new Set(['not_member', 'blocked', 'invalid', 'id_conflict']);
+// A send refused for now (rate_limited, busy, internal) is tried again after about this long.
+const SEND_RETRY_MS = 2000;
+// A send with no answer after this long is sent again (idempotent: the server answers a repeat).
+const SEND_STALL_MS = 10000;
 
 const jitter = (ms) => Math.round(ms / 2 + Math.random() * (ms / 2));
 
@@ -29,7 +33,10 @@ export class Engine {
     this.cursor = null;
     this.epoch = null;
     this.clientId = null;
-    this.outbox = []; // send frames waiting for `sent`
+    this.outbox = []; // send frames waiting for `sent`, in the order they were written
+    this.sendWait = new Map(); // id of a conversation's first unanswered send → time before which it is not (re)sent
+    this.pumpTimer = null;
+    this.pumpDue = Infinity;
     this.seen = new Map(); // messageId / notification id → time received
     this.ws = null;
     this.wsLive = false;
@@ -329,7 +336,7 @@ export class Engine {
           this.saveOutbox();
         }
         this.emit({ t: 'queued', id: frame.id, conversationId: frame.conversationId });
-        this.deliver(frame);
+        this.pump();
         return;
       }
       case 'read':
@@ -357,42 +364,101 @@ export class Engine {
     void store.set('outbox:' + this.userId, this.outbox);
   }
 
+  /** A new connection: every unanswered send goes again, each conversation's first one now. */
   flushOutbox() {
-    for (const frame of this.outbox) this.deliver(frame);
+    this.sendWait.clear();
+    this.pump();
   }
 
+  /**
+   * Sends go out one per conversation at a time: its next message only once the one before is
+   * answered. A send refused for now is then tried again before anything written after it, so a
+   * conversation's messages are stored, and shown to everyone, in the order they were written.
+   */
+  pump() {
+    if (this.stopped) return;
+    const now = Date.now();
+    const heads = new Set();
+    let next = Infinity;
+    for (const frame of this.outbox) {
+      if (heads.has(frame.conversationId)) continue;
+      heads.add(frame.conversationId);
+      const notBefore = this.sendWait.get(frame.id) ?? 0;
+      if (notBefore > now) {
+        next = Math.min(next, notBefore);
+        continue;
+      }
+      if (!this.deliver(frame)) continue; // no connection: kept, and sent on reconnect
+      this.sendWait.set(frame.id, now + SEND_STALL_MS);
+      next = Math.min(next, now + SEND_STALL_MS);
+    }
+    this.schedulePump(next);
+  }
+
+  schedulePump(at) {
+    if (at === Infinity || (this.pumpTimer && this.pumpDue <= at)) return;
+    if (this.pumpTimer) {
+      clearTimeout(this.pumpTimer);
+      this.timers.delete(this.pumpTimer);
+    }
+    this.pumpDue = at;
+    this.pumpTimer = this.later(() => {
+      this.pumpTimer = null;
+      this.pumpDue = Infinity;
+      this.pump();
+    }, Math.max(0, at - Date.now()));
+  }
+
+  /** Refused for now: this send goes again after a pause, still ahead of its conversation's later ones. */
+  retrySend(id) {
+    if (!this.outbox.some((f) => f.id === id)) return;
+    const at = Date.now() + jitter(SEND_RETRY_MS);
+    this.sendWait.set(id, at);
+    this.schedulePump(at);
+  }
+
+  /** true when the frame went out (over the socket, or as a POST on the HTTP fallback). */
   deliver(frame) {
-    if (this.sendFrame(frame)) return;
-    if (!this.polling) return; // kept in the outbox; sent on reconnect
+    if (this.sendFrame(frame)) return true;
+    if (!this.polling) return false;
     this.http('POST', '/api/messages', { id: frame.id, conversationId: frame.conversationId, body: frame.body, clientTs: frame.clientTs })
       .then(async (r) => {
         const body = await r.json().catch(() => null);
         if (r.ok && body) this.onSent({ ...body, id: body.id ?? frame.id });
         else if (r.status >= 400 && r.status < 500 && r.status !== 429) this.onError({ code: body?.error?.code ?? 'invalid', message: body?.error?.message, ref: frame.id });
+        else this.retrySend(frame.id);
       })
-      .catch(() => {});
+      .catch(() => this.retrySend(frame.id));
+    return true;
+  }
+
+  forgetSend(id) {
+    const i = this.outbox.findIndex((x) => x.id === id);
+    this.sendWait.delete(id);
+    if (i < 0) return false;
+    this.outbox.splice(i, 1);
+    this.saveOutbox();
+    return true;
   }
 
   onSent(f) {
-    const i = this.outbox.findIndex((x) => x.id === f.id);
-    if (i >= 0) {
-      this.outbox.splice(i, 1);
-      this.saveOutbox();
-    }
+    this.forgetSend(f.id);
     this.emit({ t: 'sent', id: f.id, messageId: f.messageId, conversationId: f.conversationId, ts: f.ts, seq: f.seq });
+    this.pump(); // the conversation's next message
   }
 
   onError(f) {
-    const i = this.outbox.findIndex((x) => x.id === f.ref);
-    if (i >= 0 && FATAL_SEND_ERRORS.has(f.code)) {
-      this.outbox.splice(i, 1);
-      this.saveOutbox();
+    const pending = f.ref != null && this.outbox.some((x) => x.id === f.ref);
+    if (pending && FATAL_SEND_ERRORS.has(f.code)) {
+      this.forgetSend(f.ref);
       this.emit({ t: 'send_failed', id: f.ref, code: f.code, message: f.message });
-    } else if (i >= 0) {
-      // internal / rate_limited: try again shortly (sends are idempotent).
-      const frame = this.outbox[i];
-      this.later(() => this.deliver(frame), jitter(2000));
+      this.pump();
+    } else if (pending) {
+      this.retrySend(f.ref); // internal, busy, rate_limited: sends are idempotent
     } else {
+      // The frame budget refuses frames without saying which (`ref` null): any send still
+      // unanswered may have been one of them, so each goes again after the pause.
+      if (f.code === 'rate_limited') for (const id of this.sendWait.keys()) this.retrySend(id);
       this.emit({ t: 'error', code: f.code, message: f.message, ref: f.ref });
     }
   }
@@ -460,7 +526,7 @@ export class Engine {
       }
       if (!this.wsLive) {
         this.setMode('http');
-        this.flushOutbox(); // unanswered sends again (idempotent)
+        this.pump(); // unanswered sends (a POST with no answer yet is not repeated before its time)
       }
       first = false;
     }

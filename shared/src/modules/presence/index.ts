@@ -112,3 +112,37 @@ export function createPresence(opts: PresenceOptions) {
 }
 
 export type Presence = ReturnType<typeof createPresence>;
+
+/** The frame that tells a client a member's online state changed (live only, never replayed). */
+export function presenceFrame(userId: string, online: boolean): string {
+  return JSON.stringify({ type: "presence", userId, online });
+}
+
+/** Where chat replicas hear that two members' presence visibility changed (a block or unblock). */
+export function visibilityChannel(keys: RedisKeys): string {
+  return `${keys.prefix}ch:presence:visibility`;
+}
+
+export interface VisibilityChange {
+  members: [string, string];
+}
+
+/**
+ * A block between two members: each one's open clients are told the other is offline at once, and
+ * every chat replica forgets who may see whom for both, so neither learns the other's state again.
+ */
+export async function hideFromEachOther(redis: Redis, keys: RedisKeys, a: string, b: string): Promise<void> {
+  const change: VisibilityChange = { members: [a, b] };
+  await redis
+    .pipeline()
+    .publish(visibilityChannel(keys), JSON.stringify(change))
+    .publish(keys.memberChannel(a), presenceFrame(b, false))
+    .publish(keys.memberChannel(b), presenceFrame(a, false))
+    .exec();
+}
+
+/** An unblock: replicas forget who may see whom for both, so their state shows again. */
+export async function showToEachOther(redis: Redis, keys: RedisKeys, a: string, b: string): Promise<void> {
+  const change: VisibilityChange = { members: [a, b] };
+  await redis.publish(visibilityChannel(keys), JSON.stringify(change));
+}

@@ -25,6 +25,24 @@ export async function hasBlocked(sql: Sql, blocker: string, blocked: string): Pr
   return !!row;
 }
 
+/** How `viewer` stands towards `other`: the profile page's Follow and Block buttons, and whether `other` hides from them. */
+export interface Relation {
+  following: boolean;
+  /** the viewer blocked them */
+  blocked: boolean;
+  /** they blocked the viewer */
+  blockedBy: boolean;
+}
+
+export async function relationOf(sql: Sql, viewer: string, other: string): Promise<Relation> {
+  const [row] = await sql<Relation[]>`
+    select
+      exists (select 1 from follows where follower_id = ${viewer} and followee_id = ${other}) as following,
+      exists (select 1 from blocks where blocker_id = ${viewer} and blocked_id = ${other}) as blocked,
+      exists (select 1 from blocks where blocker_id = ${other} and blocked_id = ${viewer}) as "blockedBy"`;
+  return row ?? { following: false, blocked: false, blockedBy: false };
+}
+
 /** Any pair among `memberIds` with a block between `memberId` and them. */
 export async function blockedAmong(sql: Sql, memberId: string, memberIds: readonly string[]): Promise<string[]> {
   if (memberIds.length === 0) return [];

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
 import { isStorableText, readJsonObject } from "@xplicit/shared/http";
 import { findProfileForViewer, updateProfile } from "@xplicit/shared/modules/profiles";
-import { hasBlocked } from "@xplicit/shared/modules/social";
+import { relationOf } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
 import { reactionRoutes, type OnReact } from "./reactions.ts";
@@ -32,10 +32,15 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
   app.get("/users/:handle", auth, async (c) => {
     const viewer = c.get("member").userId;
     const profile = await findProfileForViewer(deps.sql, c.req.param("handle"), viewer);
-    if (!profile || (await hasBlocked(deps.sql, profile.id, viewer))) throw notFound("no such member");
-    if (hooks.onView && profile.id !== viewer) void hooks.onView(viewer, profile.id).catch(() => {});
+    if (!profile) throw notFound("no such member");
+    const own = profile.id === viewer;
+    const relation = own ? null : await relationOf(deps.sql, viewer, profile.id);
+    if (relation?.blockedBy) throw notFound("no such member");
+    if (hooks.onView && !own) void hooks.onView(viewer, profile.id).catch(() => {});
     const { id: _id, ...visible } = profile;
-    return c.json({ profile: visible });
+    // what the viewer's Follow and Block buttons show (absent on one's own profile)
+    const viewerState = relation ? { following: relation.following, blocked: relation.blocked } : {};
+    return c.json({ profile: { ...visible, ...viewerState } });
   });
 
   app.patch("/me/profile", auth, async (c) => {

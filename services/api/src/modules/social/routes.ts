@@ -1,6 +1,8 @@
 /** Follow, block, and the keyset-paginated follower lists. */
 import { Hono, type Context } from "hono";
 import { badRequest, forbidden, notFound } from "@xplicit/shared/errors";
+import { createLogger } from "@xplicit/shared/log";
+import { hideFromEachOther, showToEachOther } from "@xplicit/shared/modules/presence";
 import { findMemberIdByHandle, getMemberCards } from "@xplicit/shared/modules/profiles";
 import * as social from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
@@ -10,6 +12,13 @@ import { parsePage } from "@xplicit/shared/http";
 export interface SocialHooks {
   /** Called after a new follow, e.g. to notify the followee. */
   onFollow?: (followerId: string, followeeId: string) => Promise<void>;
+}
+
+const log = createLogger("social");
+
+/** The block is stored either way: a presence announcement that fails is logged, not the request's error. */
+function announce(what: string, done: Promise<void>): Promise<void> {
+  return done.catch((err: unknown) => log.warn("presence visibility announcement failed", { what, error: (err as Error).message }));
 }
 
 export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
@@ -46,12 +55,13 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
   app.post("/users/:handle/block", auth, async (c) => {
     const [me, other] = await otherThanMe(c);
     await social.block(deps.sql, me, other);
+    await announce("block", hideFromEachOther(deps.redis, deps.keys, me, other));
     return c.json({ blocked: true });
   });
 
   app.delete("/users/:handle/block", auth, async (c) => {
     const [me, other] = await otherThanMe(c);
-    await social.unblock(deps.sql, me, other);
+    if (await social.unblock(deps.sql, me, other)) await announce("unblock", showToEachOther(deps.redis, deps.keys, me, other));
     return c.json({ blocked: false });
   });
 

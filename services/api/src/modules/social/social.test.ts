@@ -17,6 +17,26 @@ describe("follow and block", () => {
     expect((await a.client.post(`/api/users/nobody_here_xyz/follow`)).status).toBe(404);
   });
 
+  test("a profile read says whether the viewer follows or blocked that member (the profile page's buttons)", async () => {
+    const a = await registeredClient(api);
+    const b = await registeredClient(api);
+    const state = async () => {
+      const { profile } = (await a.client.get(`/api/users/${b.user.handle}`)).json;
+      return { following: profile.following, blocked: profile.blocked };
+    };
+    expect(await state()).toEqual({ following: false, blocked: false });
+    await a.client.post(`/api/users/${b.user.handle}/follow`);
+    expect(await state()).toEqual({ following: true, blocked: false });
+    await b.client.post(`/api/users/${a.user.handle}/follow`); // their follow is not the viewer's
+    await a.client.del(`/api/users/${b.user.handle}/follow`);
+    expect(await state()).toEqual({ following: false, blocked: false });
+    await a.client.post(`/api/users/${b.user.handle}/block`);
+    expect(await state()).toEqual({ following: false, blocked: true });
+    // one's own profile has no buttons, so no such fields
+    const own = (await a.client.get(`/api/users/${a.user.handle}`)).json.profile;
+    expect("following" in own || "blocked" in own).toBe(false);
+  });
+
   test("blocking removes follows both ways, stops re-following, hides the profile from the blocked", async () => {
     const a = await registeredClient(api);
     const b = await registeredClient(api);

@@ -12,7 +12,7 @@ import { createLogger } from "@xplicit/shared/log";
 import type { UpgradeSession } from "../../deps.ts";
 import { EVENT_PREFIX, frame, frameTs } from "./frames.ts";
 import type { Hub } from "./hub.ts";
-import { deliveryLatency, framesIn, framesOut, rates, resumeOutcomes, sendDedupHits, sendsRefused, slowConsumerCloses } from "./metrics.ts";
+import { deliveryLatency, framesIn, framesOut, framesRateLimited, rates, resumeOutcomes, sendDedupHits, sendsRefused, slowConsumerCloses } from "./metrics.ts";
 import { takeToken, type BucketState } from "./token-bucket.ts";
 
 const log = createLogger("connections");
@@ -357,6 +357,7 @@ export class Connection implements BucketState {
       this.sendControl(frame.error("rate_limited", "too many frames; slow down"), "error");
     }
     this.droppedThisSecond++;
+    framesRateLimited.inc();
     if (this.droppedThisSecond > this.hub.deps.config.chat.rateBurst * 50) this.close(1008, "rate limit");
     return false;
   }

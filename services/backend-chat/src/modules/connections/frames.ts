@@ -1,3 +1,5 @@
+import { presenceFrame } from "@xplicit/shared/modules/presence";
+
 /** Server → client frames that are not durable events (those come pre-serialised from Redis). */
 export const frame = {
   welcome: (f: { connId: string; userId: string; cursor: number; epoch: string; replica: string; heartbeatSeconds: number; limits: Record<string, number> }) =>
@@ -8,7 +10,7 @@ export const frame = {
   pong: (ts: unknown) => JSON.stringify({ type: "pong", ts: typeof ts === "number" ? ts : Date.now() }),
   reconnect: (afterMs: number) => `{"type":"reconnect","afterMs":${afterMs}}`,
   typing: (conversationId: string, userId: string) => JSON.stringify({ type: "typing", conversationId, userId }),
-  presence: (userId: string, online: boolean) => JSON.stringify({ type: "presence", userId, online }),
+  presence: presenceFrame,
 };
 
 export const EVENT_PREFIX = '{"type":"event"';

@@ -4,7 +4,8 @@
  * from the channel are handed to each of the member's sockets, which keep their own cursor.
  */
 import { createLogger } from "@xplicit/shared/log";
-import type { PresenceChange } from "@xplicit/shared/modules/presence";
+import { presencePartners } from "@xplicit/shared/modules/messages";
+import { visibilityChannel, type PresenceChange, type VisibilityChange } from "@xplicit/shared/modules/presence";
 import { sessionRevokedChannel, type SessionRevokedEvent } from "@xplicit/shared/sessions";
 import type { ChatDeps } from "../../deps.ts";
 import { AckBuffer } from "./acks.ts";
@@ -38,6 +39,7 @@ export class Hub {
   readonly acks: AckBuffer;
   private readonly channelPrefix: string;
   private readonly revokedChannel: string;
+  private readonly visibilityChannel: string;
   private readonly partnersCache = new Map<string, { at: number; ids: string[] }>();
   private subscriberReadyOnce = false;
   private repairing = false;
@@ -55,6 +57,7 @@ export class Hub {
   constructor(readonly deps: ChatDeps) {
     this.channelPrefix = deps.keys.memberChannel("");
     this.revokedChannel = sessionRevokedChannel(deps.keys);
+    this.visibilityChannel = visibilityChannel(deps.keys);
     this.acks = new AckBuffer(deps.events);
   }
 
@@ -65,7 +68,7 @@ export class Hub {
       if (this.subscriberReadyOnce) void this.recoverAfterRedisReconnect();
       this.subscriberReadyOnce = true;
     });
-    await sub.subscribe(this.revokedChannel);
+    await sub.subscribe(this.revokedChannel, this.visibilityChannel);
     this.subscriberReadyOnce = true;
     this.acks.start();
   }
@@ -98,6 +101,14 @@ export class Hub {
       return;
     }
     if (channel === this.revokedChannel) this.onSessionsRevoked(message);
+    else if (channel === this.visibilityChannel) this.onVisibilityChanged(message);
+  }
+
+  /** A block or unblock: who may see these members' presence is read again on next use. */
+  private onVisibilityChanged(message: string): void {
+    try {
+      for (const id of (JSON.parse(message) as VisibilityChange).members) this.partnersCache.delete(String(id));
+    } catch {}
   }
 
   private onSessionsRevoked(message: string): void {
@@ -214,16 +225,11 @@ export class Hub {
     }
   }
 
-  /** Members who share a conversation with `userId` (cached briefly). */
+  /** Members who may see `userId`'s presence: conversation partners, blocks left out (cached briefly). */
   async partnersOf(userId: string): Promise<string[]> {
     const hit = this.partnersCache.get(userId);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.ids;
-    const rows = await this.deps.sql<{ user_id: string }[]>`
-      select distinct user_id from conversation_members
-      where conversation_id in (select conversation_id from conversation_members where user_id = ${userId})
-        and user_id <> ${userId}
-      limit 1000`;
-    const ids = rows.map((r) => r.user_id);
+    const ids = await presencePartners(this.deps.sql, userId);
     this.partnersCache.set(userId, { at: Date.now(), ids });
     if (this.partnersCache.size > 50_000) this.partnersCache.clear();
     return ids;

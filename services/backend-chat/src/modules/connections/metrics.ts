@@ -11,6 +11,7 @@ export const deliveryLatency = histogram(
 );
 export const resumeOutcomes = counter("chat_resume_total", "hello outcomes", ["outcome"] as const);
 export const sendDedupHits = counter("chat_send_dedup_hits_total", "sends answered from an earlier identical id");
+export const framesRateLimited = counter("chat_frames_rate_limited_total", "frames dropped by a socket's frame budget (CHAT_RATE_PER_SECOND)");
 export const slowConsumerCloses = counter("chat_slow_consumer_closes_total", "sockets closed with 1013 on backpressure");
 export const sendsRefused = hotCounter("chat_sends_refused_total", "sends refused before they were handled: busy (bytes waiting on one socket), member_rate (one member's budget over several sockets)", "reason");
 
