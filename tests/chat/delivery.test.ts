@@ -164,8 +164,10 @@ describe("cross-replica delivery", () => {
     await b1.waitFor(() => b1.messages().length === 1, 5000, "one");
     // replicas write acks to Redis once a second: wait for it rather than for a second
     const keys = redisKeys(process.env.REDIS_PREFIX!);
-    for (let i = 0; i < 100 && Number(await stackRedis().hget(keys.memberAcks(b.id), b1.clientId)) < b1.cursor; i++) await Bun.sleep(100);
-    expect(Number(await stackRedis().hget(keys.memberAcks(b.id), b1.clientId))).toBe(b1.cursor);
+    // (stored as `seq:epoch`)
+    const storedAck = async () => String(await stackRedis().hget(keys.memberAcks(b.id), b1.clientId));
+    for (let i = 0; i < 100 && !(Number((await storedAck()).split(":")[0]) >= b1.cursor); i++) await Bun.sleep(100);
+    expect(await storedAck()).toBe(`${b1.cursor}:${b1.epoch}`);
     b1.close();
     await b1.closed();
     await a1.sendMessage(conv, "two");

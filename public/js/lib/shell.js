@@ -3,7 +3,7 @@
 import { get, post } from './api.js?v=7c19fecb87';
 import { initTheme } from './theme.js?v=57a056b519';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
-import { realtime } from '../realtime/client.js?v=c4f61499e0';
+import { realtime } from '../realtime/client.js?v=c1909dd862';
 
 const MODES = {
   connecting: 'Connecting…',

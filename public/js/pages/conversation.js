@@ -3,7 +3,7 @@
 // a partner has read), typing and the partners' online state.
 import { get, itemsOf } from '../lib/api.js?v=7c19fecb87';
 import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
-import { boot } from '../lib/shell.js?v=33ea116ef7';
+import { boot } from '../lib/shell.js?v=0d89e89c4e';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

@@ -1,7 +1,7 @@
 // A member's profile: follow, block, message, followers and following.
 import { get, post, del, itemsOf } from '../lib/api.js?v=7c19fecb87';
 import { $, fill, say } from '../lib/dom.js?v=1969425b58';
-import { boot } from '../lib/shell.js?v=33ea116ef7';
+import { boot } from '../lib/shell.js?v=0d89e89c4e';
 import { nameOf } from '../lib/names.js?v=0d04548b45';
 
 const status = $('#status');

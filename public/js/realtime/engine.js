@@ -318,7 +318,7 @@ export class Engine {
       this.ackedSeq = seq;
       return;
     }
-    this.http('POST', '/api/events/ack', { clientId: this.clientId, seq })
+    this.http('POST', '/api/events/ack', this.epoch ? { clientId: this.clientId, seq, epoch: this.epoch } : { clientId: this.clientId, seq })
       .then((r) => { if (r.ok) this.ackedSeq = seq; })
       .catch(() => {});
   }

@@ -58,11 +58,19 @@ export type ReplayResult =
   | { ok: true; frames: string[]; head: StreamHead }
   | { ok: false; reason: "epoch_changed" | "cursor_ahead" | "window_exceeded" | "expired"; head: StreamHead };
 
-/** A client's cumulative ack: it has every event of the member's stream up to `seq`. */
+/** A client's cumulative ack: it has every event of the member's stream (of `epoch`) up to `seq`. */
 export interface StoredAck {
   userId: string;
   clientId: string;
   seq: number;
+  /** the stream the seq counts in: an ack of a stream Redis has since lost is never stored */
+  epoch: string;
+}
+
+/** A stored ack as a resuming client without a cursor is given it; `epoch` null for one stored before epochs were. */
+export interface LoadedAck {
+  seq: number;
+  epoch: string | null;
 }
 
 export interface EventStreamOptions {
@@ -93,14 +101,27 @@ export function frameSeq(frame: string): number {
 }
 
 /**
- * ARGV: TTL seconds, then (acks hash key, clientId, seq) per ack. Moves each client's stored ack
- * forward only, and keeps the hash for the TTL.
+ * ARGV: TTL seconds, then (acks hash key, clientId, seq, epoch, the member's epoch key) per ack.
+ * An ack of another epoch than the stream's current one is dropped: it counts in a stream Redis
+ * lost (a replica's buffered ack, written after a restart), and a client resuming from it would
+ * silently skip the new stream's events. Within one epoch a stored ack only moves forward; it is
+ * kept as `seq:epoch` (a bare number was written before epochs were, and is replaced).
  */
 const STORE_ACKS_SCRIPT = `
-for i = 2, #ARGV, 3 do
-  local cur = tonumber(redis.call('HGET', ARGV[i], ARGV[i + 1]) or '0')
-  if tonumber(ARGV[i + 2]) > cur then redis.call('HSET', ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
-  redis.call('EXPIRE', ARGV[i], ARGV[1])
+for i = 2, #ARGV, 5 do
+  local hash, client, seq, epoch = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+  if redis.call('GET', ARGV[i + 4]) == epoch then
+    local stored = redis.call('HGET', hash, client)
+    local cur, cur_epoch = 0, nil
+    if stored then
+      local colon = string.find(stored, ':', 1, true)
+      if colon then
+        cur, cur_epoch = tonumber(string.sub(stored, 1, colon - 1)) or 0, string.sub(stored, colon + 1)
+      end
+    end
+    if cur_epoch ~= epoch or seq > cur then redis.call('HSET', hash, client, seq .. ':' .. epoch) end
+    redis.call('EXPIRE', hash, ARGV[1])
+  end
 end
 return 1
 `;
@@ -323,18 +344,20 @@ export function createEventStream(opts: EventStreamOptions) {
   async function storeAcks(acks: readonly StoredAck[]): Promise<void> {
     for (let start = 0; start < acks.length; start += ACK_CHUNK) {
       const argv: (string | number)[] = [maxAgeSeconds * 2];
-      for (const a of acks.slice(start, start + ACK_CHUNK)) argv.push(keys.memberAcks(a.userId), a.clientId, a.seq);
+      for (const a of acks.slice(start, start + ACK_CHUNK)) argv.push(keys.memberAcks(a.userId), a.clientId, a.seq, a.epoch, keys.memberEpoch(a.userId));
       await (redis as unknown as WithAppend).xpStoreAcks(...argv);
     }
   }
 
-  async function storeAck(userId: string, clientId: string, seq: number): Promise<void> {
-    await storeAcks([{ userId, clientId, seq }]);
+  async function storeAck(userId: string, clientId: string, seq: number, epoch: string): Promise<void> {
+    await storeAcks([{ userId, clientId, seq, epoch }]);
   }
 
-  async function loadAck(userId: string, clientId: string): Promise<number | null> {
+  async function loadAck(userId: string, clientId: string): Promise<LoadedAck | null> {
     const v = await redis.hget(keys.memberAcks(userId), clientId);
-    return v === null ? null : Number(v);
+    if (v === null) return null;
+    const colon = v.indexOf(":");
+    return colon < 0 ? { seq: Number(v), epoch: null } : { seq: Number(v.slice(0, colon)), epoch: v.slice(colon + 1) };
   }
 
   return { append, appendMany, appendOnce, publishEphemeral, head, replayAfter, range, storeAck, storeAcks, loadAck };

@@ -38,9 +38,12 @@ export function eventsRoutes(deps: ApiDeps) {
     const clientId = c.req.query("clientId");
     if (clientId !== undefined && !CLIENT_ID.test(clientId)) throw badRequest("invalid", "clientId must be 8-64 characters of A-Z a-z 0-9 _ -");
     const waitSeconds = intParam(c.req.query("wait"), "wait", 0, 25) ?? 0;
-    const epoch = parseResumeEpoch(c.req.query("epoch"));
+    let epoch = parseResumeEpoch(c.req.query("epoch"));
     let after = intParam(c.req.query("after"), "after", 0, Number.MAX_SAFE_INTEGER);
-    if (after === null && clientId) after = await deps.events.loadAck(userId, clientId);
+    if (after === null && clientId) {
+      const stored = await deps.events.loadAck(userId, clientId);
+      if (stored) [after, epoch] = [stored.seq, stored.epoch];
+    }
     if (after === null) after = (await deps.events.head(userId)).seq;
 
     // A member polling over HTTP has an open client: keep them "online" for the worker and peers.
@@ -59,9 +62,12 @@ export function eventsRoutes(deps: ApiDeps) {
     const body = await readJsonObject(c);
     if (typeof body.clientId !== "string" || !CLIENT_ID.test(body.clientId)) throw badRequest("invalid", "clientId is required");
     if (!Number.isSafeInteger(body.seq) || (body.seq as number) < 0) throw badRequest("invalid", "seq must be a non-negative integer");
+    if (body.epoch !== undefined && (typeof body.epoch !== "string" || body.epoch === "")) throw badRequest("invalid", "epoch must be the stream's epoch string");
     const head = await deps.events.head(c.get("member").userId);
-    await deps.events.storeAck(c.get("member").userId, body.clientId, Math.min(body.seq as number, head.seq));
-    return c.json({ ok: true });
+    // An ack of a stream Redis has since lost is not stored (a client resuming from it would skip events).
+    const current = body.epoch === undefined || body.epoch === head.epoch;
+    if (current) await deps.events.storeAck(c.get("member").userId, body.clientId, Math.min(body.seq as number, head.seq), head.epoch);
+    return c.json({ ok: true, stored: current });
   });
 
   return app;

@@ -14,11 +14,12 @@ export class AckBuffer {
 
   constructor(private readonly events: EventStream) {}
 
-  note(userId: string, clientId: string, seq: number): void {
+  /** `epoch`: the stream the socket's cursor counts in; an ack of a newer one replaces an older one's. */
+  note(userId: string, clientId: string, seq: number, epoch: string): void {
     const key = `${userId}\n${clientId}`;
     const held = this.pending.get(key);
-    if (held) held.seq = Math.max(held.seq, seq);
-    else this.pending.set(key, { userId, clientId, seq });
+    if (held && held.epoch === epoch) held.seq = Math.max(held.seq, seq);
+    else this.pending.set(key, { userId, clientId, seq, epoch });
   }
 
   /** Writes what is pending; a failed write is dropped (the next acks carry the same information). */

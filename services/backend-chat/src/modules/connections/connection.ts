@@ -387,7 +387,10 @@ export class Connection implements BucketState {
       after = resume.cursor as number;
       epoch = parseResumeEpoch(resume.epoch);
     } else {
-      after = await events.loadAck(this.userId, this.clientId);
+      // (the stored ack's epoch, when it has one, is checked like a resuming client's)
+      const stored = await events.loadAck(this.userId, this.clientId);
+      after = stored?.seq ?? null;
+      epoch = stored?.epoch ?? null;
     }
 
     const welcome = (cursor: number, ep: string) =>
@@ -445,7 +448,7 @@ export class Connection implements BucketState {
     // An ack beyond what this socket was sent cannot be true; clamp it. (The hub's buffer keeps
     // the highest per client and writes them all once a second.)
     const acked = Math.min(seq as number, this.cursor);
-    if (acked > 0 && this.clientId) this.hub.acks.note(this.userId, this.clientId, acked);
+    if (acked > 0 && this.clientId) this.hub.acks.note(this.userId, this.clientId, acked, this.epoch);
   }
 
   /**
