@@ -276,7 +276,12 @@ export class Connection implements BucketState {
   }
 
   /** After Redis came back: given the member's stream head now, find out whether it survived, and catch up. */
-  async recoverAfterRedisReconnect(head: StreamHead): Promise<void> {
+  async recoverAfterRedisReconnect(given: StreamHead): Promise<void> {
+    if (this.state !== "live") return;
+    // The head was read for all of the member's sockets, maybe a while ago: live events may have
+    // moved this cursor past it since. Behind the cursor in the same epoch is asked again before it
+    // counts as a loss (a Redis that kept its data, but not its last writes, has such a head).
+    const head = given.seq < this.cursor && given.epoch === this.epoch ? await this.hub.deps.events.head(this.userId) : given;
     if (this.state !== "live") return;
     // (every stream has its epoch from the welcome on, so a different one means Redis lost it)
     const lost = head.seq < this.cursor || head.epoch !== this.epoch;

@@ -372,3 +372,26 @@ test("a send whose reply from Redis was lost still brings the sender's own event
     conn.closed();
   }
 });
+
+test("after a reconnect, a head read before live events moved the cursor past it is no loss: no resync; a head really behind it is", async () => {
+  const [userId] = (await seedMembers(sql, 1)) as [string];
+  const { events } = hub.deps;
+  await events.appendMany(Array.from({ length: 3 }, () => ({ userId, kind: "read" as const, data: { n: 1 } })));
+  const stale = await events.head(userId); // read for all of the member's sockets, then events came
+  const conn = await liveSocket(userId);
+  const frames: string[] = [];
+  conn.ws = { ...quietSocket(), send: (t: string) => void frames.push(t) } as never;
+  await events.appendMany([{ userId, kind: "read" as const, data: { n: 2 } }]);
+  conn.cursor = stale.seq + 1; // what live delivery did meanwhile
+  conn.epoch = stale.epoch;
+  const resyncs = () => frames.filter((f) => f.includes('"type":"resync"')).length;
+  await conn.recoverAfterRedisReconnect(stale);
+  expect(resyncs()).toBe(0);
+  expect(conn.cursor).toBe(stale.seq + 1);
+
+  // the stream really went back (a Redis that kept its data but not its last writes)
+  await hub.deps.redis.set(hub.deps.keys.memberSeq(userId), String(stale.seq - 1));
+  await conn.recoverAfterRedisReconnect(await events.head(userId));
+  expect(resyncs()).toBe(1);
+  conn.closed();
+});
