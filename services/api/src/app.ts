@@ -42,6 +42,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
       version: deps.config.version,
       checks: {
         postgres: async () => void (await deps.sql`select 1`),
+        // the message writer has a connection of its own: ready means messages can be stored
+        postgres_writer: async () => void (await (deps.messaging.writeSql ?? deps.sql)`select 1`),
         redis: async () => void (await deps.redis.ping()),
       },
       notReadyReason: opts.notReadyReason,

@@ -19,6 +19,8 @@ export function createChatApp(hub: Hub, probe: ReturnType<typeof createPubSubPro
       version: config.version,
       checks: {
         postgres: async () => void (await sql`select 1`),
+        // the message writer has a connection of its own: ready means messages can be stored
+        postgres_writer: async () => void (await (hub.deps.messaging.writeSql ?? sql)`select 1`),
         redis: async () => void (await redis.ping()),
         pubsub: probe.check,
       },

@@ -21,6 +21,9 @@ export function createDb(url: string, opts: DbOptions = {}): Sql {
     max: opts.max ?? 10,
     idle_timeout: 30,
     connect_timeout: 5,
+    // Reconnect attempts while Postgres is away: every 1–2 s (the library's default grows to 20 s,
+    // so a replica went on failing for that long after Postgres was back).
+    backoff: (retries: number) => Math.min(0.5 * retries, 1) + Math.random(),
     onnotice: () => {},
     connection: { application_name: opts.appName ?? "xplicit", ...(opts.genericPlans ? { plan_cache_mode: "force_generic_plan" } : {}) },
     transform: { undefined: null },

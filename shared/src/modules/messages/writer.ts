@@ -5,6 +5,10 @@
  * no added latency when idle, bigger batches exactly when the load needs them.
  */
 import type { Sql } from "../../db/index.ts";
+import { AppError } from "../../errors/index.ts";
+import { createLogger } from "../../log/index.ts";
+
+const log = createLogger("messages");
 
 export interface RowToWrite {
   conversationId: string;
@@ -27,8 +31,18 @@ interface Pending {
 }
 
 const MAX_BATCH = 500;
+/**
+ * A batch not written by then (Postgres is away: the connection waits to reconnect) fails its
+ * sends, so senders hear "resend later" instead of nothing. A write that still commits afterwards
+ * is harmless: the resend finds its row and announces it (sends are idempotent).
+ */
+export const WRITE_DEADLINE_MS = 5_000;
 
-export function createMessageWriter(sql: Sql) {
+function unavailable(): AppError {
+  return new AppError(503, "internal", "messages cannot be stored right now; resend later with the same id", { "Retry-After": "2" });
+}
+
+export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
   let queue: Pending[] = [];
   let writing = false;
 
@@ -67,10 +81,17 @@ export function createMessageWriter(sql: Sql) {
       while (queue.length > 0) {
         const batch = queue.slice(0, MAX_BATCH);
         queue = queue.slice(batch.length);
+        let late: Timer | undefined;
         try {
-          await writeBatch(batch);
+          await Promise.race([
+            writeBatch(batch),
+            new Promise<never>((_, fail) => (late = setTimeout(() => fail(unavailable()), deadlineMs))),
+          ]);
         } catch (err) {
+          if (err instanceof AppError) log.warn("message batch not written in time", { rows: batch.length, deadlineMs });
           for (const p of batch) p.reject(err);
+        } finally {
+          clearTimeout(late);
         }
       }
     } finally {
