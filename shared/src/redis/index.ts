@@ -86,6 +86,8 @@ export function redisKeys(prefix: string) {
     sendDedup: (userId: string, clientMsgId: string) => `${prefix}send:${userId}:${clientMsgId}`,
     replicaChannel: (replica: string) => `${prefix}ch:replica:${replica}`,
     unread: (userId: string) => `${prefix}notif:unread:${userId}`,
+    /** A grouped notification event already counted in its row (notifications/write.ts). */
+    groupedEventCounted: (userId: string, eventKey: string) => `${prefix}notif:counted:${userId}:${eventKey}`,
     /** A member's newest notification rows (notifications/recent.ts). */
     recentNotifications: (userId: string) => `${prefix}notif:recent:${userId}`,
     /** A fixed-window write counter (shared/src/http/write-limit.ts). */

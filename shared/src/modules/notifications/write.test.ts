@@ -77,6 +77,15 @@ describe("grouping", () => {
     expect(after.map((r) => r.count)).toEqual([1, 21]);
   });
 
+  test("a job re-run after more newer events joined its group than the row remembers keys for still counts once", async () => {
+    const [me] = (await seedMembers(sql, 1)) as [string];
+    const fans = await seedMembers(sql, 40);
+    for (const [i, fan] of fans.entries()) await writeNotification(deps, follow(me, fan, base + i * 1000));
+    // the first job again (a worker killed after its write; its job taken over later): 39 newer keys since
+    expect((await writeNotification(deps, follow(me, fans[0]!, base))).result).toBe("duplicate");
+    expect((await listForMember(sql, me, { beforeId: null, limit: 10, type: null }))[0]!.count).toBe(40);
+  });
+
   test("a read group becomes unread again when it grows, and the counter follows", async () => {
     const [, , me, a, b] = members as string[] as [string, string, string, string, string];
     await writeNotification(deps, follow(me, a));

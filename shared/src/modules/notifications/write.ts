@@ -28,10 +28,26 @@ export function groupKey(type: string, subjectId: string, bucket: Date): string 
   return `g:${type}:${subjectId}:${bucket.getTime()}`;
 }
 
+/**
+ * A grouped row remembers only its newest event keys: a job re-run after many newer events joined
+ * (a worker killed after its write, its job taken over 30 s later) would count again. So each
+ * counted event is also marked in Redis for twice the grouping window; the row's keys stay the
+ * fallback should Redis have lost the mark. (A kill between the commit and the mark can still count
+ * one event twice: the window is that one round trip.)
+ */
+async function countedBefore(deps: WriteDeps, job: NotifyJobData): Promise<boolean> {
+  return (await deps.redis.exists(deps.keys.groupedEventCounted(job.recipientId, job.dedupeKey))) === 1;
+}
+
+async function markCounted(deps: WriteDeps, job: NotifyJobData): Promise<void> {
+  await deps.redis.set(deps.keys.groupedEventCounted(job.recipientId, job.dedupeKey), "1", "EX", deps.groupWindowSeconds * 2);
+}
+
 export async function writeNotification(deps: WriteDeps, job: NotifyJobData): Promise<{ result: NotifyResult; live: number }> {
   if (await isMuted(deps.sql, job.recipientId, job.type)) return { result: "muted", live: 0 };
   let outcome: WriteOutcome | null;
   if (GROUPED_TYPES.has(job.type)) {
+    if (await countedBefore(deps, job)) return { result: "duplicate", live: 0 };
     const bucket = bucketStart(job.occurredAt, deps.groupWindowSeconds);
     outcome = await upsertGrouped(deps.sql, {
       userId: job.recipientId,
@@ -43,6 +59,7 @@ export async function writeNotification(deps: WriteDeps, job: NotifyJobData): Pr
       bucketStart: bucket,
       occurredAt: new Date(job.occurredAt),
     });
+    await markCounted(deps, job);
   } else {
     outcome = await insertSingle(deps.sql, {
       userId: job.recipientId,
