@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { startTestApi } from "../../../tests/harness/api.ts";
+import { ORIGIN, startTestApi } from "../../../tests/harness/api.ts";
 
 test("/healthz, /readyz, /status and /metrics answer", async () => {
   const api = await startTestApi();
@@ -26,6 +26,22 @@ test("/readyz is 503 when Redis is unreachable", async () => {
     const body = await res.json();
     expect(body.checks.postgres).toBe("ok");
     expect(body.checks.redis).not.toBe("ok");
+  } finally {
+    await api.stop();
+  }
+});
+
+test("a request that needs Redis while it is unreachable is a 503 to retry, not a 500", async () => {
+  const api = await startTestApi({ REDIS_URL: "redis://127.0.0.1:1" });
+  try {
+    const res = await fetch(`${api.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: ORIGIN },
+      body: JSON.stringify({ email: "nobody@example.com", password: "not the password" }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("2");
+    expect((await res.json()).error.code).toBe("unavailable");
   } finally {
     await api.stop();
   }

@@ -34,6 +34,20 @@ export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
+/** postgres.js' own connection failures, and Postgres saying it is shutting down or starting up. */
+const POSTGRES_AWAY = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "CONNECTION_ENDED", "57P01", "57P02", "57P03"]);
+
+/**
+ * Postgres or Redis cannot be reached right now (restarting, failing over): the request may
+ * succeed in a moment, so the answer is 503 with Retry-After, not a 500 that says the server is broken.
+ */
+export function isDependencyUnavailable(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && (POSTGRES_AWAY.has(code) || code.startsWith("08") || code === "ECONNREFUSED" || code === "ECONNRESET")) return true;
+  // ioredis: a command given up on while reconnecting, or sent to a closed connection
+  return err.name === "MaxRetriesPerRequestError" || /^Connection is closed\.?$|Stream isn't writeable/.test(err.message);
+}
+
 /** Hono `onError` handler shared by every service. */
 export function handleError(err: Error, c: Context): Response {
   if (err instanceof AppError) {
@@ -44,6 +58,11 @@ export function handleError(err: Error, c: Context): Response {
   const status = (err as { status?: number }).status;
   if (typeof status === "number" && status >= 400 && status < 500) {
     return c.json(errorBody("bad_request", err.message || "bad request"), status as ContentfulStatusCode);
+  }
+  if (isDependencyUnavailable(err)) {
+    log.warn("dependency unavailable", { err: { name: err.name, message: err.message }, path: c.req.path, method: c.req.method });
+    c.header("Retry-After", "2");
+    return c.json(errorBody("unavailable", "the service is briefly unavailable; retry shortly"), 503);
   }
   log.error("unhandled error", { err: { name: err.name, message: err.message }, path: c.req.path, method: c.req.method });
   return c.json(errorBody("internal", "internal error"), 500);
