@@ -65,6 +65,22 @@ async function launch(name: string, entry: string, port: number, env: Record<str
   return { name, port, url, proc, env, entry };
 }
 
+/**
+ * A service on a port that was free a moment ago. Another process can take it in between (every
+ * outgoing connection takes a port from the same range): a service that exits before it is ready
+ * is started again on another port, twice at most.
+ */
+async function launchOnFreePort(name: string, entry: string, envFor: (port: number) => Record<string, string>): Promise<ServiceProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await launch(name, entry, port, envFor(port));
+    } catch (err) {
+      if (attempt >= 3 || !/exited with/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 export interface StackOptions {
   chatReplicas?: number;
   worker?: boolean;
@@ -83,19 +99,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     DATABASE_POOL_SIZE: "4",
     ...opts.env,
   };
-  const apiPort = await freePort();
-  const apiEnv = { ...base, API_PORT: String(apiPort) };
-  const chatPorts = await Promise.all(Array.from({ length: opts.chatReplicas ?? 3 }, () => freePort()));
   const [api, ...chats] = await Promise.all([
-    launch("api", "services/api/src/main.ts", apiPort, apiEnv),
-    ...chatPorts.map((port, i) =>
-      launch(`chat-${i + 1}`, "services/backend-chat/src/main.ts", port, { ...base, CHAT_PORT: String(port), CHAT_REPLICA_NAME: `chat-${i + 1}` }),
+    launchOnFreePort("api", "services/api/src/main.ts", (port) => ({ ...base, API_PORT: String(port) })),
+    ...Array.from({ length: opts.chatReplicas ?? 3 }, (_, i) =>
+      launchOnFreePort(`chat-${i + 1}`, "services/backend-chat/src/main.ts", (port) => ({ ...base, CHAT_PORT: String(port), CHAT_REPLICA_NAME: `chat-${i + 1}` })),
     ),
   ]);
   let worker: ServiceProcess | undefined;
   if (opts.worker) {
-    const port = await freePort();
-    worker = await launch("worker", "services/notification-worker/src/main.ts", port, { ...base, WORKER_PORT: String(port) });
+    worker = await launchOnFreePort("worker", "services/notification-worker/src/main.ts", (port) => ({ ...base, WORKER_PORT: String(port) }));
   }
   const all = () => [api!, ...chats, ...(worker ? [worker] : [])];
   return {
