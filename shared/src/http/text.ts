@@ -7,3 +7,10 @@ const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff
 export function isStorableText(s: string): boolean {
   return !UNSTORABLE.test(s);
 }
+
+/** Bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069): they make a name read as another. */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
+
+export function hasBidiControls(s: string): boolean {
+  return BIDI_CONTROLS.test(s);
+}

@@ -1,7 +1,7 @@
 /** Public profiles (with their reactions), editing one's own, and reacting to others'. */
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
-import { isStorableText, readJsonObject } from "@xplicit/shared/http";
+import { hasBidiControls, isStorableText, readJsonObject } from "@xplicit/shared/http";
 import { findProfileForViewer, updateProfile } from "@xplicit/shared/modules/profiles";
 import { relationOf } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
@@ -46,6 +46,9 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
   app.patch("/me/profile", auth, async (c) => {
     const body = await readJsonObject(c);
     const displayName = optionalText(body, "displayName", 50, true);
+    if (displayName !== undefined && hasBidiControls(displayName)) {
+      throw badRequest("invalid_displayName", "displayName must not contain text-direction control characters");
+    }
     const bio = optionalText(body, "bio", 500);
     if (displayName === undefined && bio === undefined) throw badRequest("empty_patch", "send displayName and/or bio");
     await updateProfile(deps.sql, c.get("member").userId, { displayName, bio });
