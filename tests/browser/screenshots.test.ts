@@ -44,7 +44,7 @@ describe.skipIf(!!why)("pages in a real browser", () => {
     const page = await desktop.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    // (A signed-out landing page asks /api/me and gets 401: Chromium logs that; it is not an error.)
+    // (An intended 4xx answer, such as a refused form, makes Chromium log "Failed to load resource": not a page error.)
     page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
 
     await page.goto(web.edge.url + "/");

@@ -13,7 +13,7 @@ const next = () => {
 };
 
 // Already signed in: straight on.
-get('/api/me').then(() => location.replace(next()), () => {});
+get('/api/session').then((s) => s?.signedIn && location.replace(next()), () => {});
 
 function ageOn(birth, today = new Date()) {
   const [y, m, d] = birth.split('-').map(Number);

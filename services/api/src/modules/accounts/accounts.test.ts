@@ -26,6 +26,16 @@ describe("registration", () => {
     expect(me.json.user.handle).toBe("mixed_case_member");
   });
 
+  test("GET /api/session says whether the browser is signed in, as 200 either way", async () => {
+    const anonymous = await api.client().get("/api/session");
+    expect(anonymous.status).toBe(200);
+    expect(anonymous.json).toEqual({ signedIn: false });
+    const { client } = await registeredClient(api);
+    expect((await client.get("/api/session")).json).toEqual({ signedIn: true });
+    await client.post("/api/auth/logout");
+    expect((await client.get("/api/session")).json).toEqual({ signedIn: false });
+  });
+
   test("18 today is allowed, 18 tomorrow is underage (422)", async () => {
     const ok = await api.client().post("/api/auth/register", newMember({ birthDate: yearsAgo(18) }));
     expect(ok.status).toBe(201);

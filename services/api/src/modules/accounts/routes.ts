@@ -83,6 +83,14 @@ export function accountsRoutes(deps: ApiDeps) {
     return c.json({ ok: true, revoked: count });
   });
 
+  // Whether this browser is signed in, as 200 either way: the landing page asks on every visit,
+  // and a 401 there would be an error line in every signed-out visitor's console.
+  app.get("/session", async (c) => {
+    const session = await deps.sessions.verify(sessionToken(c, deps));
+    c.header("Cache-Control", "no-store");
+    return c.json({ signedIn: session !== null });
+  });
+
   app.get("/me", requireMember(deps), async (c) => {
     const account = await findAccount(deps.sql, c.get("member").userId);
     if (!account) throw unauthorized();
