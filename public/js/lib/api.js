@@ -1,10 +1,17 @@
 // fetch for the api: same-origin cookies, JSON in and out, errors as ApiError.
 export class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message || code || `HTTP ${status}`);
+  constructor(status, code, message, retryAfter = null) {
+    super(memberMessage(status, code, message, retryAfter));
     this.status = status;
     this.code = code;
   }
+}
+
+/** What a member reads: the server's own words for a refused request, plain words for the rest. */
+function memberMessage(status, code, message, retryAfter) {
+  if (status === 429) return `Too many requests just now. Try again in ${retryAfter && retryAfter < 600 ? `${retryAfter} seconds` : 'a few minutes'}.`;
+  if (status >= 500 || code === 'internal' || code === 'unavailable') return 'Xplicit is having trouble right now. Try again in a moment.';
+  return message || code || 'The request was refused.';
 }
 
 export async function api(method, path, body) {
@@ -22,7 +29,7 @@ export async function api(method, path, body) {
   const text = await res.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch {}
-  if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message);
+  if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message, Number(res.headers.get('retry-after')) || null);
   return json;
 }
 

@@ -1,9 +1,9 @@
 // One conversation: history over HTTP, live messages from the real-time client, optimistic sends
 // that are matched to their server copy, read receipts (sent, and "Seen" under the last own message
 // a partner has read), typing and the partners' online state.
-import { get, itemsOf } from '../lib/api.js?v=7c19fecb87';
+import { get, itemsOf } from '../lib/api.js?v=418e4b7a3e';
 import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
-import { boot } from '../lib/shell.js?v=0d89e89c4e';
+import { boot } from '../lib/shell.js?v=721e1dc20a';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
@@ -152,7 +152,7 @@ async function reload() {
   try {
     await loadPage(null);
   } catch (err) {
-    if (err.status === 403 || err.status === 404) {
+    if (err.status === 400 || err.status === 403 || err.status === 404) {
       say(status, 'This conversation does not exist or you are not in it.', true);
       form.hidden = true;
     } else say(status, err.message, true);

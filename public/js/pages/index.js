@@ -1,5 +1,5 @@
 // Landing: sign in or create an account (18+ only).
-import { get, post } from '../lib/api.js?v=7c19fecb87';
+import { get, post } from '../lib/api.js?v=418e4b7a3e';
 import { say } from '../lib/dom.js?v=1969425b58';
 import { initTheme } from '../lib/theme.js?v=57a056b519';
 import { initPrefetch } from '../lib/prefetch.js?v=8545df2da1';
@@ -44,7 +44,7 @@ handle(document.getElementById('login'), 'login-status', async (f) => {
     await post('/api/auth/login', { email: f.get('email'), password: f.get('password') });
   } catch (err) {
     if (err.status === 401) throw new Error('That email and password do not match.');
-    if (err.status === 429) throw new Error('Too many attempts. Wait a few minutes and try again.');
+    if (err.status === 429) throw new Error(`Too many attempts. ${err.message.replace(/^Too many requests just now\. /, '')}`);
     throw err;
   }
 });

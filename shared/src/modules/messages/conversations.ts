@@ -20,7 +20,7 @@ export async function createConversation(
   title = "",
 ): Promise<CreatedConversation> {
   const others = [...new Set(otherIds)].filter((id) => id !== creatorId);
-  if (others.length === 0) throw badRequest("invalid", "name at least one other member");
+  if (others.length === 0) throw badRequest("invalid", "choose at least one other member (handles)");
   if (others.length + 1 > MAX_GROUP_MEMBERS) throw badRequest("invalid", `a conversation has at most ${MAX_GROUP_MEMBERS} members`);
   if (title.length > 100) throw badRequest("invalid", "title is at most 100 characters");
   if (!isStorableText(title)) throw badRequest("invalid", "title must not contain NUL or broken Unicode");
