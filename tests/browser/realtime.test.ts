@@ -240,6 +240,19 @@ describe.skipIf(!!why || !hasWorker())("notification badge", () => {
     expect(await tabs[0]!.$$("#notifications li.unread")).toHaveLength(0);
     await ctx.close();
   }, 60_000);
+
+  test("opening the conversation a message notification is about reads that notification too", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    await sendOverHttp(a, conv, "while you were away"); // b has no open client: a notification
+    const unread = async () => (await b.call("GET", "/api/notifications/unread-count")).json.unread as number;
+    await until("b's message notification", async () => (await unread()) === 1, 20_000);
+    const ctx = await signedIn(web, b);
+    const [page] = await openTabs(ctx, `${web.edge.url}/conversation?id=${conv}`, 1);
+    await until("the message shown", async () => (await threadOf(page!)).includes("while you were away"));
+    await until("the notification read", async () => (await unread()) === 0, 10_000);
+    await ctx.close();
+  }, 60_000);
 });
 
 describe.skipIf(!!why)("presence and seen receipts", () => {

@@ -1,7 +1,7 @@
 // One conversation: history over HTTP, live messages from the real-time client, optimistic sends
 // that are matched to their server copy, read receipts (sent, and "Seen" under the last own message
 // a partner has read), typing and the partners' online state.
-import { get, itemsOf } from '../lib/api.js?v=418e4b7a3e';
+import { get, itemsOf, post } from '../lib/api.js?v=418e4b7a3e';
 import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
 import { boot } from '../lib/shell.js?v=721e1dc20a';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
@@ -217,6 +217,17 @@ rt.on('typing', (t) => {
 rt.on('resync', () => Promise.all([reload(), loadMeta()]));
 document.addEventListener('visibilitychange', markRead);
 
+/** Reading the conversation reads its "sent you a message" notifications too (the badge follows). */
+async function readMessageNotifications() {
+  if (document.visibilityState !== 'visible') return;
+  try {
+    const items = itemsOf(await get('/api/notifications?type=message&limit=50'), 'items');
+    const ids = items.filter((n) => !n.read && String(n.subjectId) === id).map((n) => n.id);
+    if (ids.length) await post('/api/notifications/read', { ids });
+  } catch {}
+}
+document.addEventListener('visibilitychange', readMessageNotifications);
+
 let lastTyping = 0;
 input.addEventListener('input', () => {
   if (Date.now() - lastTyping < 2000) return;
@@ -246,3 +257,4 @@ form.addEventListener('submit', (e) => {
 });
 
 await Promise.all([reload(), loadMeta()]);
+void readMessageNotifications();
