@@ -220,6 +220,39 @@ describe.skipIf(!!why)("sending faster than the chat tier takes frames", () => {
   }, 120_000);
 });
 
+describe.skipIf(!!why)("a replica that stops answering", () => {
+  test("frozen (SIGSTOP) with the socket still open: the client gives it up, resumes elsewhere and misses nothing", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    await until("no other socket open", async () => (await chatCounts(web)).sockets === 0);
+    const ctx = await signedIn(web, b);
+    const [page] = await openTabs(ctx, `${web.edge.url}/conversation?id=${conv}`, 1);
+    await until("ws mode", async () => (await modeOf(page!)) === "ws");
+    await sendOverHttp(a, conv, "before");
+    await until("before", async () => (await threadOf(page!)).includes("before"));
+    const sockets = await Promise.all(web.stack.chats.map(async (c) => ((await (await fetch(`${c.url}/status`)).json()) as { sockets: number }).sockets));
+    const frozen = web.stack.chats[sockets.findIndex((n) => n > 0)]!;
+    process.kill(frozen.proc.pid, "SIGSTOP");
+    try {
+      await sendOverHttp(a, conv, "during the freeze");
+      // b writes too: its send goes unanswered, which makes the client check the socket at once
+      // (the heartbeat alone, every 25 s, would find it out only after a minute)
+      await page!.fill("#body", "from b, frozen");
+      await page!.press("#body", "Enter");
+      await until("both messages, within well under the heartbeat's minute", async () => {
+        const shown = await threadOf(page!);
+        return shown.includes("during the freeze") && (await page!.$$("#thread li.pending")).length === 0;
+      }, 40_000);
+      expect((await threadOf(page!)).toSorted()).toEqual(["before", "during the freeze", "from b, frozen"].toSorted());
+      const history = await a.call("GET", `/api/conversations/${conv}/messages?limit=10`);
+      expect(history.json.messages.filter((m: { body: string }) => m.body === "from b, frozen")).toHaveLength(1);
+    } finally {
+      process.kill(frozen.proc.pid, "SIGCONT");
+    }
+    await ctx.close();
+  }, 90_000);
+});
+
 describe.skipIf(!!why || !hasWorker())("notification badge", () => {
   test("a notification raises the badge in every tab; reading it in one clears it in all", async () => {
     const [a, b] = [await register(web), await register(web)];

@@ -18,6 +18,9 @@ const FATAL_SEND_ERRORS = new Set(['not_member', 'blocked', 'invalid', 'id_confl
 const SEND_RETRY_MS = 2000;
 // A send with no answer after this long is sent again (idempotent: the server answers a repeat).
 const SEND_STALL_MS = 10000;
+// A ping unanswered (no frame at all) this long means the replica or the path is stuck — a frozen
+// process keeps its socket open — so the socket is dropped and the client resumes elsewhere.
+const PONG_WAIT_MS = 10000;
 
 const jitter = (ms) => Math.round(ms / 2 + Math.random() * (ms / 2));
 
@@ -35,6 +38,7 @@ export class Engine {
     this.clientId = null;
     this.outbox = []; // send frames waiting for `sent`, in the order they were written
     this.sendWait = new Map(); // id of a conversation's first unanswered send → time before which it is not (re)sent
+    this.refused = new Set(); // sends waiting out a refusal (not an unanswered send)
     this.pumpTimer = null;
     this.pumpDue = Infinity;
     this.seen = new Map(); // messageId / notification id → time received
@@ -152,6 +156,13 @@ export class Engine {
     }
     this.ws = ws;
     let welcomed = false;
+    // A replica that accepts the connection and never answers (frozen, overloaded) must not hold
+    // the client: no welcome in time, and the next attempt goes (maybe to another replica).
+    this.later(() => {
+      if (this.ws !== ws || welcomed) return;
+      this.wsClosed(ws, 1006, false);
+      try { ws.close(); } catch {}
+    }, PONG_WAIT_MS);
     ws.onopen = () => {
       const hello = { type: 'hello', clientId: this.clientId };
       if (this.cursor !== null) hello.resume = this.epoch ? { cursor: this.cursor, epoch: this.epoch } : { cursor: this.cursor };
@@ -247,8 +258,20 @@ export class Engine {
         try { ws.close(); } catch {}
         return;
       }
-      this.sendFrame({ type: 'ping', ts: Date.now() });
+      this.ping();
     }, every);
+  }
+
+  /** A ping that must be answered (by any frame) within PONG_WAIT_MS, or the socket is given up. */
+  ping() {
+    const ws = this.ws;
+    const sentAt = Date.now();
+    if (!this.sendFrame({ type: 'ping', ts: sentAt })) return;
+    this.later(() => {
+      if (this.ws !== ws || !this.wsLive || this.lastFrameAt >= sentAt) return;
+      this.wsClosed(ws, 1006, true);
+      try { ws.close(); } catch {}
+    }, PONG_WAIT_MS);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -367,6 +390,7 @@ export class Engine {
   /** A new connection: every unanswered send goes again, each conversation's first one now. */
   flushOutbox() {
     this.sendWait.clear();
+    this.refused.clear();
     this.pump();
   }
 
@@ -388,6 +412,8 @@ export class Engine {
         next = Math.min(next, notBefore);
         continue;
       }
+      // sent before and never answered (not refused): is the socket still alive?
+      if (notBefore > 0 && !this.refused.delete(frame.id) && this.wsLive) this.ping();
       if (!this.deliver(frame)) continue; // no connection: kept, and sent on reconnect
       this.sendWait.set(frame.id, now + SEND_STALL_MS);
       next = Math.min(next, now + SEND_STALL_MS);
@@ -414,6 +440,7 @@ export class Engine {
     if (!this.outbox.some((f) => f.id === id)) return;
     const at = Date.now() + jitter(SEND_RETRY_MS);
     this.sendWait.set(id, at);
+    this.refused.add(id);
     this.schedulePump(at);
   }
 
@@ -435,6 +462,7 @@ export class Engine {
   forgetSend(id) {
     const i = this.outbox.findIndex((x) => x.id === id);
     this.sendWait.delete(id);
+    this.refused.delete(id);
     if (i < 0) return false;
     this.outbox.splice(i, 1);
     this.saveOutbox();
