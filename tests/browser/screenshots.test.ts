@@ -93,6 +93,23 @@ describe.skipIf(!!why)("pages in a real browser", () => {
       await page.screenshot({ path: `${OUT}/${name}-desktop.png`, fullPage: true });
     }
 
+    // Reacting to a profile: pressed with its count, kept across a reload, taken back with a second click.
+    await page.goto(web.edge.url + `/u/${other.handle}`);
+    const heart = '#reactions button[data-reaction="heart"]';
+    await page.waitForSelector(`${heart}:not([hidden])`);
+    const heartState = () => page.$eval(heart, (b) => [b.getAttribute("aria-pressed"), b.getAttribute("aria-label")]);
+    expect(await heartState()).toEqual(["false", "Love: 0"]);
+    await page.click(heart);
+    await page.waitForSelector(`${heart}[aria-pressed="true"]`);
+    expect(await heartState()).toEqual(["true", "Love: 1"]);
+    await page.reload();
+    await page.waitForSelector(`${heart}[aria-pressed="true"]`);
+    expect(await heartState()).toEqual(["true", "Love: 1"]);
+    await page.screenshot({ path: `${OUT}/profile-reacted-desktop.png`, fullPage: true });
+    await page.click(heart);
+    await page.waitForSelector(`${heart}[aria-pressed="false"]`);
+    expect(await heartState()).toEqual(["false", "Love: 0"]);
+
     // The same member on a phone, dark theme.
     const phone = await web.browser.newContext({
       ignoreHTTPSErrors: true, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, colorScheme: "dark", deviceScaleFactor: 1,

@@ -1,5 +1,5 @@
 // A member's profile: follow, block, message, followers and following.
-import { get, post, del, itemsOf } from '../lib/api.js?v=418e4b7a3e';
+import { get, post, put, del, itemsOf } from '../lib/api.js?v=418e4b7a3e';
 import { $, fill, say } from '../lib/dom.js?v=1969425b58';
 import { boot } from '../lib/shell.js?v=37e922b1e2';
 import { nameOf } from '../lib/names.js?v=0d04548b45';
@@ -28,6 +28,7 @@ async function loadProfile() {
     const own = p.handle === me.handle;
     $('#own').hidden = !own;
     $('#actions').hidden = own;
+    showReactions(p.reactions, own);
     if (typeof p.following === 'boolean') setPressed($('#follow'), p.following, 'Unfollow', 'Follow');
     if (typeof p.blocked === 'boolean') setPressed($('#block'), p.blocked, 'Unblock', 'Block');
     return true;
@@ -37,6 +38,37 @@ async function loadProfile() {
     return false;
   }
 }
+
+const REACTIONS = { like: ['👍', 'Like'], heart: ['❤️', 'Love'], fire: ['🔥', 'Hot'], wink: ['😉', 'Wink'] };
+
+/** The reaction buttons: counts for everyone, pressed for the viewer's own; one's own profile only shows them. */
+function showReactions(summary, own) {
+  if (!summary?.counts) return;
+  const group = $('#reactions');
+  group.hidden = false;
+  for (const btn of group.querySelectorAll('button[data-reaction]')) {
+    const r = btn.dataset.reaction;
+    const [icon, label] = REACTIONS[r] ?? ['', r];
+    const n = summary.counts[r] ?? 0;
+    btn.textContent = `${icon} ${n}`;
+    btn.setAttribute('aria-label', `${label}: ${n}`);
+    btn.setAttribute('aria-pressed', String(summary.mine === r));
+    btn.disabled = own;
+  }
+}
+
+$('#reactions').addEventListener('click', async (e) => {
+  const btn = e.target.closest('button[data-reaction]');
+  if (!btn || btn.disabled) return;
+  const reaction = btn.dataset.reaction;
+  const mine = btn.getAttribute('aria-pressed') === 'true';
+  try {
+    const r = mine ? await del(path + '/reaction') : await put(path + '/reaction', { reaction });
+    showReactions({ counts: r.counts, mine: mine ? null : reaction }, false);
+  } catch (err) {
+    say(status, err.message, true);
+  }
+});
 
 function setPressed(btn, on, yes, no) {
   btn.setAttribute('aria-pressed', String(on));
