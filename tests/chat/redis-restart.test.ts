@@ -173,3 +173,26 @@ test("pub/sub stalled while Redis still answers: /readyz turns 503 on the probe,
   a1.close();
   b1.close();
 }, 60_000);
+
+test("Redis out of memory (answers PING, refuses writes): /readyz is 503 naming redis, and 200 again once it takes writes", async () => {
+  const r1 = stack.chats[0]!;
+  const cli = async (...args: string[]) => {
+    const p = Bun.spawn(["redis-cli", "-p", String(redisPort), ...args], { stdout: "pipe" });
+    return (await new Response(p.stdout).text()).trim();
+  };
+  const readyz = async () => {
+    const res = await fetch(`${r1.url}/readyz`);
+    return { status: res.status, redis: ((await res.json()) as { checks: Record<string, string> }).checks.redis };
+  };
+  expect((await readyz()).status).toBe(200);
+  expect(await cli("config", "set", "maxmemory", "1")).toBe("OK");
+  try {
+    expect(await cli("ping")).toBe("PONG");
+    const full = await readyz();
+    expect(full.status).toBe(503);
+    expect(full.redis).toContain("OOM");
+  } finally {
+    await cli("config", "set", "maxmemory", "0");
+  }
+  expect((await readyz()).status).toBe(200);
+});

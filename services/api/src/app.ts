@@ -7,6 +7,7 @@ import { bodyLimit } from "hono/body-limit";
 import { bodyTooLarge, handleError, handleNotFound } from "@xplicit/shared/errors";
 import { requestMetrics, requireSameOrigin, securityHeaders } from "@xplicit/shared/http";
 import { opsRoutes } from "@xplicit/shared/ops";
+import { checkRedisWritable } from "@xplicit/shared/redis";
 import type { ApiDeps, ApiEnv } from "./deps.ts";
 import { accountsRoutes } from "./modules/accounts/routes.ts";
 import { profilesRoutes, type ProfileHooks } from "./modules/profiles/routes.ts";
@@ -44,7 +45,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
         postgres: async () => void (await deps.sql`select 1`),
         // the message writer has a connection of its own: ready means messages can be stored
         postgres_writer: async () => void (await (deps.messaging.writeSql ?? deps.sql)`select 1`),
-        redis: async () => void (await deps.redis.ping()),
+        redis: () => checkRedisWritable(deps.redis, deps.keys, "api"),
       },
       notReadyReason: opts.notReadyReason,
     }),

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { handleError, handleNotFound } from "@xplicit/shared/errors";
 import { requestMetrics } from "@xplicit/shared/http";
 import { opsRoutes } from "@xplicit/shared/ops";
+import { checkRedisWritable } from "@xplicit/shared/redis";
 import type { ChatEnv } from "./deps.ts";
 import { checkUpgrade, rates, upgradeToConnection, type Hub } from "./modules/connections/index.ts";
 import type { createPubSubProbe } from "./modules/health/pubsub-probe.ts";
@@ -21,7 +22,7 @@ export function createChatApp(hub: Hub, probe: ReturnType<typeof createPubSubPro
         postgres: async () => void (await sql`select 1`),
         // the message writer has a connection of its own: ready means messages can be stored
         postgres_writer: async () => void (await (hub.deps.messaging.writeSql ?? sql)`select 1`),
-        redis: async () => void (await redis.ping()),
+        redis: () => checkRedisWritable(redis, hub.deps.keys, config.chat.replicaName),
         pubsub: probe.check,
       },
       notReadyReason: () => (isDraining() ? "draining" : null),

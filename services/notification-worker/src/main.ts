@@ -10,6 +10,7 @@ import { onShutdown } from "@xplicit/shared/lifecycle";
 import { configureLogging, createLogger } from "@xplicit/shared/log";
 import { setDefaultLabels } from "@xplicit/shared/metrics";
 import { opsRoutes } from "@xplicit/shared/ops";
+import { checkRedisWritable } from "@xplicit/shared/redis";
 import { createWorkerDeps } from "./deps.ts";
 import { startWorkers } from "./workers.ts";
 
@@ -32,7 +33,7 @@ app.route(
     version: config.version,
     checks: {
       postgres: async () => void (await deps.sql`select 1`),
-      redis: async () => void (await deps.redis.ping()),
+      redis: () => checkRedisWritable(deps.redis, deps.keys, "worker"),
     },
     status: () => running.status(),
     notReadyReason: () => (draining ? "draining" : null),

@@ -93,6 +93,8 @@ export function redisKeys(prefix: string) {
     /** A fixed-window write counter (shared/src/http/write-limit.ts). */
     rate: (bucket: string, who: string) => `${prefix}rate:${bucket}:${who}`,
     bullPrefix: () => `${prefix}bull`,
+    /** Written by a service's readiness check (checkRedisWritable). */
+    readinessProbe: (service: string) => `${prefix}readyz:${service}`,
   };
 }
 
@@ -105,3 +107,10 @@ export async function mgetInChunks(redis: Redis, keys: readonly string[]): Promi
   return out;
 }
 
+/**
+ * Readiness: Redis takes a write, not only a PING. A Redis out of memory (noeviction) still
+ * answers PING while refusing every append and session write.
+ */
+export async function checkRedisWritable(redis: Redis, keys: RedisKeys, service: string): Promise<void> {
+  await redis.set(keys.readinessProbe(service), "1", "PX", 10_000);
+}
