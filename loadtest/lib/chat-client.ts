@@ -369,7 +369,7 @@ export function runSession(o: SessionOptions): void {
           dev.outbox.delete(f.ref);
           m.unackedSends.add(1, { ...tags, why: code });
         } else if (entry) {
-          // busy / internal / a member's rate_limited (with a ref): retry soon. The socket's own
+          // busy / internal / unavailable / a member's rate_limited (with a ref): retry soon. The socket's own
           // rate_limited has no ref: the resend timeout covers it.
           entry.lastSentAt = Date.now() - resendAfterMs + 500;
         }

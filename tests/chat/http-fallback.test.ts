@@ -38,6 +38,12 @@ test("a member on HTTP long-poll gets the same events with the same seqs as thei
   const stale = await b.http.get(`/api/events?after=0&epoch=not-the-epoch`);
   expect(stale.json.resync.reason).toBe("epoch_changed");
 
+  // an ack counted in an epoch the stream no longer has is not stored: the resume replays from the one before
+  expect((await a.http.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "after the ack" })).status).toBe(200);
+  expect((await b.http.post("/api/events/ack", { clientId, seq: got.json.cursor + 1, epoch: "not-the-epoch" })).status).toBe(200);
+  const replayed = await b.http.get(`/api/events?clientId=${clientId}`);
+  expect(replayed.json.events.map((e: any) => e.data.body)).toEqual(["after the ack"]);
+
   expect((await b.http.get(`/api/events?wait=99`)).status).toBe(400);
   expect((await b.http.post("/api/events/ack", { clientId, seq: -1 })).status).toBe(400);
   ws.close();

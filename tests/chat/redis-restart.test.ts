@@ -13,20 +13,42 @@ function startRedis(): Subprocess {
   return Bun.spawn(["redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
 }
 
+/** A command to this test's Redis; its answer as redis-cli prints it. */
+async function cli(...args: string[]): Promise<string> {
+  const p = Bun.spawn(["redis-cli", "-p", String(redisPort), ...args], { stdout: "pipe" });
+  return (await new Response(p.stdout).text()).trim();
+}
+
 async function redisUp(): Promise<void> {
   for (let i = 0; i < 50; i++) {
-    const p = Bun.spawn(["redis-cli", "-p", String(redisPort), "ping"], { stdout: "pipe" });
-    if ((await new Response(p.stdout).text()).includes("PONG")) return;
+    if ((await cli("ping")) === "PONG") return;
     await Bun.sleep(100);
   }
   throw new Error("redis did not start");
 }
 
+async function restartRedisLosingData(): Promise<void> {
+  redis!.kill("SIGKILL");
+  await redis!.exited;
+  redis = startRedis();
+  await redisUp();
+}
+
+/** A send right after a restart may meet a connection still coming back: tried until it is answered. */
+async function sendOnceUp(client: Awaited<ReturnType<typeof connected>>, conv: string, body: string): Promise<void> {
+  const id = crypto.randomUUID();
+  for (let i = 0; i < 50; i++) {
+    client.frames = client.frames.filter((f) => f.type !== "error");
+    if ((await client.sendMessage(conv, body, id)).type === "sent") return;
+    await Bun.sleep(200);
+  }
+  throw new Error(`"${body}" was never sent`);
+}
+
 /** Polls briefly: the key may be written just after the triggering step. */
 async function keyExists(key: string): Promise<boolean> {
   for (let i = 0; i < 50; i++) {
-    const p = Bun.spawn(["redis-cli", "-p", String(redisPort), "exists", key], { stdout: "pipe" });
-    if ((await new Response(p.stdout).text()).trim() === "1") return true;
+    if ((await cli("exists", key)) === "1") return true;
     await Bun.sleep(100);
   }
   return false;
@@ -55,21 +77,11 @@ test("Redis restarted with its data lost: open clients are told to resync, then 
   await a1.sendMessage(conv, "before the restart");
   await b1.waitFor(() => b1.messages().length === 1, 5000, "first message");
 
-  redis!.kill("SIGKILL");
-  await redis!.exited;
-  redis = startRedis();
-  await redisUp();
+  await restartRedisLosingData();
 
   await b1.waitFor(() => b1.frames.some((f) => f.type === "resync" && f.reason === "epoch_changed"), 15_000, "resync after restart");
   // The session cache was lost too: the sender's next send goes through Postgres and refills it.
-  let sent: any;
-  for (let i = 0; i < 50; i++) {
-    a1.frames = a1.frames.filter((f) => f.type !== "sent" && f.type !== "error");
-    sent = await a1.sendMessage(conv, "after the restart");
-    if (sent.type === "sent") break;
-    await Bun.sleep(200);
-  }
-  expect(sent.type).toBe("sent");
+  await sendOnceUp(a1, conv, "after the restart");
   await b1.waitFor(() => b1.messages().some((m) => m.data.body === "after the restart"), 10_000, "message after restart");
   // Presence is written again on reconnect, not only at the next 30 s heartbeat.
   expect(await keyExists(redisKeys(process.env.REDIS_PREFIX!).online(b.id))).toBe(true);
@@ -85,24 +97,6 @@ test("Redis restarted with its data lost: open clients are told to resync, then 
   a1.close();
   b1.close();
 }, 60_000);
-
-async function restartRedisLosingData(): Promise<void> {
-  redis!.kill("SIGKILL");
-  await redis!.exited;
-  redis = startRedis();
-  await redisUp();
-}
-
-/** A send right after a restart may meet a connection still coming back: tried until it is answered. */
-async function sendOnceUp(client: Awaited<ReturnType<typeof connected>>, conv: string, body: string): Promise<void> {
-  const id = crypto.randomUUID();
-  for (let i = 0; i < 50; i++) {
-    client.frames = client.frames.filter((f) => f.type !== "error");
-    if ((await client.sendMessage(conv, body, id)).type === "sent") return;
-    await Bun.sleep(200);
-  }
-  throw new Error(`"${body}" was never sent`);
-}
 
 // (that an ack of the old stream is never stored — the case where the replica flushes one after the
 // restart, which this timing rarely reaches — is hub.test's "every socket's acks" test)
@@ -176,10 +170,6 @@ test("pub/sub stalled while Redis still answers: /readyz turns 503 on the probe,
 
 test("Redis out of memory (answers PING, refuses writes): /readyz is 503 naming redis, and 200 again once it takes writes", async () => {
   const r1 = stack.chats[0]!;
-  const cli = async (...args: string[]) => {
-    const p = Bun.spawn(["redis-cli", "-p", String(redisPort), ...args], { stdout: "pipe" });
-    return (await new Response(p.stdout).text()).trim();
-  };
   const readyz = async () => {
     const res = await fetch(`${r1.url}/readyz`);
     return { status: res.status, redis: ((await res.json()) as { checks: Record<string, string> }).checks.redis };

@@ -3,7 +3,7 @@
 import { get, post } from './api.js?v=418e4b7a3e';
 import { initTheme } from './theme.js?v=57a056b519';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
-import { realtime } from '../realtime/client.js?v=a55e28e3ed';
+import { realtime } from '../realtime/client.js?v=121fcbc0c9';
 
 const MODES = {
   connecting: 'Connecting…',

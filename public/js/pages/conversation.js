@@ -3,7 +3,7 @@
 // a partner has read), typing and the partners' online state.
 import { get, itemsOf, post } from '../lib/api.js?v=418e4b7a3e';
 import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
-import { boot } from '../lib/shell.js?v=37e922b1e2';
+import { boot } from '../lib/shell.js?v=51c790ff1f';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

@@ -1,7 +1,7 @@
 // A member's profile: follow, block, message, followers and following.
 import { get, post, put, del, itemsOf } from '../lib/api.js?v=418e4b7a3e';
 import { $, fill, say } from '../lib/dom.js?v=1969425b58';
-import { boot } from '../lib/shell.js?v=37e922b1e2';
+import { boot } from '../lib/shell.js?v=51c790ff1f';
 import { nameOf } from '../lib/names.js?v=0d04548b45';
 
 const status = $('#status');

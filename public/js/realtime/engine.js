@@ -14,7 +14,7 @@ const POLL_WAIT = 25;
 const SEEN_TTL = 10 * 60 * 1000;
 const SEEN_MAX = 5000;
 const FATAL_SEND_ERRORS = new Set(['not_member', 'blocked', 'invalid', 'id_conflict']);
-// A send refused for now (rate_limited, busy, internal) is tried again after about this long.
+// A send refused for now (rate_limited, busy, internal, unavailable) is tried again after about this long.
 const SEND_RETRY_MS = 2000;
 // A send with no answer after this long is sent again (idempotent: the server answers a repeat).
 const SEND_STALL_MS = 10000;
@@ -122,11 +122,7 @@ export class Engine {
     }
     if (this.offline) return;
     this.offline = true;
-    if (this.ws) {
-      const ws = this.ws;
-      this.wsClosed(ws, 1006, true);
-      try { ws.close(); } catch {}
-    }
+    if (this.ws) this.dropSocket(this.ws, true);
     this.setMode('offline');
   }
 
@@ -159,9 +155,7 @@ export class Engine {
     // A replica that accepts the connection and never answers (frozen, overloaded) must not hold
     // the client: no welcome in time, and the next attempt goes (maybe to another replica).
     this.later(() => {
-      if (this.ws !== ws || welcomed) return;
-      this.wsClosed(ws, 1006, false);
-      try { ws.close(); } catch {}
+      if (this.ws === ws && !welcomed) this.dropSocket(ws, false);
     }, PONG_WAIT_MS);
     ws.onopen = () => {
       const hello = { type: 'hello', clientId: this.clientId };
@@ -249,16 +243,9 @@ export class Engine {
   startHeartbeat() {
     clearInterval(this.pingTimer);
     const every = Math.max(5, this.heartbeat) * 1000;
+    // (a dead path is found by the ping's own deadline, even if the socket has not noticed)
     this.pingTimer = setInterval(() => {
-      if (!this.ws || !this.wsLive) return;
-      if (Date.now() - this.lastFrameAt > every * 2.5) {
-        // Nothing heard for too long: the path is dead even if the socket has not noticed.
-        const ws = this.ws;
-        this.wsClosed(ws, 1006, true);
-        try { ws.close(); } catch {}
-        return;
-      }
-      this.ping();
+      if (this.ws && this.wsLive) this.ping();
     }, every);
   }
 
@@ -268,10 +255,14 @@ export class Engine {
     const sentAt = Date.now();
     if (!this.sendFrame({ type: 'ping', ts: sentAt })) return;
     this.later(() => {
-      if (this.ws !== ws || !this.wsLive || this.lastFrameAt >= sentAt) return;
-      this.wsClosed(ws, 1006, true);
-      try { ws.close(); } catch {}
+      if (this.ws === ws && this.wsLive && this.lastFrameAt < sentAt) this.dropSocket(ws, true);
     }, PONG_WAIT_MS);
+  }
+
+  /** Gives a socket up as if it had closed (1006), and closes it. */
+  dropSocket(ws, welcomed) {
+    this.wsClosed(ws, 1006, welcomed);
+    try { ws.close(); } catch {}
   }
 
   // ---------------------------------------------------------------------------------------
@@ -482,7 +473,7 @@ export class Engine {
       this.emit({ t: 'send_failed', id: f.ref, code: f.code, message: f.message });
       this.pump();
     } else if (pending) {
-      this.retrySend(f.ref); // internal, busy, rate_limited: sends are idempotent
+      this.retrySend(f.ref); // internal, unavailable, busy, rate_limited: sends are idempotent
     } else {
       // The frame budget refuses frames without saying which (`ref` null): any send still
       // unanswered may have been one of them, so each goes again after the pause.

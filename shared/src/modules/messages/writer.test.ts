@@ -43,7 +43,7 @@ test("a batch Postgres does not write within the deadline fails its sends with a
   const failure = await writer.write(row).then(() => null, (err: unknown) => err);
   expect(failure).toBeInstanceOf(AppError);
   expect((failure as AppError).status).toBe(503);
-  expect((failure as AppError).code).toBe("internal");
+  expect((failure as AppError).code).toBe("unavailable");
 
   release();
   await holder;

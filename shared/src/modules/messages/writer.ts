@@ -39,7 +39,7 @@ const MAX_BATCH = 500;
 export const WRITE_DEADLINE_MS = 5_000;
 
 function unavailable(): AppError {
-  return new AppError(503, "internal", "messages cannot be stored right now; resend later with the same id", { "Retry-After": "2" });
+  return new AppError(503, "unavailable", "messages cannot be stored right now; resend later with the same id", { "Retry-After": "2" });
 }
 
 export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {

@@ -132,10 +132,9 @@ export interface VisibilityChange {
  * every chat replica forgets who may see whom for both, so neither learns the other's state again.
  */
 export async function hideFromEachOther(redis: Redis, keys: RedisKeys, a: string, b: string): Promise<void> {
-  const change: VisibilityChange = { members: [a, b] };
   await redis
     .pipeline()
-    .publish(visibilityChannel(keys), JSON.stringify(change))
+    .publish(visibilityChannel(keys), visibilityChange(a, b))
     .publish(keys.memberChannel(a), presenceFrame(b, false))
     .publish(keys.memberChannel(b), presenceFrame(a, false))
     .exec();
@@ -143,6 +142,9 @@ export async function hideFromEachOther(redis: Redis, keys: RedisKeys, a: string
 
 /** An unblock: replicas forget who may see whom for both, so their state shows again. */
 export async function showToEachOther(redis: Redis, keys: RedisKeys, a: string, b: string): Promise<void> {
-  const change: VisibilityChange = { members: [a, b] };
-  await redis.publish(visibilityChannel(keys), JSON.stringify(change));
+  await redis.publish(visibilityChannel(keys), visibilityChange(a, b));
+}
+
+function visibilityChange(a: string, b: string): string {
+  return JSON.stringify({ members: [a, b] } satisfies VisibilityChange);
 }
