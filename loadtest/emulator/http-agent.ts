@@ -1,0 +1,80 @@
+/**
+ * The runner's side of a VU's blocking HTTP call: makes the requests (in parallel for a batch),
+ * records k6's http_req_* samples, and answers through the VU's shared buffer.
+ */
+import type { MetricStore, Tags } from "./metrics.ts";
+import { BRIDGE_BYTES, type HttpRequestSpec, type HttpResponseData, type TlsSettings } from "./protocol.ts";
+
+function isExpected(status: number, expected: HttpRequestSpec["expected"]): boolean {
+  return (expected ?? []).some((e) => (typeof e === "number" ? e === status : status >= e.min && status <= e.max));
+}
+
+function failure(spec: HttpRequestSpec, started: number, err: unknown): HttpResponseData {
+  const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
+  return {
+    status: 0,
+    statusText: "",
+    url: spec.url,
+    body: "",
+    headers: [],
+    durationMs: Date.now() - started,
+    waitingMs: 0,
+    // k6's error codes: 1050 request timeout, 1000 any other network error
+    error: timedOut ? "request timeout" : err instanceof Error ? err.message : String(err),
+    errorCode: timedOut ? 1050 : 1000,
+  };
+}
+
+async function perform(spec: HttpRequestSpec, tls: TlsSettings | null): Promise<HttpResponseData> {
+  const started = performance.now();
+  const wall = Date.now();
+  try {
+    const res = await fetch(spec.url, {
+      method: spec.method,
+      headers: spec.headers,
+      body: spec.body,
+      redirect: spec.redirects > 0 ? "follow" : "manual",
+      signal: AbortSignal.timeout(spec.timeoutMs),
+      ...(spec.url.startsWith("https:") && tls
+        ? { tls: { rejectUnauthorized: !tls.insecureSkipTLSVerify, ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.clientCert ?? {}) } }
+        : {}),
+    });
+    const waitingMs = performance.now() - started;
+    const body = await res.text();
+    const headers: Array<[string, string]> = [];
+    res.headers.forEach((value, name) => {
+      if (name.toLowerCase() !== "set-cookie") headers.push([name, value]);
+    });
+    for (const c of res.headers.getSetCookie()) headers.push(["set-cookie", c]);
+    return { status: res.status, statusText: res.statusText, url: res.url || spec.url, body, headers, durationMs: performance.now() - started, waitingMs, error: "", errorCode: 0 };
+  } catch (err) {
+    return failure(spec, wall, err);
+  }
+}
+
+function record(store: MetricStore, spec: HttpRequestSpec, r: HttpResponseData): void {
+  const tags: Tags = { ...spec.tags, status: String(r.status) };
+  if (spec.expected) tags.expected_response = String(isExpected(r.status, spec.expected));
+  store.add({ metric: "http_reqs", type: "counter", isTime: false, value: 1, tags });
+  store.add({ metric: "http_req_duration", type: "trend", isTime: true, value: r.durationMs, tags });
+  store.add({ metric: "http_req_waiting", type: "trend", isTime: true, value: r.waitingMs, tags });
+  if (spec.expected) store.add({ metric: "http_req_failed", type: "rate", isTime: false, value: isExpected(r.status, spec.expected) ? 0 : 1, tags });
+}
+
+/** Encodes the answers into the bridge buffer; bodies are dropped (with an error) when they do not fit. */
+function encode(answers: HttpResponseData[]): Uint8Array {
+  const bytes = new TextEncoder().encode(JSON.stringify(answers));
+  if (bytes.length <= BRIDGE_BYTES) return bytes;
+  const trimmed = answers.map((a) => ({ ...a, body: "", error: `response bodies over ${BRIDGE_BYTES} bytes in one call do not fit the emulator's bridge`, errorCode: 1000 }));
+  return new TextEncoder().encode(JSON.stringify(trimmed));
+}
+
+export async function answerHttp(requests: HttpRequestSpec[], tls: TlsSettings | null, store: MetricStore, signal: Int32Array, data: Uint8Array): Promise<void> {
+  const answers = await Promise.all(requests.map((spec) => perform(spec, tls)));
+  requests.forEach((spec, i) => record(store, spec, answers[i]!));
+  const bytes = encode(answers);
+  data.set(bytes);
+  Atomics.store(signal, 1, bytes.length);
+  Atomics.store(signal, 0, 1);
+  Atomics.notify(signal, 0);
+}

@@ -1,0 +1,65 @@
+/**
+ * k6 thresholds: `"metric{tag:value,…}": ["p(99)<25", {threshold: "count==0", abortOnFail: true}]`.
+ * Each expression is `aggregation operator number`; the run fails (exit code 99) when any is false.
+ * A metric with no samples at all is not evaluated, as in k6 (a latency threshold passes on no
+ * data, which is why the scripts also demand `chat_deliveries: count>0`).
+ */
+import { aggregate, type MetricStore, type Tags } from "./metrics.ts";
+
+export interface ThresholdResult {
+  key: string;
+  expression: string;
+  /** the aggregation's value, null when the metric had no samples */
+  actual: number | null;
+  ok: boolean;
+}
+
+const OPS: Record<string, (a: number, b: number) => boolean> = {
+  "<": (a, b) => a < b,
+  "<=": (a, b) => a <= b,
+  ">": (a, b) => a > b,
+  ">=": (a, b) => a >= b,
+  "==": (a, b) => a === b,
+  "===": (a, b) => a === b,
+  "!=": (a, b) => a !== b,
+};
+
+export function parseThresholdKey(key: string): { metric: string; filter: Tags } {
+  const m = /^([^{]+)(?:\{(.*)\})?$/.exec(key.trim());
+  if (!m) throw new Error(`threshold key "${key}" is not metric or metric{tag:value}`);
+  const filter: Tags = {};
+  for (const pair of (m[2] ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    const colon = pair.indexOf(":");
+    if (colon <= 0) throw new Error(`threshold key "${key}": "${pair}" is not tag:value`);
+    filter[pair.slice(0, colon).trim()] = pair.slice(colon + 1).trim();
+  }
+  return { metric: m[1]!.trim(), filter };
+}
+
+export function parseExpression(expr: string): { agg: string; op: string; limit: number } {
+  const m = /^\s*([a-z]+(?:\(\d+(?:\.\d+)?\))?)\s*(<=|>=|===|==|!=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(expr);
+  if (!m) throw new Error(`threshold "${expr}" is not "aggregation operator number"`);
+  return { agg: m[1]!, op: m[2]!, limit: Number(m[3]) };
+}
+
+type ThresholdSpec = string | { threshold: string; abortOnFail?: boolean; delayAbortEval?: string };
+
+export function evaluateThresholds(thresholds: Record<string, ThresholdSpec[]>, store: MetricStore, testSeconds: number): ThresholdResult[] {
+  const out: ThresholdResult[] = [];
+  for (const [key, specs] of Object.entries(thresholds)) {
+    const { metric, filter } = parseThresholdKey(key);
+    const series = store.select(metric, filter);
+    for (const spec of specs) {
+      const expression = typeof spec === "string" ? spec : spec.threshold;
+      const { agg, op, limit } = parseExpression(expression);
+      if (!series || series.values.length === 0) {
+        out.push({ key, expression, actual: null, ok: true });
+        continue;
+      }
+      const actual = aggregate(series.type, series.values, agg, testSeconds);
+      if (actual === null) throw new Error(`threshold ${key}: ${series.type} metrics have no "${agg}"`);
+      out.push({ key, expression, actual, ok: OPS[op]!(actual, limit) });
+    }
+  }
+  return out;
+}
