@@ -121,6 +121,25 @@ describe("the k6 scripts against the real stack (api, 3 chat replicas, worker, n
     expect(s.metrics.chat_deliveries!.count!).toBeGreaterThan(200);
   }, 90_000);
 
+  test("chat through nginx while a replica is killed: its devices resume elsewhere, nothing lost, doubled or left unacked", async () => {
+    const victim = stack.chats[1]!;
+    const run = runScript(
+      "chat.ts",
+      { ...throughEdge(), MEMBERS: "24", RATE: "120", DURATION: "10", RAMP_SECONDS: "2", DRAIN_SECONDS: "3", P99_MS: "5000", UNEXPECTED_CLOSES_MAX: "24" },
+      tlsEnv(),
+    );
+    await Bun.sleep(7000);
+    await stack.kill(victim, "SIGKILL");
+    const s = await run;
+    await stack.restart(victim);
+    expectAllThresholdsMet(s);
+    // the kill was felt: some devices lost their socket without notice and came back
+    expect(s.metrics.chat_unexpected_closes!.count!).toBeGreaterThan(0);
+    expect(s.metrics.chat_lost!.count).toBe(0);
+    expect(s.metrics.chat_duplicated!.count).toBe(0);
+    expect(s.metrics.chat_deliveries!.count).toBe(s.metrics.chat_deliveries_expected!.count);
+  }, 90_000);
+
   test("api mix through nginx at a fixed arrival rate", async () => {
     const s = await runScript("api.ts", { ...throughEdge(), MEMBERS: "6", RATE: "10", DURATION: "4", MAX_VUS: "10", NOTIF_P99_MS: "1000", PROFILE_P99_MS: "1000", P99_MS: "2000" }, tlsEnv());
     expectAllThresholdsMet(s);
