@@ -13,7 +13,8 @@ export interface ScenarioRun {
   newVu(): Promise<VuHandle>;
   data: unknown;
   onIterationDone(d: Done): void;
-  onDropped(): void;
+  /** iterations that never started: no VU was free (arrival rate), or maxDuration came first */
+  onDropped(n: number): void;
   aborted(): boolean;
 }
 
@@ -54,16 +55,19 @@ async function iterationsExecutor(run: ScenarioRun, vus: VuHandle[], shared: boo
   const deadline = started + maxDurationMs;
   const cancel = hardStop(vus, deadline + run.scenario.gracefulStopMs);
   let left = total;
+  let begun = 0;
   await Promise.all(
     vus.map(async (vu) => {
       for (let k = 0; shared ? left > 0 : k < perVu; k++) {
         if (Date.now() >= deadline || vu.terminated || run.aborted()) return;
         if (shared) left--;
+        begun++;
         await its.runOn(vu);
       }
     }),
   );
   cancel();
+  if (begun < total) run.onDropped(total - begun);
 }
 
 async function constantVus(run: ScenarioRun, vus: VuHandle[], durationMs: number): Promise<void> {
@@ -96,7 +100,7 @@ async function constantArrivalRate(run: ScenarioRun, vus: VuHandle[], s: Extract
       running.push(its.runOn(idle));
     } else {
       // k6 starts more VUs (up to maxVUs) in the background; this iteration is dropped meanwhile
-      run.onDropped();
+      run.onDropped(1);
       if (vus.length + growing < s.maxVUs) {
         growing++;
         void run.newVu().then((v) => {

@@ -69,8 +69,43 @@ function encode(answers: HttpResponseData[]): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(trimmed));
 }
 
-export async function answerHttp(requests: HttpRequestSpec[], tls: TlsSettings | null, store: MetricStore, signal: Int32Array, data: Uint8Array): Promise<void> {
-  const answers = await Promise.all(requests.map((spec) => perform(spec, tls)));
+/** k6's `batch` (20) and `batchPerHost` (6): how many requests of one http.batch run at once. */
+export interface BatchLimits {
+  total: number;
+  perHost: number;
+}
+
+/** Runs the requests at most `limits.total` at once and `limits.perHost` per host; answers in order. */
+function performAll(requests: HttpRequestSpec[], tls: TlsSettings | null, limits: BatchLimits): Promise<HttpResponseData[]> {
+  const answers: HttpResponseData[] = new Array(requests.length);
+  const started = new Array<boolean>(requests.length).fill(false);
+  const hosts = requests.map((r) => (URL.canParse(r.url) ? new URL(r.url).host : r.url));
+  const perHost = new Map<string, number>();
+  let running = 0;
+  let finished = 0;
+  return new Promise((resolve) => {
+    const startWhatFits = (): void => {
+      for (let i = 0; i < requests.length && running < limits.total; i++) {
+        const host = hosts[i]!;
+        if (started[i] || (perHost.get(host) ?? 0) >= limits.perHost) continue;
+        started[i] = true;
+        running++;
+        perHost.set(host, (perHost.get(host) ?? 0) + 1);
+        void perform(requests[i]!, tls).then((r) => {
+          answers[i] = r;
+          running--;
+          perHost.set(host, perHost.get(host)! - 1);
+          if (++finished === requests.length) resolve(answers);
+          else startWhatFits();
+        });
+      }
+    };
+    startWhatFits();
+  });
+}
+
+export async function answerHttp(requests: HttpRequestSpec[], tls: TlsSettings | null, limits: BatchLimits, store: MetricStore, signal: Int32Array, data: Uint8Array): Promise<void> {
+  const answers = await performAll(requests, tls, limits);
   requests.forEach((spec, i) => record(store, spec, answers[i]!));
   const bytes = encode(answers);
   data.set(bytes);

@@ -2,8 +2,9 @@
  * Runs a k6 script of loadtest/ under Bun, with the k6 APIs those scripts use emulated
  * (loadtest/emulator/vu): for this machine, where k6 cannot be installed, and for CI, which runs
  * the scripts this way against the real stack so they cannot drift from the protocol unseen.
- * It is not k6: use k6 for load figures. Exit codes are k6's: 99 thresholds failed, 104 bad
- * options, 107 script error in the init context or setup(), 108 test.abort().
+ * It is not k6: use k6 for load figures. Exit codes are k6's: 99 thresholds failed, 100 setup()
+ * ran past setupTimeout, 104 bad options, 107 script error in the init context or setup(), 108
+ * test.abort(). Known differences from k6 are listed in the README ("k6" section).
  *
  *   bun loadtest/emulator/run.ts [-e NAME=value]… [--summary-json FILE] loadtest/smoke.ts
  */
@@ -12,11 +13,11 @@ import { resolve } from "node:path";
 import { initialVus, runScenario } from "./executors.ts";
 import { aggregate, MetricStore, type MetricType } from "./metrics.ts";
 import type { TlsSettings } from "./protocol.ts";
-import { scenariosOf, type Scenario } from "./scenarios.ts";
+import { parseDuration, scenariosOf, type Scenario } from "./scenarios.ts";
 import { evaluateThresholds, parseThresholdKey, type ThresholdResult } from "./thresholds.ts";
 import { VuHandle, type Done, type RunContext } from "./vu-handle.ts";
 
-export const EXIT = { ok: 0, thresholds: 99, invalidConfig: 104, scriptError: 107, aborted: 108 } as const;
+export const EXIT = { ok: 0, thresholds: 99, setupTimeout: 100, invalidConfig: 104, scriptError: 107, aborted: 108 } as const;
 
 const BUILT_IN: Record<string, MetricType> = {
   checks: "rate",
@@ -60,12 +61,15 @@ function parseArgs(argv: string[]): Args {
   return { script: resolve(script), env, summaryJson };
 }
 
-/** k6 on Linux trusts SSL_CERT_FILE instead of the system bundle; insecureSkipTLSVerify and tlsAuth come from options. */
-function tlsFrom(options: Record<string, unknown>, env: Record<string, string>): TlsSettings {
+/**
+ * k6 on Linux trusts SSL_CERT_FILE of its own process environment (Go's TLS stack reads it; `-e`
+ * does not reach it) instead of the system bundle; insecureSkipTLSVerify and tlsAuth come from options.
+ */
+function tlsFrom(options: Record<string, unknown>, sslCertFile: string | undefined): TlsSettings {
   const certs = (options.tlsAuth as Array<{ cert: string; key: string }> | undefined) ?? [];
   return {
     insecureSkipTLSVerify: options.insecureSkipTLSVerify === true,
-    ca: env.SSL_CERT_FILE ? readFileSync(env.SSL_CERT_FILE, "utf8") : null,
+    ca: sslCertFile ? readFileSync(sslCertFile, "utf8") : null,
     clientCert: certs[0] ? { cert: certs[0].cert, key: certs[0].key } : null,
   };
 }
@@ -79,18 +83,51 @@ interface Outcome {
   errors: Map<string, number>;
 }
 
+function positive(v: unknown, name: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw new Error(`${name} must be a whole number >= 1, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function durationOr(v: unknown, fallback: number): number {
+  return v === undefined ? fallback : parseDuration(v, "setupTimeout/teardownTimeout");
+}
+
 function firstLine(s: string): string {
   return s.split("\n").slice(0, 2).join(" | ");
 }
 
-export async function runScript(script: string, env: Record<string, string>, log: (line: string) => void = console.log): Promise<Outcome> {
+/** A call that did not answer in time ends its VU; the error says which limit it passed. */
+async function within(ms: number, what: string, vu: VuHandle, call: Promise<Done>): Promise<Done & { timedOut?: true }> {
+  let timer: Timer | undefined;
+  const late = new Promise<Done & { timedOut: true }>((resolve) => (timer = setTimeout(() => resolve({ ok: false, error: `${what} ran longer than ${ms / 1000} s`, timedOut: true }), ms)));
+  const outcome = await Promise.race([call, late]);
+  clearTimeout(timer);
+  if ("timedOut" in outcome) vu.terminate();
+  return outcome;
+}
+
+/** `env`: what the script sees in __ENV (k6: the process environment and every -e); `sslCertFile`: the process' own SSL_CERT_FILE. */
+export async function runScript(script: string, env: Record<string, string>, sslCertFile: string | undefined, log: (line: string) => void = console.log): Promise<Outcome> {
   const store = new MetricStore();
   const declared = new Map<string, MetricType>(Object.entries(BUILT_IN));
   let abortReason: string | null = null;
-  const ctx: RunContext = { script, env, store, declared, tls: null, onAbort: (r) => (abortReason ??= r) };
+  const all: VuHandle[] = [];
+  const ctx: RunContext = {
+    script,
+    env,
+    store,
+    declared,
+    tls: null,
+    batch: { total: 20, perHost: 6 },
+    onAbort: (r) => {
+      abortReason ??= r;
+      // k6 stops the test at once: iterations still running are interrupted
+      all.forEach((v) => v.busy && v.terminate());
+    },
+  };
   const errors = new Map<string, number>();
   const iterations = { ok: 0, failed: 0, interrupted: 0 };
-  const all: VuHandle[] = [];
   const fail = (code: number, why: string): Outcome => {
     log(`ERROR: ${why}`);
     all.forEach((v) => v.terminate());
@@ -108,9 +145,14 @@ export async function runScript(script: string, env: Record<string, string>, log
   if ("error" in probed) return fail(EXIT.scriptError, `the init context failed: ${probed.error}`);
   const options = probed.options as Record<string, unknown>;
   let scenarios: Scenario[];
+  let setupMs = 60_000;
+  let teardownMs = 60_000;
   try {
+    setupMs = durationOr(options.setupTimeout, setupMs);
+    teardownMs = durationOr(options.teardownTimeout, teardownMs);
     scenarios = scenariosOf(options);
-    ctx.tls = tlsFrom(options, env);
+    ctx.tls = tlsFrom(options, sslCertFile);
+    ctx.batch = { total: positive(options.batch, "batch", 20), perHost: positive(options.batchPerHost, "batchPerHost", 6) };
     for (const key of Object.keys((options.thresholds as object) ?? {})) {
       const { metric } = parseThresholdKey(key);
       if (!declared.has(metric)) throw new Error(`threshold on "${metric}": no such metric (k6 refuses it)`);
@@ -133,7 +175,9 @@ export async function runScript(script: string, env: Record<string, string>, log
 
   const setupVu = spawn(0);
   await setupVu.start();
-  const setup = await setupVu.call("setup", undefined);
+  const setup = await within(setupMs, "setup()", setupVu, setupVu.call("setup", undefined));
+  if (abortReason) return fail(EXIT.aborted, `test aborted in setup(): ${abortReason}`);
+  if (setup.timedOut) return fail(EXIT.setupTimeout, `${setup.error} (setupTimeout)`);
   if (!setup.ok) return fail(EXIT.scriptError, `setup() failed: ${setup.error}`);
   const data = setup.result;
 
@@ -161,7 +205,7 @@ export async function runScript(script: string, env: Record<string, string>, log
             return v;
           },
           onIterationDone,
-          onDropped: () => store.add({ metric: "dropped_iterations", type: "counter", isTime: false, value: 1, tags: { scenario: scenario.name } }),
+          onDropped: (n) => store.add({ metric: "dropped_iterations", type: "counter", isTime: false, value: n, tags: { scenario: scenario.name } }),
           aborted: () => abortReason !== null,
         },
         vusOf[i] as VuHandle[],
@@ -169,11 +213,11 @@ export async function runScript(script: string, env: Record<string, string>, log
     }),
   );
   const seconds = (Date.now() - testStart) / 1000;
-  const teardown = await setupVu.call("teardown", data);
+  const teardown = await within(teardownMs, "teardown()", setupVu, setupVu.call("teardown", data));
   if (!teardown.ok) log(`teardown() failed: ${teardown.error}`);
   all.forEach((v) => v.terminate());
 
-  const thresholds = evaluateThresholds((options.thresholds as Record<string, never[]>) ?? {}, store, seconds);
+  const thresholds = evaluateThresholds((options.thresholds as Record<string, never[]>) ?? {}, store, seconds, declared);
   const code = abortReason ? EXIT.aborted : thresholds.some((t) => !t.ok) ? EXIT.thresholds : EXIT.ok;
   if (abortReason) log(`test aborted: ${abortReason}`);
   return { code, thresholds, store, seconds, iterations, errors };
@@ -214,7 +258,7 @@ if (import.meta.main) {
     process.exit(EXIT.invalidConfig);
   }
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ...args.env };
-  const outcome = await runScript(args.script, env);
+  const outcome = await runScript(args.script, env, process.env.SSL_CERT_FILE);
   const { lines, json } = summarize(outcome);
   console.log(lines.join("\n"));
   if (args.summaryJson) writeFileSync(args.summaryJson, JSON.stringify(json, null, 2));

@@ -34,16 +34,34 @@ describe("thresholds", () => {
     expect(() => parseExpression("p99 < 25")).toThrow();
   });
 
-  test("a crossed threshold fails, a met one passes, a metric without samples is not judged", () => {
+  test("a crossed threshold fails, a met one passes", () => {
     const store = storeWith("chat_lost", "counter", [0, 0, 1]);
-    const results = evaluateThresholds({ chat_lost: ["count==0", "count<5"], chat_duplicated: ["count==0"] }, store, 1);
-    expect(results.map((r) => r.ok)).toEqual([false, true, true]);
-    expect(results[2]!.actual).toBeNull();
+    const results = evaluateThresholds({ chat_lost: ["count==0", "count<5"] }, store, 1, new Map());
+    expect(results.map((r) => r.ok)).toEqual([false, true]);
+  });
+
+  test("a metric without samples is judged as k6 does: a Counter counts 0, a Trend is 0, a Rate passes", () => {
+    const types = new Map([
+      ["chat_deliveries", "counter"],
+      ["chat_delivery_latency", "trend"],
+      ["chat_connect_ok", "rate"],
+    ] as const);
+    const results = evaluateThresholds(
+      { chat_deliveries: ["count>0"], chat_delivery_latency: ["p(99)<25"], chat_connect_ok: ["rate>0.99"] },
+      new MetricStore(),
+      1,
+      types,
+    );
+    expect(results.map((r) => [r.ok, r.actual])).toEqual([
+      [false, 0],
+      [true, 0],
+      [true, null],
+    ]);
   });
 
   test("a sub-metric threshold sees only its own samples", () => {
     const store = storeWith("http_req_duration", "trend", [5, 500], [{ name: "profile" }, { name: "login" }]);
-    const [profile, all] = evaluateThresholds({ "http_req_duration{name:profile}": ["p(99)<20"], http_req_duration: ["p(99)<20"] }, store, 1);
+    const [profile, all] = evaluateThresholds({ "http_req_duration{name:profile}": ["p(99)<20"], http_req_duration: ["p(99)<20"] }, store, 1, new Map());
     expect(profile!.ok).toBe(true);
     expect(all!.ok).toBe(false);
   });

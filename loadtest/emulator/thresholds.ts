@@ -1,10 +1,11 @@
 /**
  * k6 thresholds: `"metric{tag:value,…}": ["p(99)<25", {threshold: "count==0", abortOnFail: true}]`.
  * Each expression is `aggregation operator number`; the run fails (exit code 99) when any is false.
- * A metric with no samples at all is not evaluated, as in k6 (a latency threshold passes on no
- * data, which is why the scripts also demand `chat_deliveries: count>0`).
+ * A metric with no samples is judged as k6's final pass judges it: a Counter counts 0 (so
+ * `count>0` fails), a Trend's aggregations are 0, a Gauge's value is 0, and a Rate has no value,
+ * which passes (the scripts demand `chat_deliveries: count>0` beside each latency threshold).
  */
-import { aggregate, type MetricStore, type Tags } from "./metrics.ts";
+import { aggregate, type MetricStore, type MetricType, type Tags } from "./metrics.ts";
 
 export interface ThresholdResult {
   key: string;
@@ -44,20 +45,24 @@ export function parseExpression(expr: string): { agg: string; op: string; limit:
 
 type ThresholdSpec = string | { threshold: string; abortOnFail?: boolean; delayAbortEval?: string };
 
-export function evaluateThresholds(thresholds: Record<string, ThresholdSpec[]>, store: MetricStore, testSeconds: number): ThresholdResult[] {
+/** `types`: the type of every metric the script defined, sampled or not. */
+export function evaluateThresholds(thresholds: Record<string, ThresholdSpec[]>, store: MetricStore, testSeconds: number, types: ReadonlyMap<string, MetricType>): ThresholdResult[] {
   const out: ThresholdResult[] = [];
   for (const [key, specs] of Object.entries(thresholds)) {
     const { metric, filter } = parseThresholdKey(key);
     const series = store.select(metric, filter);
+    const type = series?.type ?? types.get(metric);
+    if (!type) throw new Error(`threshold on "${metric}": no such metric`);
+    const values = series?.values ?? [];
     for (const spec of specs) {
       const expression = typeof spec === "string" ? spec : spec.threshold;
       const { agg, op, limit } = parseExpression(expression);
-      if (!series || series.values.length === 0) {
+      if (values.length === 0 && type === "rate") {
         out.push({ key, expression, actual: null, ok: true });
         continue;
       }
-      const actual = aggregate(series.type, series.values, agg, testSeconds);
-      if (actual === null) throw new Error(`threshold ${key}: ${series.type} metrics have no "${agg}"`);
+      const actual = aggregate(type, values, agg, testSeconds);
+      if (actual === null) throw new Error(`threshold ${key}: ${type} metrics have no "${agg}"`);
       out.push({ key, expression, actual, ok: OPS[op]!(actual, limit) });
     }
   }

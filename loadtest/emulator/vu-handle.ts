@@ -1,5 +1,5 @@
 /** The runner's handle on one VU (a Worker): start it, give it work, hear its samples and calls. */
-import { answerHttp } from "./http-agent.ts";
+import { answerHttp, type BatchLimits } from "./http-agent.ts";
 import type { MetricStore, MetricType } from "./metrics.ts";
 import { BRIDGE_BYTES, type FromVu, type IterationOrder, type TlsSettings, type ToVu } from "./protocol.ts";
 
@@ -10,6 +10,7 @@ export interface RunContext {
   /** metrics the script created (k6 refuses a threshold on a metric nobody defined) */
   declared: Map<string, MetricType>;
   tls: TlsSettings | null;
+  batch: BatchLimits;
   onAbort(reason: string): void;
 }
 
@@ -107,7 +108,7 @@ export class VuHandle {
         for (const s of msg.samples) this.ctx.store.add(s);
         return;
       case "http":
-        void answerHttp(msg.requests, this.ctx.tls, this.ctx.store, new Int32Array(this.signal), new Uint8Array(this.data));
+        void answerHttp(msg.requests, this.ctx.tls, this.ctx.batch, this.ctx.store, new Int32Array(this.signal), new Uint8Array(this.data));
         return;
       case "abort":
         this.ctx.onAbort(msg.reason);

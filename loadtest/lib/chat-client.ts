@@ -170,7 +170,9 @@ export function runSession(o: SessionOptions): void {
     if (++ticks % 10 === 0) flushAck();
     resendDue();
   }, 100);
-  const endTimer = setTimeout(() => finish(), Math.max(0, endAt - Date.now()));
+  // never early (k6 < 2.3 could run a due timer early): an early end would skip the drain and count
+  // the sends still in flight as unanswered
+  const cancelEnd = afterAtLeast(endAt - Date.now(), () => finish());
 
   function sendOne(): void {
     const now = Date.now();
@@ -193,7 +195,7 @@ export function runSession(o: SessionOptions): void {
   function finish(): void {
     if (finished) return;
     finished = true;
-    clearTimeout(endTimer);
+    cancelEnd();
     if (sendTimer !== null) clearInterval(sendTimer);
     sendTimer = null;
     if (reconnectTimer !== null) clearTimeout(reconnectTimer);

@@ -3,12 +3,22 @@ import { afterEach, expect, mock, setSystemTime, test } from "bun:test";
 // k6/timers only exists inside k6: a recorder stands in for its scheduler, so a test can run a timer
 // early the way k6 before 2.3 did (grafana/k6#6351) and see what the wait does then.
 interface Armed {
+  id: number;
   delay: number;
   fn: () => void;
 }
 const armed: Armed[] = [];
+let nextId = 1;
 mock.module("k6/timers", () => ({
-  setTimeout: (fn: () => void, delay: number) => armed.push({ delay, fn }),
+  setTimeout: (fn: () => void, delay: number) => {
+    const id = nextId++;
+    armed.push({ id, delay, fn });
+    return id;
+  },
+  clearTimeout: (id: number) => {
+    const i = armed.findIndex((t) => t.id === id);
+    if (i >= 0) armed.splice(i, 1);
+  },
 }));
 const { afterAtLeast } = await import("./timers.ts");
 
@@ -57,4 +67,18 @@ test("a negative wait is no wait", () => {
   afterAtLeast(-50, () => ran++);
   expect(fireNext(0)).toBe(0);
   expect(ran).toBe(1);
+});
+
+test("a cancelled wait never runs, also when cancelled after an early run re-armed it", () => {
+  setSystemTime(new Date(START));
+  let ran = 0;
+  const cancel = afterAtLeast(1000, () => ran++);
+  fireNext(300); // early: re-armed for 700
+  expect(armed).toHaveLength(1);
+  cancel();
+  expect(armed).toHaveLength(0);
+  const cancelFirst = afterAtLeast(200, () => ran++);
+  cancelFirst();
+  expect(armed).toHaveLength(0);
+  expect(ran).toBe(0);
 });

@@ -53,6 +53,11 @@ function defaultPath(url: URL): string {
 export class CookieJar {
   private cookies: StoredCookie[] = [];
 
+  /** k6 starts every iteration with an empty VU jar. */
+  reset(): void {
+    this.cookies = [];
+  }
+
   /** Stores what a response to `url` set. */
   storeFrom(url: string, parsed: ParsedSetCookie): void {
     const u = new URL(url);
@@ -116,18 +121,16 @@ export class CookieJar {
 export type CookieParam = string | { value: string; replace?: boolean };
 
 /**
- * The Cookie header of a request: the jar's cookies for the URL, then the request's own
- * (`replace: true` takes the place of the jar's cookie of that name; otherwise both are sent).
+ * The Cookie header of a request, as k6 writes it: the request's own cookies, then the jar's for the
+ * URL (`replace: true` keeps the jar's cookie of that name out; otherwise both are sent).
  */
 export function cookieHeader(jar: CookieJar | null, url: string, own: Record<string, CookieParam> = {}): string {
-  const pairs: Array<[string, string]> = jar ? jar.matching(url).map((c) => [c.name, c.value]) : [];
+  const pairs: Array<[string, string]> = [];
+  const replaced = new Set<string>();
   for (const [name, p] of Object.entries(own)) {
-    const value = typeof p === "string" ? p : p.value;
-    const replace = typeof p !== "string" && p.replace === true;
-    if (replace) {
-      for (let i = pairs.length - 1; i >= 0; i--) if (pairs[i]![0] === name) pairs.splice(i, 1);
-    }
-    pairs.push([name, value]);
+    pairs.push([name, typeof p === "string" ? p : p.value]);
+    if (typeof p !== "string" && p.replace === true) replaced.add(name);
   }
+  for (const c of jar ? jar.matching(url) : []) if (!replaced.has(c.name)) pairs.push([c.name, c.value]);
   return pairs.map(([n, v]) => `${n}=${v}`).join("; ");
 }

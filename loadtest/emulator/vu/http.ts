@@ -80,7 +80,8 @@ function specFor(method: string, url: string, body: Body, params: Params = {}): 
     headers,
     timeoutMs: timeoutMs(params.timeout),
     redirects: params.redirects ?? 10,
-    tags: { ...systemTags(), name: url, method: method.toUpperCase(), url, ...(params.tags ?? {}) },
+    // k6 tags `url` with the request's `name` when one is given (so one name is one series)
+    tags: { ...systemTags(), name: url, method: method.toUpperCase(), url: params.tags?.name ?? url, ...(params.tags ?? {}) },
     expected,
   };
 }

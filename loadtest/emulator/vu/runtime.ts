@@ -68,6 +68,9 @@ export function blockFor(ms: number): void {
 
 const declared = new Set<string>();
 let buffered: Sample[] = [];
+// Samples also leave on a clock, so a VU ended at its scenario's graceful stop loses at most this much.
+const FLUSH_EVERY_MS = 250;
+globalThis.setInterval(() => flushSamples(), FLUSH_EVERY_MS);
 
 export function declareMetric(name: string, type: MetricType, isTime: boolean): void {
   if (declared.has(name)) return;
@@ -97,10 +100,20 @@ export function flushSamples(): void {
 
 // ── errors in callbacks ──────────────────────────────────────────────────────────────────────
 
-/** Errors thrown by timer and socket callbacks during the current iteration (k6 fails the iteration). */
+/** Errors thrown by timer and socket callbacks during the current iteration. */
 export const callbackErrors: string[] = [];
 
-/** Runs a callback of the script's, keeping a throw from killing the VU: it fails the iteration. */
+/** What ends the event loop's pending work (the VU's sockets, its timers). */
+const stoppers: Array<() => void> = [];
+
+export function onIterationStop(stop: () => void): void {
+  stoppers.push(stop);
+}
+
+/**
+ * Runs a callback of the script's. A throw ends the iteration as in k6: the error goes back to the
+ * event loop, which closes the VU's sockets and drops its timers, and the iteration fails.
+ */
 export function runCallback(fn: () => void): void {
   try {
     fn();
@@ -108,6 +121,7 @@ export function runCallback(fn: () => void): void {
     const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
     callbackErrors.push(text);
     console.error(`VU ${vu.vuId}: uncaught error in a callback: ${text}`);
+    for (const stop of stoppers) stop();
   }
 }
 

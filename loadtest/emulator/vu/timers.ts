@@ -2,7 +2,7 @@
  * `k6/timers` (also installed as the VU's globals): Bun's timers, counted as the event loop's
  * pending work so an iteration lasts until its timers are done or cleared.
  */
-import { holdLoop, releaseLoop, runCallback } from "./runtime.ts";
+import { holdLoop, onIterationStop, releaseLoop, runCallback } from "./runtime.ts";
 
 const native = {
   setTimeout: globalThis.setTimeout.bind(globalThis),
@@ -47,6 +47,10 @@ export function clearTimeout(id: number | undefined): void {
 }
 
 export const clearInterval = clearTimeout;
+
+onIterationStop(() => {
+  for (const id of [...live.keys()]) release(id);
+});
 
 /** The runtime's own waits, which are not the script's pending work. */
 export const untracked = native;

@@ -6,7 +6,7 @@
 import type { CookieJar } from "./cookies.ts";
 import { cookieHeader } from "./cookies.ts";
 import { cookieJar } from "./http.ts";
-import { addSample, holdLoop, releaseLoop, runCallback, vu } from "./runtime.ts";
+import { addSample, holdLoop, onIterationStop, releaseLoop, runCallback, vu } from "./runtime.ts";
 
 type Listener = (ev: Record<string, unknown>) => void;
 
@@ -18,6 +18,11 @@ interface Params {
 }
 
 export const ReadyState = { Connecting: 0, Open: 1, Closing: 2, Closed: 3 } as const;
+
+const open = new Set<WebSocket>();
+onIterationStop(() => {
+  for (const ws of [...open]) ws.abandon();
+});
 
 export class WebSocket {
   onopen: Listener | null = null;
@@ -38,11 +43,15 @@ export class WebSocket {
     this.url = url;
     this.tags = { url, ...(params.tags ?? {}) };
     const headers: Record<string, string> = { ...(params.headers ?? {}) };
-    const jar = params.jar === undefined ? cookieJar() : params.jar;
-    const fromJar = cookieHeader(jar, url);
-    if (fromJar) headers.Cookie = headers.Cookie ? `${fromJar}; ${headers.Cookie}` : fromJar;
+    // gorilla/websocket (k6's dialer) sends an explicit Cookie header instead of the jar's cookies
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === "cookie")) {
+      const fromJar = cookieHeader(params.jar === undefined ? cookieJar() : params.jar, url);
+      if (fromJar) headers.Cookie = fromJar;
+    }
     const tls = vu.tls;
     holdLoop();
+    open.add(this);
+    addSample("ws_sessions", "counter", false, 1, this.tags);
     this.socket = new globalThis.WebSocket(url, {
       headers,
       ...(protocols ? { protocols: Array.isArray(protocols) ? protocols : [protocols] } : {}),
@@ -54,7 +63,6 @@ export class WebSocket {
     this.socket.binaryType = "arraybuffer";
     this.socket.onopen = () => {
       addSample("ws_connecting", "trend", true, Date.now() - this.startedAt, this.tags);
-      addSample("ws_sessions", "counter", false, 1, this.tags);
       this.emit("open", { type: "open" });
     };
     this.socket.onmessage = (e) => {
@@ -103,9 +111,18 @@ export class WebSocket {
     for (const l of this.listeners.get(type) ?? []) runCallback(() => l.call(this, ev));
   }
 
+  /** The iteration ended on an error: the socket closes and no longer holds the event loop. */
+  abandon(): void {
+    this.onopen = this.onmessage = this.onerror = this.onclose = null;
+    this.listeners.clear();
+    this.socket.close(1000, "");
+    this.release();
+  }
+
   private release(): void {
     if (!this.held) return;
     this.held = false;
+    open.delete(this);
     releaseLoop();
   }
 }

@@ -93,6 +93,7 @@ async function iterate(order: IterationOrder): Promise<void> {
   vu.iteration = order;
   vu.groupPath = "";
   vu.iterationsInInstance++;
+  http.cookieJar().reset();
   (globalThis as Record<string, unknown>).__ITER = order.iterationInScenarioForVu;
   const started = Date.now();
   const outcome = await runToIdle(() => (fn as (d: unknown) => unknown)(order.data));
@@ -114,6 +115,8 @@ async function call(order: CallOrder): Promise<void> {
     return;
   }
   vu.iteration = null;
+  // k6 tags what setup() and teardown() sample with their own group
+  vu.groupPath = `::${order.fn}`;
   const outcome = await runToIdle(() => (fn as (d: unknown) => unknown)(order.data));
   flushSamples();
   post({ kind: "done", ok: outcome.ok, ...(outcome.error ? { error: outcome.error } : {}), result: outcome.result === undefined ? undefined : JSON.parse(JSON.stringify(outcome.result)) });

@@ -1,0 +1,123 @@
+/**
+ * The emulator's k6 semantics that the scripts lean on, each with a script of a few lines: what a
+ * VU keeps to itself, how iterations are numbered, when an iteration ends, how a batch is paced,
+ * and the exit codes of thresholds and timeouts.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EXIT, runScript } from "./run.ts";
+
+let dir: string;
+let server: ReturnType<typeof Bun.serve>;
+let inFlight = 0;
+let mostInFlight = 0;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "xp-k6-emulator-"));
+  server = Bun.serve({
+    port: 0,
+    async fetch() {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await Bun.sleep(30);
+      inFlight--;
+      return new Response("ok", { headers: { "Set-Cookie": "a=1; Path=/" } });
+    },
+  });
+});
+
+afterAll(() => {
+  server.stop(true);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function run(source: string, env: Record<string, string> = {}) {
+  const file = join(dir, `script-${++n}.ts`);
+  writeFileSync(file, source);
+  const lines: string[] = [];
+  const outcome = await runScript(file, { BASE: server.url.href, ...env }, undefined, (l) => lines.push(l));
+  return { ...outcome, lines };
+}
+
+function values(o: Awaited<ReturnType<typeof run>>, metric: string): number[] {
+  return o.store.series.get(metric)?.values ?? [];
+}
+
+test("each VU has its own module state, and iterations are numbered 0…n-1 in the order they start", async () => {
+  const o = await run(`
+    import exec from "k6/execution";
+    import { Trend } from "k6/metrics";
+    const seen = new Trend("seen");
+    const numbers = new Trend("numbers");
+    let calls = 0;
+    export const options = { scenarios: { s: { executor: "per-vu-iterations", vus: 4, iterations: 2 } } };
+    export default function () { calls++; seen.add(calls); numbers.add(exec.scenario.iterationInTest); }
+  `);
+  expect(o.code).toBe(EXIT.ok);
+  expect(values(o, "seen").sort()).toEqual([1, 1, 1, 1, 2, 2, 2, 2]);
+  expect(values(o, "numbers").sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+}, 30_000);
+
+test("an iteration lasts until its timers are done, and a throwing callback fails it instead of hanging it", async () => {
+  const o = await run(`
+    import { setTimeout, setInterval } from "k6/timers";
+    import { Counter } from "k6/metrics";
+    const late = new Counter("late");
+    export default function () {
+      setInterval(() => {}, 50);
+      setTimeout(() => late.add(1), 300);
+      setTimeout(() => { throw new Error("boom in a callback"); }, 600);
+    }
+  `);
+  expect(o.code).toBe(EXIT.ok);
+  expect(values(o, "late")).toEqual([1]);
+  expect(o.iterations).toEqual({ ok: 0, failed: 1, interrupted: 0 });
+  expect([...o.errors.keys()].join()).toContain("boom in a callback");
+}, 30_000);
+
+test("a counter that never counted fails count>0 (k6 judges it 0); a rate without samples passes", async () => {
+  const o = await run(`
+    import { Counter, Rate } from "k6/metrics";
+    const deliveries = new Counter("deliveries");
+    const ok = new Rate("ok");
+    export const options = { thresholds: { deliveries: ["count>0"], ok: ["rate>0.99"] } };
+    export default function () {}
+  `);
+  expect(o.code).toBe(EXIT.thresholds);
+  expect(o.thresholds.map((t) => [t.key, t.ok])).toEqual([
+    ["deliveries", false],
+    ["ok", true],
+  ]);
+}, 30_000);
+
+test("http.batch runs at most 6 requests at once to one host; responses come back in order, cookies in the VU's jar", async () => {
+  mostInFlight = 0;
+  const o = await run(`
+    import http from "k6/http";
+    import { check } from "k6";
+    export default function () {
+      const rs = http.batch(Array.from({ length: 12 }, (_, i) => ["GET", __ENV.BASE + "?i=" + i]));
+      check(rs, { "all 200": (r) => r.every((x) => x.status === 200), "in order": (r) => r.every((x, i) => x.url.endsWith("?i=" + i)) });
+      check(http.cookieJar().cookiesForURL(__ENV.BASE), { "jar holds a": (c) => c.a?.[0] === "1" });
+    }
+  `);
+  expect(o.code).toBe(EXIT.ok);
+  expect(values(o, "checks")).toEqual([1, 1, 1]);
+  expect(mostInFlight).toBe(6);
+}, 30_000);
+
+test("setup() past setupTimeout ends the run with k6's exit code 100; a throwing init context with 107", async () => {
+  const slow = await run(`
+    import { sleep } from "k6";
+    export const options = { setupTimeout: "1s" };
+    export function setup() { sleep(3); }
+    export default function () {}
+  `);
+  expect(slow.code).toBe(EXIT.setupTimeout);
+  const broken = await run(`throw new Error("bad init");\nexport default function () {}`);
+  expect(broken.code).toBe(EXIT.scriptError);
+  expect(broken.lines.join()).toContain("bad init");
+}, 30_000);
