@@ -7,7 +7,8 @@
  *
  * The upgrade carries the session cookie and an allowed Origin as explicit headers: k6/websockets
  * takes `headers` and a cookie `jar` in its params (no `cookies` param). A fresh, empty jar is passed
- * so the VU's jar can add nothing to the Cookie header (gorilla/websocket merges jar cookies into it).
+ * as well, so nothing of the VU's jar can reach the upgrade, whichever of the two a k6 version's
+ * dialer prefers when both are set (gorilla/websocket's sends the explicit header).
  */
 import { WebSocket } from "k6/websockets";
 import type { MessageEvent } from "k6/websockets";
