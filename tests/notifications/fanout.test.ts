@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Queue } from "bullmq";
 import { loadConfig } from "@xplicit/shared/config";
 import { createDb } from "@xplicit/shared/db";
-import { createNotifier, QUEUES, type BatchProgress } from "@xplicit/shared/modules/notifications";
+import { createNotifier, FENCE_BUCKETS, QUEUES, type BatchProgress } from "@xplicit/shared/modules/notifications";
 import { createRedis, redisKeys } from "@xplicit/shared/redis";
 import { startStack, type Stack } from "../harness/stack.ts";
 import { connected, duplicateSeqs, member } from "../chat/fixtures.ts";
@@ -31,6 +31,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack.stop();
+  // The killed worker's fences over the unread counters (notifications/unread.ts) lapse on their
+  // own after 15 s, and until then no badge is cached: the test files after this one share the
+  // run's Redis prefix and need not wait for that.
+  const keys = redisKeys(config.redisPrefix);
+  await redis.del(...Array.from({ length: FENCE_BUCKETS }, (_, b) => keys.unreadWriters(b)));
   await notifier.close();
   redis.disconnect();
   await sql.end();

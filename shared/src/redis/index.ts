@@ -86,6 +86,9 @@ export function redisKeys(prefix: string) {
     sendDedup: (userId: string, clientMsgId: string) => `${prefix}send:${userId}:${clientMsgId}`,
     replicaChannel: (replica: string) => `${prefix}ch:replica:${replica}`,
     unread: (userId: string) => `${prefix}notif:unread:${userId}`,
+    /** Unread-counter writes in flight for a bucket of members, and how many have begun (notifications/unread.ts). */
+    unreadWriters: (bucket: number) => `${prefix}notif:unread-writers:${bucket}`,
+    unreadWriteGen: (bucket: number) => `${prefix}notif:unread-gen:${bucket}`,
     /** A grouped notification event already counted in its row (notifications/write.ts). */
     groupedEventCounted: (userId: string, eventKey: string) => `${prefix}notif:counted:${userId}:${eventKey}`,
     /** A member's newest notification rows (notifications/recent.ts). */

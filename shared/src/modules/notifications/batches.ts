@@ -12,6 +12,7 @@
 import type { BatchCheckpoint } from "./queues.ts";
 import { deliver, type DeliveryDeps } from "./deliver.ts";
 import { forgetRecentNotifications } from "./recent.ts";
+import type { UnreadWrite } from "./unread.ts";
 import { insertBatch } from "./store.ts";
 import type { NotificationType, NotificationView } from "./types.ts";
 
@@ -68,8 +69,11 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
   let insertsDone: Promise<unknown> = Promise.resolve();
   const writePage = async (page: RecipientPage) => {
     let started = 0;
-    const inserting = insertsDone.then(() => {
+    let fence: UnreadWrite | null = null;
+    const inserting = insertsDone.then(async () => {
       started = performance.now();
+      // before the rows are written: a badge rebuilt meanwhile must not be cached (unread.ts)
+      fence = await deps.unread.fence(page.ids);
       return insertBatch(deps.sql, {
         userIds: page.ids,
         type: template.type,
@@ -80,12 +84,16 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
       });
     });
     insertsDone = inserting.catch(() => {});
-    const rows = await inserting;
-    // The whole page, before any live event: a recipient without a new row may have one from an
-    // earlier attempt of this page that failed before it got here.
-    await forgetRecentNotifications(deps, page.ids);
-    const n = await deliver(deps, rows.map((r) => ({ userId: r.userId, unreadDelta: 1 })), (i) => ({ ...template.view, id: rows[i]!.id }));
-    return { rows: rows.length, live: n, ms: performance.now() - started };
+    try {
+      const rows = await inserting;
+      // The whole page, before any live event: a recipient without a new row may have one from an
+      // earlier attempt of this page that failed before it got here.
+      await forgetRecentNotifications(deps, page.ids);
+      const n = await deliver(deps, rows.map((r) => ({ userId: r.userId, unreadDelta: 1 })), (i) => ({ ...template.view, id: rows[i]!.id }), fence!);
+      return { rows: rows.length, live: n, ms: performance.now() - started };
+    } finally {
+      await (fence as UnreadWrite | null)?.release();
+    }
   };
 
   /** Waits for the oldest page in flight and checkpoints after it. */

@@ -12,7 +12,7 @@ import type { Sql } from "../../db/index.ts";
 import type { Redis, RedisKeys } from "../../redis/index.ts";
 import type { EventStream } from "../events/index.ts";
 import type { Presence } from "../presence/index.ts";
-import type { UnreadCounter } from "./unread.ts";
+import type { UnreadCounter, UnreadWrite } from "./unread.ts";
 import type { NotificationView } from "./types.ts";
 
 export interface DeliveryDeps {
@@ -32,14 +32,15 @@ export interface DeliveryDeps {
  * missing key would invent a wrong total). Plain multi-key reads cost Redis a fraction of what
  * per-recipient calls from Lua did, and Redis is the resource a fan-out saturates first.
  */
-async function adjustAndFindOnline(deps: DeliveryDeps, written: readonly { userId: string; unreadDelta: number }[]): Promise<{ index: number; count: number | null }[]> {
+async function adjustAndFindOnline(deps: DeliveryDeps, written: readonly { userId: string; unreadDelta: number }[], fence: UnreadWrite): Promise<{ index: number; count: number | null }[]> {
   const ids = written.map((w) => w.userId);
   const [online, cached] = await Promise.all([deps.presence.online(ids), deps.unread.peek(ids)]);
   const toAdjust: number[] = [];
   cached.forEach((c, i) => {
     if (c !== null && written[i]!.unreadDelta !== 0) toAdjust.push(i);
   });
-  const adjusted = await deps.unread.adjust(toAdjust.map((i) => ({ userId: written[i]!.userId, delta: written[i]!.unreadDelta })));
+  // the counters now hold the write: its fence lifts (the rebuilds below may cache again)
+  const adjusted = await fence.settle(toAdjust.map((i) => ({ userId: written[i]!.userId, delta: written[i]!.unreadDelta })));
   const countAfter = new Map<number, number | null>(toAdjust.map((i, k) => [i, adjusted[k] ?? null]));
   const out: { index: number; count: number | null }[] = [];
   online.forEach((isOnline, index) => {
@@ -48,10 +49,16 @@ async function adjustAndFindOnline(deps: DeliveryDeps, written: readonly { userI
   return out;
 }
 
-/** Returns the number of live events published; `view(i)` is called only for online recipients. */
-export async function deliver(deps: DeliveryDeps, written: readonly { userId: string; unreadDelta: number }[], view: (index: number) => NotificationView): Promise<number> {
-  if (written.length === 0) return 0;
-  const live = await adjustAndFindOnline(deps, written);
+/**
+ * Returns the number of live events published; `view(i)` is called only for online recipients.
+ * `fence`: the one the write took over its recipients before its Postgres write (unread.ts).
+ */
+export async function deliver(deps: DeliveryDeps, written: readonly { userId: string; unreadDelta: number }[], view: (index: number) => NotificationView, fence: UnreadWrite): Promise<number> {
+  if (written.length === 0) {
+    await fence.release();
+    return 0;
+  }
+  const live = await adjustAndFindOnline(deps, written, fence);
   if (live.length === 0) return 0;
   const unknown = live.filter((l) => l.count === null);
   if (unknown.length) {

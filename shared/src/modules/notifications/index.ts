@@ -8,7 +8,7 @@ export * from "./types.ts";
 export * from "./queues.ts";
 export { createNotifier, broadcastJobId, type Notifier, type NotifierOptions, type NotifyMember } from "./notifier.ts";
 export { createRecentNotifications, forgetRecentNotifications, RECENT_PAGE_MAX, type RecentNotifications, type RecentPage } from "./recent.ts";
-export { createUnreadCounter, UNREAD_TTL_SECONDS, type UnreadCounter } from "./unread.ts";
+export { createUnreadCounter, FENCE_BUCKETS, UNREAD_TTL_SECONDS, type UnreadCounter, type UnreadWrite } from "./unread.ts";
 export { mutedTypes, setMutedTypes, isMuted } from "./settings.ts";
 export { listForMember, markRead, countUnread, insertBatch, bigintArray, type ListQuery } from "./store.ts";
 export { renderAll, renderNotification, loadRenderContext, broadcastTexts } from "./render.ts";

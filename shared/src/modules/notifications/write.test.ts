@@ -91,8 +91,9 @@ describe("grouping", () => {
     await writeNotification(deps, follow(me, a));
     expect(await unread.getOne(me)).toBe(1);
     const [row] = await listForMember(sql, me, { beforeId: null, limit: 1, type: null });
+    const fence = await unread.fence([me]);
     expect(await markRead(sql, me, { ids: [row!.id] })).toBe(1);
-    await unread.adjust([{ userId: me, delta: -1 }]);
+    await fence.settle([{ userId: me, delta: -1 }]);
     expect(await unread.getOne(me)).toBe(0);
     await writeNotification(deps, follow(me, b));
     expect(await unread.getOne(me)).toBe(1);
@@ -189,7 +190,7 @@ describe("batch writes", () => {
     const filler = Array.from({ length: 4_498 }, (_, i) => ({ userId: String(900_000_000 + i), unreadDelta: 1 }));
     const written = [...filler, { userId: off, unreadDelta: 1 }, { userId: on, unreadDelta: 1 }];
     await sql`insert into notifications (user_id, type, dedupe_key, created_at) values (${on}, 'post', 'post:deliver', ${new Date(base)}), (${off}, 'post', 'post:deliver', ${new Date(base)})`;
-    const live = await deliver(deps, written, (i) => ({ id: String(i), type: "post" }) as never);
+    const live = await deliver(deps, written, (i) => ({ id: String(i), type: "post" }) as never, await unread.fence(written.map((w) => w.userId)));
     expect(live).toBe(1);
     const evs = await notificationEvents(on);
     expect(evs).toHaveLength(1);
@@ -211,7 +212,7 @@ describe("bulk live events", () => {
     const headA = await events.head(a);
     const bulk: WriteDeps = deps;
     const written = [a, b, c].map((userId) => ({ userId, unreadDelta: 1 }));
-    expect(await deliver(bulk, written, (i) => ({ id: `n${i}`, type: "post", text: "line\nbreak" }) as never)).toBe(3);
+    expect(await deliver(bulk, written, (i) => ({ id: `n${i}`, type: "post", text: "line\nbreak" }) as never, await unread.fence([a, b, c]))).toBe(3);
     const [allA, evB] = [await notificationEvents(a), await notificationEvents(b)];
     expect(allA.map((e) => e.kind)).toEqual(["message", "notification"]);
     const evA = allA.slice(1);

@@ -45,23 +45,27 @@ async function markCounted(deps: WriteDeps, job: NotifyJobData): Promise<void> {
 
 export async function writeNotification(deps: WriteDeps, job: NotifyJobData): Promise<{ result: NotifyResult; live: number }> {
   if (await isMuted(deps.sql, job.recipientId, job.type)) return { result: "muted", live: 0 };
-  let outcome: WriteOutcome | null;
-  if (GROUPED_TYPES.has(job.type)) {
-    if (await countedBefore(deps, job)) return { result: "duplicate", live: 0 };
-    const bucket = bucketStart(job.occurredAt, deps.groupWindowSeconds);
-    outcome = await upsertGrouped(deps.sql, {
-      userId: job.recipientId,
-      type: job.type,
-      actorId: job.actorId,
-      subjectId: job.subjectId,
-      groupKey: groupKey(job.type, job.subjectId ?? job.recipientId, bucket),
-      eventKey: job.dedupeKey,
-      bucketStart: bucket,
-      occurredAt: new Date(job.occurredAt),
-    });
-    await markCounted(deps, job);
-  } else {
-    outcome = await insertSingle(deps.sql, {
+  if (GROUPED_TYPES.has(job.type) && (await countedBefore(deps, job))) return { result: "duplicate", live: 0 };
+  // before the row is written: a badge rebuilt meanwhile must not be cached (unread.ts)
+  const fence = await deps.unread.fence([job.recipientId]);
+  try {
+    const outcome = await writeRow(deps, job);
+    // Before any live event (a client that reloads on it sees the row), and on a duplicate too: a
+    // retry's first attempt may have written the row and failed before it got here.
+    await forgetRecentNotifications(deps, [job.recipientId]);
+    if (!outcome) return { result: "duplicate", live: 0 };
+    const [view] = await renderAll(deps.sql, [outcome.row]);
+    const live = await deliver(deps, [{ userId: job.recipientId, unreadDelta: outcome.unreadDelta }], () => view!, fence);
+    return { result: "written", live };
+  } finally {
+    await fence.release();
+  }
+}
+
+/** The grouped upsert or the single insert; null when this event was already written. */
+async function writeRow(deps: WriteDeps, job: NotifyJobData): Promise<WriteOutcome | null> {
+  if (!GROUPED_TYPES.has(job.type)) {
+    return insertSingle(deps.sql, {
       userId: job.recipientId,
       type: job.type,
       actorId: job.actorId,
@@ -70,11 +74,17 @@ export async function writeNotification(deps: WriteDeps, job: NotifyJobData): Pr
       occurredAt: new Date(job.occurredAt),
     });
   }
-  // Before any live event (a client that reloads on it sees the row), and on a duplicate too: a
-  // retry's first attempt may have written the row and failed before it got here.
-  await forgetRecentNotifications(deps, [job.recipientId]);
-  if (!outcome) return { result: "duplicate", live: 0 };
-  const [view] = await renderAll(deps.sql, [outcome.row]);
-  const live = await deliver(deps, [{ userId: job.recipientId, unreadDelta: outcome.unreadDelta }], () => view!);
-  return { result: "written", live };
+  const bucket = bucketStart(job.occurredAt, deps.groupWindowSeconds);
+  const outcome = await upsertGrouped(deps.sql, {
+    userId: job.recipientId,
+    type: job.type,
+    actorId: job.actorId,
+    subjectId: job.subjectId,
+    groupKey: groupKey(job.type, job.subjectId ?? job.recipientId, bucket),
+    eventKey: job.dedupeKey,
+    bucketStart: bucket,
+    occurredAt: new Date(job.occurredAt),
+  });
+  await markCounted(deps, job);
+  return outcome;
 }

@@ -53,15 +53,25 @@ export function notificationsRoutes(deps: ApiDeps) {
   app.post("/notifications/read", auth, async (c) => {
     const me = c.get("member").userId;
     const target = parseReadTarget(await readJsonObject(c));
-    const changed = await markRead(deps.sql, me, target);
-    // even when nothing changed: a retry after a first attempt that committed and then failed
-    await recent.forget([me]);
+    // before the rows change: a badge rebuilt meanwhile must not be cached (unread.ts)
+    const fence = await unread.fence([me]);
+    let changed: number;
+    try {
+      changed = await markRead(deps.sql, me, target);
+    } catch (err) {
+      await fence.release();
+      throw err;
+    }
     let count: number;
     if (changed > 0) {
-      const [after] = await unread.adjust([{ userId: me, delta: -changed }]);
+      const [after] = await fence.settle([{ userId: me, delta: -changed }]);
+      // even when nothing changed: a retry after a first attempt that committed and then failed
+      await recent.forget([me]);
       count = after ?? (await unread.getOne(me));
       await deps.events.append({ userId: me, kind: "notifications_read", data: { ...target, unread: count } });
     } else {
+      await fence.release();
+      await recent.forget([me]);
       count = await recountAfterNoChange(me, target);
     }
     return c.json({ updated: changed, unread: count });
