@@ -94,10 +94,32 @@ describe("read, typing, presence", () => {
     expect(about(b1, a.id).length).toBe(seenByB);
     expect(about(a2, b.id)).toHaveLength(0);
 
+    // the unblock itself shows each one's state to the other at once, on every replica, unasked
     expect((await b.http.del(`/api/users/${a.handle}/block`)).status).toBe(200);
-    a1.send({ type: "presence", userIds: [b.id] });
     await a1.waitFor(() => about(a1, b.id).at(-1)?.online === true, 5000, "b online again for a");
+    await a2.waitFor(() => about(a2, b.id).at(-1)?.online === true, 5000, "b online again for a's second client");
+    await b1.waitFor(() => about(b1, a.id).at(-1)?.online === true, 5000, "a online again for b");
+    a1.send({ type: "presence", userIds: [b.id] });
+    await a1.waitFor(() => about(a1, b.id).filter((f) => f.online).length >= 2, 5000, "b online in a's query's answer");
     for (const c of [a1, a2, b1, f1]) c.close();
+  });
+
+  test("presence: a block or unblock tells nothing to a member who shares no conversation with the other", async () => {
+    const [r1] = stack.chats as [any, any];
+    const a = await member(stack);
+    const stranger = await member(stack);
+    const friend = await member(stack);
+    await conversation(a, friend);
+    const a1 = await connected(a, r1);
+    const s1 = await connected(stranger, r1);
+    expect((await stranger.http.post(`/api/users/${a.handle}/block`)).status).toBe(200);
+    expect((await stranger.http.del(`/api/users/${a.handle}/block`)).status).toBe(200);
+    // a later frame on a's socket proves the block's and unblock's frames (if any) came before it
+    const f1 = await connected(friend, r1);
+    await a1.waitFor(() => a1.frames.some((f) => f.type === "presence" && f.userId === friend.id && f.online), 5000, "friend online");
+    expect(a1.frames.some((f) => f.type === "presence" && f.userId === stranger.id)).toBe(false);
+    expect(s1.frames.some((f) => f.type === "presence" && f.userId === a.id)).toBe(false);
+    for (const c of [a1, s1, f1]) c.close();
   });
 
   test("conversations: list, group creation limits, 1:1 is unique per pair", async () => {

@@ -18,3 +18,18 @@ export async function presencePartners(sql: Sql, userId: string): Promise<string
   const blocked = new Set(await blockedAmong(sql, userId, ids));
   return blocked.size ? ids.filter((id) => !blocked.has(id)) : ids;
 }
+
+/** Whether `a` and `b` are in a conversation together (blocks aside). */
+export async function shareAConversation(sql: Sql, a: string, b: string): Promise<boolean> {
+  const [shared] = await sql<{ one: number }[]>`
+    select 1 as one from conversation_members mine
+    join conversation_members theirs on theirs.conversation_id = mine.conversation_id and theirs.user_id = ${b}
+    where mine.user_id = ${a}
+    limit 1`;
+  return shared !== undefined;
+}
+
+/** Whether `a` and `b` may see each other's online state: a conversation in common, no block either way. */
+export async function arePresencePartners(sql: Sql, a: string, b: string): Promise<boolean> {
+  return (await shareAConversation(sql, a, b)) && (await blockedAmong(sql, a, [b])).length === 0;
+}

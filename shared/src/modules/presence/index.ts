@@ -128,21 +128,29 @@ export interface VisibilityChange {
 }
 
 /**
- * A block between two members: each one's open clients are told the other is offline at once, and
- * every chat replica forgets who may see whom for both, so neither learns the other's state again.
+ * A block between two members: every chat replica forgets who may see whom for both, so neither
+ * learns the other's state again, and when they saw each other (`partners`: a conversation in
+ * common) each one's open clients are told the other is offline at once. Members who were not
+ * partners hear nothing: a frame about a stranger would tell them who just blocked them.
  */
-export async function hideFromEachOther(redis: Redis, keys: RedisKeys, a: string, b: string): Promise<void> {
-  await redis
-    .pipeline()
-    .publish(visibilityChannel(keys), visibilityChange(a, b))
-    .publish(keys.memberChannel(a), presenceFrame(b, false))
-    .publish(keys.memberChannel(b), presenceFrame(a, false))
-    .exec();
+export async function hideFromEachOther(redis: Redis, keys: RedisKeys, a: string, b: string, partners: boolean): Promise<void> {
+  const pipeline = redis.pipeline().publish(visibilityChannel(keys), visibilityChange(a, b));
+  if (partners) pipeline.publish(keys.memberChannel(a), presenceFrame(b, false)).publish(keys.memberChannel(b), presenceFrame(a, false));
+  await pipeline.exec();
 }
 
-/** An unblock: replicas forget who may see whom for both, so their state shows again. */
-export async function showToEachOther(redis: Redis, keys: RedisKeys, a: string, b: string): Promise<void> {
-  await redis.publish(visibilityChannel(keys), visibilityChange(a, b));
+/**
+ * An unblock: replicas forget who may see whom for both. When the two may now see each other
+ * (`partners`: a conversation in common and no block left either way), each one's open clients
+ * are told the other's state at once instead of at the other's next change.
+ */
+export async function showToEachOther(redis: Redis, keys: RedisKeys, a: string, b: string, partners: boolean): Promise<void> {
+  const pipeline = redis.pipeline().publish(visibilityChannel(keys), visibilityChange(a, b));
+  if (partners) {
+    const [aOnline, bOnline] = (await redis.mget(keys.online(a), keys.online(b))).map((v) => v !== null);
+    pipeline.publish(keys.memberChannel(a), presenceFrame(b, bOnline!)).publish(keys.memberChannel(b), presenceFrame(a, aOnline!));
+  }
+  await pipeline.exec();
 }
 
 function visibilityChange(a: string, b: string): string {

@@ -2,6 +2,7 @@
 import { Hono, type Context } from "hono";
 import { badRequest, forbidden, notFound } from "@xplicit/shared/errors";
 import { createLogger } from "@xplicit/shared/log";
+import { arePresencePartners, shareAConversation } from "@xplicit/shared/modules/messages";
 import { hideFromEachOther, showToEachOther } from "@xplicit/shared/modules/presence";
 import { findMemberIdByHandle, getMemberCards } from "@xplicit/shared/modules/profiles";
 import * as social from "@xplicit/shared/modules/social";
@@ -55,13 +56,15 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
   app.post("/users/:handle/block", auth, async (c) => {
     const [me, other] = await otherThanMe(c);
     await social.block(deps.sql, me, other);
-    await announce("block", hideFromEachOther(deps.redis, deps.keys, me, other));
+    await announce("block", shareAConversation(deps.sql, me, other).then((partners) => hideFromEachOther(deps.redis, deps.keys, me, other, partners)));
     return c.json({ blocked: true });
   });
 
   app.delete("/users/:handle/block", auth, async (c) => {
     const [me, other] = await otherThanMe(c);
-    if (await social.unblock(deps.sql, me, other)) await announce("unblock", showToEachOther(deps.redis, deps.keys, me, other));
+    if (await social.unblock(deps.sql, me, other)) {
+      await announce("unblock", arePresencePartners(deps.sql, me, other).then((partners) => showToEachOther(deps.redis, deps.keys, me, other, partners)));
+    }
     return c.json({ blocked: false });
   });
 
