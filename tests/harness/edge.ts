@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import { detectNginx, optionsFromEnv, prepareLocalPrefix, renderNginxConfig, type RenderOptions } from "../../nginx/render.ts";
 import { ensureDevCerts, issueClient, type CertPaths } from "../../scripts/certs.ts";
 import { readBody } from "./body.ts";
+import { freePort } from "./stack.ts";
 
 export const REPO = resolve(import.meta.dir, "../..");
 
@@ -22,12 +23,7 @@ export function nginxBin(): string {
   return found;
 }
 
-export async function freePort(): Promise<number> {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
-}
+export { freePort };
 
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

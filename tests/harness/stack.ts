@@ -32,11 +32,23 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/**
+ * A port nobody listens on, for a process started next. Taken below the kernel's ephemeral range
+ * (32768+ here), which a port handed out by `listen(0)` is in: that one could be taken meanwhile by
+ * any outgoing connection (to Postgres, Redis, a replica), and was, now and then, in full runs.
+ */
 export async function freePort(): Promise<number> {
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
-  const port = server.port!;
-  server.stop(true);
-  return port;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      const server = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      server.stop(true);
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  throw new Error("no free port found between 20000 and 32000");
 }
 
 async function waitReady(url: string, proc: Subprocess, timeoutMs = 20_000): Promise<void> {
