@@ -18,25 +18,18 @@ class Metric {
   }
 }
 
-export class Counter extends Metric {
-  constructor(name: string, isTime = false) {
-    super(name, isTime, "counter");
-  }
+/** k6's metric classes differ only in their type: `new Trend(name, isTime)`. */
+function metricOfType(type: MetricType) {
+  return class extends Metric {
+    constructor(name: string, isTime = false) {
+      super(name, isTime, type);
+    }
+  };
 }
-export class Gauge extends Metric {
-  constructor(name: string, isTime = false) {
-    super(name, isTime, "gauge");
-  }
-}
-export class Rate extends Metric {
-  constructor(name: string, isTime = false) {
-    super(name, isTime, "rate");
-  }
-}
-export class Trend extends Metric {
-  constructor(name: string, isTime = false) {
-    super(name, isTime, "trend");
-  }
-}
+
+export const Counter = metricOfType("counter");
+export const Gauge = metricOfType("gauge");
+export const Rate = metricOfType("rate");
+export const Trend = metricOfType("trend");
 
 export default { Counter, Gauge, Rate, Trend };
