@@ -56,22 +56,20 @@ export function notificationsRoutes(deps: ApiDeps) {
     // before the rows change: a badge rebuilt meanwhile must not be cached (unread.ts)
     const fence = await unread.fence([me]);
     let changed: number;
+    let after: number | null = null;
     try {
       changed = await markRead(deps.sql, me, target);
-    } catch (err) {
+      // even when nothing changed: a retry after a first attempt that committed and then failed
+      await recent.forget([me]);
+      if (changed > 0) after = (await fence.settle([{ userId: me, delta: -changed }]))[0] ?? null;
+    } finally {
       await fence.release();
-      throw err;
     }
     let count: number;
     if (changed > 0) {
-      const [after] = await fence.settle([{ userId: me, delta: -changed }]);
-      // even when nothing changed: a retry after a first attempt that committed and then failed
-      await recent.forget([me]);
       count = after ?? (await unread.getOne(me));
       await deps.events.append({ userId: me, kind: "notifications_read", data: { ...target, unread: count } });
     } else {
-      await fence.release();
-      await recent.forget([me]);
       count = await recountAfterNoChange(me, target);
     }
     return c.json({ updated: changed, unread: count });
