@@ -3,7 +3,7 @@
 import { get, post } from './api.js?v=418e4b7a3e';
 import { initTheme } from './theme.js?v=57a056b519';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
-import { realtime } from '../realtime/client.js?v=121fcbc0c9';
+import { realtime } from '../realtime/client.js?v=1aca5a08d2';
 
 const MODES = {
   connecting: 'Connecting…',
@@ -21,7 +21,8 @@ export function setBadge(count) {
     badge.hidden = n === 0;
   }
   const link = document.getElementById('nav-notifications');
-  if (link) link.setAttribute('aria-label', n ? `Notifications, ${n} unread` : 'Notifications');
+  // the accessible name starts with the visible word, so voice control's "click Alerts" finds it
+  if (link) link.setAttribute('aria-label', n ? `Alerts, ${n} unread` : 'Alerts');
   document.title = document.title.replace(/^\(\d+\+?\) /, '');
   if (n) document.title = `(${n > 99 ? '99+' : n}) ${document.title}`;
 }

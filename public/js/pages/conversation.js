@@ -2,8 +2,8 @@
 // that are matched to their server copy, read receipts (sent, and "Seen" under the last own message
 // a partner has read), typing and the partners' online state.
 import { get, itemsOf, post } from '../lib/api.js?v=418e4b7a3e';
-import { $, fill, setTime, say } from '../lib/dom.js?v=1969425b58';
-import { boot } from '../lib/shell.js?v=51c790ff1f';
+import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
+import { boot } from '../lib/shell.js?v=159b546cbc';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
@@ -244,17 +244,25 @@ form.addEventListener('submit', (e) => {
   e.preventDefault();
   const body = input.value.trim();
   if (!body) return;
-  const clientId = rt.send(id, body);
-  const li = fill('t-message', { who: 'You', body });
-  li.classList.add('mine', 'pending');
-  li.dataset.clientId = clientId;
-  setTime(li.querySelector('time'), Date.now());
-  byClientId.set(clientId, li);
-  thread.append(li);
-  li.scrollIntoView({ block: 'end' });
+  showPending(rt.send(id, body), body, Date.now()).scrollIntoView({ block: 'end' });
   input.value = '';
   say(status, '');
 });
 
+/** A message of ours not yet confirmed, at the end of the thread until the server places it. */
+function showPending(clientId, body, ts) {
+  const li = fill('t-message', { who: 'You', body });
+  li.classList.add('mine', 'pending');
+  li.dataset.clientId = clientId;
+  setTime(li.querySelector('time'), ts);
+  byClientId.set(clientId, li);
+  thread.append(li);
+  return li;
+}
+
 await Promise.all([reload(), loadMeta()]);
+// written on an earlier page (closed or reloaded before they were confirmed): still on their way
+for (const m of rt.pending.values()) {
+  if (m.conversationId === id && !byClientId.has(m.id)) showPending(m.id, m.body, m.clientTs);
+}
 void readMessageNotifications();

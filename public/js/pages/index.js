@@ -1,6 +1,6 @@
 // Landing: sign in or create an account (18+ only).
 import { get, post } from '../lib/api.js?v=418e4b7a3e';
-import { say } from '../lib/dom.js?v=1969425b58';
+import { say } from '../lib/dom.js?v=ad30dd5a83';
 import { initTheme } from '../lib/theme.js?v=57a056b519';
 import { initPrefetch } from '../lib/prefetch.js?v=8545df2da1';
 

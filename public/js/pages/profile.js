@@ -1,7 +1,7 @@
 // A member's profile: follow, block, message, followers and following.
 import { get, post, put, del, itemsOf } from '../lib/api.js?v=418e4b7a3e';
-import { $, fill, say } from '../lib/dom.js?v=1969425b58';
-import { boot } from '../lib/shell.js?v=51c790ff1f';
+import { $, LOCALE, fill, say } from '../lib/dom.js?v=ad30dd5a83';
+import { boot } from '../lib/shell.js?v=159b546cbc';
 import { nameOf } from '../lib/names.js?v=0d04548b45';
 
 const status = $('#status');
@@ -23,7 +23,7 @@ async function loadProfile() {
     $('#handle').textContent = '@' + p.handle;
     $('#initial').textContent = name.slice(0, 1);
     $('#bio').textContent = p.bio || '';
-    if (p.createdAt) $('#since').textContent = 'Member since ' + new Date(p.createdAt).toLocaleDateString(undefined, { year: 'numeric', month: 'long' });
+    if (p.createdAt) $('#since').textContent = 'Member since ' + new Date(p.createdAt).toLocaleDateString(LOCALE, { year: 'numeric', month: 'long' });
     document.title = `${name} · Xplicit`;
     const own = p.handle === me.handle;
     $('#own').hidden = !own;

@@ -1,10 +1,35 @@
 // What pages import. One connection per browser: a SharedWorker owns it; where SharedWorker does
 // not exist, the tabs elect a leader with Web Locks and share its engine over BroadcastChannel;
 // with neither, the tab runs an engine of its own. Pages see the same API in all three cases.
-import { Hub } from './hub.js?v=7f5e42ee64';
+import { Hub } from './hub.js?v=5fb3afc293';
 
 const CHANNEL = 'xplicit-rt';
 const LOCK = 'xplicit-rt-leader';
+const PENDING = 'xplicit-rt-pending:';
+
+// Sends not yet answered, kept by the tabs in localStorage as well as by the engine: a tab closed
+// (or reloaded) right after writing messages may go before the engine has them, or before the
+// engine's own copy reaches IndexedDB; localStorage is written at once. The next page hands them
+// to the engine again; sends are idempotent (their id), so one the engine had already sent is not
+// written twice. Shared by the member's tabs: any tab that hears `sent` or `send_failed` drops it.
+function readPending(userId) {
+  try {
+    const list = JSON.parse(localStorage.getItem(PENDING + userId) ?? '[]');
+    return Array.isArray(list) ? list.filter((m) => m && typeof m.id === 'string' && m.t === 'send') : [];
+  } catch {
+    return [];
+  }
+}
+
+function writePending(userId, change) {
+  try {
+    const next = change(readPending(userId));
+    if (next.length) localStorage.setItem(PENDING + userId, JSON.stringify(next));
+    else localStorage.removeItem(PENDING + userId);
+  } catch {
+    // storage full or refused (some private modes): the engine's copy is the only one
+  }
+}
 
 class RealtimeClient {
   constructor(userId) {
@@ -16,7 +41,16 @@ class RealtimeClient {
     this.state = { mode: 'connecting', pending: [] };
     this.transport = 'none';
     this.post = () => {};
+    for (const m of readPending(userId)) this.pending.set(m.id, m);
     this.start();
+    // what an earlier page wrote and nobody has confirmed yet: after `hello`, in the order written
+    for (const m of this.pending.values()) this.post(m);
+  }
+
+  /** Answered (or refused for good): no longer pending here, nor in what the next page resends. */
+  settled(id) {
+    this.pending.delete(id);
+    writePending(this.userId, (list) => list.filter((m) => m.id !== id));
   }
 
   on(type, fn) {
@@ -43,7 +77,7 @@ class RealtimeClient {
   }
 
   startShared() {
-    const worker = new SharedWorker(new URL('./worker.js?v=d238749dbc', import.meta.url), { type: 'module', name: 'xplicit-rt' });
+    const worker = new SharedWorker(new URL('./worker.js?v=f67a397720', import.meta.url), { type: 'module', name: 'xplicit-rt' });
     this.transport = 'shared-worker';
     const port = worker.port;
     worker.onerror = () => {
@@ -145,11 +179,11 @@ class RealtimeClient {
         this.fire('resync', m);
         return;
       case 'sent':
-        this.pending.delete(m.id);
+        this.settled(m.id);
         this.fire('sent', m);
         return;
       case 'send_failed':
-        this.pending.delete(m.id);
+        this.settled(m.id);
         this.fire('send_failed', m);
         return;
       default:
@@ -162,6 +196,7 @@ class RealtimeClient {
     const id = crypto.randomUUID();
     const m = { t: 'send', id, conversationId, body, clientTs: Date.now() };
     this.pending.set(id, m);
+    writePending(this.userId, (list) => [...list, m]);
     this.post(m);
     return id;
   }
@@ -179,6 +214,8 @@ class RealtimeClient {
   }
 
   signOut() {
+    // unsent messages are not left behind on a shared computer
+    writePending(this.userId, () => []);
     this.post({ t: 'signout' });
   }
 }

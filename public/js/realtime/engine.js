@@ -378,6 +378,12 @@ export class Engine {
     void store.set('outbox:' + this.userId, this.outbox);
   }
 
+  /** Signing out: what was never sent is dropped, here and in storage. */
+  forgetOutbox() {
+    this.outbox = [];
+    this.saveOutbox();
+  }
+
   /** A new connection: every unanswered send goes again, each conversation's first one now. */
   flushOutbox() {
     this.sendWait.clear();

@@ -1,6 +1,6 @@
 // Owns the one Engine of this browser and relays between it and the tabs. Runs in the
 // SharedWorker, or in the leader tab when SharedWorker does not exist.
-import { Engine } from './engine.js?v=caa0133452';
+import { Engine } from './engine.js?v=ddd738f09e';
 
 export class Hub {
   /** @param {string} base page origin; @param {(msg: object) => void} broadcast to every tab */
@@ -27,6 +27,8 @@ export class Hub {
       return;
     }
     if (msg.t === 'signout') {
+      // unsent messages are not left behind on a shared computer
+      this.engine?.forgetOutbox();
       this.engine?.stop();
       this.engine = null;
       this.broadcast({ t: 'status', mode: 'signed_out', epoch: null, cursor: null, pending: [] });

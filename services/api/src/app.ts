@@ -17,7 +17,7 @@ import { eventsRoutes } from "./modules/events/routes.ts";
 import { createNotifier, notifyOfflineRecipients, type Notifier } from "@xplicit/shared/modules/notifications";
 import { notificationsRoutes } from "./modules/notifications/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
-import { pagesRoutes } from "./modules/pages/routes.ts";
+import { pageNotFound, pagesRoutes } from "./modules/pages/routes.ts";
 import { operationsRoutes } from "./modules/operations/routes.ts";
 import { notifyOnFollow, notifyOnProfileView, notifyOnReaction } from "./modules/notifications/hooks.ts";
 
@@ -32,7 +32,8 @@ export interface AppOptions {
 export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   const app = new Hono<ApiEnv>();
   app.onError(handleError);
-  app.notFound(handleNotFound);
+  const notFoundPage = pageNotFound(deps.config.publicDir);
+  app.notFound((c) => notFoundPage(c) ?? handleNotFound(c));
   app.use(requestMetrics());
   app.use(securityHeaders());
 

@@ -42,6 +42,24 @@ describe("static pages served by the api", () => {
     expect((await fetch(api.url + "/metrics")).status).not.toBe(404);
   });
 
+  test("a browser asking for a page that does not exist gets a page that says so, with a 404; an API client still gets JSON", async () => {
+    const browser = { accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
+    for (const path of ["/u/", "/nonexistent-page", "/conversations/extra"]) {
+      const res = await fetch(api.url + path, { headers: browser });
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get("content-type")).toContain("text/html");
+      expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+      expect(await res.text()).toContain("Page not found");
+    }
+    const apiMiss = await fetch(api.url + "/api/nope", { headers: browser });
+    expect(apiMiss.status).toBe(404);
+    expect((await apiMiss.json()).error.code).toBe("not_found");
+    const plain = await fetch(api.url + "/nonexistent-page");
+    expect((await plain.json()).error.code).toBe("not_found");
+    const posted = await fetch(api.url + "/nonexistent-page", { method: "POST", headers: { ...browser, origin: "http://localhost:3000" } });
+    expect(posted.headers.get("content-type")).toContain("application/json");
+  });
+
   test("public/ is built: page stylesheets and version stamps are current", () => {
     const { changed } = build(PUBLIC_DIR, true);
     expect(changed).toEqual([]);

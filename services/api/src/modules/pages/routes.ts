@@ -72,3 +72,17 @@ export function pagesRoutes(publicDir = PUBLIC_DIR) {
 
   return app;
 }
+
+/**
+ * A browser asking for a page that does not exist (a mistyped address, `/u/` without a handle)
+ * gets a page that says so, with a 404, instead of the API's JSON error; null for anything else.
+ */
+export function pageNotFound(publicDir = PUBLIC_DIR) {
+  const file = join(publicDir, "not-found.html");
+  return (c: Context): Response | null => {
+    const method = c.req.method;
+    if (method !== "GET" && method !== "HEAD") return null;
+    if (c.req.path.startsWith("/api/") || !(c.req.header("accept") ?? "").includes("text/html") || !existsSync(file)) return null;
+    return new Response(method === "HEAD" ? null : Bun.file(file), { status: 404, headers: { "Content-Type": TYPES[".html"]!, "Cache-Control": "no-cache" } });
+  };
+}

@@ -1,0 +1,4 @@
+// A page that does not exist: the theme, like every page, and links on.
+import { initTheme } from '../lib/theme.js?v=57a056b519';
+
+initTheme();
