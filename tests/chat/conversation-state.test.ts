@@ -43,6 +43,30 @@ describe("read, typing, presence", () => {
     for (const c of [a1, b1]) c.close();
   });
 
+  test("typing does not cross a block, on any replica, and crosses again after the unblock", async () => {
+    const [r1, r2] = stack.chats as [any, any];
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await conversation(a, b);
+    const a1 = await connected(a, r1);
+    const b1 = await connected(b, r2);
+    const typingFrom = (c: typeof a1, id: string) => c.frames.filter((f) => f.type === "typing" && f.userId === id).length;
+    b1.send({ type: "typing", conversationId: conv });
+    await a1.waitFor(() => typingFrom(a1, b.id) === 1, 5000, "typing before the block");
+    expect((await a.http.post(`/api/users/${b.handle}/block`)).status).toBe(200);
+    await Bun.sleep(1600); // past the socket's typing throttle
+    b1.send({ type: "typing", conversationId: conv });
+    a1.send({ type: "typing", conversationId: conv });
+    await Bun.sleep(500);
+    expect(typingFrom(a1, b.id)).toBe(1);
+    expect(typingFrom(b1, a.id)).toBe(0);
+    expect((await a.http.del(`/api/users/${b.handle}/block`)).status).toBe(200);
+    await Bun.sleep(1600);
+    b1.send({ type: "typing", conversationId: conv });
+    await a1.waitFor(() => typingFrom(a1, b.id) === 2, 5000, "typing after the unblock");
+    for (const c of [a1, b1]) c.close();
+  });
+
   test("presence: a partner sees online/offline, strangers are not visible", async () => {
     const [r1, r2] = stack.chats as [any, any];
     const a = await member(stack);

@@ -540,8 +540,10 @@ export class Connection implements BucketState {
       // The same cached membership the send path uses: no query per typing frame.
       const conv = await conversationInfo(this.hub.deps.messaging, conversationId, this.userId);
       if (!conv) throw new AppError(403, "not_member", "no such conversation, or you are not in it");
-      const others = conv.members.filter((m) => m !== this.userId);
-      await this.hub.deps.events.publishEphemeral(others, frame.typing(conversationId, this.userId));
+      // Typing is shown where presence is: not across a block (the cached partner list leaves blocks out).
+      const partners = new Set(await this.hub.partnersOf(this.userId));
+      const others = conv.members.filter((m) => m !== this.userId && partners.has(m));
+      if (others.length) await this.hub.deps.events.publishEphemeral(others, frame.typing(conversationId, this.userId));
     } catch (err) {
       this.replyError(err, "typing");
     }
