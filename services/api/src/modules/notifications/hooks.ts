@@ -41,19 +41,21 @@ export function notifyOnProfileView(notifier: Notifier) {
 }
 
 /**
- * Profiles `onReact`: "X reacted to your profile". One event per (profile, actor, reaction): the job
- * id and the grouped row's event keys derive from it, so repeating a reaction never notifies twice;
- * the worker groups a profile's reactions per window into one `reaction` row.
+ * Profiles `onReact`: "X reacted to your profile". One event per (profile, actor): the job id and
+ * the grouped row's event keys derive from it, so repeating or changing a reaction never notifies
+ * twice, and a grouped row's "X and N others" counts members, not their changes of mind (one member
+ * switching reactions read as "X and 3 others"). The worker groups a profile's reactions per window
+ * into one `reaction` row.
  */
 export function notifyOnReaction(notifier: Notifier) {
-  return async (actorId: string, ownerId: string, reaction: Reaction): Promise<void> => {
+  return async (actorId: string, ownerId: string, _reaction: Reaction): Promise<void> => {
     try {
       await notifier.notifyMember({
         recipientId: ownerId,
         type: "reaction",
         actorId,
         subjectId: ownerId,
-        dedupeKey: `reaction:${ownerId}:${actorId}:${reaction}`,
+        dedupeKey: `reaction:${ownerId}:${actorId}`,
       });
     } catch (err) {
       log.warn("reaction notification not enqueued", { ownerId, error: (err as Error).message });
