@@ -14,3 +14,14 @@ const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
 export function hasBidiControls(s: string): boolean {
   return BIDI_CONTROLS.test(s);
 }
+
+/**
+ * Characters that show nothing: whitespace, format characters (zero-width space and joiners, the
+ * BOM, …), controls, and the "blank" letters (Hangul fillers, the Braille blank).
+ */
+const INVISIBLE = /^[\s\p{Cf}\p{Cc}\p{Z}\u115f\u1160\u2800\u3164\uffa0]*$/u;
+
+/** True when the text shows at least one character (a name of zero-width spaces shows as blank). */
+export function hasVisibleText(s: string): boolean {
+  return !INVISIBLE.test(s);
+}

@@ -1,7 +1,7 @@
 /** Public profiles (with their reactions), editing one's own, and reacting to others'. */
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
-import { hasBidiControls, isStorableText, readJsonObject } from "@xplicit/shared/http";
+import { hasBidiControls, hasVisibleText, isStorableText, readJsonObject } from "@xplicit/shared/http";
 import { findProfileForViewer, updateProfile } from "@xplicit/shared/modules/profiles";
 import { relationOf } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
@@ -14,7 +14,8 @@ function optionalText(body: Record<string, unknown>, field: string, max: number,
   if (typeof v !== "string" || v.length > max) throw badRequest(`invalid_${field}`, `${field} must be a string of at most ${max} characters`);
   if (!isStorableText(v)) throw badRequest(`invalid_${field}`, `${field} must not contain NUL or broken Unicode`);
   const text = v.trim();
-  if (required && text === "") throw badRequest(`invalid_${field}`, `${field} must not be empty`);
+  // a name of zero-width spaces saved "fine" and showed as nothing
+  if (required && !hasVisibleText(text)) throw badRequest(`invalid_${field}`, `${field} must have at least one visible character`);
   return text;
 }
 

@@ -103,7 +103,7 @@ describe("profiles", () => {
     expect(res.json.profile.id).toBeUndefined();
     expect((await a.client.patch("/api/me/profile", { displayName: "x".repeat(51) })).status).toBe(400);
     expect((await a.client.patch("/api/me/profile", { bio: "x".repeat(501) })).status).toBe(400);
-    for (const patch of [{ displayName: "nul\u0000" }, { displayName: "   " }, { displayName: "" }, { displayName: "admin\u202egnp.exe" }, { displayName: "\u2066x\u2069" }, { bio: "nul\u0000" }, { bio: "lone \ud83d" }]) {
+    for (const patch of [{ displayName: "nul\u0000" }, { displayName: "   " }, { displayName: "" }, { displayName: "\u200b\u200b\u200b" }, { displayName: "\u3164\ufeff \u2800" }, { displayName: "admin\u202egnp.exe" }, { displayName: "\u2066x\u2069" }, { bio: "nul\u0000" }, { bio: "lone \ud83d" }]) {
       const bad = await a.client.patch("/api/me/profile", patch);
       expect(bad.status).toBe(400);
       expect(bad.json.error.code).toMatch(/^invalid_/);
