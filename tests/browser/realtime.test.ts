@@ -315,9 +315,6 @@ describe.skipIf(!!why || !hasWorker())("notification badge", () => {
     const [a, b] = [await register(web), await register(web)];
     const conv = await conversationBetween(a, b);
     const unread = async () => (await b.call("GET", "/api/notifications/unread-count")).json.unread as number;
-    // b's badge is cached before the notification is written: a badge first counted in Postgres
-    // while the worker is between its commit and its increment counts that notification twice
-    // (unread.ts: a lost race, bounded by the counter's TTL)
     expect(await unread()).toBe(0);
     await sendOverHttp(a, conv, "while you were away"); // b has no open client: a notification
     await until("b's message notification", async () => (await unread()) === 1, 20_000);
@@ -327,6 +324,24 @@ describe.skipIf(!!why || !hasWorker())("notification badge", () => {
     await until("the notification read", async () => (await unread()) === 0, 10_000);
     await ctx.close();
   }, 60_000);
+
+  test("messages that came while the open conversation was offline: their notification is read once it is back", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    const unread = async () => (await b.call("GET", "/api/notifications/unread-count")).json.unread as number;
+    const ctx = await signedIn(web, b);
+    const [page] = await openTabs(ctx, `${web.edge.url}/conversation?id=${conv}`, 1);
+    await until("ws mode", async () => (await modeOf(page!)) === "ws");
+    await setOffline(web, ctx, true);
+    await until("offline mode", async () => (await modeOf(page!)) === "offline", 20_000);
+    await until("B's socket to be gone", async () => (await chatCounts(web)).sockets === 0);
+    await sendOverHttp(a, conv, "sent while you were offline");
+    await until("b's message notification", async () => (await unread()) === 1, 20_000);
+    await setOffline(web, ctx, false);
+    await until("the message shown", async () => (await threadOf(page!)).includes("sent while you were offline"), 40_000);
+    await until("the notification read without reopening the conversation", async () => (await unread()) === 0, 15_000);
+    await ctx.close();
+  }, 90_000);
 });
 
 describe.skipIf(!!why)("presence and seen receipts", () => {

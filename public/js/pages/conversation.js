@@ -227,6 +227,19 @@ async function readMessageNotifications() {
   } catch {}
 }
 document.addEventListener('visibilitychange', readMessageNotifications);
+// Messages that came while this page was cut off (offline, signed out on the way, a replica gone)
+// were notified as "sent you a message": they are read here once the connection is back, and when
+// such a notification arrives for this conversation while it is open.
+let live = true;
+rt.on('status', (st) => {
+  const nowLive = st.mode === 'ws' || st.mode === 'http';
+  if (nowLive && !live) void readMessageNotifications();
+  live = nowLive;
+});
+rt.on('notification', (d) => {
+  const n = d?.notification;
+  if (n?.type === 'message' && String(n.subjectId) === id) void readMessageNotifications();
+});
 
 let lastTyping = 0;
 input.addEventListener('input', () => {
