@@ -344,6 +344,23 @@ describe.skipIf(!!why || !hasWorker())("notification badge", () => {
   }, 90_000);
 });
 
+describe.skipIf(!!why)("a session ended elsewhere", () => {
+  test("the open page goes to sign-in, which says why, and leads back to where the member was", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    const ctx = await signedIn(web, b);
+    const [page] = await openTabs(ctx, `${web.edge.url}/conversation?id=${conv}`, 1);
+    await until("ws mode", async () => (await modeOf(page!)) === "ws");
+    expect((await b.call("POST", "/api/auth/logout-all")).status).toBe(200); // "sign out everywhere" from another device
+    await until("the sign-in page", async () => new URL(page!.url()).pathname === "/", 20_000);
+    const url = new URL(page!.url());
+    expect(url.searchParams.get("ended")).toBe("1");
+    expect(url.searchParams.get("next")).toBe(`/conversation?id=${conv}`);
+    await until("the reason shown", async () => ((await page!.textContent("#login-status")) ?? "").includes("Your session ended"));
+    await ctx.close();
+  }, 60_000);
+});
+
 describe.skipIf(!!why)("presence and seen receipts", () => {
   test("A sees B online while B's page is open and offline after it closes; \"Seen\" once B opens the conversation", async () => {
     const [a, b] = [await register(web), await register(web)];

@@ -98,7 +98,8 @@ export async function boot() {
   rt.on('status', (s) => {
     document.body.dataset.rt = s.mode;
     if (conn) conn.textContent = MODES[s.mode] ?? '';
-    if (s.mode === 'signed_out') location.replace('/');
+    // ended elsewhere (another device, "sign out everywhere", expiry): the sign-in page says so
+    if (s.mode === 'signed_out') location.replace('/?ended=1&next=' + encodeURIComponent(location.pathname + location.search));
   });
   rt.on('notification', (d) => {
     if (typeof d.unread === 'number') setBadge(d.unread);

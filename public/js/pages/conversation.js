@@ -3,7 +3,7 @@
 // a partner has read), typing and the partners' online state.
 import { get, itemsOf, post } from '../lib/api.js?v=418e4b7a3e';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=159b546cbc';
+import { boot } from '../lib/shell.js?v=795efd2fcb';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
@@ -274,6 +274,8 @@ function showPending(clientId, body, ts) {
 }
 
 await Promise.all([reload(), loadMeta()]);
+// names filled in after the first paint can wrap and push the newest message under the composer
+scrollTo(0, document.body.scrollHeight);
 // written on an earlier page (closed or reloaded before they were confirmed): still on their way
 for (const m of rt.pending.values()) {
   if (m.conversationId === id && !byClientId.has(m.id)) showPending(m.id, m.body, m.clientTs);

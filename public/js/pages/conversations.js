@@ -2,7 +2,7 @@
 // partners' online state.
 import { get, post, itemsOf } from '../lib/api.js?v=418e4b7a3e';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=159b546cbc';
+import { boot } from '../lib/shell.js?v=795efd2fcb';
 import { conversationName } from '../lib/names.js?v=0d04548b45';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

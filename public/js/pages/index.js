@@ -12,6 +12,10 @@ const next = () => {
   return n && n.startsWith('/') && !n.startsWith('//') ? n : '/conversations';
 };
 
+if (new URLSearchParams(location.search).get('ended') === '1') {
+  say(document.getElementById('login-status'), 'Your session ended (signed out on another device, or it expired). Sign in again to go on where you were.');
+}
+
 // Already signed in: straight on.
 get('/api/session').then((s) => s?.signedIn && location.replace(next()), () => {});
 

@@ -1,7 +1,7 @@
 // A member's profile: follow, block, message, followers and following.
 import { get, post, put, del, itemsOf } from '../lib/api.js?v=418e4b7a3e';
 import { $, LOCALE, fill, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=159b546cbc';
+import { boot } from '../lib/shell.js?v=795efd2fcb';
 import { nameOf } from '../lib/names.js?v=0d04548b45';
 
 const status = $('#status');
@@ -12,6 +12,8 @@ const { me } = await boot();
 const fromPath = location.pathname.match(/^\/u\/([^/]+)/)?.[1];
 const handle = decodeURIComponent(fromPath || new URLSearchParams(location.search).get('handle') || me.handle).toLowerCase();
 const path = '/api/users/' + encodeURIComponent(handle);
+// "Me" is the current page only on one's own profile
+if (handle === me.handle) $('#nav-me')?.setAttribute('aria-current', 'page');
 let direction = 'followers';
 let cursor = null;
 

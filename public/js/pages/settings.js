@@ -1,7 +1,7 @@
 // Settings: profile, signed-in devices, notification preferences, blocked members.
 import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=418e4b7a3e';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=159b546cbc';
+import { boot } from '../lib/shell.js?v=795efd2fcb';
 import { nameOf } from '../lib/names.js?v=0d04548b45';
 
 const { me } = await boot();
