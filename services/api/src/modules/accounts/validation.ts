@@ -41,7 +41,7 @@ export function checkBirthDate(raw: unknown, today = new Date()): string {
   const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
   const date = new Date(Date.UTC(y, m - 1, d));
   if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d || y < 1900 || date > today) {
-    throw badRequest("invalid_birth_date", "birthDate must be a real date in the past (YYYY-MM-DD)");
+    throw badRequest("invalid_birth_date", "birthDate must be a real date (YYYY-MM-DD) between 1900-01-01 and today");
   }
   if (ageOn({ y, m, d }, today) < 18) throw unprocessable("underage", "members must be at least 18 years old");
   return raw as string;
