@@ -63,6 +63,19 @@ describe.skipIf(!!why)("pages in a real browser", () => {
     await page.click("#register button[type=submit]");
     await until("the age message", async () => /18/.test((await page.textContent("#register-status")) ?? ""));
     expect(page.url()).toBe(web.edge.url + "/");
+    // the browser's own check (a short password) clears the earlier message instead of leaving it up
+    await page.fill("#reg-password", "short");
+    await page.click("#register button[type=submit]");
+    await until("the age message gone", async () => ((await page.textContent("#register-status")) ?? "") === "");
+    await page.fill("#reg-password", "correct horse battery");
+
+    // a taken handle reads as a sentence for people, not the api's words
+    const taken = await register(web);
+    await page.fill("#reg-birth", "1990-04-01");
+    await page.fill("#reg-handle", taken.handle);
+    await page.click("#register button[type=submit]");
+    await until("the taken-handle message", async () => ((await page.textContent("#register-status")) ?? "") === "That handle is taken. Try another one.");
+    await page.fill("#reg-handle", handle);
 
     await page.fill("#reg-birth", "1990-04-01");
     await Promise.all([page.waitForURL(/\/conversations$/), page.click("#register button[type=submit]")]);

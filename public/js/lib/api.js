@@ -7,11 +7,33 @@ export class ApiError extends Error {
   }
 }
 
-/** What a member reads: the server's own words for a refused request, plain words for the rest. */
+/**
+ * The refusals a member meets in the forms, in plain words. The server's messages name its fields
+ * ("displayName must …"): right for API clients, not for people.
+ */
+const PLAIN = {
+  handle_taken: 'That handle is taken. Try another one.',
+  email_taken: 'An account with that email already exists. Sign in instead?',
+  invalid_handle: 'A handle is 3 to 30 lowercase letters, digits or _.',
+  invalid_email: 'That email address does not look right.',
+  invalid_password: 'The password must be 10 to 128 characters.',
+  invalid_birth_date: 'Enter your real date of birth (from 1900 on).',
+  terms_not_accepted: 'Please accept the terms to create an account.',
+  invalid_displayName: 'Your display name needs at least one visible character, at most 50, and no text-direction controls.',
+  invalid_bio: 'Your bio can be at most 500 characters.',
+  blocked: 'You cannot do that: one of you has blocked the other.',
+  self: 'You cannot do that to yourself.',
+  not_member: 'This conversation does not exist, or you are not in it.',
+};
+
+/** What a member reads: plain words for the refusals they can meet, and for the rest. */
 function memberMessage(status, code, message, retryAfter) {
   if (status === 429) return `Too many requests just now. Try again in ${retryAfter && retryAfter < 600 ? `${retryAfter} seconds` : 'a few minutes'}.`;
   if (status >= 500 || code === 'internal' || code === 'unavailable') return 'Xplicit is having trouble right now. Try again in a moment.';
-  return message || code || 'The request was refused.';
+  if (code && PLAIN[code]) return PLAIN[code];
+  const text = message || code || 'The request was refused';
+  // a sentence: capital first, full stop last
+  return text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? '' : '.');
 }
 
 export async function api(method, path, body) {

@@ -1,9 +1,9 @@
 // One conversation: history over HTTP, live messages from the real-time client, optimistic sends
 // that are matched to their server copy, read receipts (sent, and "Seen" under the last own message
 // a partner has read), typing and the partners' online state.
-import { get, itemsOf, post } from '../lib/api.js?v=418e4b7a3e';
+import { get, itemsOf, post } from '../lib/api.js?v=3132585635';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=795efd2fcb';
+import { boot } from '../lib/shell.js?v=b1a306ea5d';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

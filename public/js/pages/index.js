@@ -1,5 +1,5 @@
 // Landing: sign in or create an account (18+ only).
-import { get, post } from '../lib/api.js?v=418e4b7a3e';
+import { get, post } from '../lib/api.js?v=3132585635';
 import { say } from '../lib/dom.js?v=ad30dd5a83';
 import { initTheme } from '../lib/theme.js?v=57a056b519';
 import { initPrefetch } from '../lib/prefetch.js?v=8545df2da1';
@@ -28,6 +28,8 @@ function ageOn(birth, today = new Date()) {
 
 function handle(form, statusId, submit) {
   const status = document.getElementById(statusId);
+  // the browser's own check stopped the form: an earlier message no longer applies
+  form.addEventListener('invalid', () => say(status, ''), true);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const button = form.querySelector('button[type=submit]');

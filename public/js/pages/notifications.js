@@ -1,7 +1,7 @@
 // Notifications: newest first, live additions, read state shared by every tab and device.
-import { get, post, itemsOf } from '../lib/api.js?v=418e4b7a3e';
+import { get, post, itemsOf } from '../lib/api.js?v=3132585635';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot, setBadge } from '../lib/shell.js?v=795efd2fcb';
+import { boot, setBadge } from '../lib/shell.js?v=b1a306ea5d';
 import { nameOf } from '../lib/names.js?v=0d04548b45';
 
 const list = $('#notifications');
