@@ -27,6 +27,41 @@ export function checkPassword(raw: unknown): string {
   return raw;
 }
 
+/** Among the most used passwords of 10 characters or more (lower case). */
+const COMMON = new Set([
+  "1234567890", "0123456789", "1q2w3e4r5t", "qwertyuiop", "password12", "password123", "password1234",
+  "iloveyou12", "qwerty1234", "qwerty12345", "asdfghjkl1", "1qaz2wsx3edc", "abcdefghij", "abc1234567",
+  "passw0rd12", "letmein123", "welcome123", "football12", "starwars12", "xplicit123",
+]);
+
+/** Each character one up or one down from the one before (digits wrap: …8901…), or all the same. */
+function isRunOrRepeat(p: string): boolean {
+  let up = true;
+  let down = true;
+  let same = true;
+  for (let i = 1; i < p.length; i++) {
+    const [a, b] = [p.charCodeAt(i - 1), p.charCodeAt(i)];
+    const digits = a >= 48 && a <= 57 && b >= 48 && b <= 57;
+    up &&= b === a + 1 || (digits && a === 57 && b === 48);
+    down &&= b === a - 1 || (digits && a === 48 && b === 57);
+    same &&= a === b;
+  }
+  return up || down || same;
+}
+
+/**
+ * NIST SP 800-63B's checks beyond length: a password that is repetitive or sequential, one of the
+ * most common, or the account's own handle or email is refused (passwords are compared as typed
+ * otherwise: no composition rules).
+ */
+export function checkPasswordStrength(password: string, context: { handle: string; email: string }): void {
+  const p = password.toLowerCase();
+  const own = [context.handle, context.email, context.email.split("@")[0] ?? ""].filter((w) => w.length >= 3);
+  if (COMMON.has(p) || isRunOrRepeat(p) || own.some((w) => p === w || p.replace(w, "").length < 4)) {
+    throw badRequest("weak_password", "password is too easy to guess (a common password, a run like 1234567890, or your handle or email)");
+  }
+}
+
 /** Age in whole years on `today` (UTC), from an ISO date. */
 export function ageOn(birth: { y: number; m: number; d: number }, today: Date): number {
   const y = today.getUTCFullYear();
@@ -53,6 +88,7 @@ export function parseRegistration(body: Record<string, unknown>): Registration {
     throw badRequest("invalid_handle", "handle must be 3 to 30 of a-z, 0-9 and _");
   }
   const password = checkPassword(body.password);
+  checkPasswordStrength(password, { handle: body.handle, email });
   const birthDate = checkBirthDate(body.birthDate);
   if (body.acceptTerms !== true) throw badRequest("terms_not_accepted", "acceptTerms must be true");
   return { email, handle: body.handle, password, birthDate };
