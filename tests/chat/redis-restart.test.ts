@@ -98,6 +98,26 @@ test("Redis restarted with its data lost: open clients are told to resync, then 
   b1.close();
 }, 60_000);
 
+test("Redis flushed without dropping a connection: open clients are told to resync, never left to drop the new stream as repeats", async () => {
+  const [r1, r2] = stack.chats as [any, any];
+  const a = await member(stack);
+  const b = await member(stack);
+  const conv = await conversation(a, b);
+  const a1 = await connected(a, r1);
+  const b1 = await connected(b, r2);
+  for (let i = 1; i <= 5; i++) await a1.sendMessage(conv, `before the flush ${i}`);
+  await b1.waitFor(() => b1.messages().length === 5, 5000, "five messages");
+
+  expect(await cli("flushall")).toBe("OK"); // the connections stay up: no reconnect to notice it by
+
+  await sendOnceUp(a1, conv, "after the flush 1");
+  await b1.waitFor(() => b1.frames.some((f) => f.type === "resync" && f.reason === "epoch_changed"), 10_000, "resync after the flush");
+  await sendOnceUp(a1, conv, "after the flush 2");
+  await b1.waitFor(() => b1.messages().some((m) => m.data.body === "after the flush 2"), 10_000, "a message after the flush, live");
+  a1.close();
+  b1.close();
+}, 60_000);
+
 // (that an ack of the old stream is never stored — the case where the replica flushes one after the
 // restart, which this timing rarely reaches — is hub.test's "every socket's acks" test)
 test("after Redis lost its data, a client resuming from its stored ack gets every message of the new stream", async () => {

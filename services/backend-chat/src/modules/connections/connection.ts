@@ -166,7 +166,13 @@ export class Connection implements BucketState {
     }
     if (this.state !== "live") return;
     const seq = frameSeq(text);
-    if (seq <= this.cursor) return;
+    if (seq <= this.cursor) {
+      // Seq 1 again, past it: the member's stream may have started over — Redis lost it without
+      // dropping the connection (a FLUSHALL, an eviction) — and every later event would be dropped
+      // here as a repeat. The head says which: same epoch, a repeat; another, resync.
+      if (seq === 1) this.checkStreamStart();
+      return;
+    }
     if (seq === this.cursor + 1) {
       this.writeEvent(text, seq);
       if (this.pending.length) this.writeQueuedInOrder();
@@ -293,6 +299,16 @@ export class Connection implements BucketState {
       this.state = "replaying";
       await this.catchUp(head.seq);
     }
+  }
+
+  private checkStreamStart(): void {
+    if (checkingStream.has(this)) return;
+    checkingStream.add(this);
+    void this.hub.deps.events
+      .head(this.userId)
+      .then((head) => this.recoverAfterRedisReconnect(head))
+      .catch((err: unknown) => this.fail("stream check failed", err))
+      .finally(() => checkingStream.delete(this));
   }
 
   private fail(what: string, err: unknown): void {
@@ -572,6 +588,9 @@ export class Connection implements BucketState {
  * rather than as a field of every idle socket).
  */
 const ownEventTimers = new Map<Connection, Timer>();
+
+/** Sockets reading their member's stream head after a seq 1 behind their cursor (rare: kept off every socket). */
+const checkingStream = new Set<Connection>();
 
 /** Shared empty queue (never pushed to: `queue()` swaps in a real array first). */
 const NO_FRAMES: string[] = [];
