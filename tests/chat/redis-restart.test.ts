@@ -195,12 +195,20 @@ test("Redis out of memory (answers PING, refuses writes): /readyz is 503 naming 
     return { status: res.status, redis: ((await res.json()) as { checks: Record<string, string> }).checks.redis };
   };
   expect((await readyz()).status).toBe(200);
+  const a = await member(stack);
+  const b = await member(stack);
+  const conv = await conversation(a, b);
   expect(await cli("config", "set", "maxmemory", "1")).toBe("OK");
   try {
     expect(await cli("ping")).toBe("PONG");
     const full = await readyz();
     expect(full.status).toBe(503);
     expect(full.redis).toContain("OOM");
+    // requests that write Redis are 503 unavailable with Retry-After, as while it is away (were 500)
+    const refused = await a.http.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "while Redis is full" });
+    expect(refused.status).toBe(503);
+    expect(refused.json.error.code).toBe("unavailable");
+    expect(refused.headers.get("retry-after")).not.toBeNull();
   } finally {
     await cli("config", "set", "maxmemory", "0");
   }

@@ -45,7 +45,10 @@ export function isDependencyUnavailable(err: Error): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && (POSTGRES_AWAY.has(code) || code.startsWith("08") || code === "ECONNREFUSED" || code === "ECONNRESET")) return true;
   // ioredis: a command given up on while reconnecting, or sent to a closed connection
-  return err.name === "MaxRetriesPerRequestError" || /^Connection is closed\.?$|Stream isn't writeable/.test(err.message);
+  if (err.name === "MaxRetriesPerRequestError" || /^Connection is closed\.?$|Stream isn't writeable/.test(err.message)) return true;
+  // Redis out of memory refuses writes (a transaction around one is discarded): it comes back
+  // when memory is freed, as a restart does
+  return /^(OOM command not allowed|EXECABORT Transaction discarded because of previous errors)/.test(err.message);
 }
 
 /** Hono `onError` handler shared by every service. */
