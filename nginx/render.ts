@@ -266,21 +266,25 @@ function upstreamTarget(o: RenderOptions, name: "api" | "chat", uri = ""): strin
 
 function upstreamBlocks(o: RenderOptions): string[] {
   const out: string[] = [];
-  const block = (name: "api" | "chat", servers: string[], balance: string | null) => {
+  const block = (name: "api" | "chat", servers: string[], balance: string | null, failures: string) => {
     out.push(`upstream ${name} {`);
     if (o.target === "compose") out.push(`    zone ${name} 256k;`);
     if (balance) out.push(`    ${balance};`);
     for (const s of servers) {
       const resolveParam = o.target === "compose" ? " resolve" : "";
-      out.push(`    server ${s} max_fails=2 fail_timeout=5s${resolveParam};`);
+      out.push(`    server ${s} ${failures}${resolveParam};`);
     }
     if (name === "api") out.push("    keepalive 32;");
     out.push("}", "");
   };
   if (o.target === "local" || o.features.upstreamResolve) {
-    block("api", o.api, null);
-    // WebSockets are long-lived: balance on open connections, not on requests.
-    block("chat", o.chat, "least_conn");
+    block("api", o.api, null, "max_fails=2 fail_timeout=5s");
+    // WebSockets are long-lived: balance on open connections, not on requests. No failure
+    // accounting: a replica marked failed is tried again with one connection, whose success nginx
+    // counts only when that socket closes — a restarted replica stayed out of rotation (502 "no
+    // live upstreams" with every replica ready) for most of a minute. A replica that is down costs
+    // an upgrade one refused connect; proxy_next_upstream then takes the next one.
+    block("chat", o.chat, "least_conn", "max_fails=0");
   }
   return out;
 }
