@@ -201,7 +201,15 @@ export function runSession(o: SessionOptions): void {
     sendTimer = null;
     if (reconnectTimer !== null) clearTimeout(reconnectTimer);
     reconnectTimer = null;
-    if (!TAIL_CHECK || !canSend()) return close();
+    if (!TAIL_CHECK) return close();
+    if (!canSend()) {
+      // Offline at the end (its replicas unreachable): whatever the log holds beyond its cursor
+      // never reached this device. Not "lost" (the log has it, for the next connection), but not
+      // verified either: the run must not pass as if it had been delivered.
+      const head = logHead();
+      if (head === null || head > dev.cursor) m.tailUnverified.add(1, { ...tags, why: "offline" });
+      return close();
+    }
     flushAck();
     const head = logHead();
     if (head === null) {

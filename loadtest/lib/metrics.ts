@@ -27,7 +27,7 @@ export const lost = new Counter("chat_lost");
 export const duplicated = new Counter("chat_duplicated");
 export const unackedSends = new Counter("chat_send_unacked");
 export const resyncs = new Counter("chat_resyncs");
-/** sessions whose tail could not be checked (api error, socket closed during the grace period) */
+/** sessions whose tail could not be checked (api error, socket closed during the grace period), or that ended offline with events in the log it never had */
 export const tailUnverified = new Counter("chat_tail_unverified");
 /** events received during replay (after a reconnect): delivered, but not counted in the live latency */
 export const replayed = new Counter("chat_replayed");

@@ -140,6 +140,29 @@ describe("the k6 scripts against the real stack (api, 3 chat replicas, worker, n
     expect(s.metrics.chat_deliveries!.count).toBe(s.metrics.chat_deliveries_expected!.count);
   }, 90_000);
 
+  test("chat: devices left offline at the end (every replica gone) fail the run instead of passing unverified", async () => {
+    const run = runScript("chat.ts", {
+      BASE_URL: `http://127.0.0.1:${stack.api.port}`,
+      ORIGIN: "http://localhost:3000",
+      WS_URL: stack.chats.map((c) => `ws://127.0.0.1:${c.port}/ws`).join(","),
+      MEMBERS: "8",
+      RATE: "40",
+      DURATION: "8",
+      RAMP_SECONDS: "1",
+      DRAIN_SECONDS: "1",
+      P99_MS: "5000",
+      UNEXPECTED_CLOSES_MAX: "100",
+      TAIL_GRACE_MS: "500",
+    });
+    await Bun.sleep(6000);
+    for (const chat of stack.chats) await stack.kill(chat, "SIGKILL");
+    const s = await run;
+    await Promise.all(stack.chats.map((chat) => stack.restart(chat)));
+    expect(s.exitCode).toBe(99);
+    expect(s.metrics.chat_tail_unverified!.count!).toBeGreaterThan(0);
+    expect(s.thresholds.find((t) => t.key === "chat_tail_unverified")!.ok).toBe(false);
+  }, 90_000);
+
   test("api mix through nginx at a fixed arrival rate", async () => {
     const s = await runScript("api.ts", { ...throughEdge(), MEMBERS: "6", RATE: "10", DURATION: "4", MAX_VUS: "10", NOTIF_P99_MS: "1000", PROFILE_P99_MS: "1000", P99_MS: "2000" }, tlsEnv());
     expectAllThresholdsMet(s);
