@@ -1,9 +1,10 @@
 /**
  * `npm start` as an operator runs it: the whole stack comes up, a chat replica killed with SIGKILL is
- * started again while the rest stays up, and Ctrl-C (SIGINT) stops everything with exit 0.
+ * started again while the rest stays up, nginx's master killed with SIGKILL is replaced (its orphaned
+ * workers ended), and Ctrl-C (SIGINT) stops everything with exit 0.
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../tests/harness/stack.ts";
@@ -81,6 +82,22 @@ test("npm start restarts a killed chat replica and keeps the rest up; SIGINT sto
     // the other replica and the api never went away
     expect(await statusOf(chatBase + 2)).not.toBeNull();
     expect((await fetch(`http://127.0.0.1:${api}/readyz`)).status).toBe(200);
+
+    // nginx's master killed: its workers, which keep the ports, are ended, and a new nginx serves
+    // (they kept the ports and every restart failed to bind, until the whole stack stopped)
+    const masterPid = Number(readFileSync(join(dir, "nginx", "nginx.pid"), "utf8").trim());
+    await Bun.sleep(3500); // the launcher notes its children's processes every few seconds
+    process.kill(masterPid, "SIGKILL");
+    await waitFor("nginx to serve again", async () => {
+      try {
+        const res = await fetch(`https://localhost:${https}/nginx-healthz`, { tls: { rejectUnauthorized: false }, signal: AbortSignal.timeout(1000) } as RequestInit);
+        return res.status === 200 && Number(readFileSync(join(dir, "nginx", "nginx.pid"), "utf8").trim()) !== masterPid;
+      } catch {
+        return false;
+      }
+    }, 30_000);
+    expect(output).toContain("nginx: ended its orphaned process");
+    expect(launcher.exitCode).toBeNull();
   } finally {
     launcher.kill("SIGINT");
   }

@@ -18,7 +18,7 @@
  * .tmp/nginx, so it never touches a system nginx.
  */
 import { spawn, spawnSync, type Subprocess } from "bun";
-import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadConfigOrExit } from "@xplicit/shared/config";
 import { createDb, migrate } from "@xplicit/shared/db";
@@ -144,6 +144,8 @@ interface Child {
   startedAt: number;
   /** exits in a row that came within HEALTHY_RUN_MS of their start */
   quickExits: number;
+  /** the processes it started (nginx's workers), last seen: pid → command name */
+  descendants: Map<number, string>;
 }
 
 /** A process that ran at least this long before exiting is restarted at once (after RESTART_PAUSE_MS). */
@@ -197,8 +199,65 @@ function watch(child: Child): void {
   void proc.exited.then((code) => onExit(child, proc.signalCode ?? code));
 }
 
+// ---- orphans -------------------------------------------------------------------------------
+// nginx's workers outlive a master killed with SIGKILL and keep its ports: a restarted nginx then
+// cannot bind, and after five tries the whole stack stopped. So the processes each child started
+// are noted while it runs, and those still there (same pid, same name) are ended when it exits.
+// Linux only (/proc); elsewhere nothing is noted.
+
+function procStat(pid: number): { ppid: number; comm: string } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const close = stat.lastIndexOf(")");
+    return { comm: stat.slice(stat.indexOf("(") + 1, close), ppid: Number(stat.slice(close + 2).split(" ")[1]) };
+  } catch {
+    return null;
+  }
+}
+
+function descendantsOf(root: number): Map<number, string> {
+  const byParent = new Map<number, number[]>();
+  const comms = new Map<number, string>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+  } catch {
+    return new Map();
+  }
+  for (const e of entries) {
+    const st = procStat(Number(e));
+    if (!st) continue;
+    comms.set(Number(e), st.comm);
+    byParent.set(st.ppid, [...(byParent.get(st.ppid) ?? []), Number(e)]);
+  }
+  const out = new Map<number, string>();
+  const stack = [...(byParent.get(root) ?? [])];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    out.set(pid, comms.get(pid) ?? "");
+    stack.push(...(byParent.get(pid) ?? []));
+  }
+  return out;
+}
+
+function noteDescendants(): void {
+  for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.descendants = descendantsOf(c.proc.pid);
+}
+
+function endOrphans(child: Child): void {
+  for (const [pid, comm] of child.descendants) {
+    if (procStat(pid)?.comm !== comm) continue; // gone, or the pid is someone else's now
+    try {
+      process.kill(pid, "SIGKILL");
+      say(`${child.name}: ended its orphaned process ${pid} (${comm})`);
+    } catch {}
+  }
+  child.descendants = new Map();
+}
+
 function onExit(child: Child, code: number | string | null): void {
   if (stopping) return;
+  endOrphans(child);
   child.quickExits = Date.now() - child.startedAt < HEALTHY_RUN_MS ? child.quickExits + 1 : 0;
   const quick = child.quickExits;
   if (quick >= MAX_QUICK_EXITS) {
@@ -218,7 +277,7 @@ function onExit(child: Child, code: number | string | null): void {
 }
 
 function start(name: string, cmd: string[], env: Record<string, string>, readyUrl?: string): Child {
-  const child: Child = { name, cmd, env, readyUrl, startedAt: 0, quickExits: 0, proc: spawnProcess(name, cmd, env) };
+  const child: Child = { name, cmd, env, readyUrl, startedAt: 0, quickExits: 0, descendants: new Map(), proc: spawnProcess(name, cmd, env) };
   children.push(child);
   watch(child);
   return child;
@@ -349,6 +408,9 @@ if (!(await Promise.all(services.map((s) => waitReady(s)))).every(Boolean)) awai
 mkdirSync(edge.prefixDir, { recursive: true });
 start("nginx", [nginxBin, "-p", edge.prefixDir, "-c", confFile, "-e", "stderr"], {});
 followFile("nginx", edge.accessLog);
+// what each child started (nginx's workers), so a child that dies leaves none of them behind
+setTimeout(noteDescendants, 1000);
+setInterval(noteDescendants, 3000).unref();
 
 say(`Xplicit is up: ${httpsUrl}  (http://localhost:${edge.httpPort} redirects there)`);
 say(`  trust ${certs.caCert} in the browser (or curl --cacert ${certs.caCert});`);
