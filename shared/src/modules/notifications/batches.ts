@@ -13,7 +13,7 @@ import type { BatchCheckpoint } from "./queues.ts";
 import { deliver, type DeliveryDeps } from "./deliver.ts";
 import { forgetRecentNotifications } from "./recent.ts";
 import type { UnreadWrite } from "./unread.ts";
-import { insertBatch } from "./store.ts";
+import { existingBatchRows, insertBatch } from "./store.ts";
 import type { NotificationType, NotificationView } from "./types.ts";
 
 export interface RecipientPage {
@@ -57,6 +57,19 @@ export interface RunOptions {
 
 export type RunOutcome = { done: boolean } & BatchCheckpoint & { live: number };
 
+/**
+ * Rows of this page that an earlier attempt wrote (its worker died between the write and the
+ * delivery, or after): whether they were counted and told cannot be known, so their members'
+ * cached badges are forgotten (the next read counts in Postgres) and they are delivered again —
+ * clients drop a notification id they already have. Muted recipients simply have no row.
+ */
+async function rowsOfAnEarlierAttempt(deps: DeliveryDeps, page: RecipientPage, template: BatchTemplate, written: readonly { userId: string }[]) {
+  const got = new Set(written.map((r) => r.userId));
+  const earlier = await existingBatchRows(deps.sql, { userIds: page.ids.filter((id) => !got.has(id)), dedupeKey: template.dedupeKey, occurredAt: template.occurredAt });
+  if (earlier.length) await deps.unread.forget(earlier.map((r) => r.userId));
+  return earlier;
+}
+
 export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<RunOutcome> {
   const { source, template, batchSize } = opts;
   const parallel = Math.max(1, opts.parallel ?? 3);
@@ -89,7 +102,9 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
       // The whole page, before any live event: a recipient without a new row may have one from an
       // earlier attempt of this page that failed before it got here.
       await forgetRecentNotifications(deps, page.ids);
-      const n = await deliver(deps, rows.map((r) => ({ userId: r.userId, unreadDelta: 1 })), (i) => ({ ...template.view, id: rows[i]!.id }), fence!);
+      const earlier = rows.length < page.ids.length ? await rowsOfAnEarlierAttempt(deps, page, template, rows) : [];
+      const all = [...rows.map((r) => ({ ...r, unreadDelta: 1 })), ...earlier.map((r) => ({ ...r, unreadDelta: 0 }))];
+      const n = await deliver(deps, all, (i) => ({ ...template.view, id: all[i]!.id }), fence!);
       return { rows: rows.length, live: n, ms: performance.now() - started };
     } finally {
       await (fence as UnreadWrite | null)?.release();

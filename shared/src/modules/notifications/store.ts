@@ -178,6 +178,18 @@ export async function insertBatch(sql: Sql, w: BatchWrite): Promise<{ id: string
   return ids.map((id, i) => ({ id, userId: uids[i]! }));
 }
 
+/**
+ * The rows a batch's recipients already have (an earlier attempt of the same page wrote them):
+ * found by the unique key the batch insert meets, so one index probe per recipient.
+ */
+export async function existingBatchRows(sql: Sql, w: { userIds: readonly string[]; dedupeKey: string; occurredAt: Date }): Promise<{ id: string; userId: string }[]> {
+  if (w.userIds.length === 0) return [];
+  const rows = await sql<{ id: string; user_id: string }[]>`
+    select id, user_id from notifications
+    where user_id = any(${w.userIds as string[]}::bigint[]) and dedupe_key = ${w.dedupeKey} and created_at = ${w.occurredAt}`;
+  return rows.map((r) => ({ id: r.id, userId: r.user_id }));
+}
+
 /** A bigint[] in Postgres' text form (`{1,2,3}`) as decimal strings. */
 export function bigintArray(text: string): string[] {
   return text.length <= 2 ? [] : text.slice(1, -1).split(",");

@@ -212,7 +212,12 @@ export function createUnreadCounter(opts: { sql: Sql; redis: Redis; keys: RedisK
     await redis.del(keys.unread(userId));
   }
 
-  return { fence, peek, get, rebuild, getOne, invalidate };
+  /** Forget many members' cached values (their next read rebuilds them). */
+  async function forget(userIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < userIds.length; i += 5000) await redis.unlink(...userIds.slice(i, i + 5000).map((id) => keys.unread(id)));
+  }
+
+  return { fence, peek, get, rebuild, getOne, invalidate, forget };
 }
 
 export type UnreadCounter = ReturnType<typeof createUnreadCounter>;

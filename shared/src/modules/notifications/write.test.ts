@@ -11,6 +11,7 @@ import { setMutedTypes } from "./settings.ts";
 import { bucketStart, writeNotification, type WriteDeps } from "./write.ts";
 import { countUnread, insertBatch, listForMember, markRead } from "./store.ts";
 import { deliver } from "./deliver.ts";
+import { runBatches } from "./batches.ts";
 import type { NotifyJobData } from "./queues.ts";
 
 // real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
@@ -178,6 +179,26 @@ describe("batch writes", () => {
     expect(later.map((r) => r.userId).sort()).toEqual(ids.slice(3).sort());
     const [n] = await sql<{ n: number }[]>`select count(*)::int as n from notifications where dedupe_key = ${w.dedupeKey}`;
     expect(n!.n).toBe(6);
+  });
+
+  test("a resumed page whose rows an earlier attempt wrote and never delivered: badges counted again, the event delivered", async () => {
+    const [on, fresh] = (await seedMembers(sql, 2)) as [string, string];
+    await presence.connected(on, "test-replica");
+    expect(await unread.getOne(on)).toBe(0); // cached, as a replica leaves it for an online member
+    const template = {
+      type: "post" as const, actorId: null, subjectId: "31", dedupeKey: `post:${crypto.randomUUID()}`, occurredAt: new Date(base),
+      view: { type: "post" as const, actor: null, actors: [], subjectId: "31", count: 1, createdAt: new Date(base).toISOString(), updatedAt: new Date(base).toISOString(), read: false },
+    };
+    // the earlier attempt: its row committed, then its worker died before the badge and the event
+    const [earlier] = await insertBatch(sql, { type: "post", actorId: null, subjectId: "31", dedupeKey: template.dedupeKey, occurredAt: template.occurredAt, userIds: [on] });
+    const source = async (after: string | null) => (after === null ? { ids: [on, fresh], cursor: fresh } : { ids: [], cursor: null });
+    const outcome = await runBatches(deps, { source, template, batchSize: 10, from: { cursor: null, written: 0, scanned: 0 }, checkpoint: async () => {} });
+    expect(outcome.written).toBe(1); // only the recipient the earlier attempt had not reached
+    expect(await unread.getOne(on)).toBe(1); // was left at 0 for the counter's lifetime
+    const evs = await notificationEvents(on);
+    expect(evs.map((e) => e.data.notification.id)).toEqual([earlier!.id]);
+    expect(evs[0]!.data.unread).toBe(1);
+    await presence.disconnected(on, "test-replica");
   });
 
   test("delivery of a batch: counters adjusted only where cached, events only to online members, across chunks", async () => {
