@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { REPO, edgeFetch, newMemberBody, reserveEdgePorts, startEdge, type Edge } from "../harness/edge.ts";
 import { startStack, type Stack } from "../harness/stack.ts";
+import { TestClient } from "../harness/api.ts";
 
 let stack: Stack;
 let edge: Edge;
@@ -140,11 +141,13 @@ describe("the k6 scripts against the real stack (api, 3 chat replicas, worker, n
     expect(s.metrics.chat_deliveries!.count).toBe(s.metrics.chat_deliveries_expected!.count);
   }, 90_000);
 
-  test("chat: devices left offline at the end (every replica gone) fail the run instead of passing unverified", async () => {
+  test("chat: devices left offline at the end, with messages waiting in their log, fail the run instead of passing unverified", async () => {
+    const runId = `o${Date.now().toString(36).slice(-8)}`;
     const run = runScript("chat.ts", {
       BASE_URL: `http://127.0.0.1:${stack.api.port}`,
       ORIGIN: "http://localhost:3000",
       WS_URL: stack.chats.map((c) => `ws://127.0.0.1:${c.port}/ws`).join(","),
+      RUN_ID: runId,
       MEMBERS: "8",
       RATE: "40",
       DURATION: "8",
@@ -156,6 +159,13 @@ describe("the k6 scripts against the real stack (api, 3 chat replicas, worker, n
     });
     await Bun.sleep(6000);
     for (const chat of stack.chats) await stack.kill(chat, "SIGKILL");
+    // with every replica gone the devices stay offline; a message sent over HTTP (the api's fallback)
+    // waits in their members' logs (member 0 and 1 of the run share a conversation)
+    const sender = new TestClient(stack.api.url);
+    const handle = `lt${runId}c_0`;
+    expect((await sender.post("/api/auth/login", { email: `${handle}@loadtest.example`, password: "load-test-password-1" })).status).toBe(200);
+    const [conv] = (await sender.get("/api/conversations")).json.conversations as { id: string }[];
+    expect((await sender.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv!.id, body: "while you were unreachable" })).status).toBeLessThan(300);
     const s = await run;
     await Promise.all(stack.chats.map((chat) => stack.restart(chat)));
     expect(s.exitCode).toBe(99);
