@@ -32,6 +32,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+const handedOut = new Set<number>();
+
 /**
  * A port nobody listens on, for a process started next. Taken below the kernel's ephemeral range
  * (32768+ here), which a port handed out by `listen(0)` is in: that one could be taken meanwhile by
@@ -40,9 +42,12 @@ export interface Stack {
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
+    // never twice in one run: two services launched together must not be handed one port
+    if (handedOut.has(port)) continue;
     try {
       const server = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
       server.stop(true);
+      handedOut.add(port);
       return port;
     } catch {
       // taken: try another
@@ -51,13 +56,31 @@ export async function freePort(): Promise<number> {
   throw new Error("no free port found between 20000 and 32000");
 }
 
+/** The pid of the process answering at `url` (its /status), or null when it does not say. */
+async function pidAt(url: string): Promise<number | null> {
+  try {
+    const res = await fetch(`${url}/status`);
+    return res.ok ? (((await res.json()) as { pid?: number }).pid ?? null) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Ready means this process answers: another service of the run may have taken the port first (it
+ * answers /readyz too, and this one is about to exit with EADDRINUSE), seen once as an api
+ * "ready" on a chat replica's port.
+ */
 async function waitReady(url: string, proc: Subprocess, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`${url} exited with ${proc.exitCode} before it was ready`);
     try {
       const res = await fetch(`${url}/readyz`);
-      if (res.status === 200) return;
+      if (res.status === 200) {
+        const pid = await pidAt(url);
+        if (pid === null || pid === proc.pid) return;
+      }
     } catch {}
     await Bun.sleep(100);
   }
