@@ -198,6 +198,7 @@ test("Redis out of memory (answers PING, refuses writes): /readyz is 503 naming 
   const a = await member(stack);
   const b = await member(stack);
   const conv = await conversation(a, b);
+  const a1 = await connected(a, r1);
   expect(await cli("config", "set", "maxmemory", "1")).toBe("OK");
   try {
     expect(await cli("ping")).toBe("PONG");
@@ -209,7 +210,11 @@ test("Redis out of memory (answers PING, refuses writes): /readyz is 503 naming 
     expect(refused.status).toBe(503);
     expect(refused.json.error.code).toBe("unavailable");
     expect(refused.headers.get("retry-after")).not.toBeNull();
+    // over the socket too: `unavailable` (resend), not `internal`
+    const answer = await a1.sendMessage(conv, "while Redis is full, over the socket");
+    expect(answer).toMatchObject({ type: "error", code: "unavailable" });
   } finally {
+    a1.close();
     await cli("config", "set", "maxmemory", "0");
   }
   expect((await readyz()).status).toBe(200);

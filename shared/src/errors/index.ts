@@ -48,7 +48,8 @@ export function isDependencyUnavailable(err: Error): boolean {
   if (err.name === "MaxRetriesPerRequestError" || /^Connection is closed\.?$|Stream isn't writeable/.test(err.message)) return true;
   // Redis out of memory refuses writes (a transaction around one is discarded): it comes back
   // when memory is freed, as a restart does
-  return /^(OOM command not allowed|EXECABORT Transaction discarded because of previous errors)/.test(err.message);
+  // (also as the text of a script's error, e.g. an append that Redis refused inside a Lua call)
+  return /OOM command not allowed|EXECABORT Transaction discarded because of previous errors/.test(err.message);
 }
 
 /** Hono `onError` handler shared by every service. */

@@ -5,7 +5,7 @@
  * `pending` until the cursor reaches it.
  */
 import type { ServerWebSocket } from "bun";
-import { AppError } from "@xplicit/shared/errors";
+import { AppError, isDependencyUnavailable } from "@xplicit/shared/errors";
 import { frameSeq, parseResumeEpoch, type StreamHead } from "@xplicit/shared/modules/events";
 import { conversationInfo, markRead, parseId, parseSendInput, sendMessage } from "@xplicit/shared/modules/messages";
 import { createLogger } from "@xplicit/shared/log";
@@ -530,6 +530,13 @@ export class Connection implements BucketState {
       this.sendControl(frame.error(err.code === "bad_request" ? "invalid" : err.code, err.message, ref), "error");
       return;
     }
+    if (err instanceof Error && isDependencyUnavailable(err)) {
+      // Redis or Postgres away or full: what clients resend, as the HTTP 503; one log line per
+      // interval for the replica, not one per refused frame (10,000 lines in 15 s were seen)
+      noteUnavailable(err);
+      this.sendControl(frame.error("unavailable", "the service is briefly unavailable; resend shortly", ref), "error");
+      return;
+    }
     log.error("frame failed", { connId: this.connId, error: (err as Error).message });
     this.sendControl(frame.error("internal", "the server failed; retry", ref), "error");
   }
@@ -587,6 +594,19 @@ export class Connection implements BucketState {
  * The wait of each socket holding an own event ahead of its cursor (few at a time: kept here
  * rather than as a field of every idle socket).
  */
+/** Frames refused because a dependency was unavailable, logged once per interval with their count. */
+const UNAVAILABLE_LOG_MS = 10_000;
+let unavailableSince = 0;
+let unavailableCount = 0;
+function noteUnavailable(err: Error): void {
+  unavailableCount++;
+  const now = Date.now();
+  if (now - unavailableSince < UNAVAILABLE_LOG_MS) return;
+  log.warn("frames refused: a dependency is unavailable", { frames: unavailableCount, error: err.message });
+  unavailableSince = now;
+  unavailableCount = 0;
+}
+
 const ownEventTimers = new Map<Connection, Timer>();
 
 /** Sockets reading their member's stream head after a seq 1 behind their cursor (rare: kept off every socket). */
