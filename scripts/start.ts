@@ -228,7 +228,9 @@ function descendantsOf(root: number): Map<number, string> {
     const st = procStat(Number(e));
     if (!st) continue;
     comms.set(Number(e), st.comm);
-    byParent.set(st.ppid, [...(byParent.get(st.ppid) ?? []), Number(e)]);
+    const siblings = byParent.get(st.ppid);
+    if (siblings) siblings.push(Number(e));
+    else byParent.set(st.ppid, [Number(e)]);
   }
   const out = new Map<number, string>();
   const stack = [...(byParent.get(root) ?? [])];

@@ -121,3 +121,20 @@ test("setup() past setupTimeout ends the run with k6's exit code 100; a throwing
   expect(broken.code).toBe(EXIT.scriptError);
   expect(broken.lines.join()).toContain("bad init");
 }, 30_000);
+
+test("constant-arrival-rate: iterations that find no free VU are dropped and counted, as k6 counts them", async () => {
+  const o = await run(`
+    import { sleep } from "k6";
+    export const options = {
+      scenarios: { a: { executor: "constant-arrival-rate", rate: 20, timeUnit: "1s", duration: "1s", preAllocatedVUs: 1, maxVUs: 1 } },
+      thresholds: { dropped_iterations: ["count<1"] },
+    };
+    export default function () { sleep(0.3); }
+  `);
+  expect(o.code).toBe(EXIT.thresholds);
+  const dropped = values(o, "dropped_iterations").reduce((a, b) => a + b, 0);
+  const done = values(o, "iterations").length;
+  expect(dropped).toBeGreaterThan(10);
+  expect(done).toBeGreaterThanOrEqual(3);
+  expect(dropped + done).toBe(20);
+}, 30_000);

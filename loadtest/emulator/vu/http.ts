@@ -3,6 +3,7 @@
  * k6's response object, expectedStatuses and batch.
  */
 import type { HttpRequestSpec, HttpResponseData } from "../protocol.ts";
+import { parseDuration } from "../scenarios.ts";
 import { CookieJar, cookieHeader, parseSetCookie, type CookieParam, type ParsedSetCookie } from "./cookies.ts";
 import { blockingHttp, systemTags } from "./runtime.ts";
 
@@ -49,13 +50,9 @@ function canonical(name: string): string {
   return name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
 }
 
+/** k6's request timeout: a duration ("30s") or milliseconds; 60 s when not given. */
 function timeoutMs(t: string | number | undefined): number {
-  if (t === undefined) return 60_000;
-  if (typeof t === "number") return t;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(t.trim());
-  if (!m) throw new Error(`invalid timeout "${t}"`);
-  const n = Number(m[1]);
-  return m[2] === "s" ? n * 1000 : m[2] === "m" ? n * 60_000 : m[2] === "ms" ? n : n;
+  return t === undefined ? 60_000 : parseDuration(t, "params.timeout");
 }
 
 function encodeBody(body: Body, headers: Record<string, string>): string | null {

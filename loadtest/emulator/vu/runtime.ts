@@ -11,7 +11,6 @@ declare const self: Worker;
 
 export interface VuState {
   vuId: number;
-  env: Record<string, string>;
   scriptDir: string;
   tls: TlsSettings | null;
   iteration: IterationOrder | null;
@@ -25,7 +24,6 @@ export interface VuState {
 
 export const vu: VuState = {
   vuId: 0,
-  env: {},
   scriptDir: ".",
   tls: null,
   iteration: null,

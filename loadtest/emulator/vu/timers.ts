@@ -51,6 +51,3 @@ export const clearInterval = clearTimeout;
 onIterationStop(() => {
   for (const id of [...live.keys()]) release(id);
 });
-
-/** The runtime's own waits, which are not the script's pending work. */
-export const untracked = native;

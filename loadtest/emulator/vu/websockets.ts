@@ -31,7 +31,6 @@ export class WebSocket {
   onclose: Listener | null = null;
   onping: Listener | null = null;
   onpong: Listener | null = null;
-  binaryType: "blob" | "arraybuffer" = "arraybuffer";
   readonly url: string;
   private readonly socket: globalThis.WebSocket;
   private readonly listeners = new Map<string, Listener[]>();

@@ -52,7 +52,6 @@ function open(path: string, mode?: string): string | ArrayBuffer {
 async function init(msg: VuInit): Promise<void> {
   attachBridge(msg.signal, msg.data);
   vu.vuId = msg.vuId;
-  vu.env = msg.env;
   vu.tls = msg.tls;
   vu.scriptDir = dirname(msg.script);
   const { setTimeout, clearTimeout, setInterval, clearInterval } = timers;

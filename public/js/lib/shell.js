@@ -3,7 +3,7 @@
 import { get, post } from './api.js?v=2e6b5e182d';
 import { initTheme } from './theme.js?v=57a056b519';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
-import { realtime } from '../realtime/client.js?v=1aca5a08d2';
+import { realtime } from '../realtime/client.js?v=2f19654f5e';
 
 const MODES = {
   connecting: 'Connecting…',

@@ -209,7 +209,7 @@ export function createUnreadCounter(opts: { sql: Sql; redis: Redis; keys: RedisK
 
   /** Forget the cached value (the next read rebuilds it). */
   async function invalidate(userId: string): Promise<void> {
-    await redis.del(keys.unread(userId));
+    await forget([userId]);
   }
 
   /** Forget many members' cached values (their next read rebuilds them). */

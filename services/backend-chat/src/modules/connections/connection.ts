@@ -590,10 +590,6 @@ export class Connection implements BucketState {
   }
 }
 
-/**
- * The wait of each socket holding an own event ahead of its cursor (few at a time: kept here
- * rather than as a field of every idle socket).
- */
 /** Frames refused because a dependency was unavailable, logged once per interval with their count. */
 const UNAVAILABLE_LOG_MS = 10_000;
 let unavailableSince = 0;
@@ -607,6 +603,10 @@ function noteUnavailable(err: Error): void {
   unavailableCount = 0;
 }
 
+/**
+ * The wait of each socket holding an own event ahead of its cursor (few at a time: kept here
+ * rather than as a field of every idle socket).
+ */
 const ownEventTimers = new Map<Connection, Timer>();
 
 /** Sockets reading their member's stream head after a seq 1 behind their cursor (rare: kept off every socket). */
