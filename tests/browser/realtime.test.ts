@@ -311,6 +311,26 @@ describe.skipIf(!!why || !hasWorker())("notification badge", () => {
     await ctx.close();
   }, 60_000);
 
+  test("a group that counts a new event moves to the top, live and after a reload", async () => {
+    const [a, b, c, d] = [await register(web), await register(web), await register(web), await register(web)];
+    const ctx = await signedIn(web, b);
+    const [tab] = await openTabs(ctx, `${web.edge.url}/notifications`, 1);
+    await until("ws mode", async () => (await modeOf(tab!)) === "ws");
+    const order = () => tab!.$$eval("#notifications li", (lis) => lis.map((li) => li.textContent ?? ""));
+    expect((await a.call("POST", `/api/users/${b.handle}/follow`)).status).toBe(200);
+    await until("the follow listed", async () => (await order()).length === 1, 20_000);
+    expect((await c.call("PUT", `/api/users/${b.handle}/reaction`, { reaction: "fire" })).status).toBe(200);
+    await until("the reaction on top", async () => (await order()).length === 2 && /reacted/.test((await order())[0]!), 20_000);
+    expect((await d.call("POST", `/api/users/${b.handle}/follow`)).status).toBe(200);
+    await until("the grown follow on top", async () => /and 1 other followed/.test((await order())[0]!), 20_000);
+    await tab!.reload();
+    await until("reloaded", async () => (await order()).length === 2);
+    const reloaded = await order();
+    expect(reloaded[0]).toMatch(/and 1 other followed/);
+    expect(reloaded[1]).toMatch(/reacted/);
+    await ctx.close();
+  }, 60_000);
+
   test("opening the conversation a message notification is about reads that notification too", async () => {
     const [a, b] = [await register(web), await register(web)];
     const conv = await conversationBetween(a, b);

@@ -56,12 +56,13 @@ test("no statement of the module is a sequential scan on notifications at 1M row
   const now = new Date();
   const bucket = bucketStart(now.getTime(), 3600);
   capturing = true;
-  const page = await listForMember(sql, me, { beforeId: null, limit: 21, type: null });
-  await listForMember(sql, me, { beforeId: page.at(-1)!.id, limit: 21, type: null });
-  await listForMember(sql, me, { beforeId: null, limit: 21, type: "follow" });
+  const page = await listForMember(sql, me, { beforeSeq: null, limit: 21, type: null });
+  await listForMember(sql, me, { beforeSeq: page.at(-1)!.seq, limit: 21, type: null });
+  await listForMember(sql, me, { beforeSeq: null, limit: 21, type: "follow" });
   await countUnread(sql, [me, "1000008"]);
   await markRead(sql, me, { ids: [page[0]!.id, page[1]!.id] });
   await markRead(sql, me, { upTo: page[5]!.id });
+  await markRead(sql, me, { upTo: page[5]!.id }); // now read: found by the second lookup
   await insertBatch(sql, { userIds: [me, "1000009"], type: "post", actorId: "1", subjectId: "9", dedupeKey: "post:9", occurredAt: now });
   await insertSingle(sql, { userId: me, type: "broadcast", actorId: null, subjectId: "1", dedupeKey: "broadcast:1", occurredAt: now });
   const g = { userId: me, type: "follow" as const, actorId: "5", subjectId: me, groupKey: groupKey("follow", me, bucket), eventKey: "follow:5", bucketStart: bucket, occurredAt: now };

@@ -79,10 +79,17 @@ async function load(reset) {
   }
 }
 
+// The list is in order of latest activity: `upTo` marks its row and every row below it (a group
+// that counted a new event since is above it). A row this tab does not show falls back to ids.
 function markLocally(d) {
   const ids = Array.isArray(d.ids) ? new Set(d.ids.map(String)) : null;
-  for (const [nid, li] of rows) {
-    if (ids ? ids.has(nid) : d.upTo === undefined || BigInt(nid) <= BigInt(d.upTo)) li.classList.remove('unread');
+  const upToRow = d.upTo === undefined ? null : rows.get(String(d.upTo));
+  let below = false;
+  for (const li of list.children) {
+    const nid = li.dataset.id;
+    if (li === upToRow) below = true;
+    const read = ids ? ids.has(nid) : d.upTo === undefined || below || (!upToRow && BigInt(nid) <= BigInt(d.upTo));
+    if (read) li.classList.remove('unread');
   }
 }
 
@@ -92,8 +99,8 @@ rt.on('resync', () => load(true));
 
 more.addEventListener('click', () => load(false));
 $('#mark-read').addEventListener('click', async () => {
-  let newest = null;
-  for (const nid of rows.keys()) if (!newest || BigInt(nid) > BigInt(newest)) newest = nid;
+  // the top row: the newest activity this tab has shown
+  const newest = list.firstElementChild?.dataset.id ?? null;
   if (!newest) return say(status, 'All caught up.');
   try {
     const r = await post('/api/notifications/read', { upTo: newest });

@@ -24,7 +24,7 @@ const LOADING_MS = 5_000;
 const LOADING = "loading:";
 
 /** A row as stored: a tuple, about half the bytes of the object's JSON. */
-type StoredRow = [id: string, type: NotificationType, actorId: string | null, actorIds: string[] | null, subjectId: string | null, count: number, createdAt: number, updatedAt: number | null, readAt: number | null];
+type StoredRow = [id: string, type: NotificationType, actorId: string | null, actorIds: string[] | null, subjectId: string | null, count: number, createdAt: number, updatedAt: number | null, readAt: number | null, seq: string];
 
 interface Stored {
   rows: StoredRow[];
@@ -38,10 +38,10 @@ export interface RecentPage {
   broadcasts: ReadonlyMap<string, BroadcastText>;
 }
 
-const toStored = (r: NotificationRow): StoredRow => [r.id, r.type, r.actorId, r.actorIds, r.subjectId, r.count, r.createdAt.getTime(), r.updatedAt?.getTime() ?? null, r.readAt?.getTime() ?? null];
+const toStored = (r: NotificationRow): StoredRow => [r.id, r.type, r.actorId, r.actorIds, r.subjectId, r.count, r.createdAt.getTime(), r.updatedAt?.getTime() ?? null, r.readAt?.getTime() ?? null, r.seq];
 
 const fromStored = (userId: string, s: StoredRow): NotificationRow => ({
-  id: s[0], userId, type: s[1], actorId: s[2], actorIds: s[3], subjectId: s[4], count: s[5],
+  id: s[0], seq: s[9], userId, type: s[1], actorId: s[2], actorIds: s[3], subjectId: s[4], count: s[5],
   createdAt: new Date(s[6]), updatedAt: s[7] === null ? null : new Date(s[7]), readAt: s[8] === null ? null : new Date(s[8]),
 });
 
@@ -78,7 +78,7 @@ export function createRecentNotifications(opts: { sql: Sql; redis: Redis; keys: 
     const key = keys.recentNotifications(userId);
     const mark = `${LOADING}${crypto.randomUUID()}`;
     const marked = await redis.set(key, mark, "PX", LOADING_MS, "NX").then((r) => r === "OK", () => false);
-    const rows = await listForMember(sql, userId, { beforeId: null, limit: KEPT, type: null });
+    const rows = await listForMember(sql, userId, { beforeSeq: null, limit: KEPT, type: null });
     const texts = await broadcastTexts(sql, rows.filter((r) => r.type === "broadcast" && r.subjectId).map((r) => r.subjectId!));
     const stored: Stored = { rows: rows.map(toStored), broadcasts: Object.fromEntries(texts) };
     if (marked) await redis.eval(FILL_SCRIPT, 1, key, mark, JSON.stringify(stored), TTL_MS).catch(() => {});
@@ -88,7 +88,9 @@ export function createRecentNotifications(opts: { sql: Sql; redis: Redis; keys: 
   function parsed(entry: string | null | undefined): Stored | null {
     if (!entry || entry.startsWith(LOADING)) return null;
     try {
-      return JSON.parse(entry) as Stored;
+      const stored = JSON.parse(entry) as Stored;
+      // an entry written by the previous version (rows without their seq) is a miss until replaced
+      return stored.rows.every((r) => r.length >= 10) ? stored : null;
     } catch {
       return null; // unreadable: a miss, and the next fill replaces it
     }

@@ -1,13 +1,15 @@
 /**
  * Every statement the module runs on `notifications`. Each one is served by an index of the
  * table (see 003_notifications.sql): `(user_id, dedupe_key, created_at)` for writes,
- * `(user_id, id desc)` for lists, `(user_id, id) where read_at is null` for unread state.
+ * `(user_id, seq desc)` for lists (latest activity first), `(user_id, id) where read_at is null` for
+ * unread state.
  */
 import type { Sql } from "../../db/index.ts";
 import { GROUP_ACTORS_KEPT, GROUP_EVENT_KEYS_KEPT, type NotificationRow, type NotificationType } from "./types.ts";
 
 interface RawRow {
   id: string;
+  seq: string;
   user_id: string;
   type: NotificationType;
   actor_id: string | null;
@@ -22,6 +24,7 @@ interface RawRow {
 function toRow(r: RawRow): NotificationRow {
   return {
     id: r.id,
+    seq: r.seq,
     userId: r.user_id,
     type: r.type,
     actorId: r.actor_id,
@@ -81,11 +84,12 @@ export async function upsertGrouped(sql: Sql, w: GroupedWrite): Promise<WriteOut
           else (n.actor_ids || array[excluded.actor_id])[1:${GROUP_ACTORS_KEPT}] end,
         event_keys = (excluded.event_keys || n.event_keys)[1:${GROUP_EVENT_KEYS_KEPT}],
         updated_at = greatest(n.updated_at, excluded.updated_at),
+        seq = nextval('notifications_seq'),
         read_at = null
       where not (excluded.event_keys[1] = any(n.event_keys))
-      returning id, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at
+      returning id, seq, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at
     )
-    select up.id, up.user_id, up.type, up.actor_id, up.actor_ids, up.subject_id, up.count, up.created_at, up.updated_at,
+    select up.id, up.seq, up.user_id, up.type, up.actor_id, up.actor_ids, up.subject_id, up.count, up.created_at, up.updated_at,
            up.read_at, not exists (select 1 from old) as inserted, coalesce((select was_read from old), false) as was_read
     from up`;
   if (!r) return null;
@@ -107,7 +111,7 @@ export async function insertSingle(sql: Sql, w: SingleWrite): Promise<WriteOutco
     insert into notifications (user_id, type, actor_id, subject_id, dedupe_key, created_at)
     values (${w.userId}, ${w.type}, ${w.actorId}, ${w.subjectId}, ${w.dedupeKey}, ${w.occurredAt})
     on conflict (user_id, dedupe_key, created_at) do nothing
-    returning id, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at`;
+    returning id, seq, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at`;
   return r ? { row: toRow(r), unreadDelta: 1 } : null;
 }
 
@@ -196,25 +200,32 @@ export function bigintArray(text: string): string[] {
 }
 
 export interface ListQuery {
-  beforeId: string | null;
+  /** the `seq` of the last row of the previous page */
+  beforeSeq: string | null;
   limit: number;
   type: NotificationType | null;
 }
 
-/** Newest first, keyset on id. */
+/** Latest activity first (a group that counted a new event is on top again), keyset on seq. */
 export async function listForMember(sql: Sql, userId: string, q: ListQuery): Promise<NotificationRow[]> {
   const rows = await sql<RawRow[]>`
-    select id, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at
+    select id, seq, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at
     from notifications
     where user_id = ${userId}
-      ${q.beforeId ? sql`and id < ${q.beforeId}` : sql``}
+      ${q.beforeSeq ? sql`and seq < ${q.beforeSeq}` : sql``}
       ${q.type ? sql`and type = ${q.type}` : sql``}
-    order by id desc
+    order by seq desc
     limit ${q.limit}`;
   return rows.map(toRow);
 }
 
-/** Marks the given ids (or every unread id up to `upTo`) read; the number of rows that changed. */
+/**
+ * Marks the given ids read, or every unread row at or below `upTo` in the list's order (the newest
+ * row the member has seen: a group that counted a new event since is above it and stays unread).
+ * An `upTo` that names no row of the member's is taken as a position in that order. The row is
+ * looked up among the unread ones first (their partial index; it usually is unread), then among
+ * all. The number of rows that changed.
+ */
 export async function markRead(sql: Sql, userId: string, target: { ids: readonly string[] } | { upTo: string }): Promise<number> {
   const [r] =
     "ids" in target
@@ -227,7 +238,11 @@ export async function markRead(sql: Sql, userId: string, target: { ids: readonly
       : await sql<{ n: number }[]>`
           with changed as (
             update notifications set read_at = now()
-            where user_id = ${userId} and id <= ${target.upTo} and read_at is null
+            where user_id = ${userId} and read_at is null
+              and seq <= coalesce(
+                (select seq from notifications where user_id = ${userId} and id = ${target.upTo} and read_at is null),
+                (select seq from notifications where user_id = ${userId} and id = ${target.upTo}),
+                ${target.upTo})
             returning 1
           ) select count(*)::int as n from changed`;
   return r?.n ?? 0;

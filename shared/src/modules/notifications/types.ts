@@ -46,6 +46,8 @@ export interface BroadcastInput {
 /** Stored row, as the module's queries return it. */
 export interface NotificationRow {
   id: string;
+  /** position in the list: taken anew each time a group counts an event (latest activity first) */
+  seq: string;
   userId: string;
   type: NotificationType;
   actorId: string | null;

@@ -55,7 +55,7 @@ describe("grouping", () => {
     for (const [i, fan] of fans.slice(0, 20).entries()) {
       expect((await writeNotification(deps, follow(me, fan, base + i * 1000))).result).toBe("written");
     }
-    const rows = await listForMember(sql, me, { beforeId: null, limit: 10, type: null });
+    const rows = await listForMember(sql, me, { beforeSeq: null, limit: 10, type: null });
     expect(rows).toHaveLength(1);
     expect(rows[0]!.count).toBe(20);
     expect(rows[0]!.actorIds).toEqual([fans[19]!, fans[18]!, fans[17]!]);
@@ -63,18 +63,18 @@ describe("grouping", () => {
 
     // a late job (an older event, retried or run by a slower worker) counts, but does not lead
     expect((await writeNotification(deps, follow(me, fans[21]!, base - 1000))).result).toBe("written");
-    const late = await listForMember(sql, me, { beforeId: null, limit: 10, type: null });
+    const late = await listForMember(sql, me, { beforeSeq: null, limit: 10, type: null });
     expect(late[0]!.count).toBe(21);
     expect(late[0]!.actorId).toBe(fans[19]!);
     expect(late[0]!.actorIds).toEqual([fans[19]!, fans[18]!, fans[17]!]);
 
     // a retried job (same event) changes nothing
     expect((await writeNotification(deps, follow(me, fans[5]!, base + 5000))).result).toBe("duplicate");
-    expect((await listForMember(sql, me, { beforeId: null, limit: 10, type: null }))[0]!.count).toBe(21);
+    expect((await listForMember(sql, me, { beforeSeq: null, limit: 10, type: null }))[0]!.count).toBe(21);
 
     // the next window starts a new row
     await writeNotification(deps, follow(me, fans[20]!, base + HOUR));
-    const after = await listForMember(sql, me, { beforeId: null, limit: 10, type: null });
+    const after = await listForMember(sql, me, { beforeSeq: null, limit: 10, type: null });
     expect(after.map((r) => r.count)).toEqual([1, 21]);
   });
 
@@ -84,14 +84,14 @@ describe("grouping", () => {
     for (const [i, fan] of fans.entries()) await writeNotification(deps, follow(me, fan, base + i * 1000));
     // the first job again (a worker killed after its write; its job taken over later): 39 newer keys since
     expect((await writeNotification(deps, follow(me, fans[0]!, base))).result).toBe("duplicate");
-    expect((await listForMember(sql, me, { beforeId: null, limit: 10, type: null }))[0]!.count).toBe(40);
+    expect((await listForMember(sql, me, { beforeSeq: null, limit: 10, type: null }))[0]!.count).toBe(40);
   });
 
   test("a read group becomes unread again when it grows, and the counter follows", async () => {
     const [, , me, a, b] = members as string[] as [string, string, string, string, string];
     await writeNotification(deps, follow(me, a));
     expect(await unread.getOne(me)).toBe(1);
-    const [row] = await listForMember(sql, me, { beforeId: null, limit: 1, type: null });
+    const [row] = await listForMember(sql, me, { beforeSeq: null, limit: 1, type: null });
     const fence = await unread.fence([me]);
     expect(await markRead(sql, me, { ids: [row!.id] })).toBe(1);
     await fence.settle([{ userId: me, delta: -1 }]);
@@ -109,7 +109,7 @@ describe("mutes", () => {
     expect((await writeNotification(deps, follow(me, actor))).result).toBe("muted");
     const rows = await insertBatch(sql, { userIds: [me, other], type: "post", actorId: actor, subjectId: "1", dedupeKey: "post:1", occurredAt: new Date() });
     expect(rows.map((r) => r.userId)).toEqual([other]);
-    expect(await listForMember(sql, me, { beforeId: null, limit: 10, type: null })).toEqual([]);
+    expect(await listForMember(sql, me, { beforeSeq: null, limit: 10, type: null })).toEqual([]);
     // unmuting lets the next event through
     await setMutedTypes(sql, me, []);
     expect((await writeNotification(deps, follow(me, actor))).result).toBe("written");
@@ -152,7 +152,7 @@ describe("live delivery", () => {
     const [me, actor1, actor2] = (await seedMembers(sql, 3)) as [string, string, string];
     await redis.multi().hset(keys.presence(me), "chat-old", Math.floor(Date.now() / 1000) + 90).expire(keys.presence(me), 90).exec();
     expect((await writeNotification(deps, follow(me, actor1))).live).toBe(0);
-    const [row] = await listForMember(sql, me, { beforeId: null, limit: 10, type: null });
+    const [row] = await listForMember(sql, me, { beforeSeq: null, limit: 10, type: null });
     expect(row!.actorIds).toEqual([actor1]);
     expect(await unread.getOne(me)).toBe(1);
     expect(await notificationEvents(me)).toHaveLength(0);

@@ -86,6 +86,32 @@ describe("list and read state", () => {
     expect((await me.client.get("/api/notifications?type=post&limit=100")).json.items).toHaveLength(25);
   });
 
+  test("a group that counts a new event is on top again: first page, later pages, filters and mark-read up to an older row", async () => {
+    const star = await registeredClient(api);
+    await followAndWait(await registeredClient(api), star);
+    await insertBatch(api.deps.sql, { userIds: [star.user.id], type: "post", actorId: null, subjectId: "1", dedupeKey: "post:latest-first", occurredAt: new Date() });
+    const before: { id: string; type: string }[] = (await star.client.get("/api/notifications")).json.items;
+    expect(before.map((i) => i.type)).toEqual(["post", "follow"]);
+    const [post, follow] = before;
+
+    await followAndWait(await registeredClient(api), star);
+    const first: { id: string; type: string; count: number }[] = (await star.client.get("/api/notifications")).json.items;
+    expect(first.map((i) => [i.id, i.count])).toEqual([[follow!.id, 2], [post!.id, 1]]);
+    // the cached first page and Postgres' keyset pages agree
+    const p1 = await star.client.get("/api/notifications?limit=1");
+    const p2 = await star.client.get(`/api/notifications?limit=1&cursor=${p1.json.nextCursor}`);
+    expect([...p1.json.items, ...p2.json.items].map((i: { id: string }) => i.id)).toEqual([follow!.id, post!.id]);
+    expect(p2.json.nextCursor).toBeNull();
+    expect((await star.client.get("/api/notifications?type=follow")).json.items.map((i: { id: string }) => i.id)).toEqual([follow!.id]);
+
+    // a client that saw the list before the second follow marks read up to what it saw (the post):
+    // the group's new event is above it and stays unread
+    expect((await star.client.post("/api/notifications/read", { upTo: post!.id })).json).toEqual({ updated: 1, unread: 1 });
+    const after: { id: string; read: boolean }[] = (await star.client.get("/api/notifications")).json.items;
+    expect(after.map((i) => [i.id, i.read])).toEqual([[follow!.id, false], [post!.id, true]]);
+    expect((await star.client.post("/api/notifications/read", { upTo: follow!.id })).json).toEqual({ updated: 1, unread: 0 });
+  });
+
   test("reads on two clients keep the badge equal to Postgres and reach the member's other clients", async () => {
     const me = await seeded(6);
     const second = api.client();

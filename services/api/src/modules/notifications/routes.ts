@@ -18,7 +18,7 @@ export function notificationsRoutes(deps: ApiDeps) {
   const recent = createRecentNotifications({ sql: deps.sql, redis: deps.redis, keys: deps.keys });
 
   async function fromPostgres(me: string, page: Page, type: NotificationType | null) {
-    const rows = await listForMember(deps.sql, me, { beforeId: page.cursor, limit: page.limit + 1, type });
+    const rows = await listForMember(deps.sql, me, { beforeSeq: page.cursor, limit: page.limit + 1, type });
     return { rows: rows.slice(0, page.limit), more: rows.length > page.limit, broadcasts: undefined };
   }
 
@@ -30,7 +30,7 @@ export function notificationsRoutes(deps: ApiDeps) {
     const cached = !page.cursor && !type && page.limit <= RECENT_PAGE_MAX ? await recent.read(me, page.limit) : null;
     const { rows, more, broadcasts } = cached?.page ?? (await fromPostgres(me, page, type));
     const [items, count] = await Promise.all([renderAll(deps.sql, rows, broadcasts), cached?.unread ?? unread.getOne(me)]);
-    return c.json({ items, nextCursor: more ? rows.at(-1)!.id : null, unread: count });
+    return c.json({ items, nextCursor: more ? rows.at(-1)!.seq : null, unread: count });
   });
 
   app.get("/notifications/unread-count", auth, async (c) => {
