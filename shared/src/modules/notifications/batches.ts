@@ -75,7 +75,9 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
   const parallel = Math.max(1, opts.parallel ?? 3);
   let cp: BatchCheckpoint = { ...opts.from };
   let live = 0;
-  const inflight: { page: RecipientPage; done: Promise<{ rows: number; live: number; ms: number }> }[] = [];
+  // rows: written by this call; recipients: members of the page who have the row, whichever
+  // attempt wrote it (a page past the checkpoint may have been written by a worker that died)
+  const inflight: { page: RecipientPage; done: Promise<{ rows: number; recipients: number; live: number; ms: number }> }[] = [];
 
   // Inserts run one after another (two concurrent bulk inserts into one table mostly wait on each
   // other), while earlier pages are delivered through Redis: Postgres and Redis both stay busy.
@@ -105,7 +107,7 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
       const earlier = rows.length < page.ids.length ? await rowsOfAnEarlierAttempt(deps, page, template, rows) : [];
       const all = [...rows.map((r) => ({ ...r, unreadDelta: 1 })), ...earlier.map((r) => ({ ...r, unreadDelta: 0 }))];
       const n = await deliver(deps, all, (i) => ({ ...template.view, id: all[i]!.id }), fence!);
-      return { rows: rows.length, live: n, ms: performance.now() - started };
+      return { rows: rows.length, recipients: all.length, live: n, ms: performance.now() - started };
     } finally {
       await (fence as UnreadWrite | null)?.release();
     }
@@ -116,7 +118,7 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
     const { page, done } = inflight.shift()!;
     const r = await done;
     live += r.live;
-    cp = { cursor: page.cursor, written: cp.written + r.rows, scanned: cp.scanned + page.ids.length };
+    cp = { cursor: page.cursor, written: cp.written + r.recipients, scanned: cp.scanned + page.ids.length };
     await opts.checkpoint(cp);
     opts.onBatch?.({ rows: r.rows, live: r.live, scanned: page.ids.length, ms: r.ms });
   };

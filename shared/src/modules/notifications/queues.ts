@@ -43,6 +43,7 @@ export interface NotifyJobData {
 /** Checkpoint fields are written back into the job data after every batch. */
 export interface BatchCheckpoint {
   cursor: string | null;
+  /** recipients who have the job's row, whichever attempt wrote it */
   written: number;
   scanned: number;
 }

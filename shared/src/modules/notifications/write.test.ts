@@ -193,7 +193,8 @@ describe("batch writes", () => {
     const [earlier] = await insertBatch(sql, { type: "post", actorId: null, subjectId: "31", dedupeKey: template.dedupeKey, occurredAt: template.occurredAt, userIds: [on] });
     const source = async (after: string | null) => (after === null ? { ids: [on, fresh], cursor: fresh } : { ids: [], cursor: null });
     const outcome = await runBatches(deps, { source, template, batchSize: 10, from: { cursor: null, written: 0, scanned: 0 }, checkpoint: async () => {} });
-    expect(outcome.written).toBe(1); // only the recipient the earlier attempt had not reached
+    // both recipients have the row: the checkpoint before this page never counted the earlier one
+    expect(outcome.written).toBe(2);
     expect(await unread.getOne(on)).toBe(1); // was left at 0 for the counter's lifetime
     const evs = await notificationEvents(on);
     expect(evs.map((e) => e.data.notification.id)).toEqual([earlier!.id]);
