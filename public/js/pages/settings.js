@@ -10,9 +10,21 @@ const { me } = await boot();
 const profile = $('#profile');
 profile.displayName.value = me.displayName ?? '';
 profile.bio.value = me.bio ?? '';
+// Limits count characters as members see them (an emoji is one), as the api does; the inputs'
+// maxlength counts UTF-16 units, so it only bounds pasting, at four units a character.
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+const characters = (text) => [...graphemes.segment(text.trim())].length;
+function tooLong(field, label) {
+  const max = Number(field.dataset.maxChars);
+  const n = characters(field.value);
+  return n > max ? `${label} can be at most ${max} characters (it has ${n}).` : null;
+}
+
 profile.addEventListener('submit', async (e) => {
   e.preventDefault();
   const s = $('#profile-status');
+  const problem = tooLong(profile.displayName, 'Display name') ?? tooLong(profile.bio, 'About you');
+  if (problem) return say(s, problem, true);
   try {
     await patch('/api/me/profile', { displayName: profile.displayName.value, bio: profile.bio.value });
     say(s, 'Saved.');

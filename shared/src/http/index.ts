@@ -4,5 +4,5 @@ export { clientIp, clientCertificate, peerAddress, isTrustedProxy, type ClientCe
 export { requestMetrics } from "./request-metrics.ts";
 export { securityHeaders } from "./security-headers.ts";
 export { parsePage, type Page } from "./pagination.ts";
-export { hasBidiControls, hasVisibleText, isStorableText } from "./text.ts";
+export { characterCount, hasBidiControls, hasVisibleText, isStorableText } from "./text.ts";
 export { createWriteLimit, type WriteLimit } from "./write-limit.ts";

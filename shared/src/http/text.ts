@@ -25,3 +25,15 @@ const INVISIBLE = /^[\s\p{Cf}\p{Cc}\p{Z}\u115f\u1160\u2800\u3164\uffa0]*$/u;
 export function hasVisibleText(s: string): boolean {
   return !INVISIBLE.test(s);
 }
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/**
+ * What a member counts as characters: user-perceived ones (an emoji with its modifiers, a letter
+ * with its combining accents is one), not UTF-16 units, where a flag is 2 and a family emoji 11.
+ */
+export function characterCount(s: string): number {
+  let n = 0;
+  for (const _ of graphemes.segment(s)) n++;
+  return n;
+}

@@ -1,19 +1,25 @@
 /** Public profiles (with their reactions), editing one's own, and reacting to others'. */
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
-import { hasBidiControls, hasVisibleText, isStorableText, readJsonObject } from "@xplicit/shared/http";
+import { characterCount, hasBidiControls, hasVisibleText, isStorableText, readJsonObject } from "@xplicit/shared/http";
 import { findProfileForViewer, updateProfile } from "@xplicit/shared/modules/profiles";
 import { relationOf } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
 import { reactionRoutes, type OnReact } from "./reactions.ts";
 
+/** UTF-16 units a stored character may take on average, bounding what `max` characters can weigh. */
+const UNITS_PER_CHARACTER = 4;
+
 function optionalText(body: Record<string, unknown>, field: string, max: number, required = false): string | undefined {
   const v = body[field];
   if (v === undefined) return undefined;
-  if (typeof v !== "string" || v.length > max) throw badRequest(`invalid_${field}`, `${field} must be a string of at most ${max} characters`);
+  const tooLong = () => badRequest(`invalid_${field}`, `${field} must be a string of at most ${max} characters`);
+  if (typeof v !== "string" || v.length > max * UNITS_PER_CHARACTER) throw tooLong();
   if (!isStorableText(v)) throw badRequest(`invalid_${field}`, `${field} must not contain NUL or broken Unicode`);
   const text = v.trim();
+  // counted as members count them: a name of 30 emoji is 30 characters, not 60
+  if (characterCount(text) > max) throw tooLong();
   // a name of zero-width spaces saved "fine" and showed as nothing
   if (required && !hasVisibleText(text)) throw badRequest(`invalid_${field}`, `${field} must have at least one visible character`);
   return text;

@@ -103,6 +103,20 @@ describe("profiles", () => {
     expect(res.json.profile.id).toBeUndefined();
     expect((await a.client.patch("/api/me/profile", { displayName: "x".repeat(51) })).status).toBe(400);
     expect((await a.client.patch("/api/me/profile", { bio: "x".repeat(501) })).status).toBe(400);
+    // characters as members count them: 50 flags (100 UTF-16 units) and 18 family emoji (198) are names;
+    // 51 emoji or 201 units are not
+    const flag = "\u{1F1EB}\u{1F1F7}";
+    const family = "\u{1F468}\u200d\u{1F469}\u200d\u{1F467}\u200d\u{1F466}";
+    for (const name of [flag.repeat(50), family.repeat(18)]) {
+      expect((await a.client.patch("/api/me/profile", { displayName: name })).status).toBe(200);
+      expect((await a.client.get(`/api/users/${a.user.handle}`)).json.profile.displayName).toBe(name);
+    }
+    for (const name of ["\u{1F600}".repeat(51), family.repeat(19)]) {
+      const long = await a.client.patch("/api/me/profile", { displayName: name });
+      expect(long.status).toBe(400);
+      expect(long.json.error.message).toMatch(/at most 50 characters/);
+    }
+    expect((await a.client.patch("/api/me/profile", { displayName: "Alice" })).status).toBe(200);
     for (const patch of [{ displayName: "nul\u0000" }, { displayName: "   " }, { displayName: "" }, { displayName: "\u200b\u200b\u200b" }, { displayName: "\u3164\ufeff \u2800" }, { displayName: "admin\u202egnp.exe" }, { displayName: "\u2066x\u2069" }, { bio: "nul\u0000" }, { bio: "lone \ud83d" }]) {
       const bad = await a.client.patch("/api/me/profile", patch);
       expect(bad.status).toBe(400);
