@@ -30,9 +30,13 @@ async function loadProfile() {
     const own = p.handle === me.handle;
     $('#own').hidden = !own;
     $('#actions').hidden = own;
-    showReactions(p.reactions, own);
+    // following, messaging or reacting to a member one blocked is refused: the buttons say so first
+    const blocked = p.blocked === true;
+    showReactions(p.reactions, own || blocked);
     if (typeof p.following === 'boolean') setPressed($('#follow'), p.following, 'Unfollow', 'Follow');
     if (typeof p.blocked === 'boolean') setPressed($('#block'), p.blocked, 'Unblock', 'Block');
+    $('#follow').disabled = blocked;
+    $('#message').disabled = blocked;
     return true;
   } catch (err) {
     $('#name').textContent = err.status === 404 ? 'No such member' : 'Could not load this profile';
@@ -43,8 +47,8 @@ async function loadProfile() {
 
 const REACTIONS = { like: ['👍', 'Like'], heart: ['❤️', 'Love'], fire: ['🔥', 'Hot'], wink: ['😉', 'Wink'] };
 
-/** The reaction buttons: counts for everyone, pressed for the viewer's own; one's own profile only shows them. */
-function showReactions(summary, own) {
+/** The reaction buttons: counts for everyone, pressed for the viewer's own; one's own profile (or a blocked one) only shows them. */
+function showReactions(summary, readOnly) {
   if (!summary?.counts) return;
   const group = $('#reactions');
   group.hidden = false;
@@ -55,7 +59,7 @@ function showReactions(summary, own) {
     btn.textContent = `${icon} ${n}`;
     btn.setAttribute('aria-label', `${label}: ${n}`);
     btn.setAttribute('aria-pressed', String(summary.mine === r));
-    btn.disabled = own;
+    btn.disabled = readOnly;
   }
 }
 
@@ -126,9 +130,10 @@ $('#block').addEventListener('click', async (e) => {
   if (!on && !confirm(`Block @${handle}? You will stop following each other.`)) return;
   try {
     await (on ? del(path + '/block') : post(path + '/block'));
-    setPressed(btn, !on, 'Unblock', 'Block');
-    if (!on) setPressed($('#follow'), false, 'Unfollow', 'Follow');
     say(status, on ? 'Unblocked.' : 'Blocked.');
+    // a block ends follows both ways and may end one's reaction: show what the server now has
+    await loadProfile();
+    await loadPeople(true);
   } catch (err) {
     say(status, err.message, true);
   }
