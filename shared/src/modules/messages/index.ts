@@ -2,7 +2,7 @@ export { sendMessage, type SendResult } from "./send.ts";
 export { createConversation, listConversations, MAX_GROUP_MEMBERS } from "./conversations.ts";
 export { conversationInfo } from "./membership.ts";
 export { listMessages } from "./history.ts";
-export { arePresencePartners, presencePartners, shareAConversation } from "./partners.ts";
+export { arePresencePartners, presencePartners, presencePartnersAmong, shareAConversation, type PartnerList } from "./partners.ts";
 export { markRead } from "./read.ts";
 export { parseSendInput, parseId } from "./validation.ts";
 export type { SendInput, SentAnswer, MessageEventData, MessagingDeps, ConversationSummary, StoredMessage } from "./types.ts";

@@ -5,18 +5,38 @@
 import type { Sql } from "../../db/index.ts";
 import { blockedAmong } from "../social/index.ts";
 
-/** At most this many partners are told of a member's presence. */
+/** At most this many partners are listed (and told of a member's presence). */
 const MAX_PARTNERS = 1000;
 
-export async function presencePartners(sql: Sql, userId: string): Promise<string[]> {
+export interface PartnerList {
+  ids: string[];
+  /** false when the member has more partners than the list holds: ask `presencePartnersAmong` for the rest */
+  complete: boolean;
+}
+
+async function withoutBlocked(sql: Sql, userId: string, ids: string[]): Promise<string[]> {
+  const blocked = new Set(await blockedAmong(sql, userId, ids));
+  return blocked.size ? ids.filter((id) => !blocked.has(id)) : ids;
+}
+
+export async function presencePartners(sql: Sql, userId: string): Promise<PartnerList> {
   const rows = await sql<{ user_id: string }[]>`
     select distinct user_id from conversation_members
     where conversation_id in (select conversation_id from conversation_members where user_id = ${userId})
       and user_id <> ${userId}
-    limit ${MAX_PARTNERS}`;
-  const ids = rows.map((r) => r.user_id);
-  const blocked = new Set(await blockedAmong(sql, userId, ids));
-  return blocked.size ? ids.filter((id) => !blocked.has(id)) : ids;
+    limit ${MAX_PARTNERS + 1}`;
+  const ids = rows.slice(0, MAX_PARTNERS).map((r) => r.user_id);
+  return { ids: await withoutBlocked(sql, userId, ids), complete: rows.length <= MAX_PARTNERS };
+}
+
+/** Which of `candidates` are `userId`'s presence partners, for members beyond an incomplete list. */
+export async function presencePartnersAmong(sql: Sql, userId: string, candidates: readonly string[]): Promise<string[]> {
+  if (candidates.length === 0) return [];
+  const rows = await sql<{ user_id: string }[]>`
+    select distinct user_id from conversation_members
+    where user_id = any(${candidates as string[]}::bigint[]) and user_id <> ${userId}
+      and conversation_id in (select conversation_id from conversation_members where user_id = ${userId})`;
+  return withoutBlocked(sql, userId, rows.map((r) => r.user_id));
 }
 
 /** Whether `a` and `b` are in a conversation together (blocks aside). */

@@ -4,7 +4,7 @@
  * from the channel are handed to each of the member's sockets, which keep their own cursor.
  */
 import { createLogger } from "@xplicit/shared/log";
-import { presencePartners } from "@xplicit/shared/modules/messages";
+import { presencePartners, presencePartnersAmong, type PartnerList } from "@xplicit/shared/modules/messages";
 import { visibilityChannel, type PresenceChange, type VisibilityChange } from "@xplicit/shared/modules/presence";
 import { sessionRevokedChannel, type SessionRevokedEvent } from "@xplicit/shared/sessions";
 import type { ChatDeps } from "../../deps.ts";
@@ -40,7 +40,7 @@ export class Hub {
   private readonly channelPrefix: string;
   private readonly revokedChannel: string;
   private readonly visibilityChannel: string;
-  private readonly partnersCache = new Map<string, { at: number; ids: string[] }>();
+  private readonly partnersCache = new Map<string, { at: number; list: PartnerList }>();
   private subscriberReadyOnce = false;
   private repairing = false;
   private revalidating = false;
@@ -227,12 +227,29 @@ export class Hub {
 
   /** Members who may see `userId`'s presence: conversation partners, blocks left out (cached briefly). */
   async partnersOf(userId: string): Promise<string[]> {
+    return (await this.partnerList(userId)).ids;
+  }
+
+  private async partnerList(userId: string): Promise<PartnerList> {
     const hit = this.partnersCache.get(userId);
-    if (hit && Date.now() - hit.at < CACHE_MS) return hit.ids;
-    const ids = await presencePartners(this.deps.sql, userId);
-    this.partnersCache.set(userId, { at: Date.now(), ids });
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.list;
+    const list = await presencePartners(this.deps.sql, userId);
+    this.partnersCache.set(userId, { at: Date.now(), list });
     if (this.partnersCache.size > 50_000) this.partnersCache.clear();
-    return ids;
+    return list;
+  }
+
+  /**
+   * Which of `candidates` may see `userId`'s presence and typing: from the cached list, and for a
+   * member with more partners than it holds, the ones it does not name are asked of Postgres.
+   */
+  async partnersAmong(userId: string, candidates: readonly string[]): Promise<string[]> {
+    const list = await this.partnerList(userId);
+    const listed = new Set(list.ids);
+    const known = candidates.filter((id) => listed.has(id));
+    if (list.complete || known.length === candidates.length) return known;
+    const rest = candidates.filter((id) => !listed.has(id));
+    return [...known, ...(await presencePartnersAmong(this.deps.sql, userId, rest))];
   }
 
   /** Drops expired cache entries, so idle members do not keep their partner lists in memory. */
