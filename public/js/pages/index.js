@@ -7,9 +7,18 @@ import { initPrefetch } from '../lib/prefetch.js?v=8545df2da1';
 initTheme();
 initPrefetch();
 
+// Where to go after signing in: a page of this site only. Resolved as the browser will resolve it
+// (it reads `/\evil.example` and `/<tab>/evil.example` as another host), then kept only if it
+// stays on this origin, and only its path, query and fragment are used.
 const next = () => {
   const n = new URLSearchParams(location.search).get('next');
-  return n && n.startsWith('/') && !n.startsWith('//') ? n : '/conversations';
+  if (!n) return '/conversations';
+  try {
+    const url = new URL(n, location.origin);
+    return url.origin === location.origin ? url.pathname + url.search + url.hash : '/conversations';
+  } catch {
+    return '/conversations';
+  }
 };
 
 if (new URLSearchParams(location.search).get('ended') === '1') {

@@ -1,13 +1,13 @@
 /**
- * The profile page in a real browser (Debian's Chromium through playwright-core), against the api
- * and a chat replica as processes, through nginx over TLS: what its buttons and lists show after
- * the member acts on them.
+ * Pages in a real browser (Debian's Chromium through playwright-core), against the api and a chat
+ * replica as processes, through nginx over TLS: where the landing page sends a member, what the
+ * profile page shows after the member acts on it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { missing, register, signedIn, startWeb, until, type Web } from "./web.ts";
 
 const why = missing();
-if (why) console.warn(`tests/browser/profile.test.ts skipped: ${why}`);
+if (why) console.warn(`tests/browser/pages.test.ts skipped: ${why}`);
 
 let web: Web;
 beforeAll(async () => {
@@ -44,6 +44,26 @@ describe.skipIf(!!why)("profile page", () => {
     await until("unblocked", async () => (await page.textContent("#block")) === "Block");
     expect(await disabled("#follow")).toBe(false);
     expect(await disabled("#message")).toBe(false);
+    await ctx.close();
+  }, 60_000);
+});
+
+describe.skipIf(!!why)("landing page", () => {
+  test("after signing in it goes to the page named by next, and never to another site", async () => {
+    const a = await register(web);
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    const landing = async (next: string) => {
+      await page.goto(`${web.edge.url}/?next=${next}`);
+      await until("left the landing page", async () => new URL(page.url()).pathname !== "/" || new URL(page.url()).origin !== web.edge.url);
+      const url = new URL(page.url());
+      return url.origin === web.edge.url ? url.pathname + url.search : url.href;
+    };
+    expect(await landing(encodeURIComponent("/settings?x=1"))).toBe("/settings?x=1");
+    // what browsers read as another host: a backslash, a tab or a newline after the slash, a scheme
+    for (const evil of ["/%5Cevil.example/phish", "/%09/evil.example/phish", "/%0A/evil.example", "//evil.example", "https://evil.example/", "javascript:alert(1)"]) {
+      expect({ evil, went: await landing(evil) }).toEqual({ evil, went: "/conversations" });
+    }
     await ctx.close();
   }, 60_000);
 });
