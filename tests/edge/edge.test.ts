@@ -29,6 +29,14 @@ beforeAll(async () => {
   mkdirSync(resolve(publicDir, "css"), { recursive: true });
   writeFileSync(resolve(publicDir, "css", "site.css"), "body{color:#222}\n");
   writeFileSync(resolve(publicDir, "css", "site.0123abcd.css"), "body{color:#333}\n");
+  // what must never be served: hidden files and folders, files of types the pages do not use
+  mkdirSync(resolve(publicDir, "js", ".git"), { recursive: true });
+  writeFileSync(resolve(publicDir, "js", ".git", "config"), "[core]\n");
+  writeFileSync(resolve(publicDir, "css", ".env"), "SECRET=1\n");
+  writeFileSync(resolve(publicDir, "js", "app.js.map"), "{}\n");
+  writeFileSync(resolve(publicDir, "css", "site.scss"), "$x: 1;\n");
+  mkdirSync(resolve(publicDir, "img"), { recursive: true });
+  writeFileSync(resolve(publicDir, "img", "icon.svg"), "<svg xmlns='http://www.w3.org/2000/svg'/>\n");
 
   // The real processes (api + 2 chat replicas + worker), then the real nginx in front of them.
   const ports = await reserveEdgePorts();
@@ -63,6 +71,21 @@ describe("routing over TLS", () => {
     const res = await fetch(`http://127.0.0.1:${edge.httpPort}/api/me?x=1`, { redirect: "manual", headers: { host: "localhost" } });
     expect(res.status).toBe(301);
     expect(res.headers.get("location")).toBe(`https://localhost:${edge.httpsPort}/api/me?x=1`);
+    // to the configured name, not to whatever Host the client sent
+    const forged = await fetch(`http://127.0.0.1:${edge.httpPort}/x`, { redirect: "manual", headers: { host: "evil.example" } });
+    expect(forged.status).toBe(301);
+    expect(forged.headers.get("location")).toBe(`https://localhost:${edge.httpsPort}/x`);
+  });
+
+  test("hidden files and files of other types under the asset folders are not served; /favicon.ico is the icon", async () => {
+    for (const path of ["/js/.git/config", "/css/.env", "/js/app.js.map", "/css/site.scss", "/.env", "/api/.env"]) {
+      const res = await edgeFetch(edge, path);
+      expect({ path, status: res.status }).toEqual({ path, status: 404 });
+      expect(await res.text()).not.toMatch(/core|SECRET|\$x/);
+    }
+    const icon = await edgeFetch(edge, "/favicon.ico");
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get("content-type")).toContain("image/svg+xml");
   });
 
   test("register, /api/me and logout reach the api through nginx", async () => {
@@ -137,6 +160,22 @@ describe("routing over TLS", () => {
     expectSecurityHeaders(res.headers);
   });
 
+  test("a body far above the limit is refused in JSON: announced with Expect: 100-continue, and over HTTP/2", async () => {
+    for (const [path, size] of [["/api/auth/login", 20_000], ["/api/me/profile", 70_000]] as const) {
+      const res = await rawExchange(edge.httpsPort, [
+        `POST ${path} HTTP/1.1`, "Host: localhost", "Content-Type: application/json", `Origin: ${edge.origin}`,
+        `Content-Length: ${size}`, "Expect: 100-continue", "Connection: close",
+      ], "x".repeat(size));
+      expect({ path, status: res.status, type: res.type }).toEqual({ path, status: 413, type: expect.stringContaining("application/json") });
+      expect(JSON.parse(res.body).error.code).toBe("body_too_large");
+      // and over HTTP/2 (curl's default over TLS)
+      const h2 = spawnSync("curl", ["-sk", "--http2", "-o", "-", "-w", "\n%{http_code} %{content_type} %{http_version}", "-X", "POST", "-H", "content-type: application/json", "-H", `origin: ${edge.origin}`, "--data-binary", "@-", `https://localhost:${edge.httpsPort}${path}`], { input: "x".repeat(size), encoding: "utf8" });
+      const [bodyText = "", last = ""] = [h2.stdout.slice(0, h2.stdout.lastIndexOf("\n")), h2.stdout.slice(h2.stdout.lastIndexOf("\n") + 1)];
+      expect({ path, answer: last }).toEqual({ path, answer: "413 application/json 2" });
+      expect(JSON.parse(bodyText).error.code).toBe("body_too_large");
+    }
+  });
+
   test("headers too large for nginx get a JSON 4xx too", async () => {
     const res = await edgeFetch(edge, "/api/me", { headers: { cookie: `__Host-sid=${"a".repeat(20000)}` } });
     expect(res.status).toBeGreaterThanOrEqual(400);
@@ -147,6 +186,25 @@ describe("routing over TLS", () => {
     expect(body.error.code).toBe("headers_too_large");
   });
 });
+
+/** Headers and a body written as given over TLS; the final answer's status, type and body (a 100 Continue skipped). */
+function rawExchange(port: number, head: string[], body: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((done, fail) => {
+    const socket = connectTls({ port, host: "127.0.0.1", servername: "localhost", rejectUnauthorized: false });
+    const chunks: Buffer[] = [];
+    socket.on("secureConnect", () => {
+      socket.write(head.join("\r\n") + "\r\n\r\n");
+      socket.write(body, () => {});
+    });
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("error", (err: NodeJS.ErrnoException) => (err.code === "EPIPE" || err.code === "ECONNRESET" ? undefined : fail(err)));
+    socket.on("close", () => {
+      const text = Buffer.concat(chunks).toString("utf8").replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, "");
+      const [h = "", b = ""] = text.split("\r\n\r\n");
+      done({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(h)?.[1] ?? 0), type: /^content-type: *(.*)$/im.exec(h)?.[1] ?? "", body: b });
+    });
+  });
+}
 
 /** A request line as written, which fetch would refuse or normalise; the answer's status, type and body. */
 function rawRequest(port: number, requestLine: string, tls: boolean): Promise<{ status: number; type: string; body: string }> {

@@ -1,6 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { useTestApi } from "../../../../../tests/harness/api.ts";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { build, PUBLIC_DIR } from "./build.ts";
+import { pagesRoutes } from "./routes.ts";
 
 const api = useTestApi();
 
@@ -40,6 +44,26 @@ describe("static pages served by the api", () => {
     expect((await fetch(api.url + "/healthz")).status).toBe(200);
     expect((await fetch(api.url + "/readyz")).status).toBe(200);
     expect((await fetch(api.url + "/metrics")).status).not.toBe(404);
+  });
+
+  test("hidden files and files of types the pages do not use are never served, even when they are in public/", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "xplicit-public-"));
+    try {
+      mkdirSync(join(dir, "js", ".git"), { recursive: true });
+      mkdirSync(join(dir, "css"), { recursive: true });
+      writeFileSync(join(dir, "js", ".git", "config"), "[core]");
+      writeFileSync(join(dir, "css", ".env"), "SECRET=1");
+      writeFileSync(join(dir, "js", "app.js.map"), "{}");
+      writeFileSync(join(dir, "css", "site.scss"), "$x: 1;");
+      writeFileSync(join(dir, "css", "site.css"), "body{}");
+      const app = pagesRoutes(dir);
+      for (const path of ["/js/.git/config", "/css/.env", "/js/app.js.map", "/css/site.scss"]) {
+        expect({ path, status: (await app.request(path)).status }).toEqual({ path, status: 404 });
+      }
+      expect((await app.request("/css/site.css")).status).toBe(200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a browser asking for a page that does not exist gets a page that says so, with a 404; an API client still gets JSON", async () => {

@@ -23,6 +23,15 @@ const TYPES: Record<string, string> = {
   ".webmanifest": "application/manifest+json",
 };
 
+/**
+ * Only files the pages use: a known asset type, and no hidden path segment (`.git/`, `.env`) or
+ * parent reference — whatever else lands in public/ (an editor's backup, a source map) stays unseen.
+ */
+function isPublicAsset(rel: string): boolean {
+  const ext = extname(rel);
+  return ext in TYPES && ext !== ".html" && !rel.includes("..") && !rel.includes("/.");
+}
+
 /** Clean page URLs → files in public/. */
 export const PAGES: Record<string, string> = {
   "/": "index.html",
@@ -65,7 +74,7 @@ export function pagesRoutes(publicDir = PUBLIC_DIR) {
     } catch {
       return c.notFound(); // malformed percent-encoding (e.g. /css/%E0%A4%A): no such file, not a 500
     }
-    if (rel.includes("..")) return c.notFound();
+    if (!isPublicAsset(rel)) return c.notFound();
     return send(c, rel, c.req.query("v") !== undefined);
   });
   app.get("/favicon.ico", (c) => send(c, "img/icon.svg", false));
