@@ -104,9 +104,12 @@ describe("bad frames", () => {
     c.send(JSON.stringify({ type: "send", id: crypto.randomUUID(), conversationId: "999999999", body: "x" }));
     c.send(JSON.stringify({ type: "hello", clientId: "again-again" }));
     c.send(JSON.stringify({ type: "send", id: crypto.randomUUID(), conversationId: conv, body: "x".repeat(70_000) }));
+    // 30,000 characters that are 90,000 bytes: over the 64 KiB frame limit, which counts bytes
+    c.send(JSON.stringify({ type: "send", id: crypto.randomUUID(), conversationId: conv, body: "\u20ac".repeat(30_000) }));
     c.ws.send(new Uint8Array([1, 2, 3]));
     const codes = ["bad_json", "unknown_type", "invalid", "not_member", "hello_twice", "frame_too_large"];
     await c.waitFor(() => codes.every((code) => c.frames.some((f) => f.type === "error" && f.code === code)), 5000, "all error codes");
+    await c.waitFor(() => c.frames.filter((f) => f.code === "frame_too_large").length === 2, 5000, "both big frames refused as too large");
     expect(c.frames.filter((f) => f.code === "bad_json").length).toBe(3);
     expect(c.closeCode).toBeNull();
 

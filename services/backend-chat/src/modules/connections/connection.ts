@@ -326,7 +326,7 @@ export class Connection implements BucketState {
       this.sendControl(frame.error("bad_json", "text frames only"), "error");
       return;
     }
-    if (message.length > this.hub.deps.config.chat.maxFrameBytes) {
+    if (isOverBytes(message, this.hub.deps.config.chat.maxFrameBytes)) {
       framesIn.inc("oversized");
       this.sendControl(frame.error("frame_too_large", `frames are limited to ${this.hub.deps.config.chat.maxFrameBytes} bytes`), "error");
       return;
@@ -586,6 +586,15 @@ export class Connection implements BucketState {
       this.replyError(err, "presence");
     }
   }
+}
+
+/**
+ * Whether a text frame is over `max` bytes as it came (UTF-8): a character takes up to 3 bytes, so the
+ * string's length alone let a frame of 60,000 "€" (180 KB) pass as 60,000. Bytes are counted only
+ * when the length cannot decide.
+ */
+function isOverBytes(message: string, max: number): boolean {
+  return message.length > max || (message.length * 3 > max && Buffer.byteLength(message, "utf8") > max);
 }
 
 /** Frames refused because a dependency was unavailable, logged once per interval with their count. */
