@@ -71,6 +71,11 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
     }),
   );
   api.use(requireSameOrigin(deps.config.publicOrigins));
+  // Every answer under /api is one member's data: no browser or proxy cache may keep it.
+  api.use(async (c, next) => {
+    await next();
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+  });
   api.route("/", accountsRoutes(deps));
   const notifier = opts.notifier ?? createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() });
   deps.messaging.onOfflineRecipients ??= notifyOfflineRecipients(notifier);

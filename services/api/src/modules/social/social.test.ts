@@ -128,4 +128,12 @@ describe("profiles", () => {
     expect((await a.client.get(`/api/users/${a.user.handle}`)).json.profile).toMatchObject({ displayName: "Alice", bio: "" });
     expect((await api.client().get(`/api/users/${a.user.handle}`)).status).toBe(401);
   });
+
+  test("members' data is never cached by a browser or a proxy", async () => {
+    const a = await registeredClient(api);
+    for (const path of [`/api/users/${a.user.handle}`, "/api/me/sessions", "/api/conversations", "/api/notifications", "/api/me/blocks", `/api/users/${a.user.handle}/followers`]) {
+      const res = await a.client.get(path);
+      expect({ path, status: res.status, cache: res.headers.get("cache-control") }).toEqual({ path, status: 200, cache: "no-store" });
+    }
+  });
 });
