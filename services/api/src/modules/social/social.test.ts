@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { registeredClient, useTestApi } from "../../../../../tests/harness/api.ts";
+import { ORIGIN, registeredClient, useTestApi } from "../../../../../tests/harness/api.ts";
 
 const api = useTestApi();
 
@@ -127,6 +127,19 @@ describe("profiles", () => {
     expect((await a.client.patch("/api/me/profile", { bio: "  " })).status).toBe(200);
     expect((await a.client.get(`/api/users/${a.user.handle}`)).json.profile).toMatchObject({ displayName: "Alice", bio: "" });
     expect((await api.client().get(`/api/users/${a.user.handle}`)).status).toBe(401);
+  });
+
+  test("a body that is not UTF-8 is refused, not stored changed", async () => {
+    const a = await registeredClient(api);
+    const bytes = new Uint8Array([...new TextEncoder().encode('{"bio":"'), 0xff, 0xfe, ...new TextEncoder().encode(' bad"}')]);
+    const res = await fetch(`${api.url}/api/me/profile`, {
+      method: "PATCH",
+      headers: { origin: ORIGIN, "content-type": "application/json", cookie: a.client.cookieHeader },
+      body: bytes,
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("bad_encoding");
+    expect((await a.client.get(`/api/users/${a.user.handle}`)).json.profile.bio).toBe("");
   });
 
   test("members' data is never cached by a browser or a proxy", async () => {
