@@ -151,3 +151,20 @@ test("a guarded member's event is published unless presence shows the asking rep
   const replay = await events.replayAfter("601", 0, (await events.head("601")).epoch);
   expect(replay.ok && replay.frames.map(frameSeq)).toEqual([1, 2, 3, 4]);
 });
+
+test("a member keeps acks of at most 100 clients: a new one replaces another, never itself, and a known one is never refused", async () => {
+  const member = "140";
+  await events.append({ userId: member, kind: "message", data: {} });
+  const { epoch } = await events.head(member);
+  const clients = Array.from({ length: 250 }, (_, i) => `client-${String(i).padStart(4, "0")}`);
+  await events.storeAcks(clients.map((clientId) => ({ userId: member, clientId, seq: 1, epoch })));
+  expect(await redis.hlen(keys.memberAcks(member))).toBe(100);
+  // the newest ack is always kept
+  expect(await events.loadAck(member, clients.at(-1)!)).toEqual({ seq: 1, epoch });
+  // a client already kept moves forward without evicting anyone
+  const kept = (await redis.hkeys(keys.memberAcks(member))).find((c) => c !== clients.at(-1))!;
+  await events.append({ userId: member, kind: "message", data: {} });
+  await events.storeAck(member, kept, 2, epoch);
+  expect(await redis.hlen(keys.memberAcks(member))).toBe(100);
+  expect(await events.loadAck(member, kept)).toEqual({ seq: 2, epoch });
+});

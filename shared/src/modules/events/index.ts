@@ -106,8 +106,13 @@ export function frameSeq(frame: string): number {
  * lost (a replica's buffered ack, written after a restart), and a client resuming from it would
  * silently skip the new stream's events. Within one epoch a stored ack only moves forward; it is
  * kept as `seq:epoch` (a bare number was written before epochs were, and is replaced).
+ * A member keeps acks of at most MAX_ACKED_CLIENTS clients: a new one beyond that replaces a random
+ * other (a member minting client ids by the thousand cannot grow the hash; a real client whose ack
+ * went resumes from its own cursor, or resyncs without one).
  */
+const MAX_ACKED_CLIENTS = 100;
 const STORE_ACKS_SCRIPT = `
+local max_clients = ${MAX_ACKED_CLIENTS}
 for i = 2, #ARGV, 5 do
   local hash, client, seq, epoch = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
   if redis.call('GET', ARGV[i + 4]) == epoch then
@@ -119,7 +124,13 @@ for i = 2, #ARGV, 5 do
         cur, cur_epoch = tonumber(string.sub(stored, 1, colon - 1)) or 0, string.sub(stored, colon + 1)
       end
     end
-    if cur_epoch ~= epoch or seq > cur then redis.call('HSET', hash, client, seq .. ':' .. epoch) end
+    if cur_epoch ~= epoch or seq > cur then
+      redis.call('HSET', hash, client, seq .. ':' .. epoch)
+      if not stored and redis.call('HLEN', hash) > max_clients then
+        local two = redis.call('HRANDFIELD', hash, 2)
+        redis.call('HDEL', hash, two[1] == client and two[2] or two[1])
+      end
+    end
     redis.call('EXPIRE', hash, ARGV[1])
   end
 end
