@@ -73,6 +73,9 @@ export function redisKeys(prefix: string) {
     userSessions: (userId: string) => `${prefix}user-sess:${userId}`,
     loginFailAccount: (email: string) => `${prefix}login-fail:acct:${email}`,
     loginFailIp: (ip: string) => `${prefix}login-fail:ip:${ip}`,
+    /** a browser an account signed in on before (by the SHA-256 of its device cookie): the account's email */
+    loginDevice: (deviceHash: string) => `${prefix}login-device:${deviceHash}`,
+    loginFailDevice: (deviceHash: string) => `${prefix}login-fail:dev:${deviceHash}`,
     /** Per-member event stream: seq counter, epoch, bounded log, acks (one hash tag per member). */
     memberSeq: (userId: string) => `${prefix}ev:{${userId}}:seq`,
     memberEpoch: (userId: string) => `${prefix}ev:{${userId}}:epoch`,

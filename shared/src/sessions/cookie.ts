@@ -16,3 +16,11 @@ export function readCookie(header: string | null | undefined, name: string): str
   }
   return undefined;
 }
+
+/**
+ * The login brake's device cookie: only ever sent to the auth endpoints' origin (Strict), never
+ * readable by scripts. Not a credential: it only says "this browser signed in to this account before".
+ */
+export function deviceCookie(name: string, token: string, maxAgeSeconds: number): string {
+  return `${name}=${token}; Path=/; Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}; HttpOnly; Secure; SameSite=Strict`;
+}

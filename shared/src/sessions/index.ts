@@ -275,5 +275,5 @@ export function createSessionStore(opts: SessionStoreOptions) {
 
 export type SessionStore = ReturnType<typeof createSessionStore>;
 
-export { readCookie, sessionCookie, clearedSessionCookie } from "./cookie.ts";
+export { readCookie, sessionCookie, clearedSessionCookie, deviceCookie } from "./cookie.ts";
 export { createSessionMemo, type SessionMemo, type SessionMemoOptions } from "./memo.ts";

@@ -151,6 +151,26 @@ describe("sessions", () => {
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
+  test("a stranger's wrong passwords lock out new browsers, not the member's own: a known browser has its own budget", async () => {
+    const { client: mine, reg } = await registeredClient(api);
+    const cookie = mine.lastSetCookie.find((c) => c.startsWith("__Host-xdev="))!;
+    expect(cookie).toMatch(/HttpOnly; Secure; SameSite=Strict/);
+    expect((await mine.post("/api/auth/logout")).status).toBe(200);
+    const stranger = api.client();
+    for (let i = 0; i < 8; i++) await stranger.post("/api/auth/login", { email: reg.email, password: "wrong password!" });
+    expect((await api.client().post("/api/auth/login", { email: reg.email, password: reg.password })).status).toBe(429);
+    // the member's browser, known from the registration, still signs in (and stays known)
+    const back = await mine.post("/api/auth/login", { email: reg.email, password: reg.password });
+    expect(back.status).toBe(200);
+    expect(mine.lastSetCookie.some((c) => c === cookie.split(";")[0]! + cookie.slice(cookie.indexOf(";")))).toBe(true);
+    // its own failures still count, for it alone
+    for (let i = 0; i < 3; i++) expect((await mine.post("/api/auth/login", { email: reg.email, password: "wrong password!" })).status).toBe(401);
+    expect((await mine.post("/api/auth/login", { email: reg.email, password: reg.password })).status).toBe(429);
+    // a device cookie of another account is a stranger here
+    const other = await registeredClient(api);
+    expect((await other.client.post("/api/auth/login", { email: reg.email, password: reg.password })).status).toBe(429);
+  });
+
   test("a burst of parallel wrong logins cannot get past the limit", async () => {
     const { reg } = await registeredClient(api);
     const headers = { "x-real-ip": "198.51.100.7" };

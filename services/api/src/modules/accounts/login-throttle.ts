@@ -1,6 +1,11 @@
 /**
- * Brute-force brake: failed logins are counted per account and per IP in Redis over a window.
- * Past either limit, login answers 429 with the seconds left before the window resets.
+ * Brute-force brake: failed logins are counted per IP and, per account, per client over a window.
+ * Past a limit, login answers 429 with the seconds left before the window resets.
+ *
+ * A stranger's failures must not lock a member out (anyone could keep any account locked by
+ * sending wrong passwords): a browser the account signed in on before carries a device cookie
+ * (OWASP's "device cookies") and is counted on its own; every other client shares the account's
+ * counter. So an attack locks out only new browsers, and the member's own keep working.
  *
  * Every attempt is counted as a failure *before* its password is checked, in one atomic step, and
  * given back when it succeeds: checking first and counting after would let a burst of parallel
@@ -14,16 +19,33 @@ export interface ThrottleLimits {
   windowSeconds: number;
 }
 
+/** How long a browser stays known after its last sign-in. */
+export const DEVICE_DAYS = 365;
+
 const GIVE_BACK_SCRIPT = `
 redis.call('DEL', KEYS[1])
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DECR', KEYS[2]) end
 return 1
 `;
 
+/** A device cookie as stored: its SHA-256 (a Redis dump never holds a usable cookie). */
+function hashOf(token: string): string {
+  return new Bun.CryptoHasher("sha256").update(token).digest("hex");
+}
+
+const DEVICE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
 export function createLoginThrottle(redis: Redis, keys: RedisKeys, limits: ThrottleLimits) {
+  /** The device's hash when its cookie names a browser `email` signed in on before, else null. */
+  async function knownDevice(token: string | undefined, email: string): Promise<string | null> {
+    if (!token || !DEVICE_TOKEN.test(token)) return null;
+    const hash = hashOf(token);
+    return (await redis.get(keys.loginDevice(hash))) === email ? hash : null;
+  }
+
   /** Counts one attempt; seconds to wait (the attempt must stop with 429), or 0 when it may proceed. */
-  async function begin(email: string, ip: string): Promise<number> {
-    const acct = keys.loginFailAccount(email);
+  async function begin(email: string, ip: string, device: string | null): Promise<number> {
+    const acct = device ? keys.loginFailDevice(device) : keys.loginFailAccount(email);
     const byIp = keys.loginFailIp(ip);
     const replies =
       (await redis
@@ -42,12 +64,24 @@ export function createLoginThrottle(redis: Redis, keys: RedisKeys, limits: Throt
   }
 
   /**
-   * The attempt succeeded: the account starts afresh and the IP gets its attempt back — only while
+   * The attempt succeeded: its counter starts afresh and the IP gets its attempt back — only while
    * its window lasts (a DECR on an expired key would create a counter at -1 that never expires).
    */
-  async function recordSuccess(email: string, ip: string): Promise<void> {
-    await redis.eval(GIVE_BACK_SCRIPT, 2, keys.loginFailAccount(email), keys.loginFailIp(ip));
+  async function recordSuccess(email: string, ip: string, device: string | null): Promise<void> {
+    const counter = device ? keys.loginFailDevice(device) : keys.loginFailAccount(email);
+    await redis.eval(GIVE_BACK_SCRIPT, 2, counter, keys.loginFailIp(ip));
   }
 
-  return { begin, recordSuccess };
+  /**
+   * Remembers this browser for `email` after a sign-in: the cookie it already has when it is known
+   * for this account (its year starts again), else a new one. The token to put in the cookie.
+   */
+  async function rememberDevice(email: string, token: string | undefined, device: string | null): Promise<string> {
+    const keep = device !== null && token !== undefined;
+    const next = keep ? token : Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    await redis.set(keys.loginDevice(keep ? device : hashOf(next)), email, "EX", DEVICE_DAYS * 86_400);
+    return next;
+  }
+
+  return { knownDevice, begin, recordSuccess, rememberDevice };
 }

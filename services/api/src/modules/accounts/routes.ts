@@ -5,10 +5,10 @@ import { Hono, type Context } from "hono";
 import { notFound, tooManyRequests, unauthorized, badRequest } from "@xplicit/shared/errors";
 import { clientIp, readJsonObject } from "@xplicit/shared/http";
 import { createLogger } from "@xplicit/shared/log";
-import { clearedSessionCookie, sessionCookie } from "@xplicit/shared/sessions";
+import { clearedSessionCookie, deviceCookie, readCookie, sessionCookie } from "@xplicit/shared/sessions";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember, sessionToken } from "../../session/middleware.ts";
-import { createLoginThrottle } from "./login-throttle.ts";
+import { DEVICE_DAYS, createLoginThrottle } from "./login-throttle.ts";
 import { findAccount, findCredentials, insertAccount } from "./store.ts";
 import { normaliseEmail, parseRegistration } from "./validation.ts";
 
@@ -16,6 +16,9 @@ const log = createLogger("accounts");
 
 // Verifying against a real hash when the email is unknown keeps both paths equally slow.
 const DUMMY_HASH = await Bun.password.hash("not-a-real-password-xplicit");
+
+/** This browser signed in to an account before (login-throttle.ts): its failures are its own. */
+const DEVICE_COOKIE = "__Host-xdev";
 
 export function accountsRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
@@ -34,11 +37,18 @@ export function accountsRoutes(deps: ApiDeps) {
     return session;
   }
 
+  /** Remembers this browser for the account it just signed in to (the login brake's device cookie). */
+  async function rememberDevice(c: Context, email: string, device: string | null) {
+    const token = await throttle.rememberDevice(email, readCookie(c.req.header("cookie"), DEVICE_COOKIE), device);
+    c.header("Set-Cookie", deviceCookie(DEVICE_COOKIE, token, DEVICE_DAYS * 86_400), { append: true });
+  }
+
   app.post("/auth/register", async (c) => {
     const reg = parseRegistration(await readJsonObject(c));
     const hash = await Bun.password.hash(reg.password, { algorithm: "argon2id" });
     const account = await insertAccount(deps.sql, reg, hash);
     await startSession(c, account.id);
+    await rememberDevice(c, normaliseEmail(reg.email), null);
     log.audit("register", { userId: account.id, ip: ipOf(c) });
     return c.json({ user: account }, 201);
   });
@@ -50,19 +60,21 @@ export function accountsRoutes(deps: ApiDeps) {
       throw badRequest("invalid_password", "password is required");
     }
     const ip = ipOf(c);
-    const wait = await throttle.begin(email, ip);
+    const device = await throttle.knownDevice(readCookie(c.req.header("cookie"), DEVICE_COOKIE), email);
+    const wait = await throttle.begin(email, ip, device);
     if (wait > 0) {
-      log.audit("login_throttled", { ip, retryAfter: wait });
+      log.audit("login_throttled", { ip, retryAfter: wait, knownDevice: device !== null });
       throw tooManyRequests(wait, "too many failed logins; try again later");
     }
     const creds = await findCredentials(deps.sql, email);
     const ok = await Bun.password.verify(body.password, creds?.passwordHash ?? DUMMY_HASH);
     if (!creds || !ok) {
-      log.audit("login_failed", { ip, knownAccount: !!creds });
+      log.audit("login_failed", { ip, knownAccount: !!creds, knownDevice: device !== null });
       throw unauthorized("email or password is wrong");
     }
-    await throttle.recordSuccess(email, ip);
+    await throttle.recordSuccess(email, ip, device);
     const session = await startSession(c, creds.id);
+    await rememberDevice(c, email, device);
     log.audit("login", { userId: creds.id, sessionId: session.sessionId, ip });
     const account = await findAccount(deps.sql, creds.id);
     return c.json({ user: account });
