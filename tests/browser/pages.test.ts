@@ -67,3 +67,27 @@ describe.skipIf(!!why)("landing page", () => {
     await ctx.close();
   }, 60_000);
 });
+
+describe.skipIf(!!why)("conversation page", () => {
+  test("a group can be left from its page: back to the list, without it", async () => {
+    const [a, b, c] = [await register(web), await register(web), await register(web)];
+    const made = await a.call("POST", "/api/conversations", { handles: [b.handle, c.handle], title: "Leavers" });
+    const conv = made.json.conversation.id as string;
+    const ctx = await signedIn(web, b);
+    const page = await ctx.newPage();
+    page.on("dialog", (d) => void d.accept());
+    await page.goto(`${web.edge.url}/conversation?id=${conv}`);
+    await until("the leave button", async () => !(await page.$eval("#leave", (el) => (el as HTMLElement).hidden)));
+    await page.click("#leave");
+    await until("back on the list", async () => new URL(page.url()).pathname === "/conversations");
+    await Bun.sleep(300);
+    expect(await page.textContent("main")).not.toContain("Leavers");
+    expect(((await b.call("GET", "/api/conversations")).json.conversations as { id: string }[]).map((x) => x.id)).not.toContain(conv);
+    // a direct conversation has no such button
+    const direct = await b.call("POST", "/api/conversations", { handles: [a.handle] });
+    await page.goto(`${web.edge.url}/conversation?id=${direct.json.conversation.id}`);
+    await until("the title", async () => (await page.textContent("#title")) !== "Chat");
+    expect(await page.$eval("#leave", (el) => (el as HTMLElement).hidden)).toBe(true);
+    await ctx.close();
+  }, 60_000);
+});

@@ -116,6 +116,7 @@ async function loadMeta() {
     for (const m of c.members ?? []) members.set(m.id, m);
     partnerIds.splice(0, Infinity, ...(c.members ?? []).map((m) => m.id).filter((x) => x !== me.id));
     group = c.kind === 'group' || partnerIds.length > 1;
+    $('#leave').hidden = c.kind !== 'group';
     presence.watch(partnerIds);
     let moved = false;
     for (const m of c.members ?? []) if (m.id !== me.id && raiseSeen(m.lastReadMessageId)) moved = true;
@@ -215,6 +216,27 @@ rt.on('typing', (t) => {
 });
 // Events were lost: the history and the partners' read markers are fetched again.
 rt.on('resync', () => Promise.all([reload(), loadMeta()]));
+
+/** This member left the group (here or on another device): nothing more comes or can be sent. */
+function showLeft() {
+  form.hidden = true;
+  $('#leave').hidden = true;
+  say(status, 'You left this group.');
+}
+rt.on('conversation', (d) => {
+  if (String(d.conversationId) !== id || d.change !== 'left') return;
+  if (d.userId === me.id) showLeft();
+  else void loadMeta();
+});
+$('#leave').addEventListener('click', async () => {
+  if (!confirm('Leave this group? You will not get its messages any more.')) return;
+  try {
+    await post(`/api/conversations/${encodeURIComponent(id)}/leave`);
+    location.assign('/conversations');
+  } catch (err) {
+    say(status, err.message, true);
+  }
+});
 document.addEventListener('visibilitychange', markRead);
 
 /** Reading the conversation reads its "sent you a message" notifications too (the badge follows). */

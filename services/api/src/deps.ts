@@ -1,7 +1,7 @@
 import type { Config } from "@xplicit/shared/config";
 import { createDb, createMessageWriteDb, type Sql } from "@xplicit/shared/db";
 import { createEventStream, type EventStream } from "@xplicit/shared/modules/events";
-import type { MessagingDeps } from "@xplicit/shared/modules/messages";
+import { followMembershipChanges, type MessagingDeps } from "@xplicit/shared/modules/messages";
 import { createPresence, type Presence } from "@xplicit/shared/modules/presence";
 import { createRedisConnections, type Redis, type RedisKeys, redisKeys } from "@xplicit/shared/redis";
 import { createSessionMemo, createSessionStore, sessionRevokedChannel, type SessionStore } from "@xplicit/shared/sessions";
@@ -42,6 +42,9 @@ export function createApiDeps(config: Config, name = "api"): ApiDeps {
   const memo = config.session.memoMs > 0
     ? createSessionMemo({ ttlMs: config.session.memoMs, subscriber: conns.subscriber(), channel: sessionRevokedChannel(keys) })
     : undefined;
+  const messaging: MessagingDeps = { sql, writeSql, redis, keys, events, maxBodyChars: config.chat.maxBodyChars, answerTtlSeconds: config.chat.sendAnswerTtlSeconds };
+  // the send path's membership cache hears of members leaving groups and of blocks at once
+  followMembershipChanges(messaging, conns.subscriber()).catch(() => {});
   return {
     config,
     sql,
@@ -51,7 +54,7 @@ export function createApiDeps(config: Config, name = "api"): ApiDeps {
     sessions: createSessionStore({ sql, redis, keys, ...config.session, memo }),
     events,
     presence,
-    messaging: { sql, writeSql, redis, keys, events, maxBodyChars: config.chat.maxBodyChars, answerTtlSeconds: config.chat.sendAnswerTtlSeconds },
+    messaging,
     async close() {
       await conns.close();
       await sql.end({ timeout: 5 });

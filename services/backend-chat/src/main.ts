@@ -13,6 +13,7 @@ import type { ChatDeps } from "./deps.ts";
 import { Hub, websocketHandler } from "./modules/connections/index.ts";
 import { createDrain } from "./modules/drain/index.ts";
 import { createPubSubProbe } from "./modules/health/pubsub-probe.ts";
+import { followMembershipChanges } from "@xplicit/shared/modules/messages";
 import { createMessaging } from "./messaging.ts";
 
 const config = loadConfigOrExit();
@@ -43,6 +44,7 @@ const deps: ChatDeps = {
 
 const hub = new Hub(deps);
 await hub.start();
+await followMembershipChanges(deps.messaging, deps.subscriber);
 const probe = createPubSubProbe(deps, { onStale: () => hub.repairSubscriptions() });
 await probe.start();
 const drain = createDrain(hub);

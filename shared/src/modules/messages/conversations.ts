@@ -3,6 +3,7 @@ import { badRequest, forbidden } from "../../errors/index.ts";
 import { isStorableText } from "../../http/text.ts";
 import { getMemberCards } from "../profiles/index.ts";
 import { blockedAmong } from "../social/index.ts";
+import { announceMembershipChange } from "./membership.ts";
 import type { ConversationSummary, MessagingDeps } from "./types.ts";
 
 export const MAX_GROUP_MEMBERS = 50;
@@ -59,10 +60,79 @@ export async function createConversation(
   return { ...result, kind };
 }
 
-export async function isConversationMember(deps: Pick<MessagingDeps, "sql">, conversationId: string, userId: string): Promise<boolean> {
-  const [row] = await deps.sql`
-    select 1 from conversation_members where conversation_id = ${conversationId} and user_id = ${userId}`;
-  return !!row;
+interface LastMessageRow {
+  id: string;
+  kind: "direct" | "group";
+  last_id: string | null;
+  last_sender: string | null;
+  last_body: string | null;
+  last_at: Date | null;
+}
+
+/**
+ * In a group whose last message was written by a member hidden from `userId` (a block either way),
+ * the preview is the last message they may see instead (one backward index scan per such group).
+ */
+async function showOnlyVisibleLastMessages(deps: Pick<MessagingDeps, "sql">, userId: string, convs: LastMessageRow[]): Promise<void> {
+  const groups = convs.filter((c) => c.kind === "group" && c.last_sender !== null);
+  if (groups.length === 0) return;
+  const hidden = new Set(await hiddenFrom(deps, userId));
+  const affected = groups.filter((c) => hidden.has(c.last_sender!));
+  if (affected.length === 0) return;
+  const visible = await deps.sql<{ conversation_id: string; id: string | null; sender_id: string | null; body: string | null; created_at: Date | null }[]>`
+    select c.id as conversation_id, l.id, l.sender_id, l.body, l.created_at
+    from unnest(${affected.map((c) => c.id)}::bigint[]) as c(id)
+    left join lateral (
+      select id, sender_id, body, created_at from messages m
+      where m.conversation_id = c.id and m.sender_id <> all(${[...hidden]}::bigint[])
+      order by m.id desc limit 1
+    ) l on true`;
+  const byId = new Map(visible.map((v) => [v.conversation_id, v]));
+  for (const c of affected) {
+    const v = byId.get(c.id);
+    [c.last_id, c.last_sender, c.last_body, c.last_at] = [v?.id ?? null, v?.sender_id ?? null, v?.body ?? null, v?.created_at ?? null];
+  }
+}
+
+/** The conversation's kind when `userId` is in it, else null. */
+export async function conversationKindFor(deps: Pick<MessagingDeps, "sql">, conversationId: string, userId: string): Promise<"direct" | "group" | null> {
+  const [row] = await deps.sql<{ kind: "direct" | "group" }[]>`
+    select kind from conversations
+    where id = ${conversationId}
+      and exists (select 1 from conversation_members where conversation_id = ${conversationId} and user_id = ${userId})`;
+  return row?.kind ?? null;
+}
+
+/** Members with a block either way with `userId`: in groups, neither sees what the other writes. */
+export async function hiddenFrom(deps: Pick<MessagingDeps, "sql">, userId: string): Promise<string[]> {
+  const rows = await deps.sql<{ id: string }[]>`
+    select blocked_id as id from blocks where blocker_id = ${userId}
+    union
+    select blocker_id as id from blocks where blocked_id = ${userId}`;
+  return rows.map((r) => r.id);
+}
+
+/**
+ * `userId` leaves a group: the other members and the member's own clients get a `conversation`
+ * event (`change: "left"`), and every process forgets the group's cached members at once. A direct
+ * conversation cannot be left (block the member instead). False when they were not in it.
+ */
+export async function leaveConversation(deps: MessagingDeps, conversationId: string, userId: string): Promise<boolean> {
+  const kind = await conversationKindFor(deps, conversationId, userId);
+  if (!kind) return false;
+  if (kind === "direct") throw badRequest("direct_conversation", "a conversation between two members cannot be left; block the member instead");
+  const remaining = await deps.sql.begin(async (tx) => {
+    const [left] = await tx`delete from conversation_members where conversation_id = ${conversationId} and user_id = ${userId} returning 1`;
+    if (!left) return null;
+    const rows = await tx<{ user_id: string }[]>`select user_id from conversation_members where conversation_id = ${conversationId}`;
+    return rows.map((r) => r.user_id);
+  });
+  if (remaining === null) return false;
+  await announceMembershipChange(deps.redis, deps.keys, { conversationId });
+  await deps.events.appendMany(
+    [userId, ...remaining].map((member) => ({ userId: member, kind: "conversation" as const, data: { conversationId, change: "left", userId } })),
+  );
+  return true;
 }
 
 /**
@@ -85,6 +155,7 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
     where c.id = any(${mine.map((m) => m.conversation_id)}::bigint[])
     order by coalesce(l.created_at, c.created_at) desc
     limit ${limit}`;
+  await showOnlyVisibleLastMessages(deps, userId, convs);
   const ids = convs.map((c) => c.id);
   // Every member's read marker goes only to the members of the same conversation ("Seen" receipts).
   const members = await deps.sql<{ conversation_id: string; user_id: string; last_read_message_id: string }[]>`

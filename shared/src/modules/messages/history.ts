@@ -1,5 +1,5 @@
 import { forbidden } from "../../errors/index.ts";
-import { isConversationMember } from "./conversations.ts";
+import { conversationKindFor, hiddenFrom } from "./conversations.ts";
 import type { MessagingDeps, StoredMessage } from "./types.ts";
 
 /** Keyset page of a conversation's messages, newest first, strictly before `beforeId`. */
@@ -10,10 +10,14 @@ export async function listMessages(
   beforeId: string | null,
   limit: number,
 ): Promise<StoredMessage[]> {
-  if (!(await isConversationMember(deps, conversationId, viewerId))) throw forbidden("not_member", "no such conversation, or you are not in it");
+  const kind = await conversationKindFor(deps, conversationId, viewerId);
+  if (!kind) throw forbidden("not_member", "no such conversation, or you are not in it");
+  // in a group, what members with a block either way with the viewer wrote is not shown (nor sent live)
+  const hidden = kind === "group" ? await hiddenFrom(deps, viewerId) : [];
   const rows = await deps.sql<{ id: string; sender_id: string; client_msg_id: string; body: string; created_at: Date }[]>`
     select id, sender_id, client_msg_id, body, created_at from messages
     where conversation_id = ${conversationId} ${beforeId ? deps.sql`and id < ${beforeId}` : deps.sql``}
+      ${hidden.length ? deps.sql`and sender_id <> all(${hidden}::bigint[])` : deps.sql``}
     order by id desc
     limit ${limit}`;
   return rows.map((r) => ({

@@ -1,6 +1,6 @@
 export { sendMessage, type SendResult } from "./send.ts";
-export { createConversation, listConversations, MAX_GROUP_MEMBERS } from "./conversations.ts";
-export { conversationInfo } from "./membership.ts";
+export { createConversation, leaveConversation, listConversations, MAX_GROUP_MEMBERS } from "./conversations.ts";
+export { announceMembershipChange, conversationInfo, followMembershipChanges, membershipChannel, recipientsOf, type ConversationInfo } from "./membership.ts";
 export { listMessages } from "./history.ts";
 export { arePresencePartners, presencePartners, presencePartnersAmong, shareAConversation, type PartnerList } from "./partners.ts";
 export { markRead } from "./read.ts";

@@ -1,20 +1,30 @@
 /**
- * Who is in a conversation, cached in-process: membership is read on every send and changes only
- * when a conversation is created, so a short-lived cache saves a query per message. A sender not
- * found in the cached list is re-checked against Postgres before being refused.
+ * Who is in a conversation, and who in a group hides from whom (a block either way), cached
+ * in-process: membership is read on every send and changes rarely, so a short-lived cache saves a
+ * query per message. A sender not found in the cached list is re-checked against Postgres before
+ * being refused.
  *
  * An entry past its age is still answered from, while one query refreshes it in the background:
  * entries loaded together (every conversation of a busy replica, in its first seconds) expire
  * together, and making each of those sends wait for its own query put a minute-periodic stall of
- * hundreds of queries in front of the writer. Members are only ever added, and an added one is
- * looked up at once, so an old list can only lack someone who is then re-checked.
+ * hundreds of queries in front of the writer.
+ *
+ * A member leaving a group, a block or an unblock is announced on a Redis channel every process
+ * follows (`followMembershipChanges`): the entries it touches are dropped at once, and a load that
+ * began before the announcement is not kept. While that channel is down entries live out their age.
  */
+import type { Redis, RedisKeys } from "../../redis/index.ts";
+import { visibilityChannel } from "../presence/index.ts";
 import type { MessagingDeps } from "./types.ts";
 
-interface ConversationInfo {
+export interface ConversationInfo {
   kind: "direct" | "group";
   members: string[];
+  /** in a group: for each member with a block either way, the members hidden from them */
+  hidden: ReadonlyMap<string, ReadonlySet<string>>;
 }
+
+const NOTHING_HIDDEN: ReadonlyMap<string, ReadonlySet<string>> = new Map();
 
 interface Entry {
   at: number;
@@ -28,12 +38,14 @@ interface Cache {
   entries: Map<string, Entry>;
   /** loads in flight: concurrent misses for one conversation share one query */
   loading: Map<string, Promise<ConversationInfo | null>>;
+  /** counts announced changes: a load that saw one begin after it started is not kept */
+  changes: number;
 }
 const caches = new WeakMap<MessagingDeps, Cache>();
 
 function cacheFor(deps: MessagingDeps): Cache {
   let cache = caches.get(deps);
-  if (!cache) caches.set(deps, (cache = { entries: new Map(), loading: new Map() }));
+  if (!cache) caches.set(deps, (cache = { entries: new Map(), loading: new Map(), changes: 0 }));
   return cache;
 }
 
@@ -41,17 +53,41 @@ async function query(deps: MessagingDeps, conversationId: string): Promise<Conve
   const [row] = await deps.sql<{ kind: "direct" | "group"; members: string[] | null }[]>`
     select kind, (select array_agg(user_id) from conversation_members where conversation_id = ${conversationId}) as members
     from conversations where id = ${conversationId}`;
-  return row ? { kind: row.kind, members: row.members ?? [] } : null;
+  if (!row) return null;
+  const members = row.members ?? [];
+  return { kind: row.kind, members, hidden: row.kind === "group" ? await hiddenAmong(deps, members) : NOTHING_HIDDEN };
+}
+
+/** Blocks between members of a group, either way, as who is hidden from whom. */
+async function hiddenAmong(deps: MessagingDeps, members: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>>> {
+  const rows = await deps.sql<{ blocker_id: string; blocked_id: string }[]>`
+    select blocker_id, blocked_id from blocks
+    where blocker_id = any(${members as string[]}::bigint[]) and blocked_id = any(${members as string[]}::bigint[])`;
+  if (rows.length === 0) return NOTHING_HIDDEN;
+  const hidden = new Map<string, Set<string>>();
+  const hide = (from: string, who: string) => (hidden.get(from) ?? hidden.set(from, new Set()).get(from)!).add(who);
+  for (const r of rows) {
+    hide(r.blocker_id, r.blocked_id);
+    hide(r.blocked_id, r.blocker_id);
+  }
+  return hidden;
+}
+
+/** Who gets a message `senderId` sends: every member but those hidden from the sender (a block either way). */
+export function recipientsOf(info: ConversationInfo, senderId: string): string[] {
+  const hidden = info.hidden.get(senderId);
+  return hidden ? info.members.filter((m) => !hidden.has(m)) : info.members;
 }
 
 /** Reads the conversation from Postgres into the cache; one query per conversation at a time. */
 function load(deps: MessagingDeps, cache: Cache, conversationId: string): Promise<ConversationInfo | null> {
   const inFlight = cache.loading.get(conversationId);
   if (inFlight) return inFlight;
+  const changesBefore = cache.changes;
   const loaded = query(deps, conversationId)
     .then((info) => {
       if (!info) cache.entries.delete(conversationId);
-      else {
+      else if (cache.changes === changesBefore) {
         if (cache.entries.size >= MAX_ENTRIES) cache.entries.clear();
         cache.entries.set(conversationId, { at: Date.now(), info });
       }
@@ -73,4 +109,52 @@ export async function conversationInfo(deps: MessagingDeps, conversationId: stri
   }
   const info = await load(deps, cache, conversationId);
   return info && info.members.includes(userId) ? info : null;
+}
+
+/** Where every process hears that a conversation's members changed (one left a group). */
+export function membershipChannel(keys: RedisKeys): string {
+  return `${keys.prefix}ch:conversations:membership`;
+}
+
+export interface MembershipChange {
+  conversationId: string;
+}
+
+export async function announceMembershipChange(redis: Redis, keys: RedisKeys, change: MembershipChange): Promise<void> {
+  await redis.publish(membershipChannel(keys), JSON.stringify(change));
+}
+
+/** Drops the cached entries a change touches: a conversation, or every one a member (of a block) is in. */
+function forget(cache: Cache, change: { conversationId?: string; members?: readonly string[] }): void {
+  cache.changes++;
+  if (change.conversationId !== undefined) cache.entries.delete(String(change.conversationId));
+  const members = change.members?.map(String) ?? [];
+  if (members.length === 0) return;
+  for (const [id, entry] of cache.entries) if (members.some((m) => entry.info.members.includes(m))) cache.entries.delete(id);
+}
+
+/**
+ * Follows membership changes and blocks on `subscriber` (a connection in subscriber mode), so this
+ * process's cache never answers with a member who left or a block it has not heard of for longer
+ * than the announcement takes. Resolves once subscribed.
+ */
+export async function followMembershipChanges(deps: MessagingDeps, subscriber: Redis): Promise<void> {
+  const cache = cacheFor(deps);
+  const own = membershipChannel(deps.keys);
+  const blocks = visibilityChannel(deps.keys);
+  subscriber.on("message", (channel: string, message: string) => {
+    if (channel !== own && channel !== blocks) return;
+    try {
+      forget(cache, JSON.parse(message) as { conversationId?: string; members?: string[] });
+    } catch {
+      cache.changes++;
+      cache.entries.clear();
+    }
+  });
+  // announcements may have been missed while the connection was down
+  subscriber.on("ready", () => {
+    cache.changes++;
+    cache.entries.clear();
+  });
+  await subscriber.subscribe(own, blocks);
 }

@@ -1,5 +1,5 @@
 import { forbidden } from "../../errors/index.ts";
-import { conversationInfo } from "./membership.ts";
+import { conversationInfo, recipientsOf } from "./membership.ts";
 import type { MessagingDeps } from "./types.ts";
 
 /**
@@ -24,7 +24,8 @@ export async function markRead(deps: MessagingDeps, userId: string, conversation
   if (!row) return;
   const upTo = row.moved_to;
   await deps.events.appendMany(
-    conv.members.map((member) => ({
+    // (in a group, not to members hidden from the reader by a block)
+    recipientsOf(conv, userId).map((member) => ({
       userId: member,
       kind: "read" as const,
       data: { conversationId, userId, upToMessageId: upTo },

@@ -8,7 +8,7 @@
  */
 import { DEFAULT_SEND_ANSWER_TTL_SECONDS } from "../../config/index.ts";
 import { AppError, forbidden } from "../../errors/index.ts";
-import { conversationInfo } from "./membership.ts";
+import { conversationInfo, recipientsOf } from "./membership.ts";
 import type { MessageEventData, MessagingDeps, SendInput, SentAnswer } from "./types.ts";
 import { createMessageWriter, type MessageWriter } from "./writer.ts";
 
@@ -124,7 +124,8 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
 export async function sendMessage(deps: MessagingDeps, senderId: string, input: SendInput): Promise<SendResult> {
   const conv = await conversationInfo(deps, input.conversationId, senderId);
   if (!conv) throw forbidden("not_member", "no such conversation, or you are not in it");
-  const members = conv.members;
+  // in a group, members with a block either way with the sender neither get nor are told of it
+  const members = recipientsOf(conv, senderId);
   const directPeer = conv.kind === "direct" ? (conv.members.find((m) => m !== senderId) ?? null) : null;
   const key = deps.keys.sendDedup(senderId, input.id);
 

@@ -48,6 +48,14 @@ export function messagesRoutes(deps: ApiDeps) {
     return c.json({ messages: items, nextBefore: items.length === page.limit ? items.at(-1)!.id : null });
   });
 
+  app.post("/conversations/:id/leave", auth, async (c) => {
+    const conversationId = messages.parseId(c.req.param("id"), "conversation id");
+    if (!(await messages.leaveConversation(deps.messaging, conversationId, c.get("member").userId))) {
+      throw notFound("no such conversation, or you are not in it");
+    }
+    return c.json({ ok: true });
+  });
+
   app.post("/conversations/:id/read", auth, async (c) => {
     const conversationId = messages.parseId(c.req.param("id"), "conversation id");
     const body = await readJsonObject(c);

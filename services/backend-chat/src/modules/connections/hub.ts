@@ -4,7 +4,7 @@
  * from the channel are handed to each of the member's sockets, which keep their own cursor.
  */
 import { createLogger } from "@xplicit/shared/log";
-import { presencePartners, presencePartnersAmong, type PartnerList } from "@xplicit/shared/modules/messages";
+import { membershipChannel, presencePartners, presencePartnersAmong, type PartnerList } from "@xplicit/shared/modules/messages";
 import { visibilityChannel, type PresenceChange, type VisibilityChange } from "@xplicit/shared/modules/presence";
 import { sessionRevokedChannel, type SessionRevokedEvent } from "@xplicit/shared/sessions";
 import type { ChatDeps } from "../../deps.ts";
@@ -301,7 +301,7 @@ export class Hub {
     this.repairing = true;
     try {
       log.warn("pub/sub round trip failing: subscribing every channel again");
-      await this.deps.subscriber.subscribe(this.revokedChannel);
+      await this.deps.subscriber.subscribe(this.revokedChannel, this.visibilityChannel, membershipChannel(this.deps.keys));
       const ids = [...this.members.keys()];
       for (let i = 0; i < ids.length; i += 1000) {
         // Chunks wait on a slow Redis: a member who left meanwhile has sent its UNSUBSCRIBE, which
