@@ -13,11 +13,12 @@ export class ApiError extends Error {
  */
 const PLAIN = {
   handle_taken: 'That handle is taken. Try another one.',
+  handle_reserved: 'That handle is kept for the site. Try another one.',
   email_taken: 'An account with that email already exists. Sign in instead?',
   invalid_handle: 'A handle is 3 to 30 lowercase letters, digits or _.',
   invalid_email: 'That email address does not look right.',
   invalid_password: 'The password must be 10 to 128 characters.',
-  weak_password: 'That password is too easy to guess: avoid common passwords, runs like 1234567890, and your handle or email.',
+  weak_password: 'That password is too easy to guess: avoid common words and passwords, runs like 1234567890 or qwertyuiop, repeats, and your handle or email.',
   invalid_birth_date: 'Enter your real date of birth (from 1900 on).',
   terms_not_accepted: 'Please accept the terms to create an account.',
   invalid_displayName: 'Your display name needs at least one visible character, at most 50, and no text-direction controls.',

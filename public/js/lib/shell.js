@@ -1,6 +1,6 @@
 // What every signed-in page does first: theme, prefetch, who am I, the real-time client, the
 // notification badge and the connection line in the header.
-import { get, post } from './api.js?v=2e6b5e182d';
+import { get, post } from './api.js?v=94a32e7fff';
 import { initTheme } from './theme.js?v=57a056b519';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
 import { realtime } from '../realtime/client.js?v=2f19654f5e';

@@ -1,9 +1,9 @@
 // One conversation: history over HTTP, live messages from the real-time client, optimistic sends
 // that are matched to their server copy, read receipts (sent, and "Seen" under the last own message
 // a partner has read), typing and the partners' online state.
-import { get, itemsOf, post } from '../lib/api.js?v=2e6b5e182d';
+import { get, itemsOf, post } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=da92fd0031';
+import { boot } from '../lib/shell.js?v=c2831a4054';
 import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

@@ -1,8 +1,8 @@
 // The member's conversations, most recent first, kept current by the real-time client, with the
 // partners' online state.
-import { get, post, itemsOf } from '../lib/api.js?v=2e6b5e182d';
+import { get, post, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=da92fd0031';
+import { boot } from '../lib/shell.js?v=c2831a4054';
 import { conversationName } from '../lib/names.js?v=0d04548b45';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

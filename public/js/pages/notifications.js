@@ -1,7 +1,7 @@
 // Notifications: newest first, live additions, read state shared by every tab and device.
-import { get, post, itemsOf } from '../lib/api.js?v=2e6b5e182d';
+import { get, post, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot, setBadge } from '../lib/shell.js?v=da92fd0031';
+import { boot, setBadge } from '../lib/shell.js?v=c2831a4054';
 import { nameOf } from '../lib/names.js?v=0d04548b45';
 
 const list = $('#notifications');

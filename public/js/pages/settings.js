@@ -1,7 +1,7 @@
 // Settings: profile, signed-in devices, notification preferences, blocked members.
-import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=2e6b5e182d';
+import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=da92fd0031';
+import { boot } from '../lib/shell.js?v=c2831a4054';
 import { nameOf } from '../lib/names.js?v=0d04548b45';
 
 const { me } = await boot();

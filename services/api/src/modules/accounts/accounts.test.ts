@@ -50,6 +50,11 @@ describe("registration", () => {
     const sameEmail = await api.client().post("/api/auth/register", newMember({ email: reg.email.toUpperCase() }));
     expect(sameEmail.status).toBe(409);
     expect(sameEmail.json.error.code).toBe("email_taken");
+    // the same address with its letters composed or decomposed
+    const tag = crypto.randomUUID().slice(0, 8);
+    expect((await api.client().post("/api/auth/register", newMember({ email: `\u00fcn\u00ef_${tag}@ex\u00e4mple.test` }))).status).toBe(201);
+    const decomposed = await api.client().post("/api/auth/register", newMember({ email: `u\u0308ni\u0308_${tag}@exa\u0308mple.test` }));
+    expect(decomposed.status).toBe(409);
     const sameHandle = await api.client().post("/api/auth/register", newMember({ handle: reg.handle }));
     expect(sameHandle.status).toBe(409);
     expect(sameHandle.json.error.code).toBe("handle_taken");
@@ -65,6 +70,13 @@ describe("registration", () => {
     [{ password: "zyxwvutsrqpo" }, "weak_password"],
     [{ password: "Password123" }, "weak_password"],
     [{ handle: "charlotte_w", password: "charlotte_w1" }, "weak_password"],
+    [{ password: "abcabcabcabcabc" }, "weak_password"],
+    [{ password: "passwordpassword" }, "weak_password"],
+    [{ password: "qwertyuiop1" }, "weak_password"],
+    [{ password: "Sunshine2024!" }, "weak_password"],
+    [{ password: "\u{1F600}".repeat(5) }, "invalid_password"],
+    [{ handle: "admin" }, "handle_reserved"],
+    [{ handle: "support" }, "handle_reserved"],
     [{ email: "not-an-email" }, "invalid_email"],
     [{ email: "nul\u0000byte@example.test" }, "invalid_email"],
     [{ email: "lone\ud800surrogate@example.test" }, "invalid_email"],

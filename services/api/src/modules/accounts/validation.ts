@@ -15,13 +15,15 @@ export interface Registration {
 
 export function normaliseEmail(raw: unknown): string {
   if (typeof raw !== "string") throw badRequest("invalid_email", "email is required");
-  const email = raw.trim().toLowerCase();
+  // one address, one account: "ü" typed composed or decomposed is the same address
+  const email = raw.trim().normalize("NFC").toLowerCase();
   if (email.length > 254 || !EMAIL.test(email) || !isStorableText(email)) throw badRequest("invalid_email", "email is not a valid address");
   return email;
 }
 
 export function checkPassword(raw: unknown): string {
-  if (typeof raw !== "string" || raw.length < 10 || raw.length > 128) {
+  // characters as typed (code points): five emoji are 10 UTF-16 units but 5 characters
+  if (typeof raw !== "string" || raw.length > 128 || [...raw].length < 10) {
     throw badRequest("invalid_password", "password must be 10 to 128 characters");
   }
   return raw;
@@ -32,6 +34,41 @@ const COMMON = new Set([
   "1234567890", "0123456789", "1q2w3e4r5t", "qwertyuiop", "password12", "password123", "password1234",
   "iloveyou12", "qwerty1234", "qwerty12345", "asdfghjkl1", "1qaz2wsx3edc", "abcdefghij", "abc1234567",
   "passw0rd12", "letmein123", "welcome123", "football12", "starwars12", "xplicit123",
+]);
+
+/** Keyboard rows as typed, both ways: a walk along one ("qwertyuiop", "asdfghjkl;") is no secret. */
+const KEYBOARD_ROWS = ["1234567890-=", "qwertyuiop[]", "asdfghjkl;'", "zxcvbnm,./", "qwertzuiop", "azertyuiop", "1qaz2wsx3edc4rfv5tgb", "zaq12wsxcde3"];
+
+/** The password is one unit said again and again ("abcabcabcabc", "passwordpassword"). */
+function isRepeatedUnit(p: string): boolean {
+  for (let n = 1; n <= p.length / 2; n++) {
+    if (p.length % n === 0 && p.slice(0, n).repeat(p.length / n) === p) return true;
+  }
+  return false;
+}
+
+/** Mostly a keyboard walk: what is left after it, at either end, is at most 3 characters. */
+function isKeyboardWalk(p: string): boolean {
+  for (const row of KEYBOARD_ROWS) {
+    for (const line of [row, [...row].reverse().join("")]) {
+      for (let len = Math.min(line.length, p.length); len >= 6; len--) {
+        for (let i = 0; i + len <= line.length; i++) {
+          if (p.includes(line.slice(i, i + len))) return p.length - len <= 3;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+/** Words at the root of the most used passwords: alone or with a few digits or symbols after them. */
+const COMMON_WORDS = new Set([
+  "password", "passwort", "motdepasse", "contrasena", "qwerty", "iloveyou", "letmein", "welcome", "football",
+  "baseball", "starwars", "superman", "batman", "dragon", "monkey", "sunshine", "princess", "shadow", "master",
+  "trustno1", "whatever", "freedom", "computer", "internet", "michael", "jennifer", "jordan23", "liverpool",
+  "chelsea", "arsenal", "pokemon", "naruto", "minecraft", "fortnite", "charlie", "samsung", "secret", "changeme",
+  "admin", "administrator", "login", "access", "xplicit", "sexy", "sexygirl", "hottie", "lovely", "babygirl",
+  "loveme", "fuckyou", "pussy", "horny", "hardcore", "porn", "naughty", "kinky", "passion", "playboy",
 ]);
 
 /** Each character one up or one down from the one before (digits wrap: …8901…), or all the same. */
@@ -57,7 +94,10 @@ function isRunOrRepeat(p: string): boolean {
 export function checkPasswordStrength(password: string, context: { handle: string; email: string }): void {
   const p = password.toLowerCase();
   const own = [context.handle, context.email, context.email.split("@")[0] ?? ""].filter((w) => w.length >= 3);
-  if (COMMON.has(p) || isRunOrRepeat(p) || own.some((w) => p === w || p.replace(w, "").length < 4)) {
+  // a common word with a few digits or symbols at the end ("password2024!") is that word
+  const core = p.replace(/[\d\W_]{1,6}$/u, "");
+  const common = COMMON.has(p) || COMMON_WORDS.has(core) || isRepeatedUnit(p) || isRepeatedUnit(core);
+  if (common || isRunOrRepeat(p) || isKeyboardWalk(p) || own.some((w) => p === w || p.replace(w, "").length < 4)) {
     throw badRequest("weak_password", "password is too easy to guess (a common password, a run like 1234567890, or your handle or email)");
   }
 }
@@ -82,11 +122,20 @@ export function checkBirthDate(raw: unknown, today = new Date()): string {
   return raw as string;
 }
 
+/** Handles that would read as the site speaking, kept for it. */
+const RESERVED_HANDLES = new Set([
+  "admin", "administrator", "root", "system", "sysadmin", "support", "help", "helpdesk", "security", "abuse",
+  "moderator", "moderators", "mod", "mods", "staff", "team", "official", "xplicit", "xplicit_team", "xplicit_support",
+  "noreply", "no_reply", "postmaster", "webmaster", "operator", "operators", "api", "null", "undefined", "me",
+  "settings", "notifications", "conversations", "profile", "login", "logout", "register", "signup", "billing",
+]);
+
 export function parseRegistration(body: Record<string, unknown>): Registration {
   const email = normaliseEmail(body.email);
   if (typeof body.handle !== "string" || !HANDLE.test(body.handle)) {
     throw badRequest("invalid_handle", "handle must be 3 to 30 of a-z, 0-9 and _");
   }
+  if (RESERVED_HANDLES.has(body.handle)) throw badRequest("handle_reserved", "this handle is kept for the site; choose another");
   const password = checkPassword(body.password);
   checkPasswordStrength(password, { handle: body.handle, email });
   const birthDate = checkBirthDate(body.birthDate);
