@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startStack, type Stack } from "../harness/stack.ts";
+import type { ChatClient } from "../harness/chat-client.ts";
 import { connected, member, type TestMember } from "./fixtures.ts";
 
 let stack: Stack;
@@ -19,7 +20,7 @@ async function group(owner: TestMember, ...others: TestMember[]): Promise<string
   return res.json.conversation.id;
 }
 
-const bodiesOf = (c: { messages(): { data: { body: string } }[] }) => c.messages().map((m) => m.data.body);
+const bodiesOf = (c: ChatClient) => c.messages().map((m) => (m.data as { body: string }).body);
 
 describe("a block inside a group", () => {
   test("hides each one's messages from the other, live, in history and in the preview; the rest of the group sees all", async () => {

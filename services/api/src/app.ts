@@ -20,6 +20,7 @@ import { adminRoutes } from "./modules/admin/routes.ts";
 import { pageNotFound, pagesRoutes } from "./modules/pages/routes.ts";
 import { operationsRoutes } from "./modules/operations/routes.ts";
 import { notifyOnFollow, notifyOnProfileView, notifyOnReaction } from "./modules/notifications/hooks.ts";
+import { createNotificationReach } from "./modules/notifications/reach.ts";
 
 export interface AppOptions {
   social?: SocialHooks;
@@ -79,8 +80,9 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   api.route("/", accountsRoutes(deps));
   const notifier = opts.notifier ?? createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() });
   deps.messaging.onOfflineRecipients ??= notifyOfflineRecipients(notifier);
-  api.route("/", profilesRoutes(deps, opts.profiles ?? { onView: notifyOnProfileView(notifier), onReact: notifyOnReaction(notifier) }));
-  api.route("/", socialRoutes(deps, opts.social ?? { onFollow: notifyOnFollow(notifier) }));
+  const reach = createNotificationReach(deps.redis, deps.keys);
+  api.route("/", profilesRoutes(deps, opts.profiles ?? { onView: notifyOnProfileView(notifier, reach), onReact: notifyOnReaction(notifier, reach) }));
+  api.route("/", socialRoutes(deps, opts.social ?? { onFollow: notifyOnFollow(notifier, reach) }));
   api.route("/", messagesRoutes(deps));
   api.route("/", eventsRoutes(deps));
   api.route("/", notificationsRoutes(deps));

@@ -96,6 +96,8 @@ export function redisKeys(prefix: string) {
     groupedEventCounted: (userId: string, eventKey: string) => `${prefix}notif:counted:${userId}:${eventKey}`,
     /** A member's newest notification rows (notifications/recent.ts). */
     recentNotifications: (userId: string) => `${prefix}notif:recent:${userId}`,
+    /** members one actor's follows, views and reactions notified in one hour */
+    notificationReach: (actorId: string, hour: number) => `${prefix}notif:reach:${actorId}:${hour}`,
     /** A fixed-window write counter (shared/src/http/write-limit.ts). */
     rate: (bucket: string, who: string) => `${prefix}rate:${bucket}:${who}`,
     bullPrefix: () => `${prefix}bull`,

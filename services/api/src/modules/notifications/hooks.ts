@@ -1,14 +1,19 @@
-/** Producers wired into other api modules: they enqueue, the worker writes. */
+/**
+ * Producers wired into other api modules: they enqueue, the worker writes. Each one notifies only
+ * within the actor's hourly reach (reach.ts).
+ */
 import { createLogger } from "@xplicit/shared/log";
 import type { Notifier } from "@xplicit/shared/modules/notifications";
 import type { Reaction } from "@xplicit/shared/modules/profiles";
+import type { NotificationReach } from "./reach.ts";
 
 const log = createLogger("notifications");
 
 /** Social `onFollow`: "X followed you" (grouped per hour); a queue hiccup never fails the follow. */
-export function notifyOnFollow(notifier: Notifier) {
+export function notifyOnFollow(notifier: Notifier, reach: NotificationReach) {
   return async (followerId: string, followeeId: string): Promise<void> => {
     try {
+      if (!(await reach.allow(followerId, followeeId))) return;
       await notifier.notifyMember({
         recipientId: followeeId,
         type: "follow",
@@ -23,9 +28,10 @@ export function notifyOnFollow(notifier: Notifier) {
 }
 
 /** "X viewed your profile": one event per viewer per hour; the worker groups them per window. */
-export function notifyOnProfileView(notifier: Notifier) {
+export function notifyOnProfileView(notifier: Notifier, reach: NotificationReach) {
   return async (viewerId: string, ownerId: string): Promise<void> => {
     try {
+      if (!(await reach.allow(viewerId, ownerId))) return;
       const hour = Math.floor(Date.now() / 3_600_000);
       await notifier.notifyMember({
         recipientId: ownerId,
@@ -47,9 +53,10 @@ export function notifyOnProfileView(notifier: Notifier) {
  * switching reactions read as "X and 3 others"). The worker groups a profile's reactions per window
  * into one `reaction` row.
  */
-export function notifyOnReaction(notifier: Notifier) {
+export function notifyOnReaction(notifier: Notifier, reach: NotificationReach) {
   return async (actorId: string, ownerId: string, _reaction: Reaction): Promise<void> => {
     try {
+      if (!(await reach.allow(actorId, ownerId))) return;
       await notifier.notifyMember({
         recipientId: ownerId,
         type: "reaction",

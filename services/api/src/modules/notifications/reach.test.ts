@@ -1,0 +1,25 @@
+/** An actor's hourly reach against real Redis: distinct recipients counted, repeats free. */
+import { afterAll, expect, test } from "bun:test";
+import { loadConfig } from "@xplicit/shared/config";
+import { createRedis, redisKeys } from "@xplicit/shared/redis";
+import { createNotificationReach } from "./reach.ts";
+
+const config = loadConfig();
+const redis = createRedis(config.redisUrl, "reach-test");
+const keys = redisKeys(`${config.redisPrefix}reach-test:`);
+afterAll(() => redis.disconnect());
+
+test("an actor notifies at most the limit of distinct members an hour; a member already reached costs nothing", async () => {
+  const reach = createNotificationReach(redis, keys, 3);
+  const actor = String(1e9 + Math.floor(Math.random() * 1e6));
+  const first = await Promise.all(["1", "2", "3", "4", "5"].map((r) => reach.allow(actor, r)));
+  expect(first.filter(Boolean)).toHaveLength(3);
+  const reached = ["1", "2", "3", "4", "5"].filter((_, i) => first[i]);
+  // follow/unfollow/follow again, a view after a follow: the same members, always allowed
+  for (const r of reached) expect(await reach.allow(actor, r)).toBe(true);
+  expect(await reach.allow(actor, "6")).toBe(false);
+  // another actor has a reach of its own
+  expect(await reach.allow(`${actor}1`, "6")).toBe(true);
+  const ttl = await redis.ttl(keys.notificationReach(actor, Math.floor(Date.now() / 3_600_000)));
+  expect(ttl).toBeGreaterThan(3600);
+});
