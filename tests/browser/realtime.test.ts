@@ -385,6 +385,8 @@ describe.skipIf(!!why)("presence and seen receipts", () => {
   test("A sees B online while B's page is open and offline after it closes; \"Seen\" once B opens the conversation", async () => {
     const [a, b] = [await register(web), await register(web)];
     const conv = await conversationBetween(a, b);
+    // B has answered once: only members who wrote in a conversation are seen online by its others
+    await sendOverHttp(b, conv, "hi");
     await sendOverHttp(a, conv, "are you there?");
     const ctxA = await signedIn(web, a);
     const [chat, list] = await openTabs(ctxA, `${web.edge.url}/conversation?id=${conv}`, 2);
@@ -393,7 +395,7 @@ describe.skipIf(!!why)("presence and seen receipts", () => {
     const header = () => chat!.$eval("#presence", (el) => ((el as HTMLElement).hidden ? "" : el.textContent));
     const row = () => list!.$eval(`#conversations li[data-id="${conv}"] .presence`, (el) => ((el as HTMLElement).hidden ? "" : el.textContent));
     const seen = () => chat!.$$eval("#thread li .seen", (els) => els.map((e) => e.closest("li")!.querySelector(".text")!.textContent));
-    await until("A's message in the thread", async () => (await threadOf(chat!)).length === 1);
+    await until("both messages in the thread", async () => (await threadOf(chat!)).length === 2);
     await Bun.sleep(500);
     expect(await header()).toBe("");
     expect(await row()).toBe("");
@@ -431,7 +433,7 @@ describe.skipIf(!!why)("presence and seen receipts", () => {
     // B's read marker in the conversations list, under the same message only.
     await chat!.reload();
     await until("ws mode after the reload", async () => (await modeOf(chat!)) === "ws");
-    await until("A's messages after the reload", async () => (await threadOf(chat!)).length === 2);
+    await until("the messages after the reload", async () => (await threadOf(chat!)).length === 3);
     await until("Seen after the reload", async () => (await seen()).length === 1, 20_000);
     expect(await seen()).toEqual(["still there?"]);
     await ctxA.close();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ORIGIN } from "../harness/api.ts";
 import { ChatClient } from "../harness/chat-client.ts";
 import { startStack, type Stack } from "../harness/stack.ts";
-import { connected, conversation, member, wsUrl } from "./fixtures.ts";
+import { connected, conversation, member, talking, wsUrl } from "./fixtures.ts";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -148,7 +148,7 @@ describe("absurd values", () => {
   test("hello with a cursor ahead of the head or a junk epoch resyncs; presence answers each member once", async () => {
     const a = await member(stack);
     const b = await member(stack);
-    await conversation(a, b);
+    await talking(a, b);
     const first = await connected(a, stack.chats[0]!);
     const epoch = first.epoch;
     first.close();

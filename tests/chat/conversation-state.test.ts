@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startStack, type Stack } from "../harness/stack.ts";
-import { connected, conversation, member } from "./fixtures.ts";
+import { connected, conversation, member, talking } from "./fixtures.ts";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -47,7 +47,7 @@ describe("read, typing, presence", () => {
     const [r1, r2] = stack.chats as [any, any];
     const a = await member(stack);
     const b = await member(stack);
-    const conv = await conversation(a, b);
+    const conv = await talking(a, b);
     const a1 = await connected(a, r1);
     const b1 = await connected(b, r2);
     const typingFrom = (c: typeof a1, id: string) => c.frames.filter((f) => f.type === "typing" && f.userId === id).length;
@@ -72,7 +72,7 @@ describe("read, typing, presence", () => {
     const a = await member(stack);
     const b = await member(stack);
     const stranger = await member(stack);
-    await conversation(a, b);
+    await talking(a, b);
     const b1 = await connected(b, r2);
     const a1 = await connected(a, r1);
     await b1.waitFor(() => b1.frames.some((f) => f.type === "presence" && f.userId === a.id && f.online === true), 5000, "online");
@@ -84,14 +84,48 @@ describe("read, typing, presence", () => {
     b1.close();
   });
 
+  test("presence: who writes to a member, or adds them to a group, does not see them online until they answer", async () => {
+    const [r1, r2] = stack.chats as [any, any];
+    const [writer, target, third] = [await member(stack), await member(stack), await member(stack)];
+    const direct = await conversation(writer, target);
+    await conversation(writer, target, third); // a group, made by the writer too
+    const t1 = await connected(target, r2);
+    const w1 = await connected(writer, r1);
+    const about = (c: typeof w1, id: string) => c.frames.filter((f) => f.type === "presence" && f.userId === id);
+    // the target sees the writer (who engaged); the writer hears nothing of the target
+    await t1.waitFor(() => about(t1, writer.id).some((f) => f.online === true), 5000, "writer online for target");
+    w1.send({ type: "presence", userIds: [target.id] });
+    w1.send({ type: "ping", ts: 1 });
+    await w1.waitFor(() => w1.frames.some((f) => f.type === "pong"), 5000, "pong");
+    await Bun.sleep(200);
+    expect(about(w1, target.id)).toHaveLength(0);
+    t1.send({ type: "typing", conversationId: direct });
+    await Bun.sleep(300);
+    expect(w1.frames.some((f) => f.type === "typing")).toBe(false);
+    // the target answers: the writer is told at once that the target is online, and typing shows
+    expect((await t1.sendMessage(direct, "hello back")).type).toBe("sent");
+    await w1.waitFor(() => about(w1, target.id).some((f) => f.online === true), 5000, "target online for writer after the answer");
+    await Bun.sleep(1600);
+    t1.send({ type: "typing", conversationId: direct });
+    await w1.waitFor(() => w1.frames.some((f) => f.type === "typing" && f.userId === target.id), 5000, "typing after the answer");
+    // the third member of the group never wrote: nobody sees them
+    const th = await connected(third, r1);
+    w1.send({ type: "presence", userIds: [third.id] });
+    t1.send({ type: "presence", userIds: [third.id] });
+    await Bun.sleep(300);
+    expect(about(w1, third.id)).toHaveLength(0);
+    expect(about(t1, third.id)).toHaveLength(0);
+    for (const c of [w1, t1, th]) c.close();
+  });
+
   test("presence: a block hides each member's online state from the other at once, on every replica; an unblock shows it again", async () => {
     const [r1, r2] = stack.chats as [any, any];
     const a = await member(stack);
     const b = await member(stack);
     const friend = await member(stack); // a partner of both: a query's answer about them shows the query was answered
-    await conversation(a, b);
-    await conversation(a, friend);
-    await conversation(b, friend);
+    await talking(a, b);
+    await talking(a, friend);
+    await talking(b, friend);
     const f1 = await connected(friend, r1);
     const b1 = await connected(b, r2);
     const a1 = await connected(a, r1);
@@ -133,7 +167,7 @@ describe("read, typing, presence", () => {
     const a = await member(stack);
     const stranger = await member(stack);
     const friend = await member(stack);
-    await conversation(a, friend);
+    await talking(a, friend);
     const a1 = await connected(a, r1);
     const s1 = await connected(stranger, r1);
     expect((await stranger.http.post(`/api/users/${a.handle}/block`)).status).toBe(200);

@@ -22,6 +22,19 @@ export async function conversation(owner: TestMember, ...others: TestMember[]): 
   return res.json.conversation.id;
 }
 
+/**
+ * A conversation every member has written in (over HTTP): each one's online state is shown to the
+ * others (only members who engaged in a conversation are: shared/src/modules/messages/partners.ts).
+ */
+export async function talking(owner: TestMember, ...others: TestMember[]): Promise<string> {
+  const id = await conversation(owner, ...others);
+  for (const m of others) {
+    const res = await m.http.post("/api/messages", { id: crypto.randomUUID(), conversationId: id, body: `hi from ${m.handle}` });
+    if (res.status !== 200) throw new Error(`engage: ${res.status} ${JSON.stringify(res.json)}`);
+  }
+  return id;
+}
+
 export function wsUrl(replica: ServiceProcess): string {
   return `${replica.url.replace("http", "ws")}/ws`;
 }

@@ -42,9 +42,10 @@ export async function createConversation(
       const [existing] = await tx<{ id: string }[]>`select id from conversations where direct_key = ${directKey}`;
       return { id: existing!.id, created: false };
     }
+    // the creator has engaged (partners.ts): the others see their presence, not yet the reverse
     await tx`
-      insert into conversation_members (conversation_id, user_id)
-      select ${inserted.id}, unnest(${memberIds}::bigint[])`;
+      insert into conversation_members (conversation_id, user_id, engaged)
+      select ${inserted.id}, u, u = ${creatorId}::bigint from unnest(${memberIds}::bigint[]) as u`;
     return { id: inserted.id, created: true };
   });
 

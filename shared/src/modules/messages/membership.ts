@@ -20,6 +20,8 @@ import type { MessagingDeps } from "./types.ts";
 export interface ConversationInfo {
   kind: "direct" | "group";
   members: string[];
+  /** members who created the conversation or wrote in it (partners.ts: who sees whose presence) */
+  engaged: Set<string>;
   /** in a group: for each member with a block either way, the members hidden from them */
   hidden: ReadonlyMap<string, ReadonlySet<string>>;
 }
@@ -50,12 +52,17 @@ function cacheFor(deps: MessagingDeps): Cache {
 }
 
 async function query(deps: MessagingDeps, conversationId: string): Promise<ConversationInfo | null> {
-  const [row] = await deps.sql<{ kind: "direct" | "group"; members: string[] | null }[]>`
-    select kind, (select array_agg(user_id) from conversation_members where conversation_id = ${conversationId}) as members
-    from conversations where id = ${conversationId}`;
+  const [row] = await deps.sql<{ kind: "direct" | "group"; members: string[] | null; engaged: string[] | null }[]>`
+    select c.kind, m.members, m.engaged
+    from conversations c, lateral (
+      select array_agg(user_id) as members, array_agg(user_id) filter (where engaged) as engaged
+      from conversation_members where conversation_id = c.id
+    ) m
+    where c.id = ${conversationId}`;
   if (!row) return null;
   const members = row.members ?? [];
-  return { kind: row.kind, members, hidden: row.kind === "group" ? await hiddenAmong(deps, members) : NOTHING_HIDDEN };
+  const hidden = row.kind === "group" ? await hiddenAmong(deps, members) : NOTHING_HIDDEN;
+  return { kind: row.kind, members, engaged: new Set(row.engaged ?? []), hidden };
 }
 
 /** Blocks between members of a group, either way, as who is hidden from whom. */

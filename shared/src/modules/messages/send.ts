@@ -8,7 +8,8 @@
  */
 import { DEFAULT_SEND_ANSWER_TTL_SECONDS } from "../../config/index.ts";
 import { AppError, forbidden } from "../../errors/index.ts";
-import { conversationInfo, recipientsOf } from "./membership.ts";
+import { conversationInfo, recipientsOf, type ConversationInfo } from "./membership.ts";
+import { showEngaged } from "../presence/index.ts";
 import type { MessageEventData, MessagingDeps, SendInput, SentAnswer } from "./types.ts";
 import { createMessageWriter, type MessageWriter } from "./writer.ts";
 
@@ -121,6 +122,22 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
   return { answer: announced.answer, duplicate: true, ownEvent: announced.ownEvent };
 }
 
+/**
+ * The sender's first message in this conversation: from now on its members may see when the
+ * sender is online (partners.ts), and those online are told at once. Never holds up the send; the
+ * cached conversation remembers it, so this runs once per member and conversation (per process).
+ */
+function engage(deps: MessagingDeps, conv: ConversationInfo, conversationId: string, senderId: string, members: readonly string[]): void {
+  conv.engaged.add(senderId);
+  void (async () => {
+    const [changed] = await deps.sql`
+      update conversation_members set engaged = true
+      where conversation_id = ${conversationId} and user_id = ${senderId} and not engaged
+      returning 1`;
+    if (changed) await showEngaged(deps.redis, deps.keys, senderId, members.filter((m) => m !== senderId));
+  })().catch(() => conv.engaged.delete(senderId));
+}
+
 export async function sendMessage(deps: MessagingDeps, senderId: string, input: SendInput): Promise<SendResult> {
   const conv = await conversationInfo(deps, input.conversationId, senderId);
   if (!conv) throw forbidden("not_member", "no such conversation, or you are not in it");
@@ -133,6 +150,7 @@ export async function sendMessage(deps: MessagingDeps, senderId: string, input: 
   if (outcome.kind === "skipped") return answerRepeat(deps, key, senderId, members, input);
 
   const message = { id: outcome.messageId, body: input.body, createdAt: outcome.createdAt };
+  if (!conv.engaged.has(senderId)) engage(deps, conv, input.conversationId, senderId, members);
   const announced = await announce(deps, key, { members, senderId, input, message });
   if ("existing" in announced) {
     const other = announced.existing.conversationId !== input.conversationId;

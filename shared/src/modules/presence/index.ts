@@ -124,7 +124,7 @@ export function visibilityChannel(keys: RedisKeys): string {
 }
 
 export interface VisibilityChange {
-  members: [string, string];
+  members: string[];
 }
 
 /**
@@ -134,25 +134,38 @@ export interface VisibilityChange {
  * partners hear nothing: a frame about a stranger would tell them who just blocked them.
  */
 export async function hideFromEachOther(redis: Redis, keys: RedisKeys, a: string, b: string, partners: boolean): Promise<void> {
-  const pipeline = redis.pipeline().publish(visibilityChannel(keys), visibilityChange(a, b));
+  const pipeline = redis.pipeline().publish(visibilityChannel(keys), visibilityChange([a, b]));
   if (partners) pipeline.publish(keys.memberChannel(a), presenceFrame(b, false)).publish(keys.memberChannel(b), presenceFrame(a, false));
   await pipeline.exec();
 }
 
 /**
- * An unblock: replicas forget who may see whom for both. When the two may now see each other
- * (`partners`: a conversation in common and no block left either way), each one's open clients
- * are told the other's state at once instead of at the other's next change.
+ * An unblock: replicas forget who may see whom for both. Each one who may now see the other
+ * (`between`: the other engaged in a conversation with them, no block left either way) has their
+ * open clients told the other's state at once instead of at the other's next change.
  */
-export async function showToEachOther(redis: Redis, keys: RedisKeys, a: string, b: string, partners: boolean): Promise<void> {
-  const pipeline = redis.pipeline().publish(visibilityChannel(keys), visibilityChange(a, b));
-  if (partners) {
+export async function showToEachOther(redis: Redis, keys: RedisKeys, a: string, b: string, between: { aSeesB: boolean; bSeesA: boolean }): Promise<void> {
+  const pipeline = redis.pipeline().publish(visibilityChannel(keys), visibilityChange([a, b]));
+  if (between.aSeesB || between.bSeesA) {
     const [aOnline, bOnline] = (await redis.mget(keys.online(a), keys.online(b))).map((v) => v !== null);
-    pipeline.publish(keys.memberChannel(a), presenceFrame(b, bOnline!)).publish(keys.memberChannel(b), presenceFrame(a, aOnline!));
+    if (between.aSeesB) pipeline.publish(keys.memberChannel(a), presenceFrame(b, bOnline!));
+    if (between.bSeesA) pipeline.publish(keys.memberChannel(b), presenceFrame(a, aOnline!));
   }
   await pipeline.exec();
 }
 
-function visibilityChange(a: string, b: string): string {
-  return JSON.stringify({ members: [a, b] } satisfies VisibilityChange);
+/**
+ * A member engaged in a conversation (their first message in it): replicas forget who may see whom
+ * for everyone involved, and `viewers` (its other members, blocks left out) are told the member's
+ * state at once.
+ */
+export async function showEngaged(redis: Redis, keys: RedisKeys, userId: string, viewers: readonly string[]): Promise<void> {
+  const online = (await redis.exists(keys.online(userId))) === 1;
+  const pipeline = redis.pipeline().publish(visibilityChannel(keys), visibilityChange([userId, ...viewers]));
+  for (const v of viewers) pipeline.publish(keys.memberChannel(v), presenceFrame(userId, online));
+  await pipeline.exec();
+}
+
+function visibilityChange(members: string[]): string {
+  return JSON.stringify({ members } satisfies VisibilityChange);
 }

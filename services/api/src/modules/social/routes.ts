@@ -2,7 +2,7 @@
 import { Hono, type Context } from "hono";
 import { badRequest, forbidden, notFound } from "@xplicit/shared/errors";
 import { createLogger } from "@xplicit/shared/log";
-import { arePresencePartners, shareAConversation } from "@xplicit/shared/modules/messages";
+import { presenceBetween, shareAConversation } from "@xplicit/shared/modules/messages";
 import { hideFromEachOther, showToEachOther } from "@xplicit/shared/modules/presence";
 import { findMemberIdByHandle, getMemberCards } from "@xplicit/shared/modules/profiles";
 import * as social from "@xplicit/shared/modules/social";
@@ -63,7 +63,7 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
   app.delete("/users/:handle/block", auth, async (c) => {
     const [me, other] = await otherThanMe(c);
     if (await social.unblock(deps.sql, me, other)) {
-      await announce("unblock", arePresencePartners(deps.sql, me, other).then((partners) => showToEachOther(deps.redis, deps.keys, me, other, partners)));
+      await announce("unblock", presenceBetween(deps.sql, me, other).then((between) => showToEachOther(deps.redis, deps.keys, me, other, between)));
     }
     return c.json({ blocked: false });
   });

@@ -20,7 +20,7 @@ function fakeConnection(env: Record<string, string> = {}) {
   const deps = { config, sql, presence, messaging: { sql } } as unknown as ChatDeps;
   const sent: string[] = [];
   const socket = { buffered: 0, closedWith: 0 };
-  const hub = { deps, partnersOf: async () => ["2"], partnersAmong: async (_: string, ids: readonly string[]) => ids.filter((id) => id === "2"), allowSend: () => true };
+  const hub = { deps, presenceLists: { audienceAmong: async (_: string, ids: readonly string[]) => ids.filter((id) => id === "2"), visibleAmong: async (_: string, ids: readonly string[]) => ids.filter((id) => id === "2") }, allowSend: () => true };
   const conn = new Connection(hub as unknown as Hub, { userId: "1", sessionId: "1", token: "t" });
   conn.ws = {
     send: (t: string) => void sent.push(t),

@@ -563,8 +563,8 @@ export class Connection implements BucketState {
       // The same cached membership the send path uses: no query per typing frame.
       const conv = await conversationInfo(this.hub.deps.messaging, conversationId, this.userId);
       if (!conv) throw new AppError(403, "not_member", "no such conversation, or you are not in it");
-      // Typing is shown where presence is: not across a block (partners leave blocks out).
-      const others = await this.hub.partnersAmong(this.userId, conv.members.filter((m) => m !== this.userId));
+      // Typing is shown where presence is: to the typist's audience (no block, and they engaged).
+      const others = await this.hub.presenceLists.audienceAmong(this.userId, conv.members.filter((m) => m !== this.userId));
       if (others.length) await this.hub.deps.events.publishEphemeral(others, frame.typing(conversationId, this.userId));
     } catch (err) {
       this.replyError(err, "typing");
@@ -577,7 +577,7 @@ export class Connection implements BucketState {
       if (!ids || ids.length > 200) throw new AppError(400, "invalid", "userIds must be an array of at most 200 ids");
       // Each member answered once per query, however often the query names them.
       const wanted = new Set(ids.map((id) => parseId(id, "userIds[]")));
-      const visible = await this.hub.partnersAmong(this.userId, [...wanted]);
+      const visible = await this.hub.presenceLists.visibleAmong(this.userId, [...wanted]);
       const flags = await this.hub.deps.presence.online(visible);
       // Ephemeral answers: dropped, like typing, while the socket is backed up.
       if (this.backedUp()) return;

@@ -4,7 +4,7 @@
  * from the channel are handed to each of the member's sockets, which keep their own cursor.
  */
 import { createLogger } from "@xplicit/shared/log";
-import { membershipChannel, presencePartners, presencePartnersAmong, type PartnerList } from "@xplicit/shared/modules/messages";
+import { membershipChannel } from "@xplicit/shared/modules/messages";
 import { visibilityChannel, type PresenceChange, type VisibilityChange } from "@xplicit/shared/modules/presence";
 import { sessionRevokedChannel, type SessionRevokedEvent } from "@xplicit/shared/sessions";
 import type { ChatDeps } from "../../deps.ts";
@@ -12,6 +12,7 @@ import { AckBuffer } from "./acks.ts";
 import type { Connection } from "./connection.ts";
 import { frame } from "./frames.ts";
 import { membersGauge, socketsGauge } from "./metrics.ts";
+import { PresenceLists } from "./presence-lists.ts";
 import { takeToken, type BucketState } from "./token-bucket.ts";
 
 const log = createLogger("hub");
@@ -26,7 +27,6 @@ function* inGroup(group: Group): Iterable<Connection> {
   if (group instanceof Set) yield* group;
   else yield group;
 }
-const CACHE_MS = 30_000;
 
 export class Hub {
   /** every open socket, hello or not */
@@ -40,7 +40,7 @@ export class Hub {
   private readonly channelPrefix: string;
   private readonly revokedChannel: string;
   private readonly visibilityChannel: string;
-  private readonly partnersCache = new Map<string, { at: number; list: PartnerList }>();
+  readonly presenceLists: PresenceLists;
   private subscriberReadyOnce = false;
   private repairing = false;
   private revalidating = false;
@@ -59,6 +59,7 @@ export class Hub {
     this.revokedChannel = sessionRevokedChannel(deps.keys);
     this.visibilityChannel = visibilityChannel(deps.keys);
     this.acks = new AckBuffer(deps.events);
+    this.presenceLists = new PresenceLists(deps.sql);
   }
 
   async start(): Promise<void> {
@@ -107,7 +108,7 @@ export class Hub {
   /** A block or unblock: who may see these members' presence is read again on next use. */
   private onVisibilityChanged(message: string): void {
     try {
-      for (const id of (JSON.parse(message) as VisibilityChange).members) this.partnersCache.delete(String(id));
+      this.presenceLists.forget((JSON.parse(message) as VisibilityChange).members.map(String));
     } catch {}
   }
 
@@ -218,44 +219,16 @@ export class Hub {
       // to count in Postgres before their live event.
       if (connected) void this.deps.unread.get([userId]).catch(() => {});
       if (wasOnline === isOnline) return;
-      const partners = await this.partnersOf(userId);
-      await this.deps.events.publishEphemeral(partners, frame.presence(userId, isOnline));
+      const audience = await this.presenceLists.audienceOf(userId);
+      await this.deps.events.publishEphemeral(audience, frame.presence(userId, isOnline));
     } catch (err) {
       log.debug("presence announcement failed", { error: (err as Error).message });
     }
   }
 
-  /** Members who may see `userId`'s presence: conversation partners, blocks left out (cached briefly). */
-  async partnersOf(userId: string): Promise<string[]> {
-    return (await this.partnerList(userId)).ids;
-  }
-
-  private async partnerList(userId: string): Promise<PartnerList> {
-    const hit = this.partnersCache.get(userId);
-    if (hit && Date.now() - hit.at < CACHE_MS) return hit.list;
-    const list = await presencePartners(this.deps.sql, userId);
-    this.partnersCache.set(userId, { at: Date.now(), list });
-    if (this.partnersCache.size > 50_000) this.partnersCache.clear();
-    return list;
-  }
-
-  /**
-   * Which of `candidates` may see `userId`'s presence and typing: from the cached list, and for a
-   * member with more partners than it holds, the ones it does not name are asked of Postgres.
-   */
-  async partnersAmong(userId: string, candidates: readonly string[]): Promise<string[]> {
-    const list = await this.partnerList(userId);
-    const listed = new Set(list.ids);
-    const known = candidates.filter((id) => listed.has(id));
-    if (list.complete || known.length === candidates.length) return known;
-    const rest = candidates.filter((id) => !listed.has(id));
-    return [...known, ...(await presencePartnersAmong(this.deps.sql, userId, rest))];
-  }
-
-  /** Drops expired cache entries, so idle members do not keep their partner lists in memory. */
+  /** Drops expired cache entries, so idle members do not keep their presence lists in memory. */
   private sweepCaches(): void {
-    const now = Date.now();
-    for (const [k, v] of this.partnersCache) if (now - v.at >= CACHE_MS) this.partnersCache.delete(k);
+    this.presenceLists.sweep();
   }
 
   /** Presence heartbeat for every member held here (and cache upkeep, on the same timer). */
