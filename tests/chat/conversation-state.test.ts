@@ -180,6 +180,31 @@ describe("read, typing, presence", () => {
     for (const c of [a1, s1, f1]) c.close();
   });
 
+  test("conversations: keyset pages by latest activity, one by id, and how many have unread messages", async () => {
+    const me = await member(stack);
+    const others = [await member(stack), await member(stack), await member(stack)];
+    const ids: string[] = [];
+    for (const o of others) ids.push(await conversation(me, o));
+    // activity: the first conversation gets the newest message (from its other member)
+    const hello = await others[0]!.http.post("/api/messages", { id: crypto.randomUUID(), conversationId: ids[0], body: "newest" });
+    expect(hello.status).toBe(200);
+    const p1 = await me.http.get("/api/conversations?limit=2");
+    expect(p1.json.conversations.map((c: { id: string }) => c.id)).toEqual([ids[0], ids[2]]);
+    const p2 = await me.http.get(`/api/conversations?limit=2&before=${p1.json.nextBefore}`);
+    expect(p2.json.conversations.map((c: { id: string }) => c.id)).toEqual([ids[1]]);
+    expect(p2.json.nextBefore).toBeNull();
+    expect((await me.http.get("/api/conversations?before=junk")).status).toBe(400);
+
+    const one = await me.http.get(`/api/conversations/${ids[1]}`);
+    expect(one.json.conversation.id).toBe(ids[1]);
+    expect(one.json.conversation.members.map((m: { id: string }) => m.id).sort()).toEqual([me.id, others[1]!.id].sort());
+    expect((await others[0]!.http.get(`/api/conversations/${ids[1]}`)).status).toBe(404);
+
+    expect((await me.http.get("/api/conversations/unread-count")).json).toEqual({ unread: 1 });
+    expect((await me.http.post(`/api/conversations/${ids[0]}/read`, { upToMessageId: hello.json.messageId })).status).toBe(200);
+    expect((await me.http.get("/api/conversations/unread-count")).json).toEqual({ unread: 0 });
+  });
+
   test("conversations: list, group creation limits, 1:1 is unique per pair", async () => {
     const a = await member(stack);
     const b = await member(stack);

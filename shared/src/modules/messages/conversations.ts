@@ -140,29 +140,64 @@ export async function leaveConversation(deps: MessagingDeps, conversationId: str
  * A member's conversations, most recent activity first. The last message of each comes from a
  * one-row backward scan of that conversation's (conversation_id, id) index.
  */
-export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId: string, limit = 50): Promise<ConversationSummary[]> {
+export interface ConversationPage {
+  conversations: ConversationSummary[];
+  /** pass as `before` for the next page; null when this was the last */
+  nextBefore: string | null;
+}
+
+export interface ListOptions {
+  limit?: number;
+  /** a page's `nextBefore`: `<microseconds>_<id>` of the last conversation listed */
+  before?: string | null;
+  /** only this conversation (when the member is in it) */
+  only?: string;
+}
+
+const BEFORE = /^(\d{1,18})_(\d{1,18})$/;
+
+/** Whether a `before` cursor is one listConversations handed out (its shape). */
+export function isConversationCursor(before: string): boolean {
+  return BEFORE.test(before);
+}
+
+/**
+ * A member's conversations, most recent activity first, in keyset pages. The last message of each
+ * comes from a one-row backward scan of that conversation's (conversation_id, id) index.
+ */
+export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId: string, opts: ListOptions = {}): Promise<ConversationPage> {
+  const limit = opts.limit ?? 50;
+  const cursor = opts.before ? BEFORE.exec(opts.before) : null;
   const mine = await deps.sql<{ conversation_id: string; last_read_message_id: string }[]>`
-    select conversation_id, last_read_message_id from conversation_members where user_id = ${userId}`;
-  if (mine.length === 0) return [];
+    select conversation_id, last_read_message_id from conversation_members
+    where user_id = ${userId} ${opts.only ? deps.sql`and conversation_id = ${opts.only}` : deps.sql``}`;
+  if (mine.length === 0) return { conversations: [], nextBefore: null };
   const lastRead = new Map(mine.map((m) => [m.conversation_id, m.last_read_message_id]));
   const convs = await deps.sql<
-    { id: string; kind: "direct" | "group"; title: string; created_at: Date; last_id: string | null; last_sender: string | null; last_body: string | null; last_at: Date | null }[]
+    (LastMessageRow & { title: string; created_at: Date; sort_us: string })[]
   >`
-    select c.id, c.kind, c.title, c.created_at, l.id as last_id, l.sender_id as last_sender, l.body as last_body, l.created_at as last_at
-    from conversations c
-    left join lateral (
-      select id, sender_id, body, created_at from messages m where m.conversation_id = c.id order by m.id desc limit 1
-    ) l on true
-    where c.id = any(${mine.map((m) => m.conversation_id)}::bigint[])
-    order by coalesce(l.created_at, c.created_at) desc
-    limit ${limit}`;
+    select x.id, x.kind, x.title, x.created_at, x.last_id, x.last_sender, x.last_body, x.last_at, x.sort_us from (
+      select c.id, c.kind, c.title, c.created_at, l.id as last_id, l.sender_id as last_sender, l.body as last_body, l.created_at as last_at,
+             (extract(epoch from coalesce(l.created_at, c.created_at)) * 1000000)::bigint as sort_us
+      from conversations c
+      left join lateral (
+        select id, sender_id, body, created_at from messages m where m.conversation_id = c.id order by m.id desc limit 1
+      ) l on true
+      where c.id = any(${mine.map((m) => m.conversation_id)}::bigint[])
+    ) x
+    ${cursor ? deps.sql`where (x.sort_us, x.id) < (${cursor[1]!}::bigint, ${cursor[2]!}::bigint)` : deps.sql``}
+    order by x.sort_us desc, x.id desc
+    limit ${limit + 1}`;
+  const more = convs.length > limit;
+  if (more) convs.length = limit;
+  const nextBefore = more ? `${convs.at(-1)!.sort_us}_${convs.at(-1)!.id}` : null;
   await showOnlyVisibleLastMessages(deps, userId, convs);
   const ids = convs.map((c) => c.id);
   // Every member's read marker goes only to the members of the same conversation ("Seen" receipts).
   const members = await deps.sql<{ conversation_id: string; user_id: string; last_read_message_id: string }[]>`
     select conversation_id, user_id, last_read_message_id from conversation_members where conversation_id = any(${ids}::bigint[])`;
   const cards = await getMemberCards(deps.sql, members.map((m) => m.user_id));
-  return convs.map((c) => {
+  const conversations = convs.map((c) => {
     return {
       id: c.id,
       kind: c.kind,
@@ -176,4 +211,21 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
       createdAt: c.created_at.toISOString(),
     };
   });
+  return { conversations, nextBefore };
+}
+
+/**
+ * How many of a member's conversations have messages from others after the member's read marker
+ * (what they could not see in a group aside): the "Chats" badge. One index probe per conversation.
+ */
+export async function unreadConversationCount(deps: Pick<MessagingDeps, "sql">, userId: string): Promise<number> {
+  const hidden = await hiddenFrom(deps, userId);
+  const [row] = await deps.sql<{ n: number }[]>`
+    select count(*)::int as n from conversation_members m
+    where m.user_id = ${userId} and exists (
+      select 1 from messages g
+      where g.conversation_id = m.conversation_id and g.id > m.last_read_message_id and g.sender_id <> ${userId}
+        ${hidden.length ? deps.sql`and g.sender_id <> all(${hidden}::bigint[])` : deps.sql``}
+    )`;
+  return row?.n ?? 0;
 }

@@ -1,5 +1,5 @@
 export { sendMessage, type SendResult } from "./send.ts";
-export { createConversation, leaveConversation, listConversations, MAX_GROUP_MEMBERS } from "./conversations.ts";
+export { createConversation, isConversationCursor, leaveConversation, listConversations, unreadConversationCount, MAX_GROUP_MEMBERS, type ConversationPage } from "./conversations.ts";
 export { announceMembershipChange, conversationInfo, followMembershipChanges, membershipChannel, recipientsOf, type ConversationInfo } from "./membership.ts";
 export { listMessages } from "./history.ts";
 export { presenceAudience, presenceAudienceAmong, presenceBetween, shareAConversation, visiblePresences, visiblePresencesAmong, type PartnerList } from "./partners.ts";

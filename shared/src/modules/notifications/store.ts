@@ -220,15 +220,23 @@ export async function listForMember(sql: Sql, userId: string, q: ListQuery): Pro
 }
 
 /**
- * Marks the given ids read, or every unread row at or below `upTo` in the list's order (the newest
+ * Marks the given ids read, every unread row of a type about one subject (the message
+ * notifications of one conversation), or every unread row at or below `upTo` in the list's order (the newest
  * row the member has seen: a group that counted a new event since is above it and stays unread).
  * An `upTo` that names no row of the member's is taken as a position in that order. The row is
  * looked up among the unread ones first (their partial index; it usually is unread), then among
  * all. The number of rows that changed.
  */
-export async function markRead(sql: Sql, userId: string, target: { ids: readonly string[] } | { upTo: string }): Promise<number> {
+export async function markRead(sql: Sql, userId: string, target: { ids: readonly string[] } | { upTo: string } | { type: NotificationType; subjectId: string }): Promise<number> {
   const [r] =
-    "ids" in target
+    "subjectId" in target
+      ? await sql<{ n: number }[]>`
+          with changed as (
+            update notifications set read_at = now()
+            where user_id = ${userId} and read_at is null and type = ${target.type} and subject_id = ${target.subjectId}
+            returning 1
+          ) select count(*)::int as n from changed`
+      : "ids" in target
       ? await sql<{ n: number }[]>`
           with changed as (
             update notifications set read_at = now()

@@ -19,7 +19,22 @@ export function messagesRoutes(deps: ApiDeps) {
   const newConversations = createWriteLimit(deps.redis, deps.keys, "conversation", NEW_CONVERSATIONS_PER_10MIN, 600_000, "new conversations");
 
   app.get("/conversations", auth, async (c) => {
-    return c.json({ conversations: await messages.listConversations(deps.messaging, c.get("member").userId) });
+    const before = c.req.query("before") || null;
+    if (before !== null && !messages.isConversationCursor(before)) throw badRequest("invalid_cursor", "before is not a cursor this list gave");
+    const limit = parsePage(undefined, c.req.query("limit"), 100, 50).limit;
+    return c.json(await messages.listConversations(deps.messaging, c.get("member").userId, { before, limit }));
+  });
+
+  app.get("/conversations/unread-count", auth, async (c) => {
+    return c.json({ unread: await messages.unreadConversationCount(deps.messaging, c.get("member").userId) });
+  });
+
+  app.get("/conversations/:id", auth, async (c) => {
+    const conversationId = messages.parseId(c.req.param("id"), "conversation id");
+    const page = await messages.listConversations(deps.messaging, c.get("member").userId, { only: conversationId, limit: 1 });
+    const conversation = page.conversations[0];
+    if (!conversation) throw notFound("no such conversation, or you are not in it");
+    return c.json({ conversation });
   });
 
   app.post("/conversations", auth, async (c) => {

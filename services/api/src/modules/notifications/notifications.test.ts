@@ -112,6 +112,21 @@ describe("list and read state", () => {
     expect((await star.client.post("/api/notifications/read", { upTo: follow!.id })).json).toEqual({ updated: 1, unread: 0 });
   });
 
+  test("the message notifications of one conversation are read at once, however many and however old", async () => {
+    const me = await registeredClient(api);
+    for (let i = 0; i < 3; i++) {
+      for (const conv of ["77", "78"]) {
+        await insertBatch(api.deps.sql, { userIds: [me.user.id], type: "message", actorId: null, subjectId: conv, dedupeKey: `message:${conv}:${i}`, occurredAt: new Date() });
+      }
+    }
+    const res = await me.client.post("/api/notifications/read", { type: "message", subjectId: "77" });
+    expect(res.json).toEqual({ updated: 3, unread: 3 });
+    const left: { subjectId: string; read: boolean }[] = (await me.client.get("/api/notifications")).json.items;
+    expect(left.filter((n) => !n.read).map((n) => n.subjectId)).toEqual(["78", "78", "78"]);
+    expect((await me.client.post("/api/notifications/read", { type: "message" })).status).toBe(400);
+    expect((await me.client.post("/api/notifications/read", { type: "message", subjectId: "77", upTo: "1" })).status).toBe(400);
+  });
+
   test("reads on two clients keep the badge equal to Postgres and reach the member's other clients", async () => {
     const me = await seeded(6);
     const second = api.client();

@@ -5,11 +5,19 @@ import { isNotificationType, type NotificationType } from "@xplicit/shared/modul
 const ID = /^\d{1,18}$/;
 const MAX_IDS = 500;
 
-export type ReadTarget = { ids: string[] } | { upTo: string };
+export type ReadTarget = { ids: string[] } | { upTo: string } | { type: NotificationType; subjectId: string };
 
 export function parseReadTarget(body: Record<string, unknown>): ReadTarget {
-  const { ids, upTo } = body;
-  if (ids !== undefined && upTo !== undefined) throw badRequest("invalid", "send either ids or upTo, not both");
+  const { ids, upTo, type, subjectId } = body;
+  const given = [ids, upTo, subjectId].filter((v) => v !== undefined).length;
+  if (given > 1) throw badRequest("invalid", "send one of ids, upTo, or type with subjectId");
+  if (subjectId !== undefined || type !== undefined) {
+    const subject = typeof subjectId === "number" ? String(subjectId) : subjectId;
+    if (!isNotificationType(type) || typeof subject !== "string" || !ID.test(subject)) {
+      throw badRequest("invalid", "type must be a notification type and subjectId an id (e.g. the conversation of message notifications)");
+    }
+    return { type, subjectId: subject };
+  }
   if (upTo !== undefined) {
     const v = typeof upTo === "number" ? String(upTo) : upTo;
     if (typeof v !== "string" || !ID.test(v)) throw badRequest("invalid", "upTo must be a notification id");
