@@ -64,7 +64,7 @@ describe("front-end rules", () => {
   });
 
   test("pages: one stylesheet, their own module, no inline script, style or handlers", () => {
-    expect(pages.sort()).toEqual(["conversation.html", "conversations.html", "index.html", "not-found.html", "notifications.html", "profile.html", "settings.html"]);
+    expect(pages.sort()).toEqual(["conversation.html", "conversations.html", "index.html", "not-found.html", "notifications.html", "profile.html", "settings.html", "terms.html"]);
     for (const page of pages) {
       const html = readFileSync(join(PUBLIC_DIR, page), "utf8");
       const name = page.replace(/\.html$/, "");

@@ -4,7 +4,7 @@
  * profile page shows after the member acts on it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { missing, register, signedIn, startWeb, until, type Web } from "./web.ts";
+import { conversationBetween, missing, modeOf, register, sendOverHttp, signedIn, startWeb, until, type Web } from "./web.ts";
 
 const why = missing();
 if (why) console.warn(`tests/browser/pages.test.ts skipped: ${why}`);
@@ -88,6 +88,82 @@ describe.skipIf(!!why)("conversation page", () => {
     await page.goto(`${web.edge.url}/conversation?id=${direct.json.conversation.id}`);
     await until("the title", async () => (await page.textContent("#title")) !== "Chat");
     expect(await page.$eval("#leave", (el) => (el as HTMLElement).hidden)).toBe(true);
+    await ctx.close();
+  }, 60_000);
+});
+
+describe.skipIf(!!why)("every signed-in page", () => {
+  test("a message on another page raises the Chats badge and the title's count; reading it clears both", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    const ctx = await signedIn(web, b);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/u/${a.handle}`);
+    await until("ws mode", async () => (await modeOf(page)) === "ws");
+    const badge = () => page.$eval("[data-chats-badge]", (el) => ((el as HTMLElement).hidden ? "" : el.textContent));
+    expect(await badge()).toBe("");
+    await sendOverHttp(a, conv, "ping from a");
+    await until("chats badge 1", async () => (await badge()) === "1", 20_000);
+    await until("the title counts it, after the page named itself", async () => (await page.title()).startsWith("(1) "));
+    expect(await page.getAttribute("#nav-chats", "aria-label")).toBe("Chats, 1 with unread messages");
+    await page.goto(`${web.edge.url}/conversation?id=${conv}`);
+    await until("read: the badge is gone", async () => (await badge()) === "", 20_000);
+    expect(await page.title()).not.toMatch(/^\(/);
+    await ctx.close();
+  }, 60_000);
+
+  test("signing out goes to the landing page without saying the session was ended elsewhere", async () => {
+    const a = await register(web);
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/settings`);
+    await until("ws mode", async () => (await modeOf(page)) === "ws");
+    await page.click("#sign-out");
+    await until("on the landing page", async () => new URL(page.url()).pathname === "/");
+    await Bun.sleep(300);
+    expect(new URL(page.url()).search).not.toContain("ended");
+    expect(await page.textContent("#login-status")).not.toMatch(/ended/);
+    await ctx.close();
+  }, 60_000);
+
+  test("an emoji name's avatar shows the whole emoji, not half of it", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    expect((await a.call("PATCH", "/api/me/profile", { displayName: "\u{1F525}Carol" })).status).toBe(200);
+    await conversationBetween(a, b);
+    const ctx = await signedIn(web, b);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/conversations`);
+    await until("the conversation listed", async () => (await page.$$("#conversations li")).length === 1);
+    expect(await page.textContent("#conversations li .avatar")).toBe("\u{1F525}");
+    await ctx.close();
+  }, 60_000);
+});
+
+describe.skipIf(!!why)("conversation messages", () => {
+  test("addresses are links that open apart; a refused message says so and can be retried or deleted", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    await sendOverHttp(b, conv, "see https://example.com/path?q=1, or javascript:alert(1)");
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    page.on("dialog", (d) => void d.accept());
+    await page.goto(`${web.edge.url}/conversation?id=${conv}`);
+    await until("the message", async () => (await page.$$("#thread li")).length === 1);
+    const links = await page.$$eval("#thread li .text a", (as) => as.map((x) => ({ href: (x as HTMLAnchorElement).href, rel: (x as HTMLAnchorElement).rel, target: (x as HTMLAnchorElement).target, text: x.textContent })));
+    expect(links).toEqual([{ href: "https://example.com/path?q=1", rel: "noopener noreferrer nofollow ugc", target: "_blank", text: "https://example.com/path?q=1" }]);
+
+    expect((await b.call("POST", `/api/users/${a.handle}/block`)).status).toBe(200);
+    await until("ws mode", async () => (await modeOf(page)) === "ws");
+    await page.fill("#body", "are you there?");
+    await page.press("#body", "Enter");
+    await until("refused", async () => ((await page.textContent("#thread li.failed .state")) ?? "").includes("Not sent"), 20_000);
+    expect(await page.$$eval("#thread li.failed .state button", (bs) => bs.map((x) => x.textContent))).toEqual(["Retry", "Delete"]);
+    await page.click("#thread li.failed .state button:text('Delete')");
+    expect(await page.$$("#thread li.failed")).toHaveLength(0);
+    // an empty message says why nothing happened
+    await page.fill("#body", "   ");
+    await page.press("#body", "Enter");
+    expect(await page.textContent("#send-status")).toBe("Write something first.");
     await ctx.close();
   }, 60_000);
 });

@@ -6,3 +6,11 @@ export function conversationName(c, meId) {
   const others = (c.members ?? []).filter((m) => m.id !== meId);
   return others.map(nameOf).join(', ') || 'Conversation';
 }
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** The first character as a member sees it (a whole emoji, not half of one): for avatars. */
+export function initialOf(name) {
+  for (const { segment } of graphemes.segment(String(name ?? '').trim())) return segment;
+  return '?';
+}

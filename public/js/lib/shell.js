@@ -14,17 +14,53 @@ const MODES = {
   stopped: '',
 };
 
-export function setBadge(count) {
-  const n = Math.max(0, Number(count) || 0);
-  for (const badge of document.querySelectorAll('[data-badge]')) {
-    badge.textContent = n > 99 ? '99+' : String(n);
+const counts = { alerts: 0, chats: 0 };
+const shown = (n) => (n > 99 ? '99+' : String(n));
+
+function paintCount(selector, linkId, word, n, what) {
+  for (const badge of document.querySelectorAll(selector)) {
+    badge.textContent = shown(n);
     badge.hidden = n === 0;
   }
-  const link = document.getElementById('nav-notifications');
   // the accessible name starts with the visible word, so voice control's "click Alerts" finds it
-  if (link) link.setAttribute('aria-label', n ? `Alerts, ${n} unread` : 'Alerts');
-  document.title = document.title.replace(/^\(\d+\+?\) /, '');
-  if (n) document.title = `(${n > 99 ? '99+' : n}) ${document.title}`;
+  document.getElementById(linkId)?.setAttribute('aria-label', n ? `${word}, ${n} ${what}` : word);
+}
+
+/**
+ * "(n) " before the page's title: unread alerts and chats together. Pages set their own title
+ * after boot (a conversation's name, a member's): the prefix is put back whenever it changes.
+ */
+function paintTitle() {
+  const n = counts.alerts + counts.chats;
+  const bare = document.title.replace(/^\(\d+\+?\) /, '');
+  const want = n ? `(${shown(n)}) ${bare}` : bare;
+  if (document.title !== want) document.title = want;
+}
+const titleElement = document.querySelector('title');
+if (titleElement) new MutationObserver(paintTitle).observe(titleElement, { childList: true, characterData: true, subtree: true });
+
+export function setBadge(count) {
+  counts.alerts = Math.max(0, Number(count) || 0);
+  paintCount('[data-badge]', 'nav-notifications', 'Alerts', counts.alerts, 'unread');
+  paintTitle();
+}
+
+/** How many conversations have messages the member has not read (the "Chats" badge). */
+export function setChatsBadge(count) {
+  counts.chats = Math.max(0, Number(count) || 0);
+  paintCount('[data-chats-badge]', 'nav-chats', 'Chats', counts.chats, 'with unread messages');
+  paintTitle();
+}
+
+let chatsTimer = null;
+/** Asks for the unread chats count, at most once per burst of events. */
+function refreshChatsBadge() {
+  clearTimeout(chatsTimer);
+  chatsTimer = setTimeout(async () => {
+    try {
+      setChatsBadge((await get('/api/conversations/unread-count'))?.unread ?? 0);
+    } catch {}
+  }, 250);
 }
 
 async function refreshBadge() {
@@ -95,12 +131,22 @@ export async function boot() {
 
   const rt = realtime(me.id);
   const conn = document.getElementById('conn');
+  let signingOut = false;
   rt.on('status', (s) => {
     document.body.dataset.rt = s.mode;
     if (conn) conn.textContent = MODES[s.mode] ?? '';
-    // ended elsewhere (another device, "sign out everywhere", expiry): the sign-in page says so
-    if (s.mode === 'signed_out') location.replace('/?ended=1&next=' + encodeURIComponent(location.pathname + location.search));
+    // ended elsewhere (another device, "sign out everywhere", expiry): the sign-in page says so;
+    // this tab's own "Sign out" (which ends the socket too) just goes to the landing page
+    if (s.mode === 'signed_out') {
+      location.replace(signingOut ? '/' : '/?ended=1&next=' + encodeURIComponent(location.pathname + location.search));
+    }
   });
+  // a message from someone else, or a read of the member's own: the chats badge may change
+  rt.on('message', (d) => { if (d.senderId !== me.id) refreshChatsBadge(); });
+  rt.on('read', (d) => { if (d.userId === me.id) refreshChatsBadge(); });
+  rt.on('conversation', refreshChatsBadge);
+  rt.on('resync', refreshChatsBadge);
+  refreshChatsBadge();
   rt.on('notification', (d) => {
     if (typeof d.unread === 'number') setBadge(d.unread);
     else refreshBadge();
@@ -114,9 +160,12 @@ export async function boot() {
 
   const out = document.getElementById('sign-out');
   out?.addEventListener('click', async () => {
+    signingOut = true;
     try { await post('/api/auth/logout'); } catch {}
     rt.signOut();
     location.replace('/');
   });
-  return { me, rt };
+  // for pages that sign this tab out themselves ("sign out everywhere"): no "session ended" message
+  const signingOutHere = () => { signingOut = true; };
+  return { me, rt, signingOutHere };
 }

@@ -3,8 +3,8 @@
 // a partner has read), typing and the partners' online state.
 import { get, itemsOf, post } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=c2831a4054';
-import { conversationName, nameOf } from '../lib/names.js?v=0d04548b45';
+import { boot } from '../lib/shell.js?v=98bfeeecbf';
+import { conversationName, nameOf } from '../lib/names.js?v=640446eba5';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const PAGE = 50;
@@ -22,9 +22,9 @@ const byClientId = new Map();
 const members = new Map();
 let oldestId = null;
 let lastReadSent = null;
-// "Seen": the highest partner read marker, seeded from the conversations list (members[].lastReadMessageId)
-// on load and on every refresh of it, then raised by live `read` events. It only ever moves forward.
-let seenUpTo = 0n;
+// "Seen": each partner's read marker, seeded from the conversation (members[].lastReadMessageId) on
+// load and on every refresh of it, then raised by live `read` events. Markers only move forward.
+const readBy = new Map(); // member id → BigInt message id
 let seenBy = null;
 const partnerIds = [];
 let group = false;
@@ -32,25 +32,36 @@ let group = false;
 const { me, rt } = await boot();
 const presence = trackPresence(rt, () => showPresence($('#presence'), presence.count(partnerIds), group));
 
-/** Raises the "Seen" marker to `upTo` (a message id) if it is further; true when it moved. */
-function raiseSeen(upTo) {
+/** Raises `userId`'s read marker to `upTo` (a message id) if it is further; true when it moved. */
+function raiseSeen(userId, upTo) {
   let n;
   try { n = BigInt(upTo ?? 0); } catch { return false; }
-  if (n <= seenUpTo) return false;
-  seenUpTo = n;
+  if (n <= (readBy.get(userId) ?? 0n)) return false;
+  readBy.set(userId, n);
   return true;
+}
+
+/** Who of the partners has read up to message `n`, by name ("Seen by Ann, Bo and 2 others" in a group). */
+function seenText(n) {
+  if (!group) return 'Seen';
+  const names = [...readBy].filter(([uid, upTo]) => uid !== me.id && upTo >= n).map(([uid]) => nameOf(members.get(uid)));
+  const shownNames = names.slice(0, 2).join(', ');
+  return names.length > 2 ? `Seen by ${shownNames} and ${names.length - 2} other${names.length > 3 ? 's' : ''}` : `Seen by ${names.join(' and ')}`;
 }
 
 /** "Seen" goes under the newest own (confirmed) message at or below what a partner has read. */
 function paintSeen() {
+  let furthest = 0n;
+  for (const [uid, upTo] of readBy) if (uid !== me.id && upTo > furthest) furthest = upTo;
   let target = null;
-  if (seenUpTo > 0n) {
+  if (furthest > 0n) {
     for (let li = thread.lastElementChild; li; li = li.previousElementSibling) {
-      if (li.classList.contains('mine') && li.dataset.id && BigInt(li.dataset.id) <= seenUpTo) { target = li; break; }
+      if (li.classList.contains('mine') && li.dataset.id && BigInt(li.dataset.id) <= furthest) { target = li; break; }
     }
   }
   if (!target) return void seenBy?.remove();
   seenBy ??= fill('t-seen');
+  seenBy.textContent = seenText(BigInt(target.dataset.id));
   if (seenBy.parentNode !== target) target.append(seenBy);
 }
 
@@ -74,6 +85,57 @@ function placeInOrder(li) {
   if (next !== li) thread.insertBefore(li, next);
 }
 
+// http(s) addresses in a message become links (opened apart, telling the site nothing of where
+// they came from); anything else stays text. Punctuation right after an address is not part of it.
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"]+/gi;
+function withLinks(textEl) {
+  const text = textEl.textContent;
+  if (!/https?:/i.test(text)) return;
+  const parts = [];
+  let at = 0;
+  for (const m of text.matchAll(URL_IN_TEXT)) {
+    const href = m[0].replace(/[.,!?;:)\]}'"]+$/, '');
+    let url;
+    try { url = new URL(href); } catch { continue; }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
+    parts.push(text.slice(at, m.index));
+    const a = document.createElement('a');
+    a.href = url.href;
+    a.textContent = href;
+    a.rel = 'noopener noreferrer nofollow ugc';
+    a.target = '_blank';
+    parts.push(a);
+    at = m.index + href.length;
+  }
+  if (!parts.length) return;
+  parts.push(text.slice(at));
+  textEl.replaceChildren(...parts);
+}
+
+/** What a message of ours is waiting for, or why it was refused (also for screen readers). */
+function setState(li, text, failed = false) {
+  const el = li.querySelector('.state');
+  el.replaceChildren();
+  if (!text) return;
+  el.append(` · ${text}`);
+  if (!failed) return;
+  const retry = document.createElement('button');
+  retry.type = 'button';
+  retry.className = 'link';
+  retry.textContent = 'Retry';
+  retry.addEventListener('click', () => {
+    const body = li.querySelector('.text').textContent;
+    li.remove();
+    showPending(rt.send(id, body), body, Date.now()).scrollIntoView({ block: 'end' });
+  });
+  const drop = document.createElement('button');
+  drop.type = 'button';
+  drop.className = 'link';
+  drop.textContent = 'Delete';
+  drop.addEventListener('click', () => li.remove());
+  el.append(' ', retry, ' ', drop);
+}
+
 /** Renders a server message once (by messageId), adopting its optimistic copy if there is one. */
 function show(m, where = 'end') {
   if (byMessageId.has(m.id)) return byMessageId.get(m.id);
@@ -81,8 +143,10 @@ function show(m, where = 'end') {
   const stick = where === 'end' && nearBottom();
   if (li) {
     li.classList.remove('pending', 'failed');
+    setState(li, '');
   } else {
     li = fill('t-message', { who: who(m.senderId), body: m.body });
+    withLinks(li.querySelector('.text'));
     li.classList.toggle('mine', m.senderId === me.id);
     if (where === 'start') thread.prepend(li);
   }
@@ -110,8 +174,7 @@ function markRead() {
 
 async function loadMeta() {
   try {
-    const convs = itemsOf(await get('/api/conversations'), 'conversations');
-    const c = convs.find((x) => String(x.id) === id);
+    const c = (await get(`/api/conversations/${encodeURIComponent(id)}`))?.conversation;
     if (!c) return;
     for (const m of c.members ?? []) members.set(m.id, m);
     partnerIds.splice(0, Infinity, ...(c.members ?? []).map((m) => m.id).filter((x) => x !== me.id));
@@ -119,7 +182,7 @@ async function loadMeta() {
     $('#leave').hidden = c.kind !== 'group';
     presence.watch(partnerIds);
     let moved = false;
-    for (const m of c.members ?? []) if (m.id !== me.id && raiseSeen(m.lastReadMessageId)) moved = true;
+    for (const m of c.members ?? []) if (m.id !== me.id && raiseSeen(m.id, m.lastReadMessageId)) moved = true;
     if (moved) paintSeen();
     const name = conversationName(c, me.id);
     $('#title').textContent = name;
@@ -164,7 +227,7 @@ async function reload() {
 }
 
 older.addEventListener('click', async () => {
-  older.disabled = true;
+  older.setAttribute('aria-busy', 'true');
   const first = thread.firstElementChild;
   try {
     await loadPage(oldestId);
@@ -173,7 +236,13 @@ older.addEventListener('click', async () => {
   } catch (err) {
     say(status, err.message, true);
   }
-  older.disabled = false;
+  older.setAttribute('aria-busy', 'false');
+  // keyboard users stay where they were: on the button, or on the oldest message once there is no more
+  if (!older.hidden) older.focus();
+  else if (thread.firstElementChild) {
+    thread.firstElementChild.tabIndex = -1;
+    thread.firstElementChild.focus();
+  }
 });
 
 rt.on('message', (d) => {
@@ -187,13 +256,14 @@ rt.on('message', (d) => {
 });
 rt.on('read', (d) => {
   if (String(d.conversationId) !== id || d.userId === me.id) return;
-  if (raiseSeen(d.upToMessageId)) paintSeen();
+  if (raiseSeen(d.userId, d.upToMessageId)) paintSeen();
 });
 rt.on('sent', (s) => {
   if (String(s.conversationId) !== id) return;
   const li = byClientId.get(s.id);
   if (!li || li.dataset.id) return;
   li.classList.remove('pending');
+  setState(li, '');
   li.dataset.id = s.messageId;
   placeInOrder(li);
   byMessageId.set(s.messageId, li);
@@ -205,7 +275,9 @@ rt.on('send_failed', (f) => {
   if (!li) return;
   li.classList.remove('pending');
   li.classList.add('failed');
-  say(status, f.code === 'blocked' ? 'You cannot message this member.' : f.message || 'The message was refused.', true);
+  const why = f.code === 'blocked' ? 'You cannot message this member.' : f.message || 'The message was refused.';
+  setState(li, `Not sent: ${why}`, true);
+  say(status, why, true);
 });
 let typingTimer = 0;
 rt.on('typing', (t) => {
@@ -243,9 +315,7 @@ document.addEventListener('visibilitychange', markRead);
 async function readMessageNotifications() {
   if (document.visibilityState !== 'visible') return;
   try {
-    const items = itemsOf(await get('/api/notifications?type=message&limit=50'), 'items');
-    const ids = items.filter((n) => !n.read && String(n.subjectId) === id).map((n) => n.id);
-    if (ids.length) await post('/api/notifications/read', { ids });
+    await post('/api/notifications/read', { type: 'message', subjectId: id });
   } catch {}
 }
 document.addEventListener('visibilitychange', readMessageNotifications);
@@ -278,16 +348,35 @@ input.addEventListener('keydown', (e) => {
 form.addEventListener('submit', (e) => {
   e.preventDefault();
   const body = input.value.trim();
-  if (!body) return;
+  if (!body) {
+    say(status, 'Write something first.', true);
+    return input.focus();
+  }
   showPending(rt.send(id, body), body, Date.now()).scrollIntoView({ block: 'end' });
   input.value = '';
   say(status, '');
 });
 
+// (the box grows with what is written: field-sizing in the stylesheet) It says when it is full.
+input.addEventListener('input', () => {
+  if (input.value.length >= input.maxLength) say(status, `A message can be at most ${input.maxLength.toLocaleString('en')} characters: the rest was left out.`, true);
+});
+
+let connected = true;
+const pendingText = () => (connected ? 'Sending…' : 'Waiting for the connection');
+rt.on('status', (st) => {
+  const now = st.mode === 'ws' || st.mode === 'http';
+  if (now === connected) return;
+  connected = now;
+  for (const li of thread.querySelectorAll('li.pending')) setState(li, pendingText());
+});
+
 /** A message of ours not yet confirmed, at the end of the thread until the server places it. */
 function showPending(clientId, body, ts) {
   const li = fill('t-message', { who: 'You', body });
+  withLinks(li.querySelector('.text'));
   li.classList.add('mine', 'pending');
+  setState(li, pendingText());
   li.dataset.clientId = clientId;
   setTime(li.querySelector('time'), ts);
   byClientId.set(clientId, li);

@@ -2,8 +2,8 @@
 // partners' online state.
 import { get, post, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=c2831a4054';
-import { conversationName } from '../lib/names.js?v=0d04548b45';
+import { boot } from '../lib/shell.js?v=98bfeeecbf';
+import { conversationName, initialOf } from '../lib/names.js?v=640446eba5';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const list = $('#conversations');
@@ -21,28 +21,46 @@ function paintPresence() {
 
 const isUnread = (c) => !!c.lastMessage && c.lastMessage.senderId !== me.id && BigInt(c.lastMessage.id) > BigInt(c.lastReadMessageId || 0);
 
+/** Unread: styled, and said to screen readers before the name. */
+function markUnread(li, unread) {
+  li.classList.toggle('unread', unread);
+  li.querySelector('[data-f=unread]').textContent = unread ? 'Unread: ' : '';
+}
+
 function render(c) {
   const name = conversationName(c, me.id);
-  const li = fill('t-conversation', { initial: name.slice(0, 1), name, preview: c.lastMessage?.body ?? 'No messages yet' });
+  const li = fill('t-conversation', { initial: initialOf(name), name, preview: c.lastMessage?.body ?? 'No messages yet' });
   li.dataset.id = c.id;
   const ids = (c.members ?? []).map((m) => m.id).filter((x) => x !== me.id);
   const group = c.kind === 'group' || ids.length > 1;
   partners.set(String(c.id), { ids, group });
   showPresence(li.querySelector('.presence'), presence.count(ids), group);
   li.querySelector('a').href = '/conversation?id=' + encodeURIComponent(c.id);
-  li.classList.toggle('unread', isUnread(c));
+  markUnread(li, isUnread(c));
   const t = li.querySelector('time');
   if (c.lastMessage) setTime(t, c.lastMessage.ts);
   else setTime(t, c.createdAt);
   return li;
 }
 
-async function load() {
+const more = $('#more');
+let nextBefore = null;
+
+/** The newest page again (reset), or the next older one. */
+async function load(reset = true) {
   try {
-    const items = itemsOf(await get('/api/conversations'), 'conversations');
-    partners.clear();
-    list.replaceChildren(...items.map(render));
-    none.hidden = items.length > 0;
+    const q = !reset && nextBefore ? `?before=${encodeURIComponent(nextBefore)}` : '';
+    const r = await get('/api/conversations' + q);
+    const items = itemsOf(r, 'conversations');
+    if (reset) {
+      partners.clear();
+      list.replaceChildren(...items.map(render));
+    } else {
+      for (const c of items) if (!list.querySelector(`li[data-id="${CSS.escape(String(c.id))}"]`)) list.append(render(c));
+    }
+    nextBefore = r?.nextBefore ?? null;
+    more.hidden = !nextBefore;
+    none.hidden = list.children.length > 0;
     presence.watch([...partners.values()].flatMap((p) => p.ids));
   } catch (err) {
     none.hidden = false;
@@ -57,15 +75,22 @@ rt.on('message', (d) => {
   if (!li) return void load();
   li.querySelector('.preview').textContent = d.body;
   setTime(li.querySelector('time'), d.ts);
-  li.classList.toggle('unread', d.senderId !== me.id);
+  markUnread(li, d.senderId !== me.id);
   list.prepend(li);
 });
 rt.on('read', (d) => {
   if (d.userId !== me.id) return;
-  list.querySelector(`li[data-id="${CSS.escape(d.conversationId)}"]`)?.classList.remove('unread');
+  const li = list.querySelector(`li[data-id="${CSS.escape(d.conversationId)}"]`);
+  if (li) markUnread(li, false);
 });
-rt.on('conversation', load);
-rt.on('resync', load);
+rt.on('conversation', () => load());
+rt.on('resync', () => load());
+more.addEventListener('click', () => load(false));
+$('#to-new').addEventListener('click', (e) => {
+  e.preventDefault();
+  $('#new-conversation').scrollIntoView();
+  $('#handles').focus();
+});
 
 const form = $('#new-conversation');
 form.addEventListener('submit', async (e) => {

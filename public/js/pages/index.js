@@ -35,21 +35,40 @@ function ageOn(birth, today = new Date()) {
   return age;
 }
 
-function handle(form, statusId, submit) {
+// The field a refusal is about, so focus goes there (and it is marked invalid) instead of nowhere.
+const FIELD_OF = {
+  email_taken: 'reg-email', invalid_email: 'reg-email',
+  handle_taken: 'reg-handle', handle_reserved: 'reg-handle', invalid_handle: 'reg-handle',
+  weak_password: 'reg-password', invalid_password: 'reg-password',
+  invalid_birth_date: 'reg-birth', underage: 'reg-birth', terms_not_accepted: 'reg-terms',
+};
+
+function handle(form, statusId, submit, fallbackField) {
   const status = document.getElementById(statusId);
   // the browser's own check stopped the form: an earlier message no longer applies
   form.addEventListener('invalid', () => say(status, ''), true);
+  form.addEventListener('input', (e) => e.target.removeAttribute?.('aria-invalid'));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const button = form.querySelector('button[type=submit]');
-    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    if (button.dataset.busy) return;
+    button.dataset.busy = '1';
     say(status, 'One moment…');
     try {
       await submit(new FormData(form));
       location.assign(next());
     } catch (err) {
       say(status, err.message, true);
-      button.disabled = false;
+      const field = document.getElementById(FIELD_OF[err.code] ?? fallbackField);
+      if (field) {
+        field.setAttribute('aria-invalid', 'true');
+        field.setAttribute('aria-errormessage', statusId);
+        field.focus();
+      }
+    } finally {
+      delete button.dataset.busy;
+      button.setAttribute('aria-busy', 'false');
     }
   });
 }
@@ -58,16 +77,16 @@ handle(document.getElementById('login'), 'login-status', async (f) => {
   try {
     await post('/api/auth/login', { email: f.get('email'), password: f.get('password') });
   } catch (err) {
-    if (err.status === 401) throw new Error('That email and password do not match.');
+    if (err.status === 401) throw Object.assign(new Error('That email and password do not match.'), { code: 'login_failed' });
     if (err.status === 429) throw new Error(`Too many attempts. ${err.message.replace(/^Too many requests just now\. /, '')}`);
     throw err;
   }
-});
+}, 'login-password');
 
 handle(document.getElementById('register'), 'register-status', async (f) => {
   const birthDate = String(f.get('birthDate') || '');
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(birthDate)) throw new Error('Enter your date of birth.');
-  if (ageOn(birthDate) < 18) throw new Error('Xplicit is only for people aged 18 and over.');
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(birthDate)) throw Object.assign(new Error('Enter your date of birth.'), { code: 'invalid_birth_date' });
+  if (ageOn(birthDate) < 18) throw Object.assign(new Error('Xplicit is only for people aged 18 and over.'), { code: 'underage' });
   if (!f.get('adult') || !f.get('acceptTerms')) throw new Error('Confirm that you are 18 or older and accept the terms.');
   try {
     await post('/api/auth/register', {
@@ -78,7 +97,7 @@ handle(document.getElementById('register'), 'register-status', async (f) => {
       acceptTerms: true,
     });
   } catch (err) {
-    if (err.code === 'underage') throw new Error('Xplicit is only for people aged 18 and over.');
+    if (err.code === 'underage') throw Object.assign(new Error('Xplicit is only for people aged 18 and over.'), { code: 'underage' });
     throw err;
   }
-});
+}, 'reg-email');

@@ -1,8 +1,8 @@
 // Notifications: newest first, live additions, read state shared by every tab and device.
 import { get, post, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot, setBadge } from '../lib/shell.js?v=c2831a4054';
-import { nameOf } from '../lib/names.js?v=0d04548b45';
+import { boot, setBadge } from '../lib/shell.js?v=98bfeeecbf';
+import { initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 
 const list = $('#notifications');
 const none = $('#none');
@@ -27,7 +27,11 @@ function describe(n) {
   const link = actor?.handle ? '/u/' + encodeURIComponent(actor.handle) : '/notifications';
   switch (n.type) {
     case 'follow': return { text: `${who}${others} followed you`, link };
-    case 'message': return { text: `${who} sent you a message`, link: n.subjectId ? '/conversation?id=' + encodeURIComponent(n.subjectId) : '/conversations' };
+    case 'message': {
+      // grouped per conversation: the count is of messages (from the latest senders)
+      const what = (n.count ?? 1) > 1 ? `${n.count} messages` : 'a message';
+      return { text: `${who} sent you ${what}`, link: n.subjectId ? '/conversation?id=' + encodeURIComponent(n.subjectId) : '/conversations' };
+    }
     case 'profile_view': case 'view': return { text: `${who}${others} viewed your profile`, link };
     case 'reaction': case 'react': return { text: `${who}${others} reacted to your profile`, link };
     case 'broadcast': return { text: [n.broadcast?.title, n.broadcast?.body].filter(Boolean).join(': ') || 'Announcement', link: '/notifications' };
@@ -38,12 +42,18 @@ function describe(n) {
 
 const isUnread = (n) => !n.readAt && !n.read;
 
+/** Unread: tinted, and said to screen readers before the text. */
+function setUnread(li, unread) {
+  li.classList.toggle('unread', unread);
+  li.querySelector('[data-f=unread]').textContent = unread ? 'Unread: ' : '';
+}
+
 function render(n) {
   const { text, link } = describe(n);
-  const li = fill('t-notification', { initial: text.slice(0, 1), text });
+  const li = fill('t-notification', { initial: initialOf(text), text });
   li.dataset.id = n.id;
   li.querySelector('a').href = link;
-  li.classList.toggle('unread', isUnread(n));
+  setUnread(li, isUnread(n));
   // A grouped notification's createdAt is the start of its grouping hour; updatedAt is when its
   // latest event happened, which is what the member wants to see.
   setTime(li.querySelector('time'), n.updatedAt ?? n.createdAt ?? Date.now());
@@ -89,7 +99,7 @@ function markLocally(d) {
     const nid = li.dataset.id;
     if (li === upToRow) below = true;
     const read = ids ? ids.has(nid) : d.upTo === undefined || below || (!upToRow && BigInt(nid) <= BigInt(d.upTo));
-    if (read) li.classList.remove('unread');
+    if (read) setUnread(li, false);
   }
 }
 

@@ -1,8 +1,8 @@
 // A member's profile: follow, block, message, followers and following.
 import { get, post, put, del, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, LOCALE, fill, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=c2831a4054';
-import { nameOf } from '../lib/names.js?v=0d04548b45';
+import { boot } from '../lib/shell.js?v=98bfeeecbf';
+import { initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 
 const status = $('#status');
 const people = $('#people');
@@ -23,7 +23,7 @@ async function loadProfile() {
     const name = nameOf(p);
     $('#name').textContent = name;
     $('#handle').textContent = '@' + p.handle;
-    $('#initial').textContent = name.slice(0, 1);
+    $('#initial').textContent = initialOf(name);
     $('#bio').textContent = p.bio || '';
     if (p.createdAt) $('#since').textContent = 'Member since ' + new Date(p.createdAt).toLocaleDateString(LOCALE, { year: 'numeric', month: 'long' });
     document.title = `${name} · Xplicit`;
@@ -91,7 +91,7 @@ async function loadPeople(reset) {
   try {
     const r = await get(`${path}/${direction}?${q}`);
     for (const m of itemsOf(r)) {
-      const li = fill('t-person', { initial: nameOf(m).slice(0, 1), name: nameOf(m), handle: '@' + m.handle });
+      const li = fill('t-person', { initial: initialOf(nameOf(m)), name: nameOf(m), handle: '@' + m.handle });
       li.querySelector('a').href = '/u/' + encodeURIComponent(m.handle);
       people.append(li);
     }
@@ -148,3 +148,4 @@ $('#message').addEventListener('click', async () => {
 });
 
 if (await loadProfile()) await loadPeople(true);
+else $('#people-card').hidden = true; // no such member (or one who blocked you): no lists either

@@ -1,17 +1,17 @@
 // Settings: profile, signed-in devices, notification preferences, blocked members.
 import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=c2831a4054';
-import { nameOf } from '../lib/names.js?v=0d04548b45';
+import { boot } from '../lib/shell.js?v=98bfeeecbf';
+import { nameOf } from '../lib/names.js?v=640446eba5';
 
-const { me } = await boot();
+const { me, signingOutHere } = await boot();
 
 // Profile
 const profile = $('#profile');
 profile.displayName.value = me.displayName ?? '';
 profile.bio.value = me.bio ?? '';
-// Limits count characters as members see them (an emoji is one), as the api does; the inputs'
-// maxlength counts UTF-16 units, so it only bounds pasting, at four units a character.
+// Limits count characters as members see them (an emoji is one), as the api does. The fields have
+// no maxlength: the browser's counts UTF-16 units and cut pasted emoji in half without a word.
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 const characters = (text) => [...graphemes.segment(text.trim())].length;
 function tooLong(field, label) {
@@ -66,6 +66,7 @@ async function loadSessions() {
 $('#logout-all').addEventListener('click', async () => {
   if (!confirm('Sign out on every device, this one included?')) return;
   try {
+    signingOutHere();
     await post('/api/auth/logout-all');
     location.replace('/');
   } catch (err) {

@@ -40,6 +40,7 @@ export const PAGES: Record<string, string> = {
   "/notifications": "notifications.html",
   "/settings": "settings.html",
   "/profile": "profile.html",
+  "/terms": "terms.html",
 };
 
 export function pagesRoutes(publicDir = PUBLIC_DIR) {
