@@ -26,7 +26,8 @@ export async function createConversation(
   if (title.length > 100) throw badRequest("invalid", "title is at most 100 characters");
   if (!isStorableText(title)) throw badRequest("invalid", "title must not contain NUL or broken Unicode");
   if ((await blockedAmong(deps.sql, creatorId, others)).length > 0) {
-    throw forbidden("blocked", "you cannot start a conversation with a member you blocked or who blocked you");
+    // one answer whichever way the block goes: saying "who blocked you" would tell who did
+    throw forbidden("blocked", "you cannot start a conversation with one of these members");
   }
   const kind = others.length === 1 ? "direct" : "group";
   const directKey = kind === "direct" ? [creatorId, others[0]!].sort((a, b) => Number(a) - Number(b)).join(":") : null;

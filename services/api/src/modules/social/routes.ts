@@ -41,7 +41,10 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
 
   app.post("/users/:handle/follow", auth, async (c) => {
     const [me, other] = await otherThanMe(c);
-    if (await social.isBlockedEitherWay(deps.sql, me, other)) throw forbidden("blocked", "you cannot follow this member");
+    // whoever blocked the viewer is not there for them, as on their profile (404): a distinct
+    // answer would tell who blocked whom; a member the viewer blocked is refused as such
+    if (await social.hasBlocked(deps.sql, other, me)) throw notFound("no such member");
+    if (await social.hasBlocked(deps.sql, me, other)) throw forbidden("blocked", "you blocked this member; unblock them first");
     const created = await social.follow(deps.sql, me, other);
     if (created) await hooks.onFollow?.(me, other);
     return c.json({ following: true });

@@ -47,10 +47,13 @@ describe("follow and block", () => {
     expect((await a.client.get(`/api/users/${a.user.handle}/followers`)).json.items).toEqual([]);
     expect((await a.client.get(`/api/users/${a.user.handle}/following`)).json.items).toEqual([]);
 
+    // the blocked member meets a member who is not there (as on the profile), not "you were blocked"
     const refollow = await b.client.post(`/api/users/${a.user.handle}/follow`);
-    expect(refollow.status).toBe(403);
-    expect(refollow.json.error.code).toBe("blocked");
-    expect((await a.client.post(`/api/users/${b.user.handle}/follow`)).status).toBe(403);
+    expect(refollow.status).toBe(404);
+    expect(refollow.json.error.code).toBe("not_found");
+    const own = await a.client.post(`/api/users/${b.user.handle}/follow`);
+    expect(own.status).toBe(403);
+    expect(own.json.error.code).toBe("blocked");
 
     expect((await b.client.get(`/api/users/${a.user.handle}`)).status).toBe(404);
     expect((await b.client.get(`/api/users/${a.user.handle}/followers`)).status).toBe(404);
