@@ -39,3 +39,20 @@ export function clientCertificate(c: Context, trusted: readonly string[]): Clien
     fingerprint: c.req.header("x-client-fingerprint") ?? "",
   };
 }
+
+/**
+ * The unit a per-address budget counts: an IPv4 address, or an IPv6 address's /64 — one
+ * subscriber usually holds a whole /64, so counting each address apart would give them 2^64
+ * budgets. Anything that does not parse is its own unit.
+ */
+export function addressBudgetKey(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const v4Mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (v4Mapped) return v4Mapped[1]!;
+  const [head = "", tail] = ip.toLowerCase().split("%")[0]!.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail === undefined ? [] : tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  if (groups.length !== 8 || !groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return ip;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+}

@@ -1,6 +1,6 @@
 export { requireSameOrigin, isAllowedOrigin } from "./origin.ts";
 export { readJsonObject } from "./json-body.ts";
-export { clientIp, clientCertificate, peerAddress, isTrustedProxy, type ClientCertificate } from "./client-ip.ts";
+export { addressBudgetKey, clientIp, clientCertificate, peerAddress, isTrustedProxy, type ClientCertificate } from "./client-ip.ts";
 export { requestMetrics } from "./request-metrics.ts";
 export { securityHeaders } from "./security-headers.ts";
 export { parsePage, type Page } from "./pagination.ts";

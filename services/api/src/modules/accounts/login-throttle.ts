@@ -11,6 +11,7 @@
  * given back when it succeeds: checking first and counting after would let a burst of parallel
  * attempts all pass the check before any of them is counted.
  */
+import { addressBudgetKey } from "@xplicit/shared/http";
 import type { Redis, RedisKeys } from "@xplicit/shared/redis";
 
 export interface ThrottleLimits {
@@ -46,7 +47,7 @@ export function createLoginThrottle(redis: Redis, keys: RedisKeys, limits: Throt
   /** Counts one attempt; seconds to wait (the attempt must stop with 429), or 0 when it may proceed. */
   async function begin(email: string, ip: string, device: string | null): Promise<number> {
     const acct = device ? keys.loginFailDevice(device) : keys.loginFailAccount(email);
-    const byIp = keys.loginFailIp(ip);
+    const byIp = keys.loginFailIp(addressBudgetKey(ip));
     const replies =
       (await redis
         .multi()
@@ -69,7 +70,7 @@ export function createLoginThrottle(redis: Redis, keys: RedisKeys, limits: Throt
    */
   async function recordSuccess(email: string, ip: string, device: string | null): Promise<void> {
     const counter = device ? keys.loginFailDevice(device) : keys.loginFailAccount(email);
-    await redis.eval(GIVE_BACK_SCRIPT, 2, counter, keys.loginFailIp(ip));
+    await redis.eval(GIVE_BACK_SCRIPT, 2, counter, keys.loginFailIp(addressBudgetKey(ip)));
   }
 
   /**
