@@ -35,8 +35,37 @@ export function createDb(url: string, opts: DbOptions = {}): Sql {
  * with generic plans — re-planning the batch INSERT (unnest arrays into a table hash-partitioned
  * 16 ways) for every batch was about a quarter of Postgres' CPU per message.
  */
-export function createMessageWriteDb(url: string, appName: string): Sql {
-  return createDb(url, { max: 1, appName: `${appName}-writer`, genericPlans: true });
+export function createMessageWriteDb(url: string, appName: string): ReplaceableSql {
+  return replaceable(() => createDb(url, { max: 1, appName: `${appName}-writer`, genericPlans: true }));
+}
+
+/** A connection that can be dropped for a new one while its users keep the same object. */
+export type ReplaceableSql = Sql & {
+  /**
+   * Ends the current connection at once (what it runs is abandoned) and opens another. For a
+   * connection stuck on a query that never settles: after Postgres killed the backend under a
+   * running query, postgres.js was seen to keep that query attached, and the writer's one
+   * connection answered nothing for 33–40 s (porsager/postgres#1130).
+   */
+  replace(): void;
+};
+
+export function isReplaceable(sql: Sql): sql is ReplaceableSql {
+  return typeof (sql as Partial<ReplaceableSql>).replace === "function";
+}
+
+function replaceable(open: () => Sql): ReplaceableSql {
+  let current = open();
+  const replace = () => {
+    const old = current;
+    current = open();
+    void old.end({ timeout: 0 }).catch(() => {});
+  };
+  // Calls (tagged templates, helpers) and properties (begin, end, unsafe, …) go to the current one.
+  return new Proxy(function replaceableSql() {} as unknown as ReplaceableSql, {
+    apply: (_target, _this, args: unknown[]) => (current as unknown as (...a: unknown[]) => unknown)(...args),
+    get: (_target, prop) => (prop === "replace" ? replace : Reflect.get(current, prop)),
+  });
 }
 
 export { migrate, type MigrationResult } from "./migrate.ts";

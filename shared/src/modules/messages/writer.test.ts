@@ -1,7 +1,7 @@
 /** The group-committed writer when Postgres does not answer in time, against real Postgres. */
 import { afterAll, expect, test } from "bun:test";
 import { loadConfig } from "../../config/index.ts";
-import { createDb } from "../../db/index.ts";
+import { createDb, createMessageWriteDb } from "../../db/index.ts";
 import { AppError } from "../../errors/index.ts";
 import { createRedis, redisKeys } from "../../redis/index.ts";
 import { seedMembers } from "../../../../tests/notifications/seed.ts";
@@ -11,7 +11,7 @@ import { createMessageWriter } from "./writer.ts";
 
 const config = loadConfig();
 const sql = createDb(config.databaseUrl, { max: 2 });
-const writeSql = createDb(config.databaseUrl, { max: 1 });
+const writeSql = createMessageWriteDb(config.databaseUrl, "writer-test");
 const redis = createRedis(config.redisUrl, "test-writer");
 const keys = redisKeys(`${config.redisPrefix}writer-test:`);
 const events = createEventStream({ redis, keys, maxEvents: 100, maxAgeSeconds: 3600 });
@@ -21,13 +21,8 @@ afterAll(async () => {
   await Promise.all([sql.end(), writeSql.end()]);
 });
 
-test("a batch Postgres does not write within the deadline fails its sends with a 503 to resend; the resend finds the row that committed late", async () => {
-  const [a, b] = (await seedMembers(sql, 2)) as [string, string];
-  const conv = await createConversation({ sql, redis, keys, events, maxBodyChars: 4000 }, a, [b]);
-  const writer = createMessageWriter(writeSql, 300);
-  const row = { conversationId: conv.id, senderId: a, clientMsgId: crypto.randomUUID(), body: "held", directPeer: b };
-
-  // a lock that lets reads through and holds every insert into messages, as an unanswering Postgres would
+/** Holds every insert into messages (reads go through) until the returned function is called. */
+async function holdInserts(): Promise<() => Promise<void>> {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   let locked!: () => void;
@@ -38,22 +33,59 @@ test("a batch Postgres does not write within the deadline fails its sends with a
     await released;
   });
   await isLocked;
+  return async () => {
+    release();
+    await holder;
+  };
+}
 
+async function rowsOf(conversationId: string, clientMsgId: string): Promise<number> {
+  const [n] = await sql<{ n: number }[]>`select count(*)::int as n from messages where conversation_id = ${conversationId} and client_msg_id = ${clientMsgId}`;
+  return n!.n;
+}
+
+test("a batch Postgres does not write within the deadline fails its sends with a 503, is cancelled with its connection; the resend is written once", async () => {
+  const [a, b] = (await seedMembers(sql, 2)) as [string, string];
+  const conv = await createConversation({ sql, redis, keys, events, maxBodyChars: 4000 }, a, [b]);
+  const writer = createMessageWriter(writeSql, 300);
+  const row = { conversationId: conv.id, senderId: a, clientMsgId: crypto.randomUUID(), body: "held", directPeer: b };
+  const [before] = await writeSql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+
+  const release = await holdInserts();
   // (without the deadline this never settles: the lock is only released after it)
   const failure = await writer.write(row).then(() => null, (err: unknown) => err);
   expect(failure).toBeInstanceOf(AppError);
   expect((failure as AppError).status).toBe(503);
   expect((failure as AppError).code).toBe("unavailable");
+  // the stuck connection was dropped for a new one (a killed backend's query was seen to hold it for 35 s)
+  const [after] = await writeSql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+  expect(after!.pid).not.toBe(before!.pid);
+  await release();
 
-  release();
-  await holder;
-  // the held insert commits once the lock goes; the resend of the same id is then a repeat
-  for (let i = 0; i < 50; i++) {
-    const [n] = await sql<{ n: number }[]>`select count(*)::int as n from messages where conversation_id = ${conv.id} and client_msg_id = ${row.clientMsgId}`;
-    if (n!.n === 1) break;
-    await Bun.sleep(50);
+  // whether or not the abandoned insert got through, the resend leaves exactly one row
+  const again = await writer.write(row);
+  expect(["inserted", "skipped"]).toContain(again.kind);
+  expect(await rowsOf(conv.id, row.clientMsgId)).toBe(1);
+});
+
+test("a send's deadline counts from when it was asked for, not from when its batch started", async () => {
+  const [a, b] = (await seedMembers(sql, 2)) as [string, string];
+  const conv = await createConversation({ sql, redis, keys, events, maxBodyChars: 4000 }, a, [b]);
+  const writer = createMessageWriter(writeSql, 1_000);
+  const row = () => ({ conversationId: conv.id, senderId: a, clientMsgId: crypto.randomUUID(), body: "queued", directPeer: b });
+  const release = await holdInserts();
+  try {
+    const first = writer.write(row()).then(() => null, (err: unknown) => err);
+    await Bun.sleep(200);
+    const askedAt = Date.now();
+    // queued behind the held batch: it fails at its own deadline (~1 s), not after the first batch's
+    // deadline and then a whole one of its own (~1.8 s)
+    const second = await writer.write(row()).then(() => null, (err: unknown) => err);
+    const waited = Date.now() - askedAt;
+    expect(second).toBeInstanceOf(AppError);
+    expect(await first).toBeInstanceOf(AppError);
+    expect(waited).toBeLessThan(1_600);
+  } finally {
+    await release();
   }
-  expect(await writer.write(row)).toEqual({ kind: "skipped" });
-  const [count] = await sql<{ n: number }[]>`select count(*)::int as n from messages where conversation_id = ${conv.id} and client_msg_id = ${row.clientMsgId}`;
-  expect(count!.n).toBe(1);
 });

@@ -4,7 +4,7 @@
  * batch is being written wait for the next one, which writes them all with a single statement:
  * no added latency when idle, bigger batches exactly when the load needs them.
  */
-import type { Sql } from "../../db/index.ts";
+import { isReplaceable, type Sql } from "../../db/index.ts";
 import { AppError } from "../../errors/index.ts";
 import { createLogger } from "../../log/index.ts";
 
@@ -28,13 +28,19 @@ interface Pending {
   row: RowToWrite;
   resolve: (o: WriteOutcome) => void;
   reject: (e: unknown) => void;
+  /** when this send stops waiting (its own deadline, however long it queued behind others) */
+  deadline: number;
 }
 
 const MAX_BATCH = 500;
 /**
- * A batch not written by then (Postgres is away: the connection waits to reconnect) fails its
- * sends, so senders hear "resend later" instead of nothing. A write that still commits afterwards
- * is harmless: the resend finds its row and announces it (sends are idempotent).
+ * A send not written by then — counted from when it was asked for, whether it waited in the
+ * queue or in a batch (Postgres is away, locked, or the connection is stuck) — fails, so its
+ * sender hears "resend later" instead of nothing. The batch in flight at the deadline is
+ * cancelled and, when the writer's connection can be replaced, the connection with it: a
+ * connection whose backend was killed under a query was seen answering nothing for 33–40 s. A
+ * write that still commits afterwards is harmless: the resend finds its row and announces it
+ * (sends are idempotent).
  */
 export const WRITE_DEADLINE_MS = 5_000;
 
@@ -46,9 +52,8 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
   let queue: Pending[] = [];
   let writing = false;
 
-  async function writeBatch(batch: Pending[]): Promise<void> {
-    const rows = batch.map((p) => p.row);
-    const inserted = await sql<{ id: string; conversation_id: string; sender_id: string; client_msg_id: string; created_at: Date }[]>`
+  function insertBatch(rows: RowToWrite[]) {
+    return sql<{ id: string; conversation_id: string; sender_id: string; client_msg_id: string; created_at: Date }[]>`
       insert into messages (conversation_id, sender_id, client_msg_id, body)
       select i.cid, i.sender, i.cmid, i.body
       from unnest(
@@ -66,6 +71,9 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
       order by i.ord
       on conflict (conversation_id, sender_id, client_msg_id) do nothing
       returning id, conversation_id, sender_id, client_msg_id, created_at`;
+  }
+
+  function settle(batch: Pending[], inserted: { id: string; conversation_id: string; sender_id: string; client_msg_id: string; created_at: Date }[]): void {
     const byKey = new Map(inserted.map((r) => [`${r.conversation_id}:${r.sender_id}:${r.client_msg_id}`, r]));
     for (const p of batch) {
       const hit = byKey.get(`${p.row.conversationId}:${p.row.senderId}:${p.row.clientMsgId}`);
@@ -75,20 +83,44 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
     }
   }
 
+  /** Sends whose deadline passed while they queued: failed now, not sent to Postgres. */
+  function failExpired(now: number): void {
+    let n = 0;
+    while (n < queue.length && queue[n]!.deadline <= now) n++;
+    if (n === 0) return;
+    const expired = queue.slice(0, n);
+    queue = queue.slice(n);
+    log.warn("message sends not written in time", { rows: expired.length, deadlineMs });
+    for (const p of expired) p.reject(unavailable());
+  }
+
+  /** The batch in flight missed its first send's deadline: abandon it and its connection. */
+  function giveUp(query: { cancel(): void }): void {
+    query.cancel();
+    if (isReplaceable(sql)) sql.replace();
+  }
+
   async function drain(): Promise<void> {
     writing = true;
     try {
-      while (queue.length > 0) {
+      for (failExpired(Date.now()); queue.length > 0; failExpired(Date.now())) {
         const batch = queue.slice(0, MAX_BATCH);
         queue = queue.slice(batch.length);
+        // the queue is in arrival order: the batch's first send has the nearest deadline
+        const wait = Math.max(0, batch[0]!.deadline - Date.now());
+        const query = insertBatch(batch.map((p) => p.row));
         let late: Timer | undefined;
         try {
-          await Promise.race([
-            writeBatch(batch),
-            new Promise<never>((_, fail) => (late = setTimeout(() => fail(unavailable()), deadlineMs))),
+          const inserted = await Promise.race([
+            query,
+            new Promise<never>((_, fail) => (late = setTimeout(() => fail(unavailable()), wait))),
           ]);
+          settle(batch, inserted);
         } catch (err) {
-          if (err instanceof AppError) log.warn("message batch not written in time", { rows: batch.length, deadlineMs });
+          if (err instanceof AppError) {
+            log.warn("message batch not written in time", { rows: batch.length, deadlineMs });
+            giveUp(query);
+          }
           for (const p of batch) p.reject(err);
         } finally {
           clearTimeout(late);
@@ -101,7 +133,7 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
 
   function write(row: RowToWrite): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
-      queue.push({ row, resolve, reject });
+      queue.push({ row, resolve, reject, deadline: Date.now() + deadlineMs });
       if (!writing) void drain();
     });
   }
