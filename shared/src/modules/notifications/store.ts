@@ -60,40 +60,48 @@ export interface WriteOutcome {
  * order they reach here is not the order members acted in. A late event's actor joins at the end of
  * the actors shown (the array keeps no times, so among the older ones its place is approximate).
  * Null when the event was already counted (a retry or a duplicate).
+ *
+ * In one transaction: insert, or lock the existing row and then fold. Whether the badge moves
+ * (`unreadDelta`) depends on the row's state just before this write, which one statement cannot
+ * tell under concurrency — two jobs starting a group at once both saw no row in their snapshot and
+ * both counted +1 (a badge one above Postgres, seen by fault injection). The lock makes the second
+ * wait for the first and read the row it left.
  */
 export async function upsertGrouped(sql: Sql, w: GroupedWrite): Promise<WriteOutcome | null> {
   const actors = w.actorId ? [w.actorId] : [];
-  const [r] = await sql<(RawRow & { inserted: boolean; was_read: boolean })[]>`
-    with old as (
-      select read_at is not null as was_read from notifications
-      where user_id = ${w.userId} and dedupe_key = ${w.groupKey} and created_at = ${w.bucketStart}
-    ), up as (
-      insert into notifications as n
-        (user_id, type, actor_id, actor_ids, subject_id, dedupe_key, event_keys, count, created_at, updated_at)
+  return sql.begin(async (tx) => {
+    const [inserted] = await tx<RawRow[]>`
+      insert into notifications (user_id, type, actor_id, actor_ids, subject_id, dedupe_key, event_keys, count, created_at, updated_at)
       values (${w.userId}, ${w.type}, ${w.actorId}, ${actors}::bigint[], ${w.subjectId}, ${w.groupKey},
               array[${w.eventKey}]::text[], 1, ${w.bucketStart}, ${w.occurredAt})
-      on conflict (user_id, dedupe_key, created_at) do update set
+      on conflict (user_id, dedupe_key, created_at) do nothing
+      returning id, seq, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at`;
+    if (inserted) return { row: toRow(inserted), unreadDelta: 1 };
+    const [before] = await tx<{ was_read: boolean }[]>`
+      select read_at is not null as was_read from notifications
+      where user_id = ${w.userId} and dedupe_key = ${w.groupKey} and created_at = ${w.bucketStart}
+      for update`;
+    if (!before) return null;
+    const [folded] = await tx<RawRow[]>`
+      update notifications as n set
         count = n.count + 1,
-        actor_id = case when excluded.actor_id is not null and excluded.updated_at >= n.updated_at then excluded.actor_id
-                   else coalesce(n.actor_id, excluded.actor_id) end,
+        actor_id = case when ${w.actorId}::bigint is not null and ${w.occurredAt}::timestamptz >= n.updated_at then ${w.actorId}::bigint
+                   else coalesce(n.actor_id, ${w.actorId}::bigint) end,
         actor_ids = case
-          when excluded.actor_id is null then n.actor_ids
-          when excluded.updated_at >= n.updated_at
-            then (array[excluded.actor_id] || array_remove(n.actor_ids, excluded.actor_id))[1:${GROUP_ACTORS_KEPT}]
-          when excluded.actor_id = any(n.actor_ids) then n.actor_ids
-          else (n.actor_ids || array[excluded.actor_id])[1:${GROUP_ACTORS_KEPT}] end,
-        event_keys = (excluded.event_keys || n.event_keys)[1:${GROUP_EVENT_KEYS_KEPT}],
-        updated_at = greatest(n.updated_at, excluded.updated_at),
+          when ${w.actorId}::bigint is null then n.actor_ids
+          when ${w.occurredAt}::timestamptz >= n.updated_at
+            then (array[${w.actorId}::bigint] || array_remove(n.actor_ids, ${w.actorId}::bigint))[1:${GROUP_ACTORS_KEPT}]
+          when ${w.actorId}::bigint = any(n.actor_ids) then n.actor_ids
+          else (n.actor_ids || array[${w.actorId}::bigint])[1:${GROUP_ACTORS_KEPT}] end,
+        event_keys = (array[${w.eventKey}]::text[] || n.event_keys)[1:${GROUP_EVENT_KEYS_KEPT}],
+        updated_at = greatest(n.updated_at, ${w.occurredAt}::timestamptz),
         seq = nextval('notifications_seq'),
         read_at = null
-      where not (excluded.event_keys[1] = any(n.event_keys))
-      returning id, seq, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at
-    )
-    select up.id, up.seq, up.user_id, up.type, up.actor_id, up.actor_ids, up.subject_id, up.count, up.created_at, up.updated_at,
-           up.read_at, not exists (select 1 from old) as inserted, coalesce((select was_read from old), false) as was_read
-    from up`;
-  if (!r) return null;
-  return { row: toRow(r), unreadDelta: r.inserted || r.was_read ? 1 : 0 };
+      where n.user_id = ${w.userId} and n.dedupe_key = ${w.groupKey} and n.created_at = ${w.bucketStart}
+        and not (${w.eventKey} = any(n.event_keys))
+      returning id, seq, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at`;
+    return folded ? { row: toRow(folded), unreadDelta: before.was_read ? 1 : 0 } : null;
+  }) as Promise<WriteOutcome | null>;
 }
 
 export interface SingleWrite {

@@ -50,6 +50,18 @@ describe("grouping", () => {
     members = await seedMembers(sql, 25);
   });
 
+  test("follows that start a group at the same moment count one unread row, not one each", async () => {
+    const me = members[22]!;
+    const fans = await seedMembers(sql, 12);
+    await unread.get([me]); // cached at 0, as for a member who is online
+    for (let round = 0; round < 3; round++) {
+      const at = base + round * HOUR;
+      await Promise.all(fans.map((fan, i) => writeNotification(deps, { ...follow(me, fan, at + i), dedupeKey: `follow:${fan}:${round}` })));
+      expect((await countUnread(sql, [me])).get(me)).toBe(round + 1);
+      expect(await unread.getOne(me)).toBe(round + 1);
+    }
+  });
+
   test("20 follows in one window collapse into one row with the count and the latest actors", async () => {
     const [me, ...fans] = members as [string, ...string[]];
     for (const [i, fan] of fans.slice(0, 20).entries()) {
