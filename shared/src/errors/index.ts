@@ -44,8 +44,9 @@ const POSTGRES_AWAY = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CON
 export function isDependencyUnavailable(err: Error): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && (POSTGRES_AWAY.has(code) || code.startsWith("08") || code === "ECONNREFUSED" || code === "ECONNRESET")) return true;
-  // ioredis: a command given up on while reconnecting, or sent to a closed connection
-  if (err.name === "MaxRetriesPerRequestError" || /^Connection is closed\.?$|Stream isn't writeable/.test(err.message)) return true;
+  // ioredis: a command given up on while reconnecting, sent to a closed connection, or unanswered
+  // within the command timeout (a frozen Redis)
+  if (err.name === "MaxRetriesPerRequestError" || /^Connection is closed\.?$|Stream isn't writeable|^Command timed out$/.test(err.message)) return true;
   // Redis out of memory refuses writes (a transaction around one is discarded): it comes back
   // when memory is freed, as a restart does
   // (also as the text of a script's error, e.g. an append that Redis refused inside a Lua call)

@@ -48,8 +48,16 @@ async function closeClient(client: Redis): Promise<void> {
 }
 
 /** `autoPipelining`: commands issued in the same tick go out as one write (REDIS_AUTO_PIPELINING). */
-export function createRedisConnections(url: string, name: string, opts: { autoPipelining?: boolean } = {}): RedisConnections {
-  const command = createRedis(url, name, { enableAutoPipelining: opts.autoPipelining ?? false });
+/**
+ * How long a command may go unanswered (a frozen or paused Redis, a connection that is open but
+ * dead) before it fails — and the request or frame behind it is answered `unavailable` (resend)
+ * instead of hanging for as long as the freeze lasts. A command that still runs later is harmless:
+ * everything the services write is idempotent or repeated on the resend.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 5_000;
+
+export function createRedisConnections(url: string, name: string, opts: { autoPipelining?: boolean; commandTimeoutMs?: number } = {}): RedisConnections {
+  const command = createRedis(url, name, { enableAutoPipelining: opts.autoPipelining ?? false, commandTimeout: opts.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS });
   let sub: Redis | undefined;
   return {
     command,
