@@ -1,7 +1,7 @@
 /** `broadcast`: an operator announcement to every member (or those who joined since a date). */
 import type { Job } from "bullmq";
 import type { Sql } from "@xplicit/shared/db";
-import { bigintArray, broadcastTexts, type BroadcastJobData, type RecipientSource } from "@xplicit/shared/modules/notifications";
+import { bigintArray, broadcastTexts, type BatchCheckpoint, type BroadcastJobData, type RecipientSource } from "@xplicit/shared/modules/notifications";
 import { runBulkJob, type BulkContext } from "./bulk.ts";
 
 function memberPages(sql: Sql, joinedSince: Date | null): RecipientSource {
@@ -16,6 +16,13 @@ function memberPages(sql: Sql, joinedSince: Date | null): RecipientSource {
       ) p`;
     return { ids: bigintArray(page!.ids), cursor: page!.last };
   };
+}
+
+/** The job's checkpoint, kept in the broadcast's row too (recovery.ts re-enqueues from it). */
+async function keepCheckpoint(sql: Sql, broadcastId: string, cp: BatchCheckpoint): Promise<void> {
+  await sql`
+    update broadcasts set checkpoint_cursor = ${cp.cursor}, recipients_written = ${cp.written}, recipients_scanned = ${cp.scanned}
+    where id = ${broadcastId}`;
 }
 
 export function broadcastProcessor(ctx: BulkContext) {
@@ -38,7 +45,7 @@ export function broadcastProcessor(ctx: BulkContext) {
         type: "broadcast", actor: null, actors: [], subjectId: d.broadcastId, count: 1,
         createdAt: occurredAt.toISOString(), updatedAt: occurredAt.toISOString(), read: false, broadcast: text,
       },
-    }, count?.n ?? null);
+    }, count?.n ?? null, (cp) => keepCheckpoint(sql, d.broadcastId, cp));
     await sql`update broadcasts set recipients_written = ${result.written}, finished_at = now() where id = ${d.broadcastId}`;
     return result;
   };

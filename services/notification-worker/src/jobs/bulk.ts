@@ -24,6 +24,8 @@ export async function runBulkJob<T extends Partial<BatchCheckpoint>>(
   source: RecipientSource,
   template: BatchTemplate,
   total: number | null,
+  /** also keeps each checkpoint elsewhere (a broadcast's row: Redis may lose the job) */
+  keep?: (cp: BatchCheckpoint) => Promise<void>,
 ): Promise<{ written: number; scanned: number; live: number }> {
   const from: BatchCheckpoint = { cursor: job.data.cursor ?? null, written: job.data.written ?? 0, scanned: job.data.scanned ?? 0 };
   const outcome = await runBatches(ctx.deps, {
@@ -35,7 +37,7 @@ export async function runBulkJob<T extends Partial<BatchCheckpoint>>(
     checkpoint: async (cp) => {
       // independent writes to the job: one round trip for both
       const progress: BatchProgress = { ...cp, total };
-      await Promise.all([job.updateData({ ...job.data, ...cp }), job.updateProgress({ ...progress })]);
+      await Promise.all([job.updateData({ ...job.data, ...cp }), job.updateProgress({ ...progress }), keep?.(cp)]);
     },
     onBatch: (s) => {
       ctx.stats.written(ctx.queue, s.rows, s.live);

@@ -5,7 +5,7 @@
 import { Queue, type Job } from "bullmq";
 import type { Redis } from "../../redis/index.ts";
 import {
-  DEFAULT_JOB_OPTIONS, JOB_NAMES, QUEUES, jobIdFor,
+  BROADCAST_JOB_OPTIONS, DEFAULT_JOB_OPTIONS, JOB_NAMES, QUEUES, jobIdFor,
   type BroadcastJobData, type FanoutJobData, type NotifyJobData,
 } from "./queues.ts";
 import type { BroadcastInput, FanoutInput, NotifyInput } from "./types.ts";
@@ -67,7 +67,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     async broadcast(input) {
       const jobId = broadcastJobId(input.broadcastId);
       const data: BroadcastJobData = { broadcastId: input.broadcastId, joinedSince: input.joinedSince, occurredAt: input.occurredAt ?? Date.now() };
-      await broadcast.add(JOB_NAMES.broadcast, data, { jobId, removeOnComplete: { age: 30 * 86_400 } });
+      await broadcast.add(JOB_NAMES.broadcast, data, { ...BROADCAST_JOB_OPTIONS, jobId });
       return jobId;
     },
     async broadcastJob(broadcastId) {

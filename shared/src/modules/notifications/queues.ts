@@ -17,13 +17,19 @@ export type QueueKind = keyof typeof QUEUES;
 
 export const JOB_NAMES = { notify: "notify", fanout: "fanout", broadcast: "broadcast", partitions: "partitions" } as const;
 
+/** How long a failed job stays (DEFAULT_JOB_OPTIONS.removeOnFail), in seconds. */
+export const FAILED_JOB_KEPT_SECONDS = 7 * 86_400;
+
 /** Retries with exponential backoff; completed jobs kept a day (the dedupe window of job ids), failed ones a week. */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 8,
   backoff: { type: "exponential", delay: 1000 },
   removeOnComplete: { age: 86_400, count: 50_000 },
-  removeOnFail: { age: 7 * 86_400 },
+  removeOnFail: { age: FAILED_JOB_KEPT_SECONDS },
 };
+
+/** A broadcast's job: kept a month once complete, so its progress stays readable. */
+export const BROADCAST_JOB_OPTIONS: JobsOptions = { removeOnComplete: { age: 30 * 86_400 } };
 
 /** BullMQ custom ids may not contain ':' and may not be integers: a short hash with a readable head. */
 export function jobIdFor(kind: QueueKind, ...parts: string[]): string {

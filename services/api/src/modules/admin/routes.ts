@@ -42,7 +42,14 @@ export function adminRoutes(deps: ApiDeps, notifier: Notifier) {
       insert into broadcasts (title, body, segment, joined_since, created_by)
       values (${title}, ${message}, ${since ? "joined_since" : "all"}, ${since}, ${me})
       returning id, created_at`;
-    const jobId = await notifier.broadcast({ broadcastId: row!.id, joinedSince: since?.toISOString() ?? null, occurredAt: row!.created_at.getTime() });
+    let jobId: string;
+    try {
+      jobId = await notifier.broadcast({ broadcastId: row!.id, joinedSince: since?.toISOString() ?? null, occurredAt: row!.created_at.getTime() });
+    } catch (err) {
+      // not enqueued: the operator is told it failed, so no worker may send it later (recovery.ts)
+      await deps.sql`delete from broadcasts where id = ${row!.id} and finished_at is null and recipients_written = 0`.catch(() => {});
+      throw err;
+    }
     log.audit("broadcast enqueued", { userId: me, broadcastId: row!.id, jobId });
     return c.json({ id: row!.id, jobId }, 202);
   });
@@ -50,21 +57,25 @@ export function adminRoutes(deps: ApiDeps, notifier: Notifier) {
   app.get("/admin/broadcasts/:id", async (c) => {
     const id = c.req.param("id");
     if (!/^\d{1,18}$/.test(id)) throw notFound("no such broadcast");
-    const [row] = await deps.sql<{ id: string; title: string; created_at: Date; recipients_written: string; finished_at: Date | null }[]>`
-      select id, title, created_at, recipients_written, finished_at from broadcasts where id = ${id}`;
+    const [row] = await deps.sql<{ id: string; title: string; created_at: Date; recipients_written: string; recipients_scanned: string; checkpoint_cursor: string | null; finished_at: Date | null }[]>`
+      select id, title, created_at, recipients_written, recipients_scanned, checkpoint_cursor, finished_at from broadcasts where id = ${id}`;
     if (!row) throw notFound("no such broadcast");
     const job = await notifier.broadcastJob(id);
-    const progress = (job && typeof job.progress === "object" ? job.progress : null) as BatchProgress | null;
+    // without its job (Redis lost it: a worker enqueues it again within a minute) the row's checkpoint says how far it got
+    const kept = { cursor: row.checkpoint_cursor, written: Number(row.recipients_written), scanned: Number(row.recipients_scanned), total: null };
+    const progress = (job && typeof job.progress === "object" ? job.progress : row.finished_at ? null : kept) as BatchProgress | null;
+    const state = job ? await job.getState() : row.finished_at ? "completed" : "requeueing";
     return c.json({
       id: row.id,
       title: row.title,
       createdAt: row.created_at.toISOString(),
       jobId: job?.id ?? null,
-      state: job ? await job.getState() : row.finished_at ? "completed" : "unknown",
+      state,
       progress,
       recipientsWritten: Number(row.recipients_written),
       finishedAt: row.finished_at?.toISOString() ?? null,
-      failedReason: job?.failedReason ?? null,
+      // an earlier attempt's failure is history once the job completed
+      failedReason: state === "completed" ? null : (job?.failedReason ?? null),
     });
   });
 
