@@ -4,7 +4,7 @@
  */
 import { Queue, Worker, type Processor } from "bullmq";
 import { createLogger } from "@xplicit/shared/log";
-import { DEFAULT_JOB_OPTIONS, JOB_NAMES, QUEUES, type BroadcastJobData, type QueueKind } from "@xplicit/shared/modules/notifications";
+import { DEFAULT_JOB_OPTIONS, JOB_NAMES, QUEUES, quietQueue, type BroadcastJobData, type QueueKind } from "@xplicit/shared/modules/notifications";
 import type { WorkerDeps } from "./deps.ts";
 import { broadcastProcessor } from "./jobs/broadcast.ts";
 import { fanoutProcessor } from "./jobs/fanout.ts";
@@ -36,7 +36,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   await maintainPartitions(deps);
 
   const queues = Object.fromEntries(
-    (Object.keys(QUEUES) as QueueKind[]).map((k) => [k, new Queue(QUEUES[k], { connection: deps.redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS })]),
+    (Object.keys(QUEUES) as QueueKind[]).map((k) => [k, quietQueue(new Queue(QUEUES[k], { connection: deps.redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }))]),
   ) as Record<QueueKind, Queue>;
   const schedulePartitions = () => queues.maintenance.upsertJobScheduler("partitions", { every: PARTITIONS_EVERY_MS }, { name: JOB_NAMES.partitions, data: {} });
   await schedulePartitions();

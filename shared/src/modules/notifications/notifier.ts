@@ -5,7 +5,7 @@
 import { Queue, type Job } from "bullmq";
 import type { Redis } from "../../redis/index.ts";
 import {
-  BROADCAST_JOB_OPTIONS, DEFAULT_JOB_OPTIONS, JOB_NAMES, QUEUES, jobIdFor,
+  BROADCAST_JOB_OPTIONS, DEFAULT_JOB_OPTIONS, JOB_NAMES, QUEUES, jobIdFor, quietQueue,
   type BroadcastJobData, type FanoutJobData, type NotifyJobData,
 } from "./queues.ts";
 import type { BroadcastInput, FanoutInput, NotifyInput } from "./types.ts";
@@ -33,9 +33,9 @@ export type NotifyMember = Notifier["notifyMember"];
 
 export function createNotifier(opts: NotifierOptions): Notifier {
   const queueOpts = { connection: opts.redis, prefix: opts.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS };
-  const notify = new Queue<NotifyJobData>(QUEUES.notify, queueOpts);
-  const fanout = new Queue<FanoutJobData>(QUEUES.fanout, queueOpts);
-  const broadcast = new Queue<BroadcastJobData>(QUEUES.broadcast, queueOpts);
+  const notify = quietQueue(new Queue<NotifyJobData>(QUEUES.notify, queueOpts));
+  const fanout = quietQueue(new Queue<FanoutJobData>(QUEUES.fanout, queueOpts));
+  const broadcast = quietQueue(new Queue<BroadcastJobData>(QUEUES.broadcast, queueOpts));
 
   return {
     async notifyMember(input) {

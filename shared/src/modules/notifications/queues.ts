@@ -71,3 +71,13 @@ export interface BroadcastJobData extends Partial<BatchCheckpoint> {
 export interface BatchProgress extends BatchCheckpoint {
   total: number | null;
 }
+
+/**
+ * A BullMQ queue re-emits its connection's errors; with no listener each one was printed as a
+ * multi-line stack trace on stderr (151 lines in 5 s of a Redis outage). The connection itself
+ * logs them, once per distinct error (shared/src/redis), so the queue's copies are dropped here.
+ */
+export function quietQueue<Q extends { on(event: "error", listener: (err: Error) => void): unknown }>(queue: Q): Q {
+  queue.on("error", () => {});
+  return queue;
+}
