@@ -131,13 +131,16 @@ export async function announceMembershipChange(redis: Redis, keys: RedisKeys, ch
   await redis.publish(membershipChannel(keys), JSON.stringify(change));
 }
 
-/** Drops the cached entries a change touches: a conversation, or every one a member (of a block) is in. */
+/**
+ * Drops the cached entries a change touches: a conversation (a member left it), or every one the
+ * members of a block or unblock are both in (who is hidden from whom changed only there).
+ */
 function forget(cache: Cache, change: { conversationId?: string; members?: readonly string[] }): void {
   cache.changes++;
   if (change.conversationId !== undefined) cache.entries.delete(String(change.conversationId));
   const members = change.members?.map(String) ?? [];
   if (members.length === 0) return;
-  for (const [id, entry] of cache.entries) if (members.some((m) => entry.info.members.includes(m))) cache.entries.delete(id);
+  for (const [id, entry] of cache.entries) if (members.every((m) => entry.info.members.includes(m))) cache.entries.delete(id);
 }
 
 /**
@@ -152,7 +155,9 @@ export async function followMembershipChanges(deps: MessagingDeps, subscriber: R
   subscriber.on("message", (channel: string, message: string) => {
     if (channel !== own && channel !== blocks) return;
     try {
-      forget(cache, JSON.parse(message) as { conversationId?: string; members?: string[] });
+      const change = JSON.parse(message) as { conversationId?: string; members?: string[]; engaged?: true };
+      // a first message changes who sees whose presence, not who is in or hidden in a conversation
+      if (!change.engaged) forget(cache, change);
     } catch {
       cache.changes++;
       cache.entries.clear();

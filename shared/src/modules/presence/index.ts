@@ -125,6 +125,8 @@ export function visibilityChannel(keys: RedisKeys): string {
 
 export interface VisibilityChange {
   members: string[];
+  /** a first message (who sees whom changed), not a block or unblock (who is hidden from whom did not) */
+  engaged?: true;
 }
 
 /**
@@ -161,11 +163,11 @@ export async function showToEachOther(redis: Redis, keys: RedisKeys, a: string, 
  */
 export async function showEngaged(redis: Redis, keys: RedisKeys, userId: string, viewers: readonly string[]): Promise<void> {
   const online = (await redis.exists(keys.online(userId))) === 1;
-  const pipeline = redis.pipeline().publish(visibilityChannel(keys), visibilityChange([userId, ...viewers]));
+  const pipeline = redis.pipeline().publish(visibilityChannel(keys), visibilityChange([userId, ...viewers], true));
   for (const v of viewers) pipeline.publish(keys.memberChannel(v), presenceFrame(userId, online));
   await pipeline.exec();
 }
 
-function visibilityChange(members: string[]): string {
-  return JSON.stringify({ members } satisfies VisibilityChange);
+function visibilityChange(members: string[], engaged = false): string {
+  return JSON.stringify((engaged ? { members, engaged: true } : { members }) satisfies VisibilityChange);
 }
