@@ -53,16 +53,24 @@ describe.skipIf(!!why)("landing page", () => {
     const a = await register(web);
     const ctx = await signedIn(web, a);
     const page = await ctx.newPage();
-    const landing = async (next: string) => {
+    const landingUrl = async (next: string) => {
       await page.goto(`${web.edge.url}/?next=${next}`);
       await until("left the landing page", async () => new URL(page.url()).pathname !== "/" || new URL(page.url()).origin !== web.edge.url);
-      const url = new URL(page.url());
+      return page.url();
+    };
+    const landing = async (next: string) => {
+      const url = new URL(await landingUrl(next));
       return url.origin === web.edge.url ? url.pathname + url.search : url.href;
     };
     expect(await landing(encodeURIComponent("/settings?x=1"))).toBe("/settings?x=1");
     // what browsers read as another host: a backslash, a tab or a newline after the slash, a scheme
+    const here = encodeURIComponent(`${web.edge.url}//evil.example`);
     for (const evil of ["/%5Cevil.example/phish", "/%09/evil.example/phish", "/%0A/evil.example", "//evil.example", "https://evil.example/", "javascript:alert(1)"]) {
       expect({ evil, went: await landing(evil) }).toEqual({ evil, went: "/conversations" });
+    }
+    // same origin, but a path that starts with // once resolved: it must stay on this site
+    for (const tricky of ["/.//evil.example", "/a/..//evil.example", "/%2e//evil.example", here]) {
+      expect({ tricky, stayed: new URL(await landingUrl(tricky)).origin }).toEqual({ tricky, stayed: web.edge.url });
     }
     await ctx.close();
   }, 60_000);

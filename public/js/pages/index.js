@@ -8,14 +8,15 @@ initTheme();
 initPrefetch();
 
 // Where to go after signing in: a page of this site only. Resolved as the browser will resolve it
-// (it reads `/\evil.example` and `/<tab>/evil.example` as another host), then kept only if it
-// stays on this origin, and only its path, query and fragment are used.
+// (it reads `/\evil.example` and `/<tab>/evil.example` as another host), kept only if it stays on
+// this origin, and used as the absolute address it resolved to: a path alone could itself start
+// with `//` (`/.//evil.example` resolves to the path `//evil.example`) and name another host again.
 const next = () => {
   const n = new URLSearchParams(location.search).get('next');
   if (!n) return '/conversations';
   try {
     const url = new URL(n, location.origin);
-    return url.origin === location.origin ? url.pathname + url.search + url.hash : '/conversations';
+    return url.origin === location.origin ? url.href : '/conversations';
   } catch {
     return '/conversations';
   }
