@@ -118,6 +118,22 @@ describe("read, typing, presence", () => {
     for (const c of [w1, t1, th]) c.close();
   });
 
+  test("presence: a block tells nothing to the blocked member when they could not see the blocker", async () => {
+    const [r1, r2] = stack.chats as [any, any];
+    const [writer, target] = [await member(stack), await member(stack)];
+    await conversation(writer, target); // the target never answered: the writer cannot see them
+    const t1 = await connected(target, r2);
+    const w1 = await connected(writer, r1);
+    await t1.waitFor(() => t1.frames.some((f) => f.type === "presence" && f.userId === writer.id && f.online), 5000, "writer online for the target");
+    expect((await target.http.post(`/api/users/${writer.handle}/block`)).status).toBe(200);
+    // the target, who could see the writer, is told the writer is gone; the writer hears nothing
+    await t1.waitFor(() => t1.frames.some((f) => f.type === "presence" && f.userId === writer.id && f.online === false), 5000, "writer offline for the target");
+    w1.send({ type: "ping", ts: 2 });
+    await w1.waitFor(() => w1.frames.some((f) => f.type === "pong"), 5000, "pong");
+    expect(w1.frames.filter((f) => f.type === "presence" && f.userId === target.id)).toHaveLength(0);
+    for (const c of [w1, t1]) c.close();
+  });
+
   test("presence: a block hides each member's online state from the other at once, on every replica; an unblock shows it again", async () => {
     const [r1, r2] = stack.chats as [any, any];
     const a = await member(stack);

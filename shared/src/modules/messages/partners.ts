@@ -72,16 +72,6 @@ export async function visiblePresencesAmong(sql: Sql, userId: string, candidates
   return withoutBlocked(sql, userId, rows.map((r) => r.user_id));
 }
 
-/** Whether `a` and `b` are in a conversation together (blocks aside). */
-export async function shareAConversation(sql: Sql, a: string, b: string): Promise<boolean> {
-  const [shared] = await sql<{ one: number }[]>`
-    select 1 as one from conversation_members mine
-    join conversation_members theirs on theirs.conversation_id = mine.conversation_id and theirs.user_id = ${b}
-    where mine.user_id = ${a}
-    limit 1`;
-  return shared !== undefined;
-}
-
 /** Who may see whom of `a` and `b` (after an unblock): each one's audience holds the other, and no block is left. */
 export async function presenceBetween(sql: Sql, a: string, b: string): Promise<{ aSeesB: boolean; bSeesA: boolean }> {
   if ((await blockedAmong(sql, a, [b])).length > 0) return { aSeesB: false, bSeesA: false };

@@ -131,13 +131,15 @@ export interface VisibilityChange {
 
 /**
  * A block between two members: every chat replica forgets who may see whom for both, so neither
- * learns the other's state again, and when they saw each other (`partners`: a conversation in
- * common) each one's open clients are told the other is offline at once. Members who were not
- * partners hear nothing: a frame about a stranger would tell them who just blocked them.
+ * learns the other's state again, and each one who could see the other (`before`: the other had
+ * engaged in a conversation with them, no block yet) has their open clients told the other is
+ * offline at once. No one else hears anything: a frame about a member one could not see would
+ * tell who just blocked whom.
  */
-export async function hideFromEachOther(redis: Redis, keys: RedisKeys, a: string, b: string, partners: boolean): Promise<void> {
+export async function hideFromEachOther(redis: Redis, keys: RedisKeys, a: string, b: string, before: { aSeesB: boolean; bSeesA: boolean }): Promise<void> {
   const pipeline = redis.pipeline().publish(visibilityChannel(keys), visibilityChange([a, b]));
-  if (partners) pipeline.publish(keys.memberChannel(a), presenceFrame(b, false)).publish(keys.memberChannel(b), presenceFrame(a, false));
+  if (before.aSeesB) pipeline.publish(keys.memberChannel(a), presenceFrame(b, false));
+  if (before.bSeesA) pipeline.publish(keys.memberChannel(b), presenceFrame(a, false));
   await pipeline.exec();
 }
 

@@ -2,7 +2,7 @@
 import { Hono, type Context } from "hono";
 import { badRequest, forbidden, notFound } from "@xplicit/shared/errors";
 import { createLogger } from "@xplicit/shared/log";
-import { presenceBetween, shareAConversation } from "@xplicit/shared/modules/messages";
+import { presenceBetween } from "@xplicit/shared/modules/messages";
 import { hideFromEachOther, showToEachOther } from "@xplicit/shared/modules/presence";
 import { findMemberIdByHandle, getMemberCards } from "@xplicit/shared/modules/profiles";
 import * as social from "@xplicit/shared/modules/social";
@@ -58,8 +58,11 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
 
   app.post("/users/:handle/block", auth, async (c) => {
     const [me, other] = await otherThanMe(c);
+    // who could see whom just before: only they are told the other is gone (anyone else hearing
+    // "offline" about a member would learn that member blocked them)
+    const before = await presenceBetween(deps.sql, me, other);
     await social.block(deps.sql, me, other);
-    await announce("block", shareAConversation(deps.sql, me, other).then((partners) => hideFromEachOther(deps.redis, deps.keys, me, other, partners)));
+    await announce("block", hideFromEachOther(deps.redis, deps.keys, me, other, before));
     return c.json({ blocked: true });
   });
 
