@@ -1,8 +1,8 @@
 /** Creating and listing conversations. 1:1 conversations are unique per pair. */
-import { badRequest, forbidden } from "../../errors/index.ts";
-import { isStorableText } from "../../http/text.ts";
+import { badRequest, forbidden, notFound } from "../../errors/index.ts";
+import { hasBidiControls, isStorableText } from "../../http/text.ts";
 import { getMemberCards } from "../profiles/index.ts";
-import { blockedAmong } from "../social/index.ts";
+import { blockedAmong, blockersAmong } from "../social/index.ts";
 import { announceMembershipChange } from "./membership.ts";
 import type { ConversationSummary, MessagingDeps } from "./types.ts";
 
@@ -25,10 +25,13 @@ export async function createConversation(
   if (others.length + 1 > MAX_GROUP_MEMBERS) throw badRequest("invalid", `a conversation has at most ${MAX_GROUP_MEMBERS} members`);
   if (title.length > 100) throw badRequest("invalid", "title is at most 100 characters");
   if (!isStorableText(title)) throw badRequest("invalid", "title must not contain NUL or broken Unicode");
+  // A member who blocked the creator is not there for them (404, as an unknown handle and their
+  // profile); one the creator blocked is refused as such.
+  if ((await blockersAmong(deps.sql, creatorId, others)).length > 0) throw notFound("no such member");
   if ((await blockedAmong(deps.sql, creatorId, others)).length > 0) {
-    // one answer whichever way the block goes: saying "who blocked you" would tell who did
-    throw forbidden("blocked", "you cannot start a conversation with one of these members");
+    throw forbidden("blocked", "you blocked one of these members; unblock them first");
   }
+  if (hasBidiControls(title)) throw badRequest("invalid", "title must not contain text-direction control characters");
   const kind = others.length === 1 ? "direct" : "group";
   const directKey = kind === "direct" ? [creatorId, others[0]!].sort((a, b) => Number(a) - Number(b)).join(":") : null;
   const memberIds = [creatorId, ...others];

@@ -66,13 +66,22 @@ export async function unfollow(sql: Sql, follower: string, followee: string): Pr
   return rows.length > 0;
 }
 
-/** Blocking also removes follows in both directions, atomically. */
-export async function block(sql: Sql, blocker: string, blocked: string): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`insert into blocks (blocker_id, blocked_id) values (${blocker}, ${blocked}) on conflict do nothing`;
+/** Blocking also removes follows in both directions, atomically. True when the block is new. */
+export async function block(sql: Sql, blocker: string, blocked: string): Promise<boolean> {
+  return sql.begin(async (tx) => {
+    const created = await tx`insert into blocks (blocker_id, blocked_id) values (${blocker}, ${blocked}) on conflict do nothing returning 1`;
     await tx`delete from follows where follower_id = ${blocker} and followee_id = ${blocked}`;
     await tx`delete from follows where follower_id = ${blocked} and followee_id = ${blocker}`;
-  });
+    return created.length > 0;
+  }) as Promise<boolean>;
+}
+
+/** Of `memberIds`, those who blocked `memberId` (for answers that must not say so). */
+export async function blockersAmong(sql: Sql, memberId: string, memberIds: readonly string[]): Promise<string[]> {
+  if (memberIds.length === 0) return [];
+  const rows = await sql<{ blocker_id: string }[]>`
+    select blocker_id from blocks where blocked_id = ${memberId} and blocker_id = any(${memberIds as string[]}::bigint[])`;
+  return rows.map((r) => r.blocker_id);
 }
 
 export async function unblock(sql: Sql, blocker: string, blocked: string): Promise<boolean> {

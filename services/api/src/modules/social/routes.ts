@@ -1,6 +1,7 @@
 /** Follow, block, and the keyset-paginated follower lists. */
 import { Hono, type Context } from "hono";
 import { badRequest, forbidden, notFound } from "@xplicit/shared/errors";
+import { createWriteLimit } from "@xplicit/shared/http";
 import { createLogger } from "@xplicit/shared/log";
 import { presenceBetween } from "@xplicit/shared/modules/messages";
 import { hideFromEachOther, showToEachOther } from "@xplicit/shared/modules/presence";
@@ -22,9 +23,13 @@ function announce(what: string, done: Promise<void>): Promise<void> {
   return done.catch((err: unknown) => log.warn("presence visibility announcement failed", { what, error: (err as Error).message }));
 }
 
+/** Blocks and unblocks per member: each new one is announced to every process (caches, presence). */
+export const BLOCK_CHANGES_PER_MINUTE = 30;
+
 export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
+  const blockChanges = createWriteLimit(deps.redis, deps.keys, "block", BLOCK_CHANGES_PER_MINUTE, 60_000, "blocks and unblocks");
 
   async function target(c: Context<ApiEnv>): Promise<string> {
     const id = await findMemberIdByHandle(deps.sql, c.req.param("handle") ?? "");
@@ -60,14 +65,16 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
     const [me, other] = await otherThanMe(c);
     // who could see whom just before: only they are told the other is gone (anyone else hearing
     // "offline" about a member would learn that member blocked them)
+    await blockChanges.take(me);
     const before = await presenceBetween(deps.sql, me, other);
-    await social.block(deps.sql, me, other);
-    await announce("block", hideFromEachOther(deps.redis, deps.keys, me, other, before));
+    // a repeat changes nothing and tells no one (each announcement clears caches in every process)
+    if (await social.block(deps.sql, me, other)) await announce("block", hideFromEachOther(deps.redis, deps.keys, me, other, before));
     return c.json({ blocked: true });
   });
 
   app.delete("/users/:handle/block", auth, async (c) => {
     const [me, other] = await otherThanMe(c);
+    await blockChanges.take(me);
     if (await social.unblock(deps.sql, me, other)) {
       await announce("unblock", presenceBetween(deps.sql, me, other).then((between) => showToEachOther(deps.redis, deps.keys, me, other, between)));
     }

@@ -47,6 +47,10 @@ describe("follow and block", () => {
     expect((await a.client.get(`/api/users/${a.user.handle}/followers`)).json.items).toEqual([]);
     expect((await a.client.get(`/api/users/${a.user.handle}/following`)).json.items).toEqual([]);
 
+    // a conversation too: the blocked member meets nobody; the blocker is told it is their block
+    const talk = await b.client.post("/api/conversations", { handles: [a.user.handle] });
+    expect([talk.status, talk.json.error.code]).toEqual([404, "not_found"]);
+    expect((await a.client.post("/api/conversations", { handles: [b.user.handle] })).json.error.code).toBe("blocked");
     // the blocked member meets a member who is not there (as on the profile), not "you were blocked"
     const refollow = await b.client.post(`/api/users/${a.user.handle}/follow`);
     expect(refollow.status).toBe(404);
@@ -143,6 +147,21 @@ describe("profiles", () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("bad_encoding");
     expect((await a.client.get(`/api/users/${a.user.handle}`)).json.profile.bio).toBe("");
+  });
+
+  test("blocks and unblocks are limited per member; a group title refuses text-direction controls", async () => {
+    const a = await registeredClient(api);
+    const b = await registeredClient(api);
+    const statuses: number[] = [];
+    for (let i = 0; i < 16; i++) {
+      statuses.push((await a.client.post(`/api/users/${b.user.handle}/block`)).status);
+      statuses.push((await a.client.del(`/api/users/${b.user.handle}/block`)).status);
+    }
+    expect(statuses.slice(0, 30).every((st) => st === 200)).toBe(true);
+    expect(statuses.slice(30)).toEqual([429, 429]);
+    const c = await registeredClient(api);
+    const bidi = await a.client.post("/api/conversations", { handles: [c.user.handle, b.user.handle], title: "\u202Eevil" });
+    expect(bidi.status).toBe(400);
   });
 
   test("members' data is never cached by a browser or a proxy", async () => {
