@@ -13,12 +13,12 @@ describe("read, typing, presence", () => {
     const [r1, r2] = stack.chats as [any, any];
     const a = await member(stack);
     const b = await member(stack);
-    const conv = await conversation(a, b);
+    const conv = await talking(a, b);
     const a1 = await connected(a, r1);
     const b1 = await connected(b, r1);
     const b2 = await connected(b, r2);
     const sent = await a1.sendMessage(conv, "read me");
-    await b1.waitFor(() => b1.messages().length === 1, 5000, "message");
+    await b1.waitFor(() => b1.messages().some((m) => m.data.messageId === sent.messageId), 5000, "message");
     b1.send({ type: "read", conversationId: conv, upToMessageId: sent.messageId });
     for (const c of [b2, a1]) {
       await c.waitFor(() => c.events.some((e) => e.kind === "read" && e.data.upToMessageId === sent.messageId), 5000, "read event");
@@ -26,6 +26,33 @@ describe("read, typing, presence", () => {
     const list = await b.http.get("/api/conversations");
     expect(list.json.conversations[0].lastReadMessageId).toBe(sent.messageId);
     for (const c of [a1, b1, b2]) c.close();
+  });
+
+  test("a read marker goes only to those who may see the reader: not to a stranger the reader never answered", async () => {
+    const [r1, r2] = stack.chats as [any, any];
+    const [stranger, reader] = [await member(stack), await member(stack)];
+    const conv = await conversation(stranger, reader);
+    const s1 = await connected(stranger, r1);
+    const v1 = await connected(reader, r2);
+    const v2 = await connected(reader, r1);
+    const first = await s1.sendMessage(conv, "hello there");
+    await v1.waitFor(() => v1.messages().length === 1, 5000, "message");
+    v1.send({ type: "read", conversationId: conv, upToMessageId: first.messageId });
+    await v2.waitFor(() => v2.events.some((e) => e.kind === "read"), 5000, "the reader's other client hears it");
+    s1.send({ type: "ping", ts: 3 });
+    await s1.waitFor(() => s1.frames.some((f) => f.type === "pong"), 5000, "pong");
+    expect(s1.events.some((e) => e.kind === "read")).toBe(false);
+    const seenBy = async () => ((await stranger.http.get(`/api/conversations/${conv}`)).json.conversation.members as { id: string; lastReadMessageId: string }[]).find((m) => m.id === reader.id)!.lastReadMessageId;
+    expect(await seenBy()).toBe("0");
+    // once the reader answers, their reads are shown
+    const answer = await v1.sendMessage(conv, "hi back");
+    const second = await s1.sendMessage(conv, "how are you?");
+    await v1.waitFor(() => v1.messages().length === 3, 5000, "second message");
+    v1.send({ type: "read", conversationId: conv, upToMessageId: second.messageId });
+    await s1.waitFor(() => s1.events.some((e) => e.kind === "read" && e.data.upToMessageId === second.messageId), 5000, "read after answering");
+    expect(await seenBy()).toBe(second.messageId);
+    expect(answer.type).toBe("sent");
+    for (const c of [s1, v1, v2]) c.close();
   });
 
   test("typing reaches the other participant only, and is not replayed", async () => {

@@ -198,8 +198,13 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
   await showOnlyVisibleLastMessages(deps, userId, convs);
   const ids = convs.map((c) => c.id);
   // Every member's read marker goes only to the members of the same conversation ("Seen" receipts).
-  const members = await deps.sql<{ conversation_id: string; user_id: string; last_read_message_id: string }[]>`
-    select conversation_id, user_id, last_read_message_id from conversation_members where conversation_id = any(${ids}::bigint[])`;
+  const members = await deps.sql<{ conversation_id: string; user_id: string; last_read_message_id: string; engaged: boolean }[]>`
+    select conversation_id, user_id, last_read_message_id, engaged from conversation_members where conversation_id = any(${ids}::bigint[])`;
+  // Another member's read marker says when they were around: shown only where their presence would
+  // be (they engaged in the conversation, no block between them and the viewer), else "0".
+  const hidden = new Set(members.some((m) => m.user_id !== userId && m.engaged) ? await hiddenFrom(deps, userId) : []);
+  const markerOf = (m: (typeof members)[number]) =>
+    m.user_id === userId || (m.engaged && !hidden.has(m.user_id)) ? String(m.last_read_message_id ?? "0") : "0";
   const cards = await getMemberCards(deps.sql, members.map((m) => m.user_id));
   const conversations = convs.map((c) => {
     return {
@@ -208,7 +213,7 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
       title: c.title,
       members: members.filter((m) => m.conversation_id === c.id).flatMap((m) => {
         const card = cards.get(m.user_id);
-        return card ? [{ ...card, lastReadMessageId: String(m.last_read_message_id ?? "0") }] : [];
+        return card ? [{ ...card, lastReadMessageId: markerOf(m) }] : [];
       }),
       lastMessage: c.last_id ? { id: c.last_id, senderId: c.last_sender!, body: c.last_body!, ts: c.last_at!.getTime() } : null,
       lastReadMessageId: lastRead.get(c.id) ?? "0",

@@ -11,7 +11,7 @@ import type { MessagingDeps } from "./types.ts";
 export async function markRead(deps: MessagingDeps, userId: string, conversationId: string, upToMessageId: string): Promise<void> {
   const conv = await conversationInfo(deps, conversationId, userId);
   if (!conv) throw forbidden("not_member", "no such conversation, or you are not in it");
-  const [row] = await deps.sql<{ moved_to: string }[]>`
+  const [row] = await deps.sql<{ moved_to: string; engaged: boolean }[]>`
     with target as (
       select least(${upToMessageId}::bigint,
                    coalesce((select max(id) from messages where conversation_id = ${conversationId}), 0)) as up_to
@@ -20,12 +20,15 @@ export async function markRead(deps: MessagingDeps, userId: string, conversation
     set last_read_message_id = target.up_to
     from target
     where m.conversation_id = ${conversationId} and m.user_id = ${userId} and m.last_read_message_id < target.up_to
-    returning m.last_read_message_id as moved_to`;
+    returning m.last_read_message_id as moved_to, m.engaged`;
   if (!row) return;
   const upTo = row.moved_to;
+  // A read marker says when the reader was around: only those who may see the reader's presence
+  // get it (the reader engaged here, and not those hidden by a block in a group); the reader's own
+  // clients always do.
+  const told = row.engaged ? recipientsOf(conv, userId) : [userId];
   await deps.events.appendMany(
-    // (in a group, not to members hidden from the reader by a block)
-    recipientsOf(conv, userId).map((member) => ({
+    told.map((member) => ({
       userId: member,
       kind: "read" as const,
       data: { conversationId, userId, upToMessageId: upTo },
