@@ -14,13 +14,12 @@ import { profilesRoutes, type ProfileHooks } from "./modules/profiles/routes.ts"
 import { socialRoutes, type SocialHooks } from "./modules/social/routes.ts";
 import { messagesRoutes } from "./modules/messages/routes.ts";
 import { eventsRoutes } from "./modules/events/routes.ts";
-import { createNotifier, notifyOfflineRecipients, type Notifier } from "@xplicit/shared/modules/notifications";
+import { createNotificationReach, createNotifier, notifyOfflineRecipients, type Notifier } from "@xplicit/shared/modules/notifications";
 import { notificationsRoutes } from "./modules/notifications/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { pageNotFound, pagesRoutes } from "./modules/pages/routes.ts";
 import { operationsRoutes } from "./modules/operations/routes.ts";
 import { notifyOnFollow, notifyOnProfileView, notifyOnReaction } from "./modules/notifications/hooks.ts";
-import { createNotificationReach } from "./modules/notifications/reach.ts";
 
 export interface AppOptions {
   social?: SocialHooks;
@@ -79,8 +78,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   });
   api.route("/", accountsRoutes(deps));
   const notifier = opts.notifier ?? createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() });
-  deps.messaging.onOfflineRecipients ??= notifyOfflineRecipients(notifier);
   const reach = createNotificationReach(deps.redis, deps.keys);
+  deps.messaging.onOfflineRecipients ??= notifyOfflineRecipients(notifier, reach);
   api.route("/", profilesRoutes(deps, opts.profiles ?? { onView: notifyOnProfileView(notifier, reach), onReact: notifyOnReaction(notifier, reach) }));
   api.route("/", socialRoutes(deps, opts.social ?? { onFollow: notifyOnFollow(notifier, reach) }));
   api.route("/", messagesRoutes(deps));

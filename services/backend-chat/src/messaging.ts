@@ -2,7 +2,7 @@ import type { Config } from "@xplicit/shared/config";
 import type { Sql } from "@xplicit/shared/db";
 import type { EventStream } from "@xplicit/shared/modules/events";
 import type { MessagingDeps } from "@xplicit/shared/modules/messages";
-import { createNotifier, notifyOfflineRecipients } from "@xplicit/shared/modules/notifications";
+import { createNotificationReach, createNotifier, notifyOfflineRecipients } from "@xplicit/shared/modules/notifications";
 import type { Redis, RedisKeys } from "@xplicit/shared/redis";
 
 /** The message write path's dependencies as the chat tier provides them. */
@@ -16,6 +16,6 @@ export function createMessaging(d: { config: Config; sql: Sql; writeSql: Sql; re
     maxBodyChars: d.config.chat.maxBodyChars,
     replicaName: d.config.chat.replicaName,
     answerTtlSeconds: d.config.chat.sendAnswerTtlSeconds,
-    onOfflineRecipients: notifyOfflineRecipients(createNotifier({ redis: d.redis, prefix: d.keys.bullPrefix() })),
+    onOfflineRecipients: notifyOfflineRecipients(createNotifier({ redis: d.redis, prefix: d.keys.bullPrefix() }), createNotificationReach(d.redis, d.keys)),
   };
 }

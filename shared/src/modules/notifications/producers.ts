@@ -4,6 +4,7 @@
  */
 import { createLogger } from "../../log/index.ts";
 import type { Notifier } from "./notifier.ts";
+import type { NotificationReach } from "./reach.ts";
 
 const log = createLogger("notifications");
 
@@ -13,11 +14,16 @@ interface MessageLike {
   senderId: string;
 }
 
-/** "X messaged you" for recipients with no open client (grouped per conversation by the worker). */
-export function notifyOfflineRecipients(notifier: Notifier) {
+/**
+ * "X messaged you" for recipients with no open client (grouped per conversation by the worker),
+ * within the sender's hourly reach: a member adding strangers to groups and writing to them gets
+ * their messages delivered, but notifies at most REACH_PER_HOUR of them.
+ */
+export function notifyOfflineRecipients(notifier: Notifier, reach: NotificationReach) {
   return async (recipientIds: string[], message: MessageLike): Promise<void> => {
     await Promise.all(
-      recipientIds.map((recipientId) =>
+      recipientIds.map(async (recipientId) =>
+        (await reach.allow(message.senderId, recipientId).catch(() => true)) &&
         notifier
           .notifyMember({
             recipientId,

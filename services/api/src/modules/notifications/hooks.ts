@@ -1,11 +1,10 @@
 /**
  * Producers wired into other api modules: they enqueue, the worker writes. Each one notifies only
- * within the actor's hourly reach (reach.ts).
+ * within the actor's hourly reach (shared notifications module, reach.ts).
  */
 import { createLogger } from "@xplicit/shared/log";
-import type { Notifier } from "@xplicit/shared/modules/notifications";
+import type { NotificationReach, Notifier } from "@xplicit/shared/modules/notifications";
 import type { Reaction } from "@xplicit/shared/modules/profiles";
-import type { NotificationReach } from "./reach.ts";
 
 const log = createLogger("notifications");
 

@@ -1,11 +1,12 @@
 /**
  * How many members one member's actions may notify in an hour (follows, profile views, reactions,
- * counted by distinct recipient): a script following or viewing thousands of members an hour gets
- * its follows and views, but only the first members hear of them. Repeats towards a member already
+ * messages to members with no open client; counted by distinct recipient): a script following,
+ * viewing or messaging thousands of members an hour gets its follows, views and messages, but only
+ * the first members are notified. Repeats towards a member already
  * counted are free, so ordinary use — and a load test's follow/unfollow churn over a pool — never
  * meets the limit.
  */
-import type { Redis, RedisKeys } from "@xplicit/shared/redis";
+import type { Redis, RedisKeys } from "../../redis/index.ts";
 
 export const REACH_PER_HOUR = 300;
 

@@ -1,7 +1,7 @@
 /** An actor's hourly reach against real Redis: distinct recipients counted, repeats free. */
 import { afterAll, expect, test } from "bun:test";
-import { loadConfig } from "@xplicit/shared/config";
-import { createRedis, redisKeys } from "@xplicit/shared/redis";
+import { loadConfig } from "../../config/index.ts";
+import { createRedis, redisKeys } from "../../redis/index.ts";
 import { createNotificationReach } from "./reach.ts";
 
 const config = loadConfig();
