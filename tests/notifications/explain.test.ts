@@ -64,6 +64,7 @@ test("no statement of the module is a sequential scan on notifications at 1M row
   await markRead(sql, me, { upTo: page[5]!.id });
   await markRead(sql, me, { upTo: page[5]!.id }); // now read: found by the second lookup
   await markRead(sql, me, { type: "message", subjectId: "7" });
+  await markRead(sql, me, { upToSeq: page[3]!.seq });
   await insertBatch(sql, { userIds: [me, "1000009"], type: "post", actorId: "1", subjectId: "9", dedupeKey: "post:9", occurredAt: now });
   await insertSingle(sql, { userId: me, type: "broadcast", actorId: null, subjectId: "1", dedupeKey: "broadcast:1", occurredAt: now });
   const g = { userId: me, type: "follow" as const, actorId: "5", subjectId: me, groupKey: groupKey("follow", me, bucket), eventKey: "follow:5", bucketStart: bucket, occurredAt: now };

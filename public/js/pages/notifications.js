@@ -52,6 +52,9 @@ function render(n) {
   const { text, link } = describe(n);
   const li = fill('t-notification', { initial: initialOf(text), text });
   li.dataset.id = n.id;
+  if (n.seq) li.dataset.seq = n.seq;
+  li.dataset.type = n.type ?? '';
+  li.dataset.subject = n.subjectId ?? '';
   li.querySelector('a').href = link;
   setUnread(li, isUnread(n));
   // A grouped notification's createdAt is the start of its grouping hour; updatedAt is when its
@@ -89,8 +92,9 @@ async function load(reset) {
   }
 }
 
-// The list is in order of latest activity: `upTo` marks its row and every row below it (a group
-// that counted a new event since is above it). A row this tab does not show falls back to ids.
+// What a read on any client marked: ids; a type about a subject (a conversation's message
+// notifications); `upToSeq`, every row at or below a position (what that client showed); or `upTo`,
+// a row and every row below it as this tab shows them (a row it does not show falls back to ids).
 function markLocally(d) {
   const ids = Array.isArray(d.ids) ? new Set(d.ids.map(String)) : null;
   const upToRow = d.upTo === undefined ? null : rows.get(String(d.upTo));
@@ -98,7 +102,11 @@ function markLocally(d) {
   for (const li of list.children) {
     const nid = li.dataset.id;
     if (li === upToRow) below = true;
-    const read = ids ? ids.has(nid) : d.upTo === undefined || below || (!upToRow && BigInt(nid) <= BigInt(d.upTo));
+    let read;
+    if (ids) read = ids.has(nid);
+    else if (d.subjectId !== undefined) read = li.dataset.type === d.type && li.dataset.subject === String(d.subjectId);
+    else if (d.upToSeq !== undefined) read = !!li.dataset.seq && BigInt(li.dataset.seq) <= BigInt(d.upToSeq);
+    else read = d.upTo === undefined || below || (!upToRow && BigInt(nid) <= BigInt(d.upTo));
     if (read) setUnread(li, false);
   }
 }
@@ -109,12 +117,13 @@ rt.on('resync', () => load(true));
 
 more.addEventListener('click', () => load(false));
 $('#mark-read').addEventListener('click', async () => {
-  // the top row: the newest activity this tab has shown
-  const newest = list.firstElementChild?.dataset.id ?? null;
-  if (!newest) return say(status, 'All caught up.');
+  // the top row as this tab shows it: what grew or came since stays unread
+  const top = list.firstElementChild;
+  if (!top) return say(status, 'All caught up.');
+  const target = top.dataset.seq ? { upToSeq: top.dataset.seq } : { upTo: top.dataset.id };
   try {
-    const r = await post('/api/notifications/read', { upTo: newest });
-    markLocally({ upTo: newest });
+    const r = await post('/api/notifications/read', target);
+    markLocally(target);
     setBadge(r?.unread ?? 0);
     say(status, 'All caught up.');
   } catch (err) {

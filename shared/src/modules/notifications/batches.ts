@@ -31,7 +31,7 @@ export interface BatchTemplate {
   dedupeKey: string;
   occurredAt: Date;
   /** the rendered notification without its id (the same for every recipient) */
-  view: Omit<NotificationView, "id">;
+  view: Omit<NotificationView, "id" | "seq">;
 }
 
 export interface BatchStats {
@@ -106,7 +106,7 @@ export async function runBatches(deps: DeliveryDeps, opts: RunOptions): Promise<
       await forgetRecentNotifications(deps, page.ids);
       const earlier = rows.length < page.ids.length ? await rowsOfAnEarlierAttempt(deps, page, template, rows) : [];
       const all = [...rows.map((r) => ({ ...r, unreadDelta: 1 })), ...earlier.map((r) => ({ ...r, unreadDelta: 0 }))];
-      const n = await deliver(deps, all, (i) => ({ ...template.view, id: all[i]!.id }), fence!);
+      const n = await deliver(deps, all, (i) => ({ ...template.view, id: all[i]!.id, seq: all[i]!.seq }), fence!);
       return { rows: rows.length, recipients: all.length, live: n, ms: performance.now() - started };
     } finally {
       await (fence as UnreadWrite | null)?.release();

@@ -39,6 +39,7 @@ export function renderNotification(row: NotificationRow, ctx: RenderContext): No
   });
   const view: NotificationView = {
     id: row.id,
+    seq: row.seq,
     type: row.type,
     actor: row.actorId ? actorView(ctx.cards.get(row.actorId)) : null,
     actors,

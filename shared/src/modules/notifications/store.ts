@@ -163,43 +163,44 @@ function isUniqueViolation(err: unknown): boolean {
  * `ON CONFLICT DO NOTHING`, which skips exactly the rows that exist. Either way each
  * (recipient, dedupe key) has one row, and only the rows this call wrote are returned.
  */
-export async function insertBatch(sql: Sql, w: BatchWrite): Promise<{ id: string; userId: string }[]> {
+export async function insertBatch(sql: Sql, w: BatchWrite): Promise<{ id: string; userId: string; seq: string }[]> {
   if (w.userIds.length === 0) return [];
   // The written rows come back as two arrays in one row (as text): parsing 5,000 result rows
   // was a large share of the worker's CPU; both aggregates read the same rows in the same order.
-  let out: { ids: string; uids: string }[];
+  let out: { ids: string; uids: string; seqs: string }[];
   try {
-    out = await sql<{ ids: string; uids: string }[]>`
+    out = await sql<{ ids: string; uids: string; seqs: string }[]>`
       with ins as (
         insert into notifications (user_id, type, actor_id, subject_id, dedupe_key, created_at)
         ${batchRows(sql, w)}
-        returning id, user_id
-      ) select coalesce(array_agg(id)::text, '{}') as ids, coalesce(array_agg(user_id)::text, '{}') as uids from ins`;
+        returning id, user_id, seq
+      ) select coalesce(array_agg(id)::text, '{}') as ids, coalesce(array_agg(user_id)::text, '{}') as uids, coalesce(array_agg(seq)::text, '{}') as seqs from ins`;
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
-    out = await sql<{ ids: string; uids: string }[]>`
+    out = await sql<{ ids: string; uids: string; seqs: string }[]>`
       with ins as (
         insert into notifications (user_id, type, actor_id, subject_id, dedupe_key, created_at)
         ${batchRows(sql, w)}
         on conflict (user_id, dedupe_key, created_at) do nothing
-        returning id, user_id
-      ) select coalesce(array_agg(id)::text, '{}') as ids, coalesce(array_agg(user_id)::text, '{}') as uids from ins`;
+        returning id, user_id, seq
+      ) select coalesce(array_agg(id)::text, '{}') as ids, coalesce(array_agg(user_id)::text, '{}') as uids, coalesce(array_agg(seq)::text, '{}') as seqs from ins`;
   }
   const ids = bigintArray(out[0]!.ids);
   const uids = bigintArray(out[0]!.uids);
-  return ids.map((id, i) => ({ id, userId: uids[i]! }));
+  const seqs = bigintArray(out[0]!.seqs);
+  return ids.map((id, i) => ({ id, userId: uids[i]!, seq: seqs[i]! }));
 }
 
 /**
  * The rows a batch's recipients already have (an earlier attempt of the same page wrote them):
  * found by the unique key the batch insert meets, so one index probe per recipient.
  */
-export async function existingBatchRows(sql: Sql, w: { userIds: readonly string[]; dedupeKey: string; occurredAt: Date }): Promise<{ id: string; userId: string }[]> {
+export async function existingBatchRows(sql: Sql, w: { userIds: readonly string[]; dedupeKey: string; occurredAt: Date }): Promise<{ id: string; userId: string; seq: string }[]> {
   if (w.userIds.length === 0) return [];
-  const rows = await sql<{ id: string; user_id: string }[]>`
-    select id, user_id from notifications
+  const rows = await sql<{ id: string; user_id: string; seq: string }[]>`
+    select id, user_id, seq from notifications
     where user_id = any(${w.userIds as string[]}::bigint[]) and dedupe_key = ${w.dedupeKey} and created_at = ${w.occurredAt}`;
-  return rows.map((r) => ({ id: r.id, userId: r.user_id }));
+  return rows.map((r) => ({ id: r.id, userId: r.user_id, seq: r.seq }));
 }
 
 /** A bigint[] in Postgres' text form (`{1,2,3}`) as decimal strings. */
@@ -229,15 +230,26 @@ export async function listForMember(sql: Sql, userId: string, q: ListQuery): Pro
 
 /**
  * Marks the given ids read, every unread row of a type about one subject (the message
- * notifications of one conversation), or every unread row at or below `upTo` in the list's order (the newest
+ * notifications of one conversation), every unread row at or below `upToSeq` (the position of
+ * the top row the client showed, `seq`: what it showed, not what that row became since), or every
+ * unread row at or below `upTo` in the list's order (the newest
  * row the member has seen: a group that counted a new event since is above it and stays unread).
  * An `upTo` that names no row of the member's is taken as a position in that order. The row is
  * looked up among the unread ones first (their partial index; it usually is unread), then among
  * all. The number of rows that changed.
  */
-export async function markRead(sql: Sql, userId: string, target: { ids: readonly string[] } | { upTo: string } | { type: NotificationType; subjectId: string }): Promise<number> {
+export type MarkReadTarget = { ids: readonly string[] } | { upTo: string } | { upToSeq: string } | { type: NotificationType; subjectId: string };
+
+export async function markRead(sql: Sql, userId: string, target: MarkReadTarget): Promise<number> {
   const [r] =
-    "subjectId" in target
+    "upToSeq" in target
+      ? await sql<{ n: number }[]>`
+          with changed as (
+            update notifications set read_at = now()
+            where user_id = ${userId} and read_at is null and seq <= ${target.upToSeq}
+            returning 1
+          ) select count(*)::int as n from changed`
+      : "subjectId" in target
       ? await sql<{ n: number }[]>`
           with changed as (
             update notifications set read_at = now()

@@ -68,6 +68,8 @@ export interface ActorView {
 /** What clients receive, over HTTP and as the `notification` event's `notification`. */
 export interface NotificationView {
   id: string;
+  /** its position in the list (latest activity first); send the top one's as `upToSeq` to mark read what was shown */
+  seq: string;
   type: NotificationType;
   actor: ActorView | null;
   actors: ActorView[];

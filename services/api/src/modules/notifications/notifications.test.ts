@@ -112,6 +112,20 @@ describe("list and read state", () => {
     expect((await star.client.post("/api/notifications/read", { upTo: follow!.id })).json).toEqual({ updated: 1, unread: 0 });
   });
 
+  test("marking read up to the top row as a client showed it (upToSeq) leaves what grew or came since unread", async () => {
+    const star = await registeredClient(api);
+    await followAndWait(await registeredClient(api), star);
+    const shown: { id: string; seq: string }[] = (await star.client.get("/api/notifications")).json.items;
+    expect(shown).toHaveLength(1);
+    // after the client drew its list: a new row, and the shown group grows (it moves above both)
+    await insertBatch(api.deps.sql, { userIds: [star.user.id], type: "post", actorId: null, subjectId: "5", dedupeKey: "post:after-shown", occurredAt: new Date() });
+    await followAndWait(await registeredClient(api), star);
+    expect((await star.client.post("/api/notifications/read", { upToSeq: shown[0]!.seq })).json).toEqual({ updated: 0, unread: 2 });
+    const now: { id: string; seq: string }[] = (await star.client.get("/api/notifications")).json.items;
+    expect((await star.client.post("/api/notifications/read", { upToSeq: now[0]!.seq })).json).toEqual({ updated: 2, unread: 0 });
+    expect((await star.client.post("/api/notifications/read", { upToSeq: "x" })).status).toBe(400);
+  });
+
   test("the message notifications of one conversation are read at once, however many and however old", async () => {
     const me = await registeredClient(api);
     for (let i = 0; i < 3; i++) {

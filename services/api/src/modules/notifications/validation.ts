@@ -5,12 +5,17 @@ import { isNotificationType, type NotificationType } from "@xplicit/shared/modul
 const ID = /^\d{1,18}$/;
 const MAX_IDS = 500;
 
-export type ReadTarget = { ids: string[] } | { upTo: string } | { type: NotificationType; subjectId: string };
+export type ReadTarget = { ids: string[] } | { upTo: string } | { upToSeq: string } | { type: NotificationType; subjectId: string };
 
 export function parseReadTarget(body: Record<string, unknown>): ReadTarget {
-  const { ids, upTo, type, subjectId } = body;
-  const given = [ids, upTo, subjectId].filter((v) => v !== undefined).length;
-  if (given > 1) throw badRequest("invalid", "send one of ids, upTo, or type with subjectId");
+  const { ids, upTo, upToSeq, type, subjectId } = body;
+  const given = [ids, upTo, upToSeq, subjectId].filter((v) => v !== undefined).length;
+  if (given > 1) throw badRequest("invalid", "send one of ids, upTo, upToSeq, or type with subjectId");
+  if (upToSeq !== undefined) {
+    const v = typeof upToSeq === "number" ? String(upToSeq) : upToSeq;
+    if (typeof v !== "string" || !ID.test(v)) throw badRequest("invalid", "upToSeq must be a notification's seq");
+    return { upToSeq: v };
+  }
   if (subjectId !== undefined || type !== undefined) {
     const subject = typeof subjectId === "number" ? String(subjectId) : subjectId;
     if (!isNotificationType(type) || typeof subject !== "string" || !ID.test(subject)) {
