@@ -94,10 +94,32 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
     for (const p of expired) p.reject(unavailable());
   }
 
-  /** The batch in flight missed its first send's deadline: abandon it and its connection. */
-  function giveUp(query: { cancel(): void }): void {
-    query.cancel();
+  /** The statement ran for a whole deadline: abandon it and its connection. */
+  function giveUp(query: { cancel(): unknown }): void {
+    // (the cancel request itself may fail once the connection is gone: nothing to do about it)
+    void Promise.resolve(query.cancel()).catch(() => {});
     if (isReplaceable(sql)) sql.replace();
+  }
+
+  /**
+   * Fails each send of the batch at its own deadline while the statement runs (they are in arrival
+   * order, so the earliest first); returns a stop function for when the statement settles.
+   */
+  function expireWhileWriting(batch: Pending[]): () => void {
+    let next = 0;
+    let timer: Timer | undefined;
+    const tick = () => {
+      const now = Date.now();
+      let failed = 0;
+      while (next < batch.length && batch[next]!.deadline <= now) {
+        batch[next++]!.reject(unavailable());
+        failed++;
+      }
+      if (failed) log.warn("message sends not written in time", { rows: failed, deadlineMs });
+      if (next < batch.length) timer = setTimeout(tick, batch[next]!.deadline - now);
+    };
+    tick();
+    return () => clearTimeout(timer);
   }
 
   async function drain(): Promise<void> {
@@ -106,14 +128,15 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
       for (failExpired(Date.now()); queue.length > 0; failExpired(Date.now())) {
         const batch = queue.slice(0, MAX_BATCH);
         queue = queue.slice(batch.length);
-        // the queue is in arrival order: the batch's first send has the nearest deadline
-        const wait = Math.max(0, batch[0]!.deadline - Date.now());
         const query = insertBatch(batch.map((p) => p.row));
-        let late: Timer | undefined;
+        const stopExpiring = expireWhileWriting(batch);
+        let stuck: Timer | undefined;
         try {
+          // Only a statement that itself ran for a whole deadline is given up (with its connection):
+          // a healthy new connection must not be dropped because the sends it carries waited before.
           const inserted = await Promise.race([
             query,
-            new Promise<never>((_, fail) => (late = setTimeout(() => fail(unavailable()), wait))),
+            new Promise<never>((_, fail) => (stuck = setTimeout(() => fail(unavailable()), deadlineMs))),
           ]);
           settle(batch, inserted);
         } catch (err) {
@@ -121,9 +144,11 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
             log.warn("message batch not written in time", { rows: batch.length, deadlineMs });
             giveUp(query);
           }
+          // (sends already failed at their deadline ignore this)
           for (const p of batch) p.reject(err);
         } finally {
-          clearTimeout(late);
+          clearTimeout(stuck);
+          stopExpiring();
         }
       }
     } finally {
