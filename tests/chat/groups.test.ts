@@ -76,6 +76,11 @@ describe("leaving a group", () => {
     for (const x of [b1, c1]) await x.waitFor(() => bodiesOf(x).includes("before"), 5000, "before");
     expect((await b1.sendMessage(conv, "b before")).type).toBe("sent"); // b's replica caches the group too
 
+    // b sees a online (a wrote here), from the list b's second replica now caches
+    const aboutA = (x: typeof a1) => x.frames.filter((f) => f.type === "presence" && f.userId === a.id).length;
+    b2.send({ type: "presence", userIds: [a.id] });
+    await b2.waitFor(() => aboutA(b2) === 1, 5000, "a online for b");
+
     expect((await b.http.post(`/api/conversations/${conv}/leave`)).status).toBe(200);
     const left = (x: typeof a1) => x.events.some((e) => e.kind === "conversation" && e.data.change === "left" && e.data.userId === b.id && e.data.conversationId === conv);
     for (const x of [a1, b1, b2, c1]) await x.waitFor(() => left(x), 5000, "left event");
@@ -84,6 +89,12 @@ describe("leaving a group", () => {
     await c1.waitFor(() => bodiesOf(c1).includes("after b left"), 5000, "at c");
     await Bun.sleep(300);
     for (const x of [b1, b2]) expect(bodiesOf(x)).not.toContain("after b left");
+    // b shares nothing with a any more: a's presence is not b's to see, on any replica, cache or not
+    b2.send({ type: "presence", userIds: [a.id] });
+    b2.send({ type: "ping", ts: 9 });
+    await b2.waitFor(() => b2.frames.some((f) => f.type === "pong" && f.ts === 9), 5000, "pong");
+    await Bun.sleep(200);
+    expect(aboutA(b2)).toBe(1);
     const refused = await b1.sendMessage(conv, "b after leaving");
     expect(refused.code).toBe("not_member");
     expect((await b.http.get(`/api/conversations/${conv}/messages`)).status).toBe(403);

@@ -133,7 +133,7 @@ export async function leaveConversation(deps: MessagingDeps, conversationId: str
     return rows.map((r) => r.user_id);
   });
   if (remaining === null) return false;
-  await announceMembershipChange(deps.redis, deps.keys, { conversationId });
+  await announceMembershipChange(deps.redis, deps.keys, { conversationId, members: [userId, ...remaining] });
   await deps.events.appendMany(
     [userId, ...remaining].map((member) => ({ userId: member, kind: "conversation" as const, data: { conversationId, change: "left", userId } })),
   );

@@ -125,6 +125,8 @@ export function membershipChannel(keys: RedisKeys): string {
 
 export interface MembershipChange {
   conversationId: string;
+  /** who was in it (the one who left included): whose presence lists change */
+  members?: string[];
 }
 
 export async function announceMembershipChange(redis: Redis, keys: RedisKeys, change: MembershipChange): Promise<void> {
@@ -137,7 +139,12 @@ export async function announceMembershipChange(redis: Redis, keys: RedisKeys, ch
  */
 function forget(cache: Cache, change: { conversationId?: string; members?: readonly string[] }): void {
   cache.changes++;
-  if (change.conversationId !== undefined) cache.entries.delete(String(change.conversationId));
+  // a load begun before the change is not kept (changes), nor handed to callers who come after it
+  cache.loading.clear();
+  if (change.conversationId !== undefined) {
+    cache.entries.delete(String(change.conversationId));
+    return;
+  }
   const members = change.members?.map(String) ?? [];
   if (members.length === 0) return;
   for (const [id, entry] of cache.entries) if (members.every((m) => entry.info.members.includes(m))) cache.entries.delete(id);

@@ -40,6 +40,7 @@ export class Hub {
   private readonly channelPrefix: string;
   private readonly revokedChannel: string;
   private readonly visibilityChannel: string;
+  private readonly membershipChannel: string;
   readonly presenceLists: PresenceLists;
   private subscriberReadyOnce = false;
   private repairing = false;
@@ -58,6 +59,7 @@ export class Hub {
     this.channelPrefix = deps.keys.memberChannel("");
     this.revokedChannel = sessionRevokedChannel(deps.keys);
     this.visibilityChannel = visibilityChannel(deps.keys);
+    this.membershipChannel = membershipChannel(deps.keys);
     this.acks = new AckBuffer(deps.events);
     this.presenceLists = new PresenceLists(deps.sql);
   }
@@ -69,7 +71,7 @@ export class Hub {
       if (this.subscriberReadyOnce) void this.recoverAfterRedisReconnect();
       this.subscriberReadyOnce = true;
     });
-    await sub.subscribe(this.revokedChannel, this.visibilityChannel);
+    await sub.subscribe(this.revokedChannel, this.visibilityChannel, this.membershipChannel);
     this.subscriberReadyOnce = true;
     this.acks.start();
   }
@@ -102,13 +104,13 @@ export class Hub {
       return;
     }
     if (channel === this.revokedChannel) this.onSessionsRevoked(message);
-    else if (channel === this.visibilityChannel) this.onVisibilityChanged(message);
+    else if (channel === this.visibilityChannel || channel === this.membershipChannel) this.onVisibilityChanged(message);
   }
 
-  /** A block or unblock: who may see these members' presence is read again on next use. */
+  /** A block, an unblock, a first message or a leave: who may see these members' presence is read again on next use. */
   private onVisibilityChanged(message: string): void {
     try {
-      this.presenceLists.forget((JSON.parse(message) as VisibilityChange).members.map(String));
+      this.presenceLists.forget(((JSON.parse(message) as Partial<VisibilityChange>).members ?? []).map(String));
     } catch {}
   }
 
@@ -274,7 +276,7 @@ export class Hub {
     this.repairing = true;
     try {
       log.warn("pub/sub round trip failing: subscribing every channel again");
-      await this.deps.subscriber.subscribe(this.revokedChannel, this.visibilityChannel, membershipChannel(this.deps.keys));
+      await this.deps.subscriber.subscribe(this.revokedChannel, this.visibilityChannel, this.membershipChannel);
       const ids = [...this.members.keys()];
       for (let i = 0; i < ids.length; i += 1000) {
         // Chunks wait on a slow Redis: a member who left meanwhile has sent its UNSUBSCRIBE, which

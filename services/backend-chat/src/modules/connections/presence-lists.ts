@@ -1,8 +1,8 @@
 /**
  * Who may see a member's online state and who they may see (shared/src/modules/messages/partners.ts),
  * cached per member for a short while: read on every presence change, typing frame and presence
- * query. A block, an unblock or a first message in a conversation is announced, and the lists of
- * everyone it names are dropped (`forget`).
+ * query. A block, an unblock, a first message in a conversation or a member leaving a group is
+ * announced, and the lists of everyone it names are dropped (`forget`).
  */
 import type { Sql } from "@xplicit/shared/db";
 import {
@@ -21,6 +21,8 @@ interface Kind {
 export class PresenceLists {
   private readonly audience: Kind = { list: presenceAudience, among: presenceAudienceAmong, cache: new Map() };
   private readonly visible: Kind = { list: visiblePresences, among: visiblePresencesAmong, cache: new Map() };
+  /** counts forgets: a list loaded across one is used once, not kept (it may predate the change) */
+  private changes = 0;
 
   constructor(private readonly sql: Sql) {}
 
@@ -40,6 +42,7 @@ export class PresenceLists {
   }
 
   forget(userIds: readonly string[]): void {
+    this.changes++;
     for (const id of userIds) {
       this.audience.cache.delete(id);
       this.visible.cache.delete(id);
@@ -57,7 +60,9 @@ export class PresenceLists {
   private async listOf(kind: Kind, userId: string): Promise<PartnerList> {
     const hit = kind.cache.get(userId);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.list;
+    const changesBefore = this.changes;
     const list = await kind.list(this.sql, userId);
+    if (this.changes !== changesBefore) return list;
     if (kind.cache.size >= MAX_ENTRIES) kind.cache.clear();
     kind.cache.set(userId, { at: Date.now(), list });
     return list;
