@@ -47,10 +47,15 @@ describe("a block inside a group", () => {
     // (what a wrote before the block too: c chose not to see a)
     expect(await history(c)).toEqual(["from b, after", "from c, after"]);
     expect(await history(b)).toEqual(["from b, after", "from c, after", "from a, after", "before"]);
-    // the preview is the last message c may see
+    // the preview is the last message c may see, and the group keeps that message's place: a
+    // conversation with newer visible activity stays above it however much a writes
+    const d = await member(stack);
+    const direct = (await d.http.post("/api/conversations", { handles: [c.handle] })).json.conversation.id as string;
+    expect((await d.http.post("/api/messages", { id: crypto.randomUUID(), conversationId: direct, body: "from d" })).status).toBe(200);
     expect((await a1.sendMessage(conv, "a again")).type).toBe("sent");
     const list = (await c.http.get("/api/conversations")).json.conversations as { id: string; lastMessage: { body: string } }[];
     expect(list.find((x) => x.id === conv)!.lastMessage.body).toBe("from b, after");
+    expect(list.map((x) => x.id).slice(0, 2)).toEqual([direct, conv]);
     // over HTTP too (the api's cache heard of the block as the replicas did)
     const viaHttp = await a.http.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "a over http" });
     expect(viaHttp.status).toBe(200);

@@ -78,12 +78,12 @@ interface LastMessageRow {
  * In a group whose last message was written by a member hidden from `userId` (a block either way),
  * the preview is the last message they may see instead (one backward index scan per such group).
  */
-async function showOnlyVisibleLastMessages(deps: Pick<MessagingDeps, "sql">, userId: string, convs: LastMessageRow[]): Promise<void> {
+async function showOnlyVisibleLastMessages(deps: Pick<MessagingDeps, "sql">, userId: string, convs: LastMessageRow[]): Promise<boolean> {
   const groups = convs.filter((c) => c.kind === "group" && c.last_sender !== null);
-  if (groups.length === 0) return;
+  if (groups.length === 0) return false;
   const hidden = new Set(await hiddenFrom(deps, userId));
   const affected = groups.filter((c) => hidden.has(c.last_sender!));
-  if (affected.length === 0) return;
+  if (affected.length === 0) return false;
   const visible = await deps.sql<{ conversation_id: string; id: string | null; sender_id: string | null; body: string | null; created_at: Date | null }[]>`
     select c.id as conversation_id, l.id, l.sender_id, l.body, l.created_at
     from unnest(${affected.map((c) => c.id)}::bigint[]) as c(id)
@@ -97,6 +97,12 @@ async function showOnlyVisibleLastMessages(deps: Pick<MessagingDeps, "sql">, use
     const v = byId.get(c.id);
     [c.last_id, c.last_sender, c.last_body, c.last_at] = [v?.id ?? null, v?.sender_id ?? null, v?.body ?? null, v?.created_at ?? null];
   }
+  return true;
+}
+
+/** When a conversation last had something its member may see: the last visible message, else its creation. */
+function activityOf(c: LastMessageRow & { created_at: Date }): number {
+  return (c.last_at ?? c.created_at).getTime();
 }
 
 /** The conversation's kind when `userId` is in it, else null. */
@@ -195,7 +201,11 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
   const more = convs.length > limit;
   if (more) convs.length = limit;
   const nextBefore = more ? `${convs.at(-1)!.sort_us}_${convs.at(-1)!.id}` : null;
-  await showOnlyVisibleLastMessages(deps, userId, convs);
+  // (a group whose newest message is hidden from this member keeps the place of the one shown: a
+  // blocked member writing must not move it up; between pages the order stays the stored one)
+  if (await showOnlyVisibleLastMessages(deps, userId, convs)) {
+    convs.sort((x, y) => (activityOf(y) - activityOf(x)) || Number(BigInt(y.id) - BigInt(x.id)));
+  }
   const ids = convs.map((c) => c.id);
   // Every member's read marker goes only to the members of the same conversation ("Seen" receipts).
   const members = await deps.sql<{ conversation_id: string; user_id: string; last_read_message_id: string; engaged: boolean }[]>`
@@ -229,12 +239,14 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
  */
 export async function unreadConversationCount(deps: Pick<MessagingDeps, "sql">, userId: string): Promise<number> {
   const hidden = await hiddenFrom(deps, userId);
+  // (what a hidden member wrote counts only where it is hidden: in groups, as the list and history do)
   const [row] = await deps.sql<{ n: number }[]>`
     select count(*)::int as n from conversation_members m
+    join conversations c on c.id = m.conversation_id
     where m.user_id = ${userId} and exists (
       select 1 from messages g
       where g.conversation_id = m.conversation_id and g.id > m.last_read_message_id and g.sender_id <> ${userId}
-        ${hidden.length ? deps.sql`and g.sender_id <> all(${hidden}::bigint[])` : deps.sql``}
+        ${hidden.length ? deps.sql`and (c.kind = 'direct' or g.sender_id <> all(${hidden}::bigint[]))` : deps.sql``}
     )`;
   return row?.n ?? 0;
 }
