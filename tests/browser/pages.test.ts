@@ -152,13 +152,18 @@ describe.skipIf(!!why)("conversation messages", () => {
     const [a, b] = [await register(web), await register(web)];
     const conv = await conversationBetween(a, b);
     await sendOverHttp(b, conv, "see https://example.com/path?q=1, or javascript:alert(1)");
+    await sendOverHttp(b, conv, "and https://ex\u0430mple.com/login");
     const ctx = await signedIn(web, a);
     const page = await ctx.newPage();
     page.on("dialog", (d) => void d.accept());
     await page.goto(`${web.edge.url}/conversation?id=${conv}`);
-    await until("the message", async () => (await page.$$("#thread li")).length === 1);
+    await until("the messages", async () => (await page.$$("#thread li")).length === 2);
     const links = await page.$$eval("#thread li .text a", (as) => as.map((x) => ({ href: (x as HTMLAnchorElement).href, rel: (x as HTMLAnchorElement).rel, target: (x as HTMLAnchorElement).target, text: x.textContent })));
-    expect(links).toEqual([{ href: "https://example.com/path?q=1", rel: "noopener noreferrer nofollow ugc", target: "_blank", text: "https://example.com/path?q=1" }]);
+    expect(links).toEqual([
+      { href: "https://example.com/path?q=1", rel: "noopener noreferrer nofollow ugc", target: "_blank", text: "https://example.com/path?q=1" },
+      // a look-alike host is shown as where it goes
+      { href: "https://xn--exmple-4nf.com/login", rel: "noopener noreferrer nofollow ugc", target: "_blank", text: "https://xn--exmple-4nf.com/login" },
+    ]);
 
     expect((await b.call("POST", `/api/users/${a.handle}/block`)).status).toBe(200);
     await until("ws mode", async () => (await modeOf(page)) === "ws");

@@ -101,7 +101,8 @@ function withLinks(textEl) {
     parts.push(text.slice(at, m.index));
     const a = document.createElement('a');
     a.href = url.href;
-    a.textContent = href;
+    // shown as where it goes: a look-alike (IDN) host in its xn-- form, direction controls escaped
+    a.textContent = url.href === href || url.href === `${href}/` ? href : url.href;
     a.rel = 'noopener noreferrer nofollow ugc';
     a.target = '_blank';
     parts.push(a);

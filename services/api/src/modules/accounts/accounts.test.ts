@@ -75,6 +75,7 @@ describe("registration", () => {
     [{ password: "qwertyuiop1" }, "weak_password"],
     [{ password: "Sunshine2024!" }, "weak_password"],
     [{ password: "\u{1F600}".repeat(5) }, "invalid_password"],
+    [{ password: "\u{1F468}\u200d\u{1F469}\u200d\u{1F467}".repeat(2) }, "invalid_password"],
     [{ handle: "admin" }, "handle_reserved"],
     [{ handle: "support" }, "handle_reserved"],
     [{ email: "not-an-email" }, "invalid_email"],

@@ -1,5 +1,5 @@
 import { badRequest, unprocessable } from "@xplicit/shared/errors";
-import { isStorableText } from "@xplicit/shared/http";
+import { characterCount, isStorableText } from "@xplicit/shared/http";
 
 export const HANDLE = /^[a-z0-9_]{3,30}$/;
 // No whitespace, no control characters (NUL would fail the Postgres lookup with a 500).
@@ -22,8 +22,8 @@ export function normaliseEmail(raw: unknown): string {
 }
 
 export function checkPassword(raw: unknown): string {
-  // characters as typed (code points): five emoji are 10 UTF-16 units but 5 characters
-  if (typeof raw !== "string" || raw.length > 128 || [...raw].length < 10) {
+  // characters as members see them (graphemes): five emoji are 10 UTF-16 units but 5 characters
+  if (typeof raw !== "string" || raw.length > 128 || characterCount(raw) < 10) {
     throw badRequest("invalid_password", "password must be 10 to 128 characters");
   }
   return raw;

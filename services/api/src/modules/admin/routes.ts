@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
 import { isStorableText, readJsonObject } from "@xplicit/shared/http";
 import { createLogger } from "@xplicit/shared/log";
-import type { BatchProgress, Notifier } from "@xplicit/shared/modules/notifications";
+import { FAILED_JOB_KEPT_SECONDS, type BatchProgress, type Notifier } from "@xplicit/shared/modules/notifications";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
 import { requireAdmin } from "./require-admin.ts";
@@ -26,6 +26,11 @@ function joinedSince(body: Record<string, unknown>): Date | null {
     throw badRequest("invalid", "joinedSince must be an ISO date between 1970 and 9999");
   }
   return d;
+}
+
+/** Whether the worker's recovery sweep still looks for this broadcast (notification-worker jobs/recovery.ts). */
+function isRecoverable(createdAt: Date): boolean {
+  return Date.now() - createdAt.getTime() < (FAILED_JOB_KEPT_SECONDS - 86_400) * 1000;
 }
 
 export function adminRoutes(deps: ApiDeps, notifier: Notifier) {
@@ -64,7 +69,7 @@ export function adminRoutes(deps: ApiDeps, notifier: Notifier) {
     // without its job (Redis lost it: a worker enqueues it again within a minute) the row's checkpoint says how far it got
     const kept = { cursor: row.checkpoint_cursor, written: Number(row.recipients_written), scanned: Number(row.recipients_scanned), total: null };
     const progress = (job && typeof job.progress === "object" ? job.progress : row.finished_at ? null : kept) as BatchProgress | null;
-    const state = job ? await job.getState() : row.finished_at ? "completed" : "requeueing";
+    const state = job ? await job.getState() : row.finished_at ? "completed" : isRecoverable(row.created_at) ? "requeueing" : "lost";
     return c.json({
       id: row.id,
       title: row.title,
