@@ -35,18 +35,34 @@ function hashOf(token: string): string {
 }
 
 const DEVICE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+/** Accounts one browser is remembered for (one token each, in one cookie): a shared browser keeps them all. */
+const TOKENS_PER_BROWSER = 5;
+
+/** The cookie's tokens (base64url, so "." never occurs in one), well-formed ones only. */
+function tokensOf(cookie: string | undefined): string[] {
+  return (cookie ?? "").split(".").filter((t) => DEVICE_TOKEN.test(t)).slice(-TOKENS_PER_BROWSER);
+}
+
+export interface KnownDevice {
+  /** the SHA-256 of this browser's token for the account */
+  hash: string;
+  token: string;
+}
 
 export function createLoginThrottle(redis: Redis, keys: RedisKeys, limits: ThrottleLimits) {
-  /** The device's hash when its cookie names a browser `email` signed in on before, else null. */
-  async function knownDevice(token: string | undefined, email: string): Promise<string | null> {
-    if (!token || !DEVICE_TOKEN.test(token)) return null;
-    const hash = hashOf(token);
-    return (await redis.get(keys.loginDevice(hash))) === email ? hash : null;
+  /** This browser's token for `email` when its cookie holds one the account signed in with before, else null. */
+  async function knownDevice(cookie: string | undefined, email: string): Promise<KnownDevice | null> {
+    const tokens = tokensOf(cookie);
+    if (tokens.length === 0) return null;
+    const hashes = tokens.map(hashOf);
+    const owners = await redis.mget(...hashes.map((h) => keys.loginDevice(h)));
+    const i = owners.findIndex((owner) => owner === email);
+    return i < 0 ? null : { hash: hashes[i]!, token: tokens[i]! };
   }
 
   /** Counts one attempt; seconds to wait (the attempt must stop with 429), or 0 when it may proceed. */
-  async function begin(email: string, ip: string, device: string | null): Promise<number> {
-    const acct = device ? keys.loginFailDevice(device) : keys.loginFailAccount(email);
+  async function begin(email: string, ip: string, device: KnownDevice | null): Promise<number> {
+    const acct = device ? keys.loginFailDevice(device.hash) : keys.loginFailAccount(email);
     const byIp = keys.loginFailIp(addressBudgetKey(ip));
     const replies =
       (await redis
@@ -68,20 +84,21 @@ export function createLoginThrottle(redis: Redis, keys: RedisKeys, limits: Throt
    * The attempt succeeded: its counter starts afresh and the IP gets its attempt back — only while
    * its window lasts (a DECR on an expired key would create a counter at -1 that never expires).
    */
-  async function recordSuccess(email: string, ip: string, device: string | null): Promise<void> {
-    const counter = device ? keys.loginFailDevice(device) : keys.loginFailAccount(email);
+  async function recordSuccess(email: string, ip: string, device: KnownDevice | null): Promise<void> {
+    const counter = device ? keys.loginFailDevice(device.hash) : keys.loginFailAccount(email);
     await redis.eval(GIVE_BACK_SCRIPT, 2, counter, keys.loginFailIp(addressBudgetKey(ip)));
   }
 
   /**
-   * Remembers this browser for `email` after a sign-in: the cookie it already has when it is known
-   * for this account (its year starts again), else a new one. The token to put in the cookie.
+   * Remembers this browser for `email` after a sign-in: its token for the account when it has one
+   * (its year starts again), else a new one added to the cookie's (the oldest goes beyond
+   * TOKENS_PER_BROWSER). The cookie's new value.
    */
-  async function rememberDevice(email: string, token: string | undefined, device: string | null): Promise<string> {
-    const keep = device !== null && token !== undefined;
-    const next = keep ? token : Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
-    await redis.set(keys.loginDevice(keep ? device : hashOf(next)), email, "EX", DEVICE_DAYS * 86_400);
-    return next;
+  async function rememberDevice(email: string, cookie: string | undefined, device: KnownDevice | null): Promise<string> {
+    const token = device?.token ?? Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    await redis.set(keys.loginDevice(device?.hash ?? hashOf(token)), email, "EX", DEVICE_DAYS * 86_400);
+    const others = tokensOf(cookie).filter((t) => t !== token);
+    return [...others, token].slice(-TOKENS_PER_BROWSER).join(".");
   }
 
   return { knownDevice, begin, recordSuccess, rememberDevice };

@@ -8,7 +8,7 @@ import { createLogger } from "@xplicit/shared/log";
 import { clearedSessionCookie, deviceCookie, readCookie, sessionCookie } from "@xplicit/shared/sessions";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember, sessionToken } from "../../session/middleware.ts";
-import { DEVICE_DAYS, createLoginThrottle } from "./login-throttle.ts";
+import { DEVICE_DAYS, createLoginThrottle, type KnownDevice } from "./login-throttle.ts";
 import { findAccount, findCredentials, insertAccount } from "./store.ts";
 import { normaliseEmail, parseRegistration } from "./validation.ts";
 
@@ -38,9 +38,9 @@ export function accountsRoutes(deps: ApiDeps) {
   }
 
   /** Remembers this browser for the account it just signed in to (the login brake's device cookie). */
-  async function rememberDevice(c: Context, email: string, device: string | null) {
-    const token = await throttle.rememberDevice(email, readCookie(c.req.header("cookie"), DEVICE_COOKIE), device);
-    c.header("Set-Cookie", deviceCookie(DEVICE_COOKIE, token, DEVICE_DAYS * 86_400), { append: true });
+  async function rememberDevice(c: Context, email: string, device: KnownDevice | null) {
+    const value = await throttle.rememberDevice(email, readCookie(c.req.header("cookie"), DEVICE_COOKIE), device);
+    c.header("Set-Cookie", deviceCookie(DEVICE_COOKIE, value, DEVICE_DAYS * 86_400), { append: true });
   }
 
   app.post("/auth/register", async (c) => {
