@@ -1,7 +1,7 @@
 /** Conversations and messages over HTTP: bad text, read markers. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { registeredClient, useTestApi } from "../../../../../tests/harness/api.ts";
-import { HTTP_SENDS_PER_10S, NEW_CONVERSATIONS_PER_10MIN } from "./routes.ts";
+import { CONVERSATION_LISTS_PER_10S, HTTP_SENDS_PER_10S, NEW_CONVERSATIONS_PER_10MIN } from "./routes.ts";
 
 setDefaultTimeout(60_000);
 
@@ -98,6 +98,16 @@ describe("per-member write limits", () => {
     expect(limited.json.error.code).toBe("rate_limited");
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
     expect((await send(b.client)).status).toBe(200);
+  });
+
+  test(`more than ${CONVERSATION_LISTS_PER_10S} conversation list reads in 10 s are 429; one conversation is still answered`, async () => {
+    const { a, conv } = await pair();
+    const statuses: number[] = [];
+    for (let i = 0; i < CONVERSATION_LISTS_PER_10S; i += 25) statuses.push(...(await Promise.all(Array.from({ length: 25 }, () => a.client.get("/api/conversations")))).map((r) => r.status));
+    expect(statuses.every((st) => st === 200)).toBe(true);
+    const limited = await a.client.get("/api/conversations");
+    expect(limited.status).toBe(429);
+    expect((await a.client.get(`/api/conversations/${conv}`)).status).toBe(200);
   });
 
   test(`more than ${NEW_CONVERSATIONS_PER_10MIN} conversation requests in 10 minutes are 429`, async () => {

@@ -11,14 +11,22 @@ import { requireMember } from "../../session/middleware.ts";
 export const HTTP_SENDS_PER_10S = 300;
 /** New conversations per member: enough to set up a large group fan-out, not to spam strangers. */
 export const NEW_CONVERSATIONS_PER_10MIN = 120;
+/**
+ * Conversation list reads per member, every api process together: a list costs one index probe per
+ * conversation the member is in, so a member in thousands of them (strangers can add anyone to a
+ * group) reading in a loop could take a core (measured: 20,000 conversations, 90–190 ms a read).
+ */
+export const CONVERSATION_LISTS_PER_10S = 100;
 
 export function messagesRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
   const sends = createWriteLimit(deps.redis, deps.keys, "send", HTTP_SENDS_PER_10S, 10_000, "messages");
   const newConversations = createWriteLimit(deps.redis, deps.keys, "conversation", NEW_CONVERSATIONS_PER_10MIN, 600_000, "new conversations");
+  const lists = createWriteLimit(deps.redis, deps.keys, "conversation-list", CONVERSATION_LISTS_PER_10S, 10_000, "conversation list reads");
 
   app.get("/conversations", auth, async (c) => {
+    await lists.take(c.get("member").userId);
     const before = c.req.query("before") || null;
     if (before !== null && !messages.isConversationCursor(before)) throw badRequest("invalid_cursor", "before is not a cursor this list gave");
     const limit = parsePage(undefined, c.req.query("limit"), 100, 50).limit;
