@@ -54,6 +54,8 @@ describe("text Postgres cannot store", () => {
 describe("read markers", () => {
   test("never past the last message, and a read that moves nothing appends no event", async () => {
     const { a, b, conv } = await pair();
+    // b has written here: b's read marker is shown to a (a stranger b never answered would see "0")
+    expect((await b.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "hi" })).status).toBe(200);
     const sent = await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "read me" });
     const messageId = sent.json.messageId as string;
 
