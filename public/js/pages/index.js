@@ -8,9 +8,9 @@ initTheme();
 initPrefetch();
 
 // Where to go after signing in: a page of this site only. Resolved as the browser will resolve it
-// (it reads `/\evil.example` and `/<tab>/evil.example` as another host), kept only if it stays on
-// this origin, and used as the absolute address it resolved to: a path alone could itself start
-// with `//` (`/.//evil.example` resolves to the path `//evil.example`) and name another host again.
+// (it reads a slash followed by a backslash, a tab or a newline as two slashes: another host), kept
+// only if it stays on this origin, and used as the absolute address it resolved to: a path alone
+// could itself start with two slashes (a dot segment before them does that) and name a host again.
 const next = () => {
   const n = new URLSearchParams(location.search).get('next');
   if (!n) return '/conversations';
