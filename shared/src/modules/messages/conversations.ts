@@ -3,8 +3,11 @@ import { badRequest, forbidden, notFound } from "../../errors/index.ts";
 import { hasBidiControls, isStorableText } from "../../http/text.ts";
 import { getMemberCards } from "../profiles/index.ts";
 import { blockedAmong, blockersAmong } from "../social/index.ts";
+import { createLogger } from "../../log/index.ts";
 import { announceMembershipChange } from "./membership.ts";
 import type { ConversationSummary, MessagingDeps } from "./types.ts";
+
+const log = createLogger("messages");
 
 export const MAX_GROUP_MEMBERS = 50;
 
@@ -132,16 +135,23 @@ export async function leaveConversation(deps: MessagingDeps, conversationId: str
   const kind = await conversationKindFor(deps, conversationId, userId);
   if (!kind) return false;
   if (kind === "direct") throw badRequest("direct_conversation", "a conversation between two members cannot be left; block the member instead");
+  // The "left" events are appended before the delete commits: if Redis refuses them the member is
+  // still in (503, and a retry does it all), rather than out with nobody told and a retry finding
+  // nothing to leave. The caches hear of it after the commit (a cache reloading earlier would read
+  // the member back in); that announcement failing only leaves them to their age.
   const remaining = await deps.sql.begin(async (tx) => {
     const [left] = await tx`delete from conversation_members where conversation_id = ${conversationId} and user_id = ${userId} returning 1`;
     if (!left) return null;
     const rows = await tx<{ user_id: string }[]>`select user_id from conversation_members where conversation_id = ${conversationId}`;
-    return rows.map((r) => r.user_id);
+    const members = rows.map((r) => r.user_id);
+    await deps.events.appendMany(
+      [userId, ...members].map((member) => ({ userId: member, kind: "conversation" as const, data: { conversationId, change: "left", userId } })),
+    );
+    return members;
   });
   if (remaining === null) return false;
-  await announceMembershipChange(deps.redis, deps.keys, { conversationId, members: [userId, ...remaining] });
-  await deps.events.appendMany(
-    [userId, ...remaining].map((member) => ({ userId: member, kind: "conversation" as const, data: { conversationId, change: "left", userId } })),
+  await announceMembershipChange(deps.redis, deps.keys, { conversationId, members: [userId, ...remaining] }).catch((err: Error) =>
+    log.warn("leave not announced to the membership caches", { conversationId, error: err.message }),
   );
   return true;
 }

@@ -171,9 +171,14 @@ export async function followMembershipChanges(deps: MessagingDeps, subscriber: R
     }
   });
   // announcements may have been missed while the connection was down
-  subscriber.on("ready", () => {
-    cache.changes++;
-    cache.entries.clear();
-  });
+  subscriber.on("ready", () => dropMembershipCache(deps));
   await subscriber.subscribe(own, blocks);
+}
+
+/** Forgets every cached conversation: announcements may have been missed (pub/sub was down or stale). */
+export function dropMembershipCache(deps: MessagingDeps): void {
+  const cache = cacheFor(deps);
+  cache.changes++;
+  cache.loading.clear();
+  cache.entries.clear();
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { loadConfig } from "@xplicit/shared/config";
 import { createDb } from "@xplicit/shared/db";
 import { createEventStream } from "@xplicit/shared/modules/events";
+import { conversationInfo, createConversation } from "@xplicit/shared/modules/messages";
 import { createUnreadCounter } from "@xplicit/shared/modules/notifications";
 import { createPresence } from "@xplicit/shared/modules/presence";
 import { createRedis, redisKeys, type Redis } from "@xplicit/shared/redis";
@@ -394,4 +395,20 @@ test("after a reconnect, a head read before live events moved the cursor past it
   await conn.recoverAfterRedisReconnect(await events.head(userId));
   expect(resyncs()).toBe(1);
   conn.closed();
+});
+
+test("a repair of a stale pub/sub forgets the membership cache and the presence lists: what it missed is read again", async () => {
+  const [a, b] = memberIds as [string, string];
+  expect(await hub.presenceLists.audienceAmong(a, [b])).toEqual([]); // cached: no conversation yet
+  const conv = await createConversation(hub.deps.messaging, a, [b]);
+  expect((await conversationInfo(hub.deps.messaging, conv.id, b))?.members).toContain(b);
+  await hub.repairSubscriptions();
+  expect(await hub.presenceLists.audienceAmong(a, [b])).toEqual([b]); // read again: a made the conversation
+
+  // a change whose announcement this replica never heard (its pub/sub was stale)
+  expect((await conversationInfo(hub.deps.messaging, conv.id, b))?.members).toContain(b); // cached again
+  await sql`delete from conversation_members where conversation_id = ${conv.id} and user_id = ${b}`;
+  expect((await conversationInfo(hub.deps.messaging, conv.id, b))?.members).toContain(b); // still cached
+  await hub.repairSubscriptions();
+  expect(await conversationInfo(hub.deps.messaging, conv.id, b)).toBeNull();
 });

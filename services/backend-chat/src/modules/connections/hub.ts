@@ -4,7 +4,7 @@
  * from the channel are handed to each of the member's sockets, which keep their own cursor.
  */
 import { createLogger } from "@xplicit/shared/log";
-import { membershipChannel } from "@xplicit/shared/modules/messages";
+import { dropMembershipCache, membershipChannel } from "@xplicit/shared/modules/messages";
 import { visibilityChannel, type PresenceChange, type VisibilityChange } from "@xplicit/shared/modules/presence";
 import { sessionRevokedChannel, type SessionRevokedEvent } from "@xplicit/shared/sessions";
 import type { ChatDeps } from "../../deps.ts";
@@ -277,6 +277,9 @@ export class Hub {
     try {
       log.warn("pub/sub round trip failing: subscribing every channel again");
       await this.deps.subscriber.subscribe(this.revokedChannel, this.visibilityChannel, this.membershipChannel);
+      // blocks, unblocks and leaves announced while pub/sub was stale were missed: read them again
+      this.presenceLists.clear();
+      dropMembershipCache(this.deps.messaging);
       const ids = [...this.members.keys()];
       for (let i = 0; i < ids.length; i += 1000) {
         // Chunks wait on a slow Redis: a member who left meanwhile has sent its UNSUBSCRIBE, which

@@ -49,6 +49,13 @@ export class PresenceLists {
     }
   }
 
+  /** Forgets every list: announcements may have been missed (pub/sub was stale). */
+  clear(): void {
+    this.changes++;
+    this.audience.cache.clear();
+    this.visible.cache.clear();
+  }
+
   /** Drops expired entries, so idle members do not keep their lists in memory. */
   sweep(): void {
     const now = Date.now();
