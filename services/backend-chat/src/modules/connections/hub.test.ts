@@ -398,7 +398,7 @@ test("after a reconnect, a head read before live events moved the cursor past it
 });
 
 test("a repair of a stale pub/sub forgets the membership cache and the presence lists: what it missed is read again", async () => {
-  const [a, b] = memberIds as [string, string];
+  const [a, b] = (await seedMembers(sql, 2)) as [string, string];
   expect(await hub.presenceLists.audienceAmong(a, [b])).toEqual([]); // cached: no conversation yet
   const conv = await createConversation(hub.deps.messaging, a, [b]);
   expect((await conversationInfo(hub.deps.messaging, conv.id, b))?.members).toContain(b);
