@@ -77,6 +77,28 @@ describe.skipIf(!!why)("landing page", () => {
 });
 
 describe.skipIf(!!why)("conversation page", () => {
+  test("a group says who is in it and when someone leaves; a conversation with a member you blocked says why you cannot write", async () => {
+    const [a, b, c] = [await register(web), await register(web), await register(web)];
+    const conv = (await a.call("POST", "/api/conversations", { handles: [b.handle, c.handle], title: "Trio" })).json.conversation.id as string;
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/conversation?id=${conv}`);
+    await until("ws mode", async () => (await modeOf(page)) === "ws");
+    await until("the members line", async () => ((await page.textContent("#members")) ?? "").includes(b.handle));
+    expect(await page.textContent("#members")).toContain(c.handle);
+    expect((await b.call("POST", `/api/conversations/${conv}/leave`)).status).toBe(200);
+    await until("the leave said", async () => ((await page.textContent("#send-status")) ?? "").includes("left the group"), 20_000);
+    await until("b gone from the members line", async () => !((await page.textContent("#members")) ?? "").includes(b.handle));
+
+    const direct = (await a.call("POST", "/api/conversations", { handles: [c.handle] })).json.conversation.id as string;
+    expect((await a.call("POST", `/api/users/${c.handle}/block`)).status).toBe(200);
+    await page.goto(`${web.edge.url}/conversation?id=${direct}`);
+    await until("the notice", async () => !(await page.$eval("#blocked-notice", (el) => (el as HTMLElement).hidden)));
+    expect(await page.textContent("#blocked-notice")).toContain("You blocked");
+    expect(await page.$eval("#composer", (el) => (el as HTMLElement).hidden)).toBe(true);
+    await ctx.close();
+  }, 60_000);
+
   test("a group can be left from its page: back to the list, without it", async () => {
     const [a, b, c] = [await register(web), await register(web), await register(web)];
     const made = await a.call("POST", "/api/conversations", { handles: [b.handle, c.handle], title: "Leavers" });

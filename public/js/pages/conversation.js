@@ -25,6 +25,7 @@ let lastReadSent = null;
 // "Seen": each partner's read marker, seeded from the conversation (members[].lastReadMessageId) on
 // load and on every refresh of it, then raised by live `read` events. Markers only move forward.
 const readBy = new Map(); // member id → BigInt message id
+const current = new Set(); // who is in the conversation now
 let seenBy = null;
 const partnerIds = [];
 let group = false;
@@ -44,7 +45,10 @@ function raiseSeen(userId, upTo) {
 /** Who of the partners has read up to message `n`, by name ("Seen by Ann, Bo and 2 others" in a group). */
 function seenText(n) {
   if (!group) return 'Seen';
-  const names = [...readBy].filter(([uid, upTo]) => uid !== me.id && upTo >= n).map(([uid]) => nameOf(members.get(uid)));
+  const readers = [...readBy].filter(([uid, upTo]) => uid !== me.id && upTo >= n && current.has(uid));
+  const names = readers.map(([uid]) => nameOf(members.get(uid)));
+  if (partnerIds.length > 1 && readers.length >= partnerIds.length) return 'Seen by everyone';
+  if (names.length === 3) return `Seen by ${names[0]}, ${names[1]} and ${names[2]}`;
   const shownNames = names.slice(0, 2).join(', ');
   return names.length > 2 ? `Seen by ${shownNames} and ${names.length - 2} other${names.length > 3 ? 's' : ''}` : `Seen by ${names.join(' and ')}`;
 }
@@ -94,7 +98,9 @@ function withLinks(textEl) {
   const parts = [];
   let at = 0;
   for (const m of text.matchAll(URL_IN_TEXT)) {
-    const href = m[0].replace(/[.,!?;:)\]}'"]+$/, '');
+    let href = m[0].replace(/[.,!?;:)\]}'"]+$/, '');
+    // a closing bracket belongs to the address when it opened one inside it (…/Foo_(bar))
+    while (m[0].length > href.length && m[0][href.length] === ')' && (href.split('(').length > href.split(')').length)) href += ')';
     let url;
     try { url = new URL(href); } catch { continue; }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
@@ -127,13 +133,19 @@ function setState(li, text, failed = false) {
   retry.addEventListener('click', () => {
     const body = li.querySelector('.text').textContent;
     li.remove();
+    say(status, '');
     showPending(rt.send(id, body), body, Date.now()).scrollIntoView({ block: 'end' });
+    input.focus();
   });
   const drop = document.createElement('button');
   drop.type = 'button';
   drop.className = 'link';
   drop.textContent = 'Delete';
-  drop.addEventListener('click', () => li.remove());
+  drop.addEventListener('click', () => {
+    li.remove();
+    say(status, '');
+    input.focus();
+  });
   el.append(' ', retry, ' ', drop);
 }
 
@@ -177,10 +189,19 @@ async function loadMeta() {
   try {
     const c = (await get(`/api/conversations/${encodeURIComponent(id)}`))?.conversation;
     if (!c) return;
+    // (members who left stay known by name for their old messages; `current` is who is in now)
     for (const m of c.members ?? []) members.set(m.id, m);
+    current.clear();
+    for (const m of c.members ?? []) current.add(m.id);
     partnerIds.splice(0, Infinity, ...(c.members ?? []).map((m) => m.id).filter((x) => x !== me.id));
     group = c.kind === 'group' || partnerIds.length > 1;
     $('#leave').hidden = c.kind !== 'group';
+    // who is in a group (a member who left is gone from here and from "Seen by")
+    for (const uid of readBy.keys()) if (!current.has(uid)) readBy.delete(uid);
+    const line = $('#members');
+    line.hidden = c.kind !== 'group';
+    if (c.kind === 'group') line.textContent = [...c.members.filter((m) => m.id !== me.id).map(nameOf), 'you'].join(', ');
+    showBlocked(c.youBlocked ? partnerIds.map((pid) => nameOf(members.get(pid))).join(', ') : null);
     presence.watch(partnerIds);
     let moved = false;
     for (const m of c.members ?? []) if (m.id !== me.id && raiseSeen(m.id, m.lastReadMessageId)) moved = true;
@@ -252,6 +273,9 @@ rt.on('message', (d) => {
   show({ id: d.messageId, senderId: d.senderId, body: d.body, ts: d.ts, clientMsgId: d.clientMsgId });
   if (d.senderId !== me.id) {
     typingLine.textContent = '';
+    // screen readers hear new messages from others (the thread itself is not a live region: it
+    // would read out every page of history as it loads)
+    $('#announce').textContent = `${who(d.senderId)}: ${d.body}`;
     markRead();
   } else paintSeen();
 });
@@ -294,12 +318,29 @@ rt.on('resync', () => Promise.all([reload(), loadMeta()]));
 function showLeft() {
   form.hidden = true;
   $('#leave').hidden = true;
+  $('#presence').hidden = true;
+  presence.watch([]);
   say(status, 'You left this group.');
+}
+/** A member the viewer blocked: the composer gives way to why, and how to undo it. */
+function showBlocked(name) {
+  const notice = $('#blocked-notice');
+  notice.hidden = !name;
+  form.hidden = !!name;
+  if (!name) return;
+  const profile = document.createElement('a');
+  profile.href = '/u/' + encodeURIComponent(members.get(partnerIds[0])?.handle ?? '');
+  profile.textContent = 'their profile';
+  notice.replaceChildren(`You blocked ${name}: unblock them on `, profile, ' to write here again.');
 }
 rt.on('conversation', (d) => {
   if (String(d.conversationId) !== id || d.change !== 'left') return;
-  if (d.userId === me.id) showLeft();
-  else void loadMeta();
+  if (d.userId === me.id) return showLeft();
+  const who = nameOf(members.get(d.userId));
+  say($('#announce'), `${who} left the group.`);
+  say(status, `${who} left the group.`);
+  readBy.delete(d.userId);
+  void loadMeta().then(paintSeen);
 });
 $('#leave').addEventListener('click', async () => {
   if (!confirm('Leave this group? You will not get its messages any more.')) return;
@@ -314,7 +355,7 @@ document.addEventListener('visibilitychange', markRead);
 
 /** Reading the conversation reads its "sent you a message" notifications too (the badge follows). */
 async function readMessageNotifications() {
-  if (document.visibilityState !== 'visible') return;
+  if (document.visibilityState !== 'visible' || !/^\d{1,18}$/.test(id)) return;
   try {
     await post('/api/notifications/read', { type: 'message', subjectId: id });
   } catch {}
@@ -360,6 +401,7 @@ form.addEventListener('submit', (e) => {
 
 // (the box grows with what is written: field-sizing in the stylesheet) It says when it is full.
 input.addEventListener('input', () => {
+  if (status.classList.contains('bad')) say(status, '');
   if (input.value.length >= input.maxLength) say(status, `A message can be at most ${input.maxLength.toLocaleString('en')} characters: the rest was left out.`, true);
 });
 
@@ -386,6 +428,8 @@ function showPending(clientId, body, ts) {
 }
 
 await Promise.all([reload(), loadMeta()]);
+// ready to write (not on touch screens, where focusing would throw up the keyboard unasked)
+if (!form.hidden && matchMedia('(pointer: fine)').matches) input.focus({ preventScroll: true });
 // names filled in after the first paint can wrap and push the newest message under the composer
 scrollTo(0, document.body.scrollHeight);
 // written on an earlier page (closed or reloaded before they were confirmed): still on their way

@@ -3,13 +3,14 @@
 import { get, post, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
 import { boot } from '../lib/shell.js?v=98bfeeecbf';
-import { conversationName, initialOf } from '../lib/names.js?v=640446eba5';
+import { conversationName, initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const list = $('#conversations');
 const none = $('#none');
 const { me, rt } = await boot();
 const partners = new Map(); // conversation id → { ids: the other members, group }
+const conversations = new Map(); // conversation id → its summary, for previews
 const presence = trackPresence(rt, paintPresence);
 
 function paintPresence() {
@@ -27,9 +28,18 @@ function markUnread(li, unread) {
   li.querySelector('[data-f=unread]').textContent = unread ? 'Unread: ' : '';
 }
 
+/** The preview line: who wrote it in a group, "You:" for one's own. */
+function previewOf(c, m = c.lastMessage) {
+  if (!m) return 'No messages yet';
+  if (m.senderId === me.id) return `You: ${m.body}`;
+  const sender = c.members?.find((x) => x.id === m.senderId);
+  return c.kind === 'group' && sender ? `${nameOf(sender)}: ${m.body}` : m.body;
+}
+
 function render(c) {
   const name = conversationName(c, me.id);
-  const li = fill('t-conversation', { initial: initialOf(name), name, preview: c.lastMessage?.body ?? 'No messages yet' });
+  conversations.set(String(c.id), c);
+  const li = fill('t-conversation', { initial: initialOf(name), name, preview: previewOf(c) });
   li.dataset.id = c.id;
   const ids = (c.members ?? []).map((m) => m.id).filter((x) => x !== me.id);
   const group = c.kind === 'group' || ids.length > 1;
@@ -56,7 +66,10 @@ async function load(reset = true) {
       partners.clear();
       list.replaceChildren(...items.map(render));
     } else {
-      for (const c of items) if (!list.querySelector(`li[data-id="${CSS.escape(String(c.id))}"]`)) list.append(render(c));
+      const added = items.filter((c) => !list.querySelector(`li[data-id="${CSS.escape(String(c.id))}"]`)).map(render);
+      list.append(...added);
+      // the button goes when there is no more: keyboard focus moves to the first row it brought
+      if (!r?.nextBefore && document.activeElement === more) added[0]?.querySelector('a')?.focus();
     }
     nextBefore = r?.nextBefore ?? null;
     more.hidden = !nextBefore;
@@ -70,10 +83,23 @@ async function load(reset = true) {
   }
 }
 
+/** One conversation this page does not show yet (new, or further down than the pages loaded): put on top. */
+async function showOnTop(id) {
+  try {
+    const c = (await get(`/api/conversations/${encodeURIComponent(id)}`))?.conversation;
+    if (!c) return;
+    list.querySelector(`li[data-id="${CSS.escape(String(c.id))}"]`)?.remove();
+    list.prepend(render(c));
+    none.hidden = true;
+    presence.watch([...partners.values()].flatMap((p) => p.ids));
+  } catch {}
+}
+
 rt.on('message', (d) => {
   const li = list.querySelector(`li[data-id="${CSS.escape(d.conversationId)}"]`);
-  if (!li) return void load();
-  li.querySelector('.preview').textContent = d.body;
+  if (!li) return void showOnTop(d.conversationId);
+  const c = conversations.get(String(d.conversationId));
+  li.querySelector('.preview').textContent = c ? previewOf(c, { id: d.messageId, senderId: d.senderId, body: d.body }) : d.body;
   setTime(li.querySelector('time'), d.ts);
   markUnread(li, d.senderId !== me.id);
   list.prepend(li);
@@ -83,7 +109,13 @@ rt.on('read', (d) => {
   const li = list.querySelector(`li[data-id="${CSS.escape(d.conversationId)}"]`);
   if (li) markUnread(li, false);
 });
-rt.on('conversation', () => load());
+// a new conversation goes on top; a member leaving (oneself included) is read again
+rt.on('conversation', (d) => {
+  if (d.change === 'left' && d.userId === me.id) {
+    list.querySelector(`li[data-id="${CSS.escape(String(d.conversationId))}"]`)?.remove();
+    none.hidden = list.children.length > 0;
+  } else void showOnTop(d.conversationId);
+});
 rt.on('resync', () => load());
 more.addEventListener('click', () => load(false));
 $('#to-new').addEventListener('click', (e) => {

@@ -20,6 +20,14 @@ function actorOf(n) {
   return { handle: n.actorHandle, displayName: n.actorDisplayName };
 }
 
+/** "Cleo", "Cleo and Ana", "Cleo, Ana and others": who wrote the messages a notification counts. */
+function sendersOf(n) {
+  const names = (Array.isArray(n.actors) && n.actors.length ? n.actors : [actorOf(n)]).map(nameOf);
+  if (names.length === 1) return names[0];
+  const more = names.length >= 3 && (n.count ?? 0) > names.length ? ' and others' : '';
+  return more ? `${names.slice(0, 2).join(', ')}${more}` : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
 function describe(n) {
   const actor = actorOf(n);
   const who = nameOf(actor);
@@ -28,9 +36,10 @@ function describe(n) {
   switch (n.type) {
     case 'follow': return { text: `${who}${others} followed you`, link };
     case 'message': {
-      // grouped per conversation: the count is of messages (from the latest senders)
+      // grouped per conversation: the count is of messages, the actors are their latest senders
       const what = (n.count ?? 1) > 1 ? `${n.count} messages` : 'a message';
-      return { text: `${who} sent you ${what}`, link: n.subjectId ? '/conversation?id=' + encodeURIComponent(n.subjectId) : '/conversations' };
+      const senders = sendersOf(n);
+      return { text: `${senders} sent you ${what}`, link: n.subjectId ? '/conversation?id=' + encodeURIComponent(n.subjectId) : '/conversations' };
     }
     case 'profile_view': case 'view': return { text: `${who}${others} viewed your profile`, link };
     case 'reaction': case 'react': return { text: `${who}${others} reacted to your profile`, link };

@@ -4,6 +4,7 @@ import { badRequest, notFound } from "@xplicit/shared/errors";
 import { createWriteLimit, parsePage, readJsonObject } from "@xplicit/shared/http";
 import { findMemberIdByHandle } from "@xplicit/shared/modules/profiles";
 import * as messages from "@xplicit/shared/modules/messages";
+import { hasBlocked } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
 
@@ -39,10 +40,15 @@ export function messagesRoutes(deps: ApiDeps) {
 
   app.get("/conversations/:id", auth, async (c) => {
     const conversationId = messages.parseId(c.req.param("id"), "conversation id");
-    const page = await messages.listConversations(deps.messaging, c.get("member").userId, { only: conversationId, limit: 1 });
+    const me = c.get("member").userId;
+    const page = await messages.listConversations(deps.messaging, me, { only: conversationId, limit: 1 });
     const conversation = page.conversations[0];
     if (!conversation) throw notFound("no such conversation, or you are not in it");
-    return c.json({ conversation });
+    // a conversation of two with someone the member blocked cannot be written to: the page says why
+    // (whether the other blocked the member is theirs to know, not the member's)
+    const peer = conversation.kind === "direct" ? conversation.members.find((m) => m.id !== me) : undefined;
+    const youBlocked = peer ? await hasBlocked(deps.sql, me, peer.id) : false;
+    return c.json({ conversation: { ...conversation, youBlocked } });
   });
 
   app.post("/conversations", auth, async (c) => {
