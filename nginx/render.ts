@@ -314,6 +314,31 @@ const EDGE_ERRORS: { statuses: number[]; status: number; code: string; message: 
   { statuses: [504], status: 504, code: "gateway_timeout", message: "the service did not answer in time; retry shortly" },
 ];
 
+const G = "[0-9a-f]{1,4}";
+/**
+ * An IPv6 address (as nginx writes it: lower case, '::' for the longest run of two or more zero
+ * groups) → its first four groups, i.e. its /64, in one spelling. Tried in order; an address with
+ * a dot (IPv4-mapped) or none of these shapes keeps its own budget. L groups before '::' and R
+ * after it stand for 8 − L − R zero groups: the /64 is the L groups, then zeros, then as many of
+ * the R groups as are left to make four.
+ */
+export const IPV6_PREFIX64_MAP: [regex: string, key: string][] = [
+  // the first four groups written out
+  [`^(?!.*\\.)(?<a4>${G}):(?<b4>${G}):(?<c4>${G}):(?<d4>${G}):`, "$a4:$b4:$c4:$d4"],
+  // '::' after three groups: the fourth is zero
+  [`^(?!.*\\.)(?<a3>${G}):(?<b3>${G}):(?<c3>${G})::`, "$a3:$b3:$c3:0"],
+  // after two: the third and fourth are zero
+  [`^(?!.*\\.)(?<a2>${G}):(?<b2>${G})::`, "$a2:$b2:0:0"],
+  // after one, with five groups after it (two zeros): the fourth is the first of them
+  [`^(?!.*\\.)(?<a1>${G})::(?<e1>${G})(?::${G}){4}$`, "$a1:0:0:$e1"],
+  // after one, fewer groups after it: three zeros at least
+  [`^(?!.*\\.)(?<a0>${G})::`, "$a0:0:0:0"],
+  // at the start: six, five or fewer groups after it
+  [`^(?!.*\\.)::(?<f1>${G}):(?<f2>${G})(?::${G}){4}$`, "0:0:$f1:$f2"],
+  [`^(?!.*\\.)::(?<g1>${G})(?::${G}){4}$`, "0:0:0:$g1"],
+  [`^(?!.*\\.)::`, "0:0:0:0"],
+];
+
 /** Where the error locations live: a path no service or file uses. */
 const EDGE_ERROR_PREFIX = "/__edge_error/";
 
@@ -433,10 +458,10 @@ export function renderNginxConfig(o: RenderOptions): string {
     "limit_req_status 429;",
     "limit_conn_status 429;",
     "# Per-client budgets: an IPv4 address, or an IPv6 address's /64 (one subscriber usually holds a",
-    "# whole /64; counting each address apart would give them 2^64 budgets). Addresses whose first four",
-    "# groups are not written out count apart.",
+    "# whole /64; counting each address apart would give them 2^64 budgets). The /64 is read from the",
+    "# text form, whose '::' (two or more zero groups, RFC 5952) may fall in the first four groups.",
     "map $remote_addr $client_budget {",
-    "    \"~^(?<prefix64>[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}):\" $prefix64;",
+    ...IPV6_PREFIX64_MAP.map(([re, key]) => `    "~${re}" "${key}";`),
     "    default $binary_remote_addr;",
     "}",
     `limit_req_zone $client_budget zone=auth:10m rate=${o.limits.authPerMinute}r/m;`,
