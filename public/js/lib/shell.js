@@ -1,14 +1,14 @@
 // What every signed-in page does first: theme, prefetch, who am I, the real-time client, the
 // notification badge and the connection line in the header.
 import { get, post } from './api.js?v=94a32e7fff';
-import { initTheme } from './theme.js?v=57a056b519';
+import { initTheme } from './theme.js?v=376900fe2c';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
 import { realtime } from '../realtime/client.js?v=2f19654f5e';
 
 const MODES = {
   connecting: 'Connecting…',
   offline: 'Offline: messages you send are kept and go out when you are back.',
-  http: '',
+  http: 'Live updates are slower on this network: messages still arrive, online status is not shown.',
   ws: '',
   signed_out: 'Your session ended. Sign in again.',
   stopped: '',

@@ -26,4 +26,11 @@ export function initTheme() {
     show();
   });
   matchMedia('(prefers-color-scheme: dark)').addEventListener?.('change', show);
+  // a choice made in another tab applies here at once
+  addEventListener('storage', (e) => {
+    if (e.key !== 'theme') return;
+    if (e.newValue === 'dark' || e.newValue === 'light') root.dataset.theme = e.newValue;
+    else delete root.dataset.theme;
+    show();
+  });
 }

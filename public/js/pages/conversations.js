@@ -2,7 +2,7 @@
 // partners' online state.
 import { get, post, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=98bfeeecbf';
+import { boot } from '../lib/shell.js?v=a979a74792';
 import { conversationName, initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

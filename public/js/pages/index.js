@@ -1,7 +1,7 @@
 // Landing: sign in or create an account (18+ only).
 import { get, post } from '../lib/api.js?v=94a32e7fff';
 import { say } from '../lib/dom.js?v=ad30dd5a83';
-import { initTheme } from '../lib/theme.js?v=57a056b519';
+import { initTheme } from '../lib/theme.js?v=376900fe2c';
 import { initPrefetch } from '../lib/prefetch.js?v=8545df2da1';
 
 initTheme();

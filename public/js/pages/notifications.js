@@ -1,7 +1,7 @@
 // Notifications: newest first, live additions, read state shared by every tab and device.
 import { get, post, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot, setBadge } from '../lib/shell.js?v=98bfeeecbf';
+import { boot, setBadge } from '../lib/shell.js?v=a979a74792';
 import { initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 
 const list = $('#notifications');

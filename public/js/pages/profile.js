@@ -1,7 +1,7 @@
 // A member's profile: follow, block, message, followers and following.
 import { get, post, put, del, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, LOCALE, fill, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=98bfeeecbf';
+import { boot } from '../lib/shell.js?v=a979a74792';
 import { initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 
 const status = $('#status');

@@ -1,7 +1,7 @@
 // Settings: profile, signed-in devices, notification preferences, blocked members.
 import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=98bfeeecbf';
+import { boot } from '../lib/shell.js?v=a979a74792';
 import { nameOf } from '../lib/names.js?v=640446eba5';
 
 const { me, signingOutHere } = await boot();

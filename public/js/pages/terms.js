@@ -1,4 +1,4 @@
 // The terms of use: the theme, like every page.
-import { initTheme } from '../lib/theme.js?v=57a056b519';
+import { initTheme } from '../lib/theme.js?v=376900fe2c';
 
 initTheme();
