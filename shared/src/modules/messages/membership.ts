@@ -100,7 +100,8 @@ function load(deps: MessagingDeps, cache: Cache, conversationId: string): Promis
       }
       return info;
     })
-    .finally(() => cache.loading.delete(conversationId));
+    // (a change may have dropped this load and a newer one taken its place: leave that one)
+    .finally(() => cache.loading.get(conversationId) === loaded && cache.loading.delete(conversationId));
   cache.loading.set(conversationId, loaded);
   return loaded;
 }
