@@ -81,10 +81,10 @@ interface LastMessageRow {
  * In a group whose last message was written by a member hidden from `userId` (a block either way),
  * the preview is the last message they may see instead (one backward index scan per such group).
  */
-async function showOnlyVisibleLastMessages(deps: Pick<MessagingDeps, "sql">, userId: string, convs: LastMessageRow[]): Promise<boolean> {
+async function showOnlyVisibleLastMessages(deps: Pick<MessagingDeps, "sql">, hiddenSet: () => Promise<Set<string>>, convs: LastMessageRow[]): Promise<boolean> {
   const groups = convs.filter((c) => c.kind === "group" && c.last_sender !== null);
   if (groups.length === 0) return false;
-  const hidden = new Set(await hiddenFrom(deps, userId));
+  const hidden = await hiddenSet();
   const affected = groups.filter((c) => hidden.has(c.last_sender!));
   if (affected.length === 0) return false;
   const visible = await deps.sql<{ conversation_id: string; id: string | null; sender_id: string | null; body: string | null; created_at: Date | null }[]>`
@@ -213,7 +213,10 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
   const nextBefore = more ? `${convs.at(-1)!.sort_us}_${convs.at(-1)!.id}` : null;
   // (a group whose newest message is hidden from this member keeps the place of the one shown: a
   // blocked member writing must not move it up; between pages the order stays the stored one)
-  if (await showOnlyVisibleLastMessages(deps, userId, convs)) {
+  // who is hidden from this member (a block either way): asked once, only when a page needs it
+  let hidden: Promise<Set<string>> | undefined;
+  const hiddenSet = () => (hidden ??= hiddenFrom(deps, userId).then((ids) => new Set(ids)));
+  if (await showOnlyVisibleLastMessages(deps, hiddenSet, convs)) {
     convs.sort((x, y) => (activityOf(y) - activityOf(x)) || Number(BigInt(y.id) - BigInt(x.id)));
   }
   const ids = convs.map((c) => c.id);
@@ -222,9 +225,9 @@ export async function listConversations(deps: Pick<MessagingDeps, "sql">, userId
     select conversation_id, user_id, last_read_message_id, engaged from conversation_members where conversation_id = any(${ids}::bigint[])`;
   // Another member's read marker says when they were around: shown only where their presence would
   // be (they engaged in the conversation, no block between them and the viewer), else "0".
-  const hidden = new Set(members.some((m) => m.user_id !== userId && m.engaged) ? await hiddenFrom(deps, userId) : []);
+  const hiddenHere = members.some((m) => m.user_id !== userId && m.engaged) ? await hiddenSet() : new Set<string>();
   const markerOf = (m: (typeof members)[number]) =>
-    m.user_id === userId || (m.engaged && !hidden.has(m.user_id)) ? String(m.last_read_message_id ?? "0") : "0";
+    m.user_id === userId || (m.engaged && !hiddenHere.has(m.user_id)) ? String(m.last_read_message_id ?? "0") : "0";
   const cards = await getMemberCards(deps.sql, members.map((m) => m.user_id));
   const conversations = convs.map((c) => {
     return {

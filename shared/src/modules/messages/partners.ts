@@ -26,50 +26,42 @@ async function withoutBlocked(sql: Sql, userId: string, ids: string[]): Promise<
   return blocked.size ? ids.filter((id) => !blocked.has(id)) : ids;
 }
 
-function listOf(rows: { user_id: string }[]): { ids: string[]; complete: boolean } {
-  return { ids: rows.slice(0, MAX_PARTNERS).map((r) => r.user_id), complete: rows.length <= MAX_PARTNERS };
+/** Which side of a shared conversation must have engaged: the member (their audience) or the other (whom they see). */
+type Engaged = "member" | "other";
+
+/**
+ * The members sharing a conversation with `userId` where `engaged` has engaged, blocks left out:
+ * all of them up to the list's size (and whether that was all), or those among `candidates`.
+ */
+async function partnersWhere(sql: Sql, userId: string, engaged: Engaged, candidates?: readonly string[]): Promise<PartnerList> {
+  const rows = await sql<{ user_id: string }[]>`
+    select distinct user_id from conversation_members
+    where conversation_id in (
+        select conversation_id from conversation_members where user_id = ${userId} ${engaged === "member" ? sql`and engaged` : sql``})
+      and user_id <> ${userId} ${engaged === "other" ? sql`and engaged` : sql``}
+      ${candidates ? sql`and user_id = any(${candidates as string[]}::bigint[])` : sql`limit ${MAX_PARTNERS + 1}`}`;
+  const ids = candidates ? rows.map((r) => r.user_id) : rows.slice(0, MAX_PARTNERS).map((r) => r.user_id);
+  return { ids: await withoutBlocked(sql, userId, ids), complete: candidates !== undefined || rows.length <= MAX_PARTNERS };
 }
 
 /** Who may see `userId`'s online state: the other members of the conversations they engaged in. */
-export async function presenceAudience(sql: Sql, userId: string): Promise<PartnerList> {
-  const rows = await sql<{ user_id: string }[]>`
-    select distinct user_id from conversation_members
-    where conversation_id in (select conversation_id from conversation_members where user_id = ${userId} and engaged)
-      and user_id <> ${userId}
-    limit ${MAX_PARTNERS + 1}`;
-  const list = listOf(rows);
-  return { ids: await withoutBlocked(sql, userId, list.ids), complete: list.complete };
+export function presenceAudience(sql: Sql, userId: string): Promise<PartnerList> {
+  return partnersWhere(sql, userId, "member");
 }
 
 /** Which of `candidates` are in `userId`'s audience (for members beyond an incomplete list). */
 export async function presenceAudienceAmong(sql: Sql, userId: string, candidates: readonly string[]): Promise<string[]> {
-  if (candidates.length === 0) return [];
-  const rows = await sql<{ user_id: string }[]>`
-    select distinct user_id from conversation_members
-    where user_id = any(${candidates as string[]}::bigint[]) and user_id <> ${userId}
-      and conversation_id in (select conversation_id from conversation_members where user_id = ${userId} and engaged)`;
-  return withoutBlocked(sql, userId, rows.map((r) => r.user_id));
+  return candidates.length ? (await partnersWhere(sql, userId, "member", candidates)).ids : [];
 }
 
 /** Whose online state `userId` may see: the members who engaged in a conversation with them. */
-export async function visiblePresences(sql: Sql, userId: string): Promise<PartnerList> {
-  const rows = await sql<{ user_id: string }[]>`
-    select distinct user_id from conversation_members
-    where conversation_id in (select conversation_id from conversation_members where user_id = ${userId})
-      and user_id <> ${userId} and engaged
-    limit ${MAX_PARTNERS + 1}`;
-  const list = listOf(rows);
-  return { ids: await withoutBlocked(sql, userId, list.ids), complete: list.complete };
+export function visiblePresences(sql: Sql, userId: string): Promise<PartnerList> {
+  return partnersWhere(sql, userId, "other");
 }
 
 /** Which of `candidates` `userId` may see (for members beyond an incomplete list). */
 export async function visiblePresencesAmong(sql: Sql, userId: string, candidates: readonly string[]): Promise<string[]> {
-  if (candidates.length === 0) return [];
-  const rows = await sql<{ user_id: string }[]>`
-    select distinct user_id from conversation_members
-    where user_id = any(${candidates as string[]}::bigint[]) and user_id <> ${userId} and engaged
-      and conversation_id in (select conversation_id from conversation_members where user_id = ${userId})`;
-  return withoutBlocked(sql, userId, rows.map((r) => r.user_id));
+  return candidates.length ? (await partnersWhere(sql, userId, "other", candidates)).ids : [];
 }
 
 /** Who may see whom of `a` and `b` (after an unblock): each one's audience holds the other, and no block is left. */

@@ -21,9 +21,9 @@ interface MessageLike {
  */
 export function notifyOfflineRecipients(notifier: Notifier, reach: NotificationReach) {
   return async (recipientIds: string[], message: MessageLike): Promise<void> => {
+    const allowed = await reach.allowed(message.senderId, recipientIds).catch(() => recipientIds);
     await Promise.all(
-      recipientIds.map(async (recipientId) =>
-        (await reach.allow(message.senderId, recipientId).catch(() => true)) &&
+      allowed.map((recipientId) =>
         notifier
           .notifyMember({
             recipientId,

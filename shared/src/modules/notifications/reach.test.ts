@@ -12,14 +12,14 @@ afterAll(() => redis.disconnect());
 test("an actor notifies at most the limit of distinct members an hour; a member already reached costs nothing", async () => {
   const reach = createNotificationReach(redis, keys, 3);
   const actor = String(1e9 + Math.floor(Math.random() * 1e6));
-  const first = await Promise.all(["1", "2", "3", "4", "5"].map((r) => reach.allow(actor, r)));
+  const first = await Promise.all(["1", "2", "3", "4", "5"].map((r) => reach.allowed(actor, [r]).then((ok) => ok.length === 1)));
   expect(first.filter(Boolean)).toHaveLength(3);
   const reached = ["1", "2", "3", "4", "5"].filter((_, i) => first[i]);
   // follow/unfollow/follow again, a view after a follow: the same members, always allowed
-  for (const r of reached) expect(await reach.allow(actor, r)).toBe(true);
-  expect(await reach.allow(actor, "6")).toBe(false);
+  for (const r of reached) expect(await reach.allowed(actor, [r]).then((ok) => ok.length === 1)).toBe(true);
+  expect(await reach.allowed(actor, ["6"]).then((ok) => ok.length === 1)).toBe(false);
   // another actor has a reach of its own
-  expect(await reach.allow(`${actor}1`, "6")).toBe(true);
+  expect(await reach.allowed(`${actor}1`, ["6"]).then((ok) => ok.length === 1)).toBe(true);
   const ttl = await redis.ttl(keys.notificationReach(actor, Math.floor(Date.now() / 3_600_000)));
   expect(ttl).toBeGreaterThan(3600);
 });

@@ -240,39 +240,24 @@ export async function listForMember(sql: Sql, userId: string, q: ListQuery): Pro
  */
 export type MarkReadTarget = { ids: readonly string[] } | { upTo: string } | { upToSeq: string } | { type: NotificationType; subjectId: string };
 
+/** Which of the member's unread rows a read names (the rest of the statement is the same for all). */
+function readTargetFilter(sql: Sql, userId: string, target: MarkReadTarget) {
+  if ("upToSeq" in target) return sql`seq <= ${target.upToSeq}`;
+  if ("subjectId" in target) return sql`type = ${target.type} and subject_id = ${target.subjectId}`;
+  if ("ids" in target) return sql`id = any(${target.ids as string[]}::bigint[])`;
+  return sql`seq <= coalesce(
+    (select seq from notifications where user_id = ${userId} and id = ${target.upTo} and read_at is null),
+    (select seq from notifications where user_id = ${userId} and id = ${target.upTo}),
+    ${target.upTo})`;
+}
+
 export async function markRead(sql: Sql, userId: string, target: MarkReadTarget): Promise<number> {
-  const [r] =
-    "upToSeq" in target
-      ? await sql<{ n: number }[]>`
-          with changed as (
-            update notifications set read_at = now()
-            where user_id = ${userId} and read_at is null and seq <= ${target.upToSeq}
-            returning 1
-          ) select count(*)::int as n from changed`
-      : "subjectId" in target
-      ? await sql<{ n: number }[]>`
-          with changed as (
-            update notifications set read_at = now()
-            where user_id = ${userId} and read_at is null and type = ${target.type} and subject_id = ${target.subjectId}
-            returning 1
-          ) select count(*)::int as n from changed`
-      : "ids" in target
-      ? await sql<{ n: number }[]>`
-          with changed as (
-            update notifications set read_at = now()
-            where user_id = ${userId} and id = any(${target.ids as string[]}::bigint[]) and read_at is null
-            returning 1
-          ) select count(*)::int as n from changed`
-      : await sql<{ n: number }[]>`
-          with changed as (
-            update notifications set read_at = now()
-            where user_id = ${userId} and read_at is null
-              and seq <= coalesce(
-                (select seq from notifications where user_id = ${userId} and id = ${target.upTo} and read_at is null),
-                (select seq from notifications where user_id = ${userId} and id = ${target.upTo}),
-                ${target.upTo})
-            returning 1
-          ) select count(*)::int as n from changed`;
+  const [r] = await sql<{ n: number }[]>`
+    with changed as (
+      update notifications set read_at = now()
+      where user_id = ${userId} and read_at is null and ${readTargetFilter(sql, userId, target)}
+      returning 1
+    ) select count(*)::int as n from changed`;
   return r?.n ?? 0;
 }
 

@@ -12,7 +12,7 @@ const log = createLogger("notifications");
 export function notifyOnFollow(notifier: Notifier, reach: NotificationReach) {
   return async (followerId: string, followeeId: string): Promise<void> => {
     try {
-      if (!(await reach.allow(followerId, followeeId))) return;
+      if ((await reach.allowed(followerId, [followeeId])).length === 0) return;
       await notifier.notifyMember({
         recipientId: followeeId,
         type: "follow",
@@ -30,7 +30,7 @@ export function notifyOnFollow(notifier: Notifier, reach: NotificationReach) {
 export function notifyOnProfileView(notifier: Notifier, reach: NotificationReach) {
   return async (viewerId: string, ownerId: string): Promise<void> => {
     try {
-      if (!(await reach.allow(viewerId, ownerId))) return;
+      if ((await reach.allowed(viewerId, [ownerId])).length === 0) return;
       const hour = Math.floor(Date.now() / 3_600_000);
       await notifier.notifyMember({
         recipientId: ownerId,
@@ -55,7 +55,7 @@ export function notifyOnProfileView(notifier: Notifier, reach: NotificationReach
 export function notifyOnReaction(notifier: Notifier, reach: NotificationReach) {
   return async (actorId: string, ownerId: string, _reaction: Reaction): Promise<void> => {
     try {
-      if (!(await reach.allow(actorId, ownerId))) return;
+      if ((await reach.allowed(actorId, [ownerId])).length === 0) return;
       await notifier.notifyMember({
         recipientId: ownerId,
         type: "reaction",
