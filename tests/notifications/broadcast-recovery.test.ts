@@ -8,7 +8,7 @@ import { loadConfig } from "@xplicit/shared/config";
 import { createDb } from "@xplicit/shared/db";
 import { QUEUES, broadcastJobId, type BroadcastJobData } from "@xplicit/shared/modules/notifications";
 import { createRedis, redisKeys } from "@xplicit/shared/redis";
-import { requeueLostBroadcasts } from "../../services/notification-worker/src/jobs/recovery.ts";
+import { recoverLostJobs, requeueLostBroadcasts } from "../../services/notification-worker/src/jobs/recovery.ts";
 import { seedMembers } from "./seed.ts";
 import { startInProcessWorker, waitForJob } from "./in-process-worker.ts";
 
@@ -57,3 +57,15 @@ test("an unfinished broadcast without a job is enqueued again from its checkpoin
     from notifications where dedupe_key = ${`broadcast:${b!.id}`} and user_id = any(${members}::bigint[])`;
   expect(rows).toEqual({ before: 0, after: 3 });
 }, 60_000);
+
+test("the sweep sets the partitions schedule again when Redis lost it", async () => {
+  const maintenance = new Queue(QUEUES.maintenance, { connection: redis, prefix: redisKeys(config.redisPrefix).bullPrefix() });
+  try {
+    await maintenance.removeJobScheduler("partitions");
+    expect(await maintenance.getJobScheduler("partitions")).toBeFalsy();
+    await recoverLostJobs(sql, { maintenance, broadcast: queue });
+    expect((await maintenance.getJobScheduler("partitions"))?.every).toBe(6 * 3600 * 1000);
+  } finally {
+    await maintenance.close();
+  }
+});

@@ -4,18 +4,17 @@
  */
 import { Queue, Worker, type Processor } from "bullmq";
 import { createLogger } from "@xplicit/shared/log";
-import { DEFAULT_JOB_OPTIONS, JOB_NAMES, QUEUES, quietQueue, type BroadcastJobData, type QueueKind } from "@xplicit/shared/modules/notifications";
+import { DEFAULT_JOB_OPTIONS, QUEUES, quietQueue, type BroadcastJobData, type QueueKind } from "@xplicit/shared/modules/notifications";
 import type { WorkerDeps } from "./deps.ts";
 import { broadcastProcessor } from "./jobs/broadcast.ts";
 import { fanoutProcessor } from "./jobs/fanout.ts";
 import { notifyProcessor } from "./jobs/notify.ts";
 import { maintainPartitions, partitionsProcessor } from "./jobs/partitions.ts";
-import { requeueLostBroadcasts } from "./jobs/recovery.ts";
+import { recoverLostJobs, schedulePartitions } from "./jobs/recovery.ts";
 import { createStats, queueJobs, type Stats } from "./stats.ts";
 
 const log = createLogger("notifications.worker");
 const STATES = ["active", "waiting", "delayed", "failed", "completed"] as const;
-const PARTITIONS_EVERY_MS = 6 * 3600 * 1000;
 const RECOVERY_EVERY_MS = 60_000;
 
 export interface RunningWorkers {
@@ -38,8 +37,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const queues = Object.fromEntries(
     (Object.keys(QUEUES) as QueueKind[]).map((k) => [k, quietQueue(new Queue(QUEUES[k], { connection: deps.redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }))]),
   ) as Record<QueueKind, Queue>;
-  const schedulePartitions = () => queues.maintenance.upsertJobScheduler("partitions", { every: PARTITIONS_EVERY_MS }, { name: JOB_NAMES.partitions, data: {} });
-  await schedulePartitions();
+  await schedulePartitions(queues.maintenance);
 
   const base = {
     connection: { url: config.redisUrl, connectionName: "notification-worker:bull" },
@@ -73,10 +71,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const gaugeTimer = setInterval(() => void queueCounts().catch(() => {}), 5000);
   gaugeTimer.unref?.();
   // What a Redis that lost its data took with it (jobs/recovery.ts): looked for every minute.
-  const recover = async () => {
-    await schedulePartitions();
-    await requeueLostBroadcasts(deps.sql, queues.broadcast as Queue<BroadcastJobData>);
-  };
+  const recover = () => recoverLostJobs(deps.sql, { maintenance: queues.maintenance, broadcast: queues.broadcast as Queue<BroadcastJobData> });
   const recoveryTimer = setInterval(() => void recover().catch((err: Error) => log.warn("recovery sweep failed", { error: err.message })), RECOVERY_EVERY_MS);
   recoveryTimer.unref?.();
 

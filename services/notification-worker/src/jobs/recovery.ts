@@ -53,3 +53,16 @@ export async function requeueLostBroadcasts(sql: Sql, queue: Queue<BroadcastJobD
   }
   return requeued;
 }
+
+const PARTITIONS_EVERY_MS = 6 * 3600 * 1000;
+
+/** The repeatable `partitions` job (idempotent: setting it again changes nothing). */
+export async function schedulePartitions(maintenance: Queue): Promise<void> {
+  await maintenance.upsertJobScheduler("partitions", { every: PARTITIONS_EVERY_MS }, { name: JOB_NAMES.partitions, data: {} });
+}
+
+/** The minute's sweep: the partitions schedule set again, lost broadcasts enqueued again. */
+export async function recoverLostJobs(sql: Sql, queues: { maintenance: Queue; broadcast: Queue<BroadcastJobData> }): Promise<string[]> {
+  await schedulePartitions(queues.maintenance);
+  return requeueLostBroadcasts(sql, queues.broadcast);
+}
