@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!!why)("profile page", () => {
-  test("blocking from a profile shows what the block did: no follow either way, nothing to press but Unblock", async () => {
+  test("a profile counts followers as the member follows; blocking shows what it did: no follow either way, nothing to press but Unblock", async () => {
     const [a, b] = [await register(web), await register(web)];
     const ctx = await signedIn(web, a);
     const page = await ctx.newPage();
@@ -29,12 +29,17 @@ describe.skipIf(!!why)("profile page", () => {
     const disabled = (sel: string) => page.$eval(sel, (el) => (el as HTMLButtonElement).disabled);
     await until("the profile", async () => (await page.textContent("#handle")) === `@${b.handle}`);
 
+    expect(await page.textContent("#show-followers")).toBe("Followers 0");
     await page.click("#follow");
     await until("a among b's followers", async () => (await followers()).some((t) => t.includes(`@${a.handle}`)));
+    expect(await page.textContent("#show-followers")).toBe("Followers 1");
+    await page.reload();
+    await until("the count from the server", async () => (await page.textContent("#show-followers")) === "Followers 1");
 
     await page.click("#block");
     await until("blocked", async () => (await page.textContent("#block")) === "Unblock");
     await until("a gone from b's followers", async () => !(await followers()).some((t) => t.includes(`@${a.handle}`)));
+    expect(await page.textContent("#show-followers")).toBe("Followers 0");
     expect(await page.textContent("#follow")).toBe("Follow");
     expect(await disabled("#follow")).toBe(true);
     expect(await disabled("#message")).toBe(true);

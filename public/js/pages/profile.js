@@ -33,6 +33,7 @@ async function loadProfile() {
     // following, messaging or reacting to a member one blocked is refused: the buttons say so first
     const blocked = p.blocked === true;
     showReactions(p.reactions, own || blocked);
+    showCounts(p.followerCount, p.followingCount);
     if (typeof p.following === 'boolean') setPressed($('#follow'), p.following, 'Unfollow', 'Follow');
     if (typeof p.blocked === 'boolean') setPressed($('#block'), p.blocked, 'Unblock', 'Block');
     $('#follow').disabled = blocked;
@@ -76,6 +77,19 @@ $('#reactions').addEventListener('click', async (e) => {
   }
 });
 
+const counts = { followers: 0, following: 0 };
+const number = new Intl.NumberFormat(LOCALE);
+
+/** The Followers / Following buttons say how many. */
+function showCounts(followers, following) {
+  if (typeof followers === 'number') counts.followers = followers;
+  if (typeof following === 'number') counts.following = following;
+  for (const dir of ['followers', 'following']) {
+    const label = dir === 'followers' ? 'Followers' : 'Following';
+    $('#show-' + dir).textContent = `${label} ${number.format(counts[dir])}`;
+  }
+}
+
 function setPressed(btn, on, yes, no) {
   btn.setAttribute('aria-pressed', String(on));
   btn.textContent = on ? yes : no;
@@ -118,6 +132,7 @@ $('#follow').addEventListener('click', async (e) => {
   try {
     await (on ? del(path + '/follow') : post(path + '/follow'));
     setPressed(e.target.closest('button'), !on, 'Unfollow', 'Follow');
+    showCounts(Math.max(0, counts.followers + (on ? -1 : 1)));
     say(status, on ? 'Unfollowed.' : 'Following.');
     if (direction === 'followers') void loadPeople(true);
   } catch (err) {

@@ -1,6 +1,7 @@
 /** `fanout`: one actor's event to every follower, keyset-paged over the follows index. */
 import type { Job } from "bullmq";
 import { getMemberCards } from "@xplicit/shared/modules/profiles";
+import { followCountsOf } from "@xplicit/shared/modules/social";
 import { bigintArray, type FanoutJobData, type RecipientSource } from "@xplicit/shared/modules/notifications";
 import { runBulkJob, type BulkContext } from "./bulk.ts";
 
@@ -11,7 +12,7 @@ export function fanoutProcessor(ctx: BulkContext) {
     const occurredAt = new Date(d.occurredAt);
     const card = (await getMemberCards(sql, [d.actorId])).get(d.actorId);
     const actor = card ? { id: card.id, handle: card.handle, displayName: card.displayName } : null;
-    const [count] = await sql<{ n: number }[]>`select count(*)::int as n from follows where followee_id = ${d.actorId}`;
+    const { followerCount } = await followCountsOf(sql, d.actorId);
     // The next `limit` follow edges by id (the follows (followee_id, id) index), as one row: an
     // array of follower ids and the last edge id. Order inside a page does not matter.
     const source: RecipientSource = async (after, limit) => {
@@ -34,6 +35,6 @@ export function fanoutProcessor(ctx: BulkContext) {
         type: d.type, actor, actors: actor ? [actor] : [], subjectId: d.subjectId, count: 1,
         createdAt: occurredAt.toISOString(), updatedAt: occurredAt.toISOString(), read: false,
       },
-    }, count?.n ?? null);
+    }, followerCount);
   };
 }

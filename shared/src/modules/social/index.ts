@@ -43,6 +43,18 @@ export async function relationOf(sql: Sql, viewer: string, other: string): Promi
   return row ?? { following: false, blocked: false, blockedBy: false };
 }
 
+export interface FollowCounts {
+  followerCount: number;
+  followingCount: number;
+}
+
+/** How many follow a member and how many they follow (kept by triggers on `follows`: one row read). */
+export async function followCountsOf(sql: Sql, memberId: string): Promise<FollowCounts> {
+  const [row] = await sql<{ followers: string; following: string }[]>`
+    select followers, following from follow_counts where user_id = ${memberId}`;
+  return { followerCount: Number(row?.followers ?? 0), followingCount: Number(row?.following ?? 0) };
+}
+
 /** Any pair among `memberIds` with a block between `memberId` and them. */
 export async function blockedAmong(sql: Sql, memberId: string, memberIds: readonly string[]): Promise<string[]> {
   if (memberIds.length === 0) return [];

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
 import { characterCount, hasBidiControls, hasVisibleText, isStorableText, readJsonObject } from "@xplicit/shared/http";
 import { findProfileForViewer, updateProfile } from "@xplicit/shared/modules/profiles";
-import { relationOf } from "@xplicit/shared/modules/social";
+import { followCountsOf, relationOf } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
 import { reactionRoutes, type OnReact } from "./reactions.ts";
@@ -41,13 +41,13 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
     const profile = await findProfileForViewer(deps.sql, c.req.param("handle"), viewer);
     if (!profile) throw notFound("no such member");
     const own = profile.id === viewer;
-    const relation = own ? null : await relationOf(deps.sql, viewer, profile.id);
+    const [relation, counts] = await Promise.all([own ? null : relationOf(deps.sql, viewer, profile.id), followCountsOf(deps.sql, profile.id)]);
     if (relation?.blockedBy) throw notFound("no such member");
     if (hooks.onView && !own) void hooks.onView(viewer, profile.id).catch(() => {});
     const { id: _id, ...visible } = profile;
     // what the viewer's Follow and Block buttons show (absent on one's own profile)
     const viewerState = relation ? { following: relation.following, blocked: relation.blocked } : {};
-    return c.json({ profile: { ...visible, ...viewerState } });
+    return c.json({ profile: { ...visible, ...counts, ...viewerState } });
   });
 
   app.patch("/me/profile", auth, async (c) => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ORIGIN, registeredClient, useTestApi } from "../../../../../tests/harness/api.ts";
+import { ORIGIN, registeredClient, useTestApi, type TestClient } from "../../../../../tests/harness/api.ts";
 
 const api = useTestApi();
 
@@ -67,6 +67,54 @@ describe("follow and block", () => {
     expect((await a.client.del(`/api/users/${b.user.handle}/block`)).status).toBe(200);
     expect((await b.client.get(`/api/users/${a.user.handle}`)).status).toBe(200);
     expect((await b.client.post(`/api/users/${a.user.handle}/follow`)).status).toBe(200);
+  });
+});
+
+describe("follower counts", () => {
+  const countsOf = async (viewer: TestClient, handle: string) => {
+    const { profile } = (await viewer.get(`/api/users/${handle}`)).json;
+    return [profile.followerCount, profile.followingCount];
+  };
+
+  test("a profile counts its followers and following through follows, repeats, unfollows and blocks", async () => {
+    const a = await registeredClient(api);
+    const b = await registeredClient(api);
+    const c = await registeredClient(api);
+    expect(await countsOf(a.client, b.user.handle)).toEqual([0, 0]);
+    await a.client.post(`/api/users/${b.user.handle}/follow`);
+    await a.client.post(`/api/users/${b.user.handle}/follow`); // a repeat counts nothing
+    await c.client.post(`/api/users/${b.user.handle}/follow`);
+    await b.client.post(`/api/users/${a.user.handle}/follow`);
+    expect(await countsOf(c.client, b.user.handle)).toEqual([2, 1]);
+    expect(await countsOf(a.client, a.user.handle)).toEqual([1, 1]);
+    await c.client.del(`/api/users/${b.user.handle}/follow`);
+    await c.client.del(`/api/users/${b.user.handle}/follow`);
+    expect(await countsOf(a.client, b.user.handle)).toEqual([1, 1]);
+    // a block ends both follows between them
+    await b.client.post(`/api/users/${a.user.handle}/block`);
+    expect(await countsOf(b.client, b.user.handle)).toEqual([0, 0]);
+    expect(await countsOf(a.client, a.user.handle)).toEqual([0, 0]);
+  });
+
+  test("counts stay right under concurrent follows both ways, bulk writes and a deleted member", async () => {
+    const members = await Promise.all(Array.from({ length: 6 }, () => registeredClient(api)));
+    // everyone follows everyone at once: pairs in both directions race on the same two counters
+    await Promise.all(members.flatMap((m) => members.filter((o) => o !== m).map((o) => m.client.post(`/api/users/${o.user.handle}/follow`))));
+    for (const m of members) expect(await countsOf(members[0]!.client, m.user.handle)).toEqual([5, 5]);
+
+    const sql = api.deps.sql;
+    const ids = members.map((m) => m.user.id);
+    // written outside the api (a seed, an operator): the counters follow
+    await sql`delete from follows where followee_id = ${ids[0]!}`;
+    expect(await countsOf(members[1]!.client, members[0]!.user.handle)).toEqual([0, 5]);
+    expect(await countsOf(members[1]!.client, members[1]!.user.handle)).toEqual([5, 4]);
+    await sql`insert into follows (follower_id, followee_id) select id, ${ids[0]!} from users where id = any(${ids.slice(1)}::bigint[])`;
+    expect(await countsOf(members[1]!.client, members[0]!.user.handle)).toEqual([5, 5]);
+    // a deleted member leaves the others' counts right, and the deletion is not refused
+    await sql`delete from users where id = ${ids[5]!}`;
+    expect(await countsOf(members[0]!.client, members[0]!.user.handle)).toEqual([4, 4]);
+    const [stored] = await sql<{ n: number }[]>`select count(*)::int as n from follow_counts where user_id = ${ids[5]!}`;
+    expect(stored!.n).toBe(0);
   });
 });
 
