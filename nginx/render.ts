@@ -536,6 +536,15 @@ export function renderNginxConfig(o: RenderOptions): string {
     "",
     ...edgeErrorPages(),
     "",
+    "# nginx picks a location by the normalised path but passes the path on as sent: a backslash,",
+    "# which nginx keeps as a character and the services (WHATWG URLs) read as '/', would reach a",
+    "# route nginx never chose (`/x\\..\\metrics` is /metrics without the certificate check).",
+    'if ($request_uri ~ "^[^?]*(\\x5c|%5[cC])") {',
+    // (`return 400` here would be answered by error_page, whose redirect comes back through this
+    // check and ends in nginx's HTML page)
+    `    rewrite ^ ${EDGE_ERROR_PREFIX}bad_request last;`,
+    "}",
+    "",
     "location = /nginx-healthz {",
     "    access_log off;",
     "    default_type text/plain;",

@@ -271,6 +271,25 @@ describe("mTLS operator paths", () => {
     });
   }
 
+  test("no spelling of an operator path reaches it without the certificate, nor skips the login budget's location", async () => {
+    // nginx routes on its normalised path and passes the raw one: where the services read a path
+    // differently (a backslash is '/' to them), the request must be refused, not routed by `location /`
+    for (const path of ["/x\\..\\metrics", "/x\\..\\status", "/x\\..\\api/auth/login", "/x%5C..%5Cmetrics", "/api%5cauth/login"]) {
+      const res = await rawRequest(edge.httpsPort, `GET ${path} HTTP/1.1`, true);
+      expect({ path, status: res.status, code: JSON.parse(res.body).error.code }).toEqual({ path, status: 400, code: "bad_request" });
+    }
+    // spellings nginx itself resolves to the operator location: its certificate check applies
+    for (const path of ["/x/../metrics", "//metrics", "/x/%2e%2e/status", "/./metrics", "/x%2F..%2Fmetrics"]) {
+      expect({ path, status: (await rawRequest(edge.httpsPort, `GET ${path} HTTP/1.1`, true)).status }).toEqual({ path, status: 403 });
+    }
+    // spellings the api does not read as the operator path either
+    for (const path of ["/metrics/", "/METRICS", "/metrics;x"]) {
+      expect({ path, status: (await rawRequest(edge.httpsPort, `GET ${path} HTTP/1.1`, true)).status }).toEqual({ path, status: 404 });
+    }
+    // a backslash in the query string is a member's text, not a path
+    expect((await rawRequest(edge.httpsPort, "GET /api/healthz?q=a%5Cb\\c HTTP/1.1", true)).status).not.toBe(400);
+  });
+
   test("/metrics with the operator certificate: Prometheus text from the api", async () => {
     const res = await edgeFetch(edge, "/metrics", {}, { clientCert: edge.operator });
     expect(res.status).toBe(200);

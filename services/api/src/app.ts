@@ -49,6 +49,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
         redis: () => checkRedisWritable(deps.redis, deps.keys, "api"),
       },
       notReadyReason: opts.notReadyReason,
+      trustedProxies: deps.config.trustedProxies,
     }),
   );
 

@@ -26,6 +26,7 @@ export function createChatApp(hub: Hub, probe: ReturnType<typeof createPubSubPro
         pubsub: probe.check,
       },
       notReadyReason: () => (isDraining() ? "draining" : null),
+      trustedProxies: config.trustedProxies,
       status: () => ({
         replica: config.chat.replicaName,
         draining: isDraining(),

@@ -37,6 +37,7 @@ app.route(
     },
     status: () => running.status(),
     notReadyReason: () => (draining ? "draining" : null),
+    trustedProxies: config.trustedProxies,
   }),
 );
 

@@ -5,6 +5,8 @@
  */
 import { Hono } from "hono";
 import { loadavg } from "node:os";
+import type { Context } from "hono";
+import { clientCertificate } from "../http/client-ip.ts";
 import { registry } from "../metrics/index.ts";
 
 export type ReadinessCheck = () => Promise<void>;
@@ -16,6 +18,13 @@ export interface OpsOptions {
   status?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** When true the service reports not-ready (draining on SIGTERM). */
   notReadyReason?: () => string | null;
+  /**
+   * Peers whose X-Client-Verify is believed (TRUSTED_PROXIES). A request the edge relays from a
+   * client (it says whom, in X-Real-IP) reaches /status and /metrics only with a verified operator
+   * certificate, whatever path spelling led nginx to forward it; one asked directly on the
+   * service's own port (a scraper, the aggregated status) needs none.
+   */
+  trustedProxies?: readonly string[];
 }
 
 const CHECK_TIMEOUT_MS = 1500;
@@ -65,7 +74,13 @@ export function opsRoutes(opts: OpsOptions): Hono {
     return c.json({ ok, service: opts.service, ...(reason ? { reason } : {}), checks: results }, ok ? 200 : 503);
   });
 
+  const relayedWithoutCertificate = (c: Context) =>
+    !!opts.trustedProxies && c.req.header("x-real-ip") !== undefined && !clientCertificate(c, opts.trustedProxies).verified;
+  const refused = (c: Context) =>
+    c.json({ error: { code: "client_certificate_required", message: "this path needs a verified operator client certificate" } }, 403);
+
   app.get("/status", async (c) => {
+    if (relayedWithoutCertificate(c)) return refused(c);
     const mem = process.memoryUsage();
     return c.json({
       service: opts.service,
@@ -80,6 +95,7 @@ export function opsRoutes(opts: OpsOptions): Hono {
   });
 
   app.get("/metrics", async (c) => {
+    if (relayedWithoutCertificate(c)) return refused(c);
     c.header("Content-Type", registry.contentType);
     return c.body(await registry.metrics());
   });
