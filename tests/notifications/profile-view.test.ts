@@ -25,3 +25,22 @@ test("viewing someone's profile notifies them once per viewer and hour; your own
   expect(items[0].type).toBe("profile_view");
   expect(items[0].count ?? 1).toBe(1);
 }, 30_000);
+
+test("a member one blocked is not told of one's visits (it would say who blocked them)", async () => {
+  const owner = await member(stack);
+  const blocker = await member(stack);
+  const control = await member(stack);
+  expect((await blocker.http.post(`/api/users/${owner.handle}/block`)).status).toBe(200);
+  expect((await blocker.http.get(`/api/users/${owner.handle}`)).status).toBe(200);
+  // a visit after it, by someone else, shows the worker has caught up with the blocker's
+  expect((await control.http.get(`/api/users/${owner.handle}`)).status).toBe(200);
+  let items: any[] = [];
+  for (let i = 0; i < 50 && items.length === 0; i++) {
+    items = (await owner.http.get("/api/notifications")).json.items ?? [];
+    if (!items.length) await Bun.sleep(200);
+  }
+  await Bun.sleep(500);
+  items = (await owner.http.get("/api/notifications")).json.items;
+  // (views of one profile within the hour are one row: its actors say who)
+  expect(items.map((n: any) => [n.type, n.count ?? 1, n.actors.map((a: any) => a.handle)])).toEqual([["profile_view", 1, [control.handle]]]);
+}, 30_000);

@@ -50,3 +50,16 @@ test("absurd cursors and epochs are answered with a resync, never replayed", asy
     expect(res.json.resync.reason).toBe("epoch_changed");
   }
 });
+
+test("a poll parked before 'sign out everywhere' gets 401 when it wakes, not the message sent afterwards", async () => {
+  const a = await registeredClient(api);
+  const b = await registeredClient(api);
+  const conv = (await a.client.post("/api/conversations", { handles: [b.user.handle] })).json.conversation.id;
+  const head = (await b.client.get("/api/events")).json;
+  const poll = b.client.get(`/api/events?after=${head.cursor}&epoch=${head.epoch}&wait=20`);
+  await Bun.sleep(300);
+  expect((await b.client.post("/api/auth/logout-all")).status).toBe(200);
+  expect((await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "private" })).status).toBe(200);
+  const answer = await poll;
+  expect([answer.status, JSON.stringify(answer.json).includes("private")]).toEqual([401, false]);
+});

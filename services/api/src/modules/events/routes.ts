@@ -3,11 +3,11 @@
  * with the same seqs (docs/protocol.md), long-polled, acknowledged with the same cumulative ack.
  */
 import { Hono } from "hono";
-import { badRequest } from "@xplicit/shared/errors";
+import { badRequest, unauthorized } from "@xplicit/shared/errors";
 import { readJsonObject } from "@xplicit/shared/http";
 import { parseResumeEpoch, type ReplayResult } from "@xplicit/shared/modules/events";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
-import { requireMember } from "../../session/middleware.ts";
+import { requireMember, sessionToken } from "../../session/middleware.ts";
 import { createWaiters } from "./waiters.ts";
 
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -52,6 +52,8 @@ export function eventsRoutes(deps: ApiDeps) {
     if (result.ok && result.frames.length === 0 && waitSeconds > 0) {
       const from = after;
       await waiters.wait(userId, waitSeconds * 1000, c.req.raw.signal, async () => (await deps.events.head(userId)).seq > from);
+      // the session may have ended while the poll waited ("sign out everywhere"): nothing more for it
+      if (!(await deps.sessions.verify(sessionToken(c, deps)))) throw unauthorized();
       result = await deps.events.replayAfter(userId, after, epoch);
     }
     c.header("Cache-Control", "no-store");

@@ -43,7 +43,8 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
     const own = profile.id === viewer;
     const [relation, counts] = await Promise.all([own ? null : relationOf(deps.sql, viewer, profile.id), followCountsOf(deps.sql, profile.id)]);
     if (relation?.blockedBy) throw notFound("no such member");
-    if (hooks.onView && !own) void hooks.onView(viewer, profile.id).catch(() => {});
+    // a member one blocked is not told of one's visits: it would say who blocked them
+    if (hooks.onView && relation && !relation.blocked) void hooks.onView(viewer, profile.id).catch(() => {});
     const { id: _id, ...visible } = profile;
     // what the viewer's Follow and Block buttons show (absent on one's own profile)
     const viewerState = relation ? { following: relation.following, blocked: relation.blocked } : {};

@@ -50,6 +50,11 @@ describe("follow and block", () => {
     // a conversation too: the blocked member meets nobody; the blocker is told it is their block
     const talk = await b.client.post("/api/conversations", { handles: [a.user.handle] });
     expect([talk.status, talk.json.error.code]).toEqual([404, "not_found"]);
+    // word for word what a handle nobody has gets, alone or in a group
+    const nobody = await b.client.post("/api/conversations", { handles: ["nobody_has_this"] });
+    expect(talk.json.error.message).toBe(nobody.json.error.message.replace("nobody_has_this", a.user.handle));
+    const group = await b.client.post("/api/conversations", { handles: [a.user.handle, "nobody_has_this"], title: "g" });
+    expect([group.status, group.json.error.message]).toEqual([404, `no member @${a.user.handle}`]);
     expect((await a.client.post("/api/conversations", { handles: [b.user.handle] })).json.error.code).toBe("blocked");
     // the blocked member meets a member who is not there (as on the profile), not "you were blocked"
     const refollow = await b.client.post(`/api/users/${a.user.handle}/follow`);
