@@ -37,3 +37,14 @@ export function characterCount(s: string): number {
   for (const _ of graphemes.segment(s)) n++;
   return n;
 }
+
+/** Combining marks a character may carry: Vietnamese or Indic letters need 2–3, "zalgo" text hundreds. */
+export const MAX_MARKS_PER_CHARACTER = 4;
+const MARK = /\p{M}/gu;
+
+/** True when one character carries more marks than any script needs: they pile up over the text around it. */
+export function hasStackedMarks(s: string, max = MAX_MARKS_PER_CHARACTER): boolean {
+  if (!/\p{M}/u.test(s)) return false;
+  for (const { segment } of graphemes.segment(s)) if ((segment.match(MARK)?.length ?? 0) > max) return true;
+  return false;
+}

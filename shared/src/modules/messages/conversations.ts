@@ -1,6 +1,6 @@
 /** Creating and listing conversations. 1:1 conversations are unique per pair. */
 import { badRequest, forbidden, notFound } from "../../errors/index.ts";
-import { hasBidiControls, isStorableText } from "../../http/text.ts";
+import { hasBidiControls, hasStackedMarks, isStorableText, MAX_MARKS_PER_CHARACTER } from "../../http/text.ts";
 import { getMemberCards } from "../profiles/index.ts";
 import { blockedAmong, blockersAmong } from "../social/index.ts";
 import { createLogger } from "../../log/index.ts";
@@ -35,6 +35,7 @@ export async function createConversation(
     throw forbidden("blocked", "you blocked one of these members; unblock them first");
   }
   if (hasBidiControls(title)) throw badRequest("invalid", "title must not contain text-direction control characters");
+  if (hasStackedMarks(title)) throw badRequest("invalid", `title must not stack more than ${MAX_MARKS_PER_CHARACTER} accents or marks on one character`);
   const kind = others.length === 1 ? "direct" : "group";
   const directKey = kind === "direct" ? [creatorId, others[0]!].sort((a, b) => Number(a) - Number(b)).join(":") : null;
   const memberIds = [creatorId, ...others];

@@ -75,4 +75,5 @@ export async function updateProfile(sql: Sql, userId: string, patch: { displayNa
 }
 
 export * from "./reactions.ts";
+export { staffLookalike } from "./impersonation.ts";
 export { getMemberCardsCached, forgetMemberCard } from "./card-cache.ts";

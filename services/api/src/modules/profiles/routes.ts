@@ -1,8 +1,8 @@
 /** Public profiles (with their reactions), editing one's own, and reacting to others'. */
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
-import { characterCount, hasBidiControls, hasVisibleText, isStorableText, readJsonObject } from "@xplicit/shared/http";
-import { findProfileForViewer, updateProfile } from "@xplicit/shared/modules/profiles";
+import { characterCount, hasBidiControls, hasStackedMarks, hasVisibleText, isStorableText, MAX_MARKS_PER_CHARACTER, readJsonObject } from "@xplicit/shared/http";
+import { findProfileForViewer, staffLookalike, updateProfile } from "@xplicit/shared/modules/profiles";
 import { followCountsOf, relationOf } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
@@ -22,6 +22,9 @@ function optionalText(body: Record<string, unknown>, field: string, max: number,
   if (characterCount(text) > max) throw tooLong();
   // a name of zero-width spaces saved "fine" and showed as nothing
   if (required && !hasVisibleText(text)) throw badRequest(`invalid_${field}`, `${field} must have at least one visible character`);
+  if (hasStackedMarks(text)) {
+    throw badRequest(`invalid_${field}`, `${field} must not stack more than ${MAX_MARKS_PER_CHARACTER} accents or marks on one character`);
+  }
   return text;
 }
 
@@ -57,6 +60,8 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
     if (displayName !== undefined && hasBidiControls(displayName)) {
       throw badRequest("invalid_displayName", "displayName must not contain text-direction control characters");
     }
+    const lookalike = displayName === undefined ? null : staffLookalike(displayName);
+    if (lookalike) throw badRequest("displayName_reserved", `displayName must not read as the site's own accounts (it has ${lookalike})`);
     const bio = optionalText(body, "bio", 500);
     if (displayName === undefined && bio === undefined) throw badRequest("empty_patch", "send displayName and/or bio");
     await updateProfile(deps.sql, c.get("member").userId, { displayName, bio });
