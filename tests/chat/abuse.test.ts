@@ -145,7 +145,7 @@ describe("bad frames", () => {
 });
 
 describe("absurd values", () => {
-  test("hello with a cursor ahead of the head or a junk epoch resyncs; presence answers each member once", async () => {
+  test("hello with a cursor ahead of the head or a junk epoch resyncs, a malformed one is refused; presence answers each member once", async () => {
     const a = await member(stack);
     const b = await member(stack);
     await talking(a, b);
@@ -165,6 +165,19 @@ describe("absurd values", () => {
       expect(c.frames.find((f) => f.type === "resync")?.reason).toBe(reason);
       expect(c.events).toEqual([]);
       c.close();
+    }
+    // a malformed cursor (one read back from storage as a string, say) is refused, never taken for
+    // "no cursor", which would skip the events after it; the socket may then say hello properly
+    for (const resume of [{ cursor: "0", epoch }, { cursor: 1.5, epoch }, { cursor: -5, epoch }, [0], "0", { cursor: 0, epoch: 5 }]) {
+      const bad = new ChatClient(wsUrl(stack.chats[0]!), a.cookie);
+      await bad.connect();
+      bad.send({ type: "hello", clientId: bad.clientId, resume });
+      await bad.waitFor(() => bad.frames.some((f) => f.type === "error"), 5000, "refused");
+      expect({ resume, frames: bad.frames.map((f) => [f.type, f.code, f.ref]) }).toEqual({ resume, frames: [["error", "invalid", "hello"]] });
+      bad.send({ type: "hello", clientId: bad.clientId, resume: { cursor: 0, epoch } });
+      await bad.waitFor(() => bad.frames.some((f) => f.type === "synced"), 5000, "synced after a proper hello");
+      expect(bad.events.length).toBeGreaterThan(0);
+      bad.close();
     }
     const c = await connected(a, stack.chats[0]!);
     c.send({ type: "presence", userIds: Array(200).fill(b.id) });

@@ -34,6 +34,16 @@ export interface SocketData {
 
 let opened = 0;
 
+/** `hello.resume`: absent (null) or a cursor that can be replayed after; anything else is refused. */
+function parseResume(raw: unknown): { cursor: number; epoch: unknown } | null | "invalid" {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== "object" || Array.isArray(raw)) return "invalid";
+  const { cursor, epoch } = raw as Record<string, unknown>;
+  if (!Number.isSafeInteger(cursor) || (cursor as number) < 0) return "invalid";
+  if (epoch !== undefined && epoch !== null && typeof epoch !== "string") return "invalid";
+  return { cursor: cursor as number, epoch };
+}
+
 export class Connection implements BucketState {
   /** unique in this replica's lifetime (a number, not a UUID string: idle sockets are many) */
   private readonly connNo = ++opened;
@@ -392,6 +402,12 @@ export class Connection implements BucketState {
       this.sendControl(frame.error("invalid", "clientId must be 8-64 characters of A-Z a-z 0-9 _ -", "hello"), "error");
       return;
     }
+    const resume = parseResume(msg.resume);
+    if (resume === "invalid") {
+      // a cursor read back as "3" or 1.5 must not be taken for "no cursor": the events after it would be skipped
+      this.sendControl(frame.error("invalid", "resume must be {cursor: a non-negative integer, epoch?: string}", "hello"), "error");
+      return;
+    }
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = null;
     this.clientId = msg.clientId;
@@ -401,11 +417,10 @@ export class Connection implements BucketState {
     if (this.isClosed()) return;
 
     const { events, config } = this.hub.deps;
-    const resume = msg.resume && typeof msg.resume === "object" ? (msg.resume as Record<string, unknown>) : null;
     let after: number | null = null;
     let epoch: string | null = null;
-    if (resume && Number.isSafeInteger(resume.cursor) && (resume.cursor as number) >= 0) {
-      after = resume.cursor as number;
+    if (resume) {
+      after = resume.cursor;
       epoch = parseResumeEpoch(resume.epoch);
     } else {
       // (the stored ack's epoch, when it has one, is checked like a resuming client's)
