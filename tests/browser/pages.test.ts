@@ -161,6 +161,22 @@ describe.skipIf(!!why)("every signed-in page", () => {
     await ctx.close();
   }, 60_000);
 
+  test("settings: choosing who may start a conversation is kept, and a stranger is told so", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/settings`);
+    await until("the current choice", async () => await page.isChecked('#contact input[value="everyone"]'));
+    await page.check('#contact input[value="following"]');
+    await page.click("#contact button[type=submit]");
+    await until("saved", async () => (await page.textContent("#contact-status")) === "Saved.");
+    await page.reload();
+    await until("kept", async () => await page.isChecked('#contact input[value="following"]'));
+    const refused = await b.call("POST", "/api/conversations", { handles: [a.handle] });
+    expect([refused.status, refused.json.error.code]).toEqual([403, "not_accepting"]);
+    await ctx.close();
+  }, 60_000);
+
   test("an emoji name's avatar shows the whole emoji, not half of it", async () => {
     const [a, b] = [await register(web), await register(web)];
     expect((await a.call("PATCH", "/api/me/profile", { displayName: "\u{1F525}Carol" })).status).toBe(200);

@@ -114,6 +114,7 @@ export class TestClient {
   get = (path: string, opts?: RequestOptions) => this.request("GET", path, undefined, opts);
   post = (path: string, body?: unknown, opts?: RequestOptions) => this.request("POST", path, body ?? {}, opts);
   patch = (path: string, body?: unknown, opts?: RequestOptions) => this.request("PATCH", path, body ?? {}, opts);
+  put = (path: string, body?: unknown, opts?: RequestOptions) => this.request("PUT", path, body ?? {}, opts);
   del = (path: string, opts?: RequestOptions) => this.request("DELETE", path, undefined, opts);
 }
 

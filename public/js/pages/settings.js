@@ -117,6 +117,27 @@ $('#prefs').addEventListener('submit', async (e) => {
   }
 });
 
+// Who may start a conversation with me
+async function loadContact() {
+  try {
+    const r = await get('/api/me/contact-settings');
+    for (const input of $('#contact').querySelectorAll('input[name="conversations"]')) input.checked = input.value === r.conversations;
+  } catch (err) {
+    say($('#contact-status'), err.message, true);
+  }
+}
+$('#contact').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const chosen = $('#contact').querySelector('input[name="conversations"]:checked');
+  if (!chosen) return;
+  try {
+    await put('/api/me/contact-settings', { conversations: chosen.value });
+    say($('#contact-status'), 'Saved.');
+  } catch (err) {
+    say($('#contact-status'), err.message, true);
+  }
+});
+
 // Blocked members
 async function loadBlocks() {
   const list = $('#blocks');
@@ -140,4 +161,4 @@ async function loadBlocks() {
   } catch {}
 }
 
-await Promise.all([loadSessions(), loadPrefs(), loadBlocks()]);
+await Promise.all([loadSessions(), loadPrefs(), loadContact(), loadBlocks()]);

@@ -2,7 +2,7 @@
 import { badRequest, forbidden, notFound } from "../../errors/index.ts";
 import { hasBidiControls, hasStackedMarks, isStorableText, MAX_MARKS_PER_CHARACTER } from "../../http/text.ts";
 import { getMemberCards } from "../profiles/index.ts";
-import { blockedAmong, blockersAmong } from "../social/index.ts";
+import { blockedAmong, blockersAmong, refusingConversationsFrom } from "../social/index.ts";
 import { createLogger } from "../../log/index.ts";
 import { announceMembershipChange } from "./membership.ts";
 import type { ConversationSummary, MessagingDeps } from "./types.ts";
@@ -15,6 +15,11 @@ export interface CreatedConversation {
   id: string;
   kind: "direct" | "group";
   created: boolean;
+}
+
+async function directConversationExists(deps: Pick<MessagingDeps, "sql">, directKey: string): Promise<boolean> {
+  const [row] = await deps.sql<{ id: string }[]>`select id from conversations where direct_key = ${directKey}`;
+  return !!row;
 }
 
 export async function createConversation(
@@ -39,6 +44,14 @@ export async function createConversation(
   const kind = others.length === 1 ? "direct" : "group";
   const directKey = kind === "direct" ? [creatorId, others[0]!].sort((a, b) => Number(a) - Number(b)).join(":") : null;
   const memberIds = [creatorId, ...others];
+
+  // Members who take new conversations only from members they follow: a group cannot add them,
+  // and a conversation of two is refused unless it exists already (they talk there)
+  const refusing = await refusingConversationsFrom(deps.sql, creatorId, others);
+  if (refusing.length > 0 && (kind === "group" || !(await directConversationExists(deps, directKey!)))) {
+    const first = (await getMemberCards(deps.sql, refusing.slice(0, 1))).get(refusing[0]!);
+    throw forbidden("not_accepting", `@${first?.handle ?? "?"} takes new conversations only from members they follow`);
+  }
 
   const result = await deps.sql.begin(async (tx) => {
     const [inserted] = await tx<{ id: string }[]>`

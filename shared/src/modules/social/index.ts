@@ -55,6 +55,32 @@ export async function followCountsOf(sql: Sql, memberId: string): Promise<Follow
   return { followerCount: Number(row?.followers ?? 0), followingCount: Number(row?.following ?? 0) };
 }
 
+/** Who may start a conversation with a member or add them to a group. */
+export type ConversationPolicy = "everyone" | "following";
+export const CONVERSATION_POLICIES: readonly ConversationPolicy[] = ["everyone", "following"];
+
+export async function conversationPolicyOf(sql: Sql, memberId: string): Promise<ConversationPolicy> {
+  const [row] = await sql<{ conversations: ConversationPolicy }[]>`select conversations from contact_policies where user_id = ${memberId}`;
+  return row?.conversations ?? "everyone";
+}
+
+export async function setConversationPolicy(sql: Sql, memberId: string, policy: ConversationPolicy): Promise<void> {
+  if (policy === "everyone") await sql`delete from contact_policies where user_id = ${memberId}`;
+  else await sql`
+    insert into contact_policies (user_id, conversations) values (${memberId}, ${policy})
+    on conflict (user_id) do update set conversations = excluded.conversations`;
+}
+
+/** Of `memberIds`, those who take new conversations only from members they follow, and do not follow `starterId`. */
+export async function refusingConversationsFrom(sql: Sql, starterId: string, memberIds: readonly string[]): Promise<string[]> {
+  if (memberIds.length === 0) return [];
+  const rows = await sql<{ user_id: string }[]>`
+    select p.user_id from contact_policies p
+    where p.user_id = any(${memberIds as string[]}::bigint[]) and p.conversations = 'following'
+      and not exists (select 1 from follows f where f.follower_id = p.user_id and f.followee_id = ${starterId})`;
+  return rows.map((r) => r.user_id);
+}
+
 /** Any pair among `memberIds` with a block between `memberId` and them. */
 export async function blockedAmong(sql: Sql, memberId: string, memberIds: readonly string[]): Promise<string[]> {
   if (memberIds.length === 0) return [];

@@ -1,7 +1,7 @@
 /** Follow, block, and the keyset-paginated follower lists. */
 import { Hono, type Context } from "hono";
 import { badRequest, forbidden, notFound } from "@xplicit/shared/errors";
-import { createWriteLimit } from "@xplicit/shared/http";
+import { createWriteLimit, readJsonObject } from "@xplicit/shared/http";
 import { createLogger } from "@xplicit/shared/log";
 import { presenceBetween } from "@xplicit/shared/modules/messages";
 import { hideFromEachOther, showToEachOther } from "@xplicit/shared/modules/presence";
@@ -79,6 +79,20 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
       await announce("unblock", presenceBetween(deps.sql, me, other).then((between) => showToEachOther(deps.redis, deps.keys, me, other, between)));
     }
     return c.json({ blocked: false });
+  });
+
+  app.get("/me/contact-settings", auth, async (c) => {
+    return c.json({ conversations: await social.conversationPolicyOf(deps.sql, c.get("member").userId), choices: social.CONVERSATION_POLICIES });
+  });
+
+  app.put("/me/contact-settings", auth, async (c) => {
+    const body = await readJsonObject(c);
+    const policy = body.conversations;
+    if (typeof policy !== "string" || !(social.CONVERSATION_POLICIES as readonly string[]).includes(policy)) {
+      throw badRequest("invalid", `conversations must be one of ${social.CONVERSATION_POLICIES.join(", ")}`);
+    }
+    await social.setConversationPolicy(deps.sql, c.get("member").userId, policy as social.ConversationPolicy);
+    return c.json({ conversations: policy, choices: social.CONVERSATION_POLICIES });
   });
 
   for (const direction of ["followers", "following"] as const) {

@@ -123,6 +123,37 @@ describe("follower counts", () => {
   });
 });
 
+describe("who may start a conversation with a member", () => {
+  test("a member who takes conversations only from members they follow cannot be messaged or grouped by others; a conversation that exists goes on", async () => {
+    const [shy, friend, stranger, other] = await Promise.all([registeredClient(api), registeredClient(api), registeredClient(api), registeredClient(api)]);
+    expect((await shy.client.get("/api/me/contact-settings")).json.conversations).toBe("everyone");
+    // a conversation started before the change
+    const before = await friend.client.post("/api/conversations", { handles: [shy.user.handle] });
+    expect(before.status).toBe(201);
+    await shy.client.post(`/api/users/${friend.user.handle}/follow`);
+
+    const set = await shy.client.put("/api/me/contact-settings", { conversations: "following" });
+    expect([set.status, set.json.conversations]).toEqual([200, "following"]);
+    for (const bad of [{ conversations: "nobody" }, { conversations: 1 }, {}]) {
+      expect((await shy.client.put("/api/me/contact-settings", bad)).status).toBe(400);
+    }
+
+    const direct = await stranger.client.post("/api/conversations", { handles: [shy.user.handle] });
+    expect([direct.status, direct.json.error.code, direct.json.error.message]).toEqual([403, "not_accepting", `@${shy.user.handle} takes new conversations only from members they follow`]);
+    const group = await stranger.client.post("/api/conversations", { handles: [other.user.handle, shy.user.handle], title: "hi" });
+    expect([group.status, group.json.error.code]).toEqual([403, "not_accepting"]);
+    // the member they follow may, and the conversation that exists is still theirs
+    expect((await friend.client.post("/api/conversations", { handles: [shy.user.handle, other.user.handle], title: "ok" })).status).toBe(201);
+    const again = await friend.client.post("/api/conversations", { handles: [shy.user.handle] });
+    expect([again.status, again.json.conversation.id]).toEqual([200, before.json.conversation.id]);
+    // following the stranger opens the door; back to everyone opens it to all
+    await shy.client.post(`/api/users/${stranger.user.handle}/follow`);
+    expect((await stranger.client.post("/api/conversations", { handles: [shy.user.handle] })).status).toBe(201);
+    expect((await shy.client.put("/api/me/contact-settings", { conversations: "everyone" })).status).toBe(200);
+    expect((await other.client.post("/api/conversations", { handles: [shy.user.handle] })).status).toBe(201);
+  });
+});
+
 describe("keyset pagination", () => {
   test("pages through 25 followers with no overlap and no gap, newest first", async () => {
     const star = await registeredClient(api);
