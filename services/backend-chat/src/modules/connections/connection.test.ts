@@ -104,3 +104,25 @@ test("sends waiting for their turn are bounded by the buffer budget: the rest ar
   expect(answered()).toBe(fits + 1);
   expect(sent.filter((f) => f.includes('"busy"')).length).toBe(40 - fits);
 });
+
+test("after a reconnect, live events that overtake the head's second reading are no loss: no resync, nothing sent twice", async () => {
+  const { conn, sent } = fakeConnection();
+  const event = (seq: number) => `{"type":"event","seq":${seq},"ts":${Date.now()},"kind":"read","data":{}}`;
+  conn.epoch = "e1";
+  conn.deliverLive(event(1));
+  conn.deliverLive(event(2));
+  // the second reading answers the head as it was when asked (2), after event 3 came over pub/sub
+  (conn as unknown as { hub: { deps: Record<string, unknown> } }).hub.deps.events = {
+    head: async () => {
+      conn.deliverLive(event(3));
+      return { seq: 2, epoch: "e1" };
+    },
+  };
+  await conn.recoverAfterRedisReconnect({ seq: 1, epoch: "e1" });
+  expect(sent.map((f) => [JSON.parse(f).type, JSON.parse(f).seq])).toEqual([["event", 1], ["event", 2], ["event", 3]]);
+  expect(conn.cursor).toBe(3);
+  // a head really behind what this socket was sent is a loss
+  (conn as unknown as { hub: { deps: Record<string, unknown> } }).hub.deps.events = { head: async () => ({ seq: 1, epoch: "e1" }) };
+  await conn.recoverAfterRedisReconnect({ seq: 1, epoch: "e1" });
+  expect(JSON.parse(sent.at(-1)!)).toMatchObject({ type: "resync", reason: "epoch_changed", cursor: 1 });
+});

@@ -297,10 +297,13 @@ export class Connection implements BucketState {
     // The head was read for all of the member's sockets, maybe a while ago: live events may have
     // moved this cursor past it since. Behind the cursor in the same epoch is asked again before it
     // counts as a loss (a Redis that kept its data, but not its last writes, has such a head).
-    const head = given.seq < this.cursor && given.epoch === this.epoch ? await this.hub.deps.events.head(this.userId) : given;
+    // Live events can overtake that answer too (they come on the subscriber's connection), so it
+    // is held against the cursor as it was when asked: the stream then had at least that much.
+    const asked = this.cursor;
+    const head = given.seq < asked && given.epoch === this.epoch ? await this.hub.deps.events.head(this.userId) : given;
     if (this.state !== "live") return;
     // (every stream has its epoch from the welcome on, so a different one means Redis lost it)
-    const lost = head.seq < this.cursor || head.epoch !== this.epoch;
+    const lost = head.seq < asked || head.epoch !== this.epoch;
     if (lost) {
       this.resync("epoch_changed", head.seq, head.epoch);
       return;
