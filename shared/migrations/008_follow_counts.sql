@@ -1,7 +1,12 @@
 -- Follower and following counts, read with every profile. Counting `follows` on each read would
 -- cost a popular member's profile a scan of millions of index entries; a row per member kept by
 -- statement-level triggers stays right whatever writes `follows` (the api, a bulk seed, a cascade
--- from a deleted member), one aggregated upsert per statement however many rows it touched.
+-- from a deleted member, a truncate), one aggregated upsert per statement however many rows it
+-- touched. A transaction must not write follows again after a statement on it (see block()).
+-- Nothing may write follows between the backfill's snapshot and the triggers (a rolling deploy's
+-- old api would): those writes would never be counted.
+lock table follows in share row exclusive mode;
+
 create table follow_counts (
   user_id    bigint primary key references users (id) on delete cascade,
   followers  bigint not null default 0 check (followers >= 0),
@@ -30,8 +35,8 @@ begin
   return null;
 end $$;
 
--- An update only: a member being deleted has lost their own row already (cascade), and an
--- upsert would try to insert it back. The rows are locked in user_id order first, as above.
+-- An update only: a member being deleted may have lost their own row already (the cascades' order
+-- is not ours to choose), and an upsert would try to insert it back. The rows are locked in user_id order first, as above.
 create function follow_counts_removed() returns trigger language plpgsql as $$
 begin
   perform 1 from follow_counts
@@ -54,3 +59,12 @@ create trigger follows_count_added after insert on follows
   referencing new table as added for each statement execute function follow_counts_added();
 create trigger follows_count_removed after delete on follows
   referencing old table as removed for each statement execute function follow_counts_removed();
+
+create function follow_counts_cleared() returns trigger language plpgsql as $$
+begin
+  update follow_counts set followers = 0, following = 0 where followers <> 0 or following <> 0;
+  return null;
+end $$;
+
+create trigger follows_count_truncated after truncate on follows
+  for each statement execute function follow_counts_cleared();

@@ -132,7 +132,8 @@ $('#follow').addEventListener('click', async (e) => {
   try {
     await (on ? del(path + '/follow') : post(path + '/follow'));
     setPressed(e.target.closest('button'), !on, 'Unfollow', 'Follow');
-    showCounts(Math.max(0, counts.followers + (on ? -1 : 1)));
+    // the server's count: a follow from another tab, or one that was there already, counts once
+    void get(path).then(({ profile: p }) => showCounts(p.followerCount, p.followingCount), () => {});
     say(status, on ? 'Unfollowed.' : 'Following.');
     if (direction === 'followers') void loadPeople(true);
   } catch (err) {

@@ -1,4 +1,4 @@
-// Settings: profile, signed-in devices, notification preferences, blocked members.
+// Settings: profile, signed-in devices, notification preferences, who may start a conversation with me, blocked members.
 import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=94a32e7fff';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
 import { boot } from '../lib/shell.js?v=a979a74792';
@@ -129,7 +129,7 @@ async function loadContact() {
 $('#contact').addEventListener('submit', async (e) => {
   e.preventDefault();
   const chosen = $('#contact').querySelector('input[name="conversations"]:checked');
-  if (!chosen) return;
+  if (!chosen) return say($('#contact-status'), 'Choose one first.', true);
   try {
     await put('/api/me/contact-settings', { conversations: chosen.value });
     say($('#contact-status'), 'Saved.');

@@ -38,13 +38,15 @@ export function characterCount(s: string): number {
   return n;
 }
 
-/** Combining marks a character may carry: Vietnamese or Indic letters need 2–3, "zalgo" text hundreds. */
+/**
+ * Marks in a row a text may carry: a Vietnamese letter has 2, an Indic conjunct alternates marks
+ * and letters (a whole conjunct is one grapheme, so marks are counted in runs, not per grapheme);
+ * "zalgo" text piles up hundreds on one letter.
+ */
 export const MAX_MARKS_PER_CHARACTER = 4;
-const MARK = /\p{M}/gu;
+const MARK_RUN = new RegExp(`\\p{M}{${MAX_MARKS_PER_CHARACTER + 1},}`, "u");
 
-/** True when one character carries more marks than any script needs: they pile up over the text around it. */
-export function hasStackedMarks(s: string, max = MAX_MARKS_PER_CHARACTER): boolean {
-  if (!/\p{M}/u.test(s)) return false;
-  for (const { segment } of graphemes.segment(s)) if ((segment.match(MARK)?.length ?? 0) > max) return true;
-  return false;
+/** True when marks pile up past what any script writes: they spill over the text around them. */
+export function hasStackedMarks(s: string): boolean {
+  return MARK_RUN.test(s);
 }

@@ -46,7 +46,8 @@ export function broadcastProcessor(ctx: BulkContext) {
         createdAt: occurredAt.toISOString(), updatedAt: occurredAt.toISOString(), read: false, broadcast: text,
       },
     }, count?.n ?? null, (cp) => keepCheckpoint(sql, d.broadcastId, cp));
-    await sql`update broadcasts set recipients_written = ${result.written}, finished_at = now() where id = ${d.broadcastId}`;
+    // (a run repeated after a lost lock keeps the first finish time)
+    await sql`update broadcasts set recipients_written = ${result.written}, finished_at = coalesce(finished_at, now()) where id = ${d.broadcastId}`;
     return result;
   };
 }

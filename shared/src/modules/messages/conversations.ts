@@ -33,14 +33,18 @@ export async function createConversation(
   if (others.length + 1 > MAX_GROUP_MEMBERS) throw badRequest("invalid", `a conversation has at most ${MAX_GROUP_MEMBERS} members`);
   if (title.length > 100) throw badRequest("invalid", "title is at most 100 characters");
   if (!isStorableText(title)) throw badRequest("invalid", "title must not contain NUL or broken Unicode");
-  // A member who blocked the creator is not there for them (404, as an unknown handle and their
-  // profile); one the creator blocked is refused as such.
-  if ((await blockersAmong(deps.sql, creatorId, others)).length > 0) throw notFound("no such member");
+  // A member who blocked the creator is not there for them: 404 word for word as a handle nobody
+  // has (POST /api/conversations) and as their profile; one the creator blocked is refused as such.
+  const blockers = await blockersAmong(deps.sql, creatorId, others);
+  if (blockers.length > 0) {
+    const card = (await getMemberCards(deps.sql, blockers.slice(0, 1))).get(blockers[0]!);
+    throw notFound(`no member @${card?.handle ?? ""}`);
+  }
   if ((await blockedAmong(deps.sql, creatorId, others)).length > 0) {
     throw forbidden("blocked", "you blocked one of these members; unblock them first");
   }
   if (hasBidiControls(title)) throw badRequest("invalid", "title must not contain text-direction control characters");
-  if (hasStackedMarks(title)) throw badRequest("invalid", `title must not stack more than ${MAX_MARKS_PER_CHARACTER} accents or marks on one character`);
+  if (hasStackedMarks(title)) throw badRequest("invalid", `title must not stack more than ${MAX_MARKS_PER_CHARACTER} accents or marks in a row`);
   const kind = others.length === 1 ? "direct" : "group";
   const directKey = kind === "direct" ? [creatorId, others[0]!].sort((a, b) => Number(a) - Number(b)).join(":") : null;
   const memberIds = [creatorId, ...others];

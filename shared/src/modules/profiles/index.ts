@@ -27,6 +27,14 @@ export async function findMemberIdByHandle(sql: Sql, handle: string): Promise<st
   return row?.id ?? null;
 }
 
+/** Handle → member id for the handles that exist, in one statement. */
+export async function findMemberIdsByHandles(sql: Sql, handles: readonly string[]): Promise<Map<string, string>> {
+  const valid = [...new Set(handles.filter((h) => HANDLE.test(h)))];
+  if (valid.length === 0) return new Map();
+  const rows = await sql<{ id: string; handle: string }[]>`select id, handle from users where handle = any(${valid}::text[])`;
+  return new Map(rows.map((r) => [r.handle, r.id]));
+}
+
 export interface ProfileForViewer extends PublicProfile {
   reactions: ReactionSummary;
 }
@@ -66,6 +74,12 @@ export async function getMemberCards(sql: Sql, ids: readonly string[]): Promise<
     select id, handle, display_name from users where id = any(${unique}::bigint[])`;
   for (const r of rows) out.set(r.id, { id: r.id, handle: r.handle, displayName: r.display_name });
   return out;
+}
+
+/** The member's own display name and bio as stored (what an edit changes). */
+export async function ownProfileText(sql: Sql, userId: string): Promise<{ displayName: string; bio: string }> {
+  const [row] = await sql<{ display_name: string; bio: string }[]>`select display_name, bio from users where id = ${userId}`;
+  return { displayName: row?.display_name ?? "", bio: row?.bio ?? "" };
 }
 
 export async function updateProfile(sql: Sql, userId: string, patch: { displayName?: string; bio?: string }): Promise<void> {

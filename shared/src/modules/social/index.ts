@@ -108,8 +108,12 @@ export async function unfollow(sql: Sql, follower: string, followee: string): Pr
 export async function block(sql: Sql, blocker: string, blocked: string): Promise<boolean> {
   return sql.begin(async (tx) => {
     const created = await tx`insert into blocks (blocker_id, blocked_id) values (${blocker}, ${blocked}) on conflict do nothing returning 1`;
-    await tx`delete from follows where follower_id = ${blocker} and followee_id = ${blocked}`;
-    await tx`delete from follows where follower_id = ${blocked} and followee_id = ${blocker}`;
+    // One statement for both directions: the counters' trigger (008_follow_counts.sql) locks both
+    // members' counts until commit, so a second statement on follows after it would wait on rows
+    // that a concurrent unfollow holds while it waits on those counts — a deadlock.
+    await tx`
+      delete from follows
+      where (follower_id = ${blocker} and followee_id = ${blocked}) or (follower_id = ${blocked} and followee_id = ${blocker})`;
     return created.length > 0;
   }) as Promise<boolean>;
 }

@@ -78,6 +78,9 @@ describe("registration", () => {
     [{ password: "\u{1F468}\u200d\u{1F469}\u200d\u{1F467}".repeat(2) }, "invalid_password"],
     [{ handle: "admin" }, "handle_reserved"],
     [{ handle: "support" }, "handle_reserved"],
+    // a new member's display name is their handle: the display name's rule holds for it
+    [{ handle: "xplicit_support722" }, "handle_reserved"],
+    [{ handle: "the_adm1n" }, "handle_reserved"],
     [{ email: "not-an-email" }, "invalid_email"],
     [{ email: "nul\u0000byte@example.test" }, "invalid_email"],
     [{ email: "lone\ud800surrogate@example.test" }, "invalid_email"],

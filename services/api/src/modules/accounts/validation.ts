@@ -1,5 +1,6 @@
 import { badRequest, unprocessable } from "@xplicit/shared/errors";
 import { characterCount, isStorableText } from "@xplicit/shared/http";
+import { staffLookalike } from "@xplicit/shared/modules/profiles";
 
 export const HANDLE = /^[a-z0-9_]{3,30}$/;
 // No whitespace, no control characters (NUL would fail the Postgres lookup with a 500).
@@ -135,7 +136,8 @@ export function parseRegistration(body: Record<string, unknown>): Registration {
   if (typeof body.handle !== "string" || !HANDLE.test(body.handle)) {
     throw badRequest("invalid_handle", "handle must be 3 to 30 of a-z, 0-9 and _");
   }
-  if (RESERVED_HANDLES.has(body.handle)) throw badRequest("handle_reserved", "this handle is kept for the site; choose another");
+  // (a new member's display name is their handle: it must pass the display name's rule too)
+  if (RESERVED_HANDLES.has(body.handle) || staffLookalike(body.handle)) throw badRequest("handle_reserved", "this handle is kept for the site; choose another");
   const password = checkPassword(body.password);
   checkPasswordStrength(password, { handle: body.handle, email });
   const birthDate = checkBirthDate(body.birthDate);

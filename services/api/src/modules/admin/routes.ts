@@ -69,7 +69,8 @@ export function adminRoutes(deps: ApiDeps, notifier: Notifier) {
     // without its job (Redis lost it: a worker enqueues it again within a minute) the row's checkpoint says how far it got
     const kept = { cursor: row.checkpoint_cursor, written: Number(row.recipients_written), scanned: Number(row.recipients_scanned), total: null };
     const progress = (job && typeof job.progress === "object" ? job.progress : row.finished_at ? null : kept) as BatchProgress | null;
-    const state = job ? await job.getState() : row.finished_at ? "completed" : isRecoverable(row.created_at) ? "requeueing" : "lost";
+    // finished in Postgres is finished, whatever BullMQ says of a job run again after a lost lock
+    const state = row.finished_at ? "completed" : job ? await job.getState() : isRecoverable(row.created_at) ? "requeueing" : "lost";
     return c.json({
       id: row.id,
       title: row.title,

@@ -2,9 +2,9 @@
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
 import { createWriteLimit, parsePage, readJsonObject } from "@xplicit/shared/http";
-import { findMemberIdByHandle } from "@xplicit/shared/modules/profiles";
+import { findMemberIdByHandle, findMemberIdsByHandles } from "@xplicit/shared/modules/profiles";
 import * as messages from "@xplicit/shared/modules/messages";
-import { blockersAmong, hasBlocked } from "@xplicit/shared/modules/social";
+import { hasBlocked } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
 
@@ -61,14 +61,12 @@ export function messagesRoutes(deps: ApiDeps) {
     const title = body.title === undefined ? "" : body.title;
     if (typeof title !== "string") throw badRequest("invalid", "title must be a string");
     const me = c.get("member").userId;
-    const found = await Promise.all((handles as string[]).map((h) => findMemberIdByHandle(deps.sql, h)));
-    const blockers = new Set(await blockersAmong(deps.sql, me, found.filter((id): id is string => id !== null)));
-    const ids: string[] = [];
-    for (const [i, id] of found.entries()) {
-      // one who blocked the creator is answered as a handle nobody has: nothing says who blocked whom
-      if (!id || blockers.has(id)) throw notFound(`no member @${(handles as string[])[i]!.slice(0, 30)}`);
-      ids.push(id);
-    }
+    const found = await findMemberIdsByHandles(deps.sql, handles as string[]);
+    const ids = (handles as string[]).map((h) => {
+      const id = found.get(h);
+      if (!id) throw notFound(`no member @${h.slice(0, 30)}`);
+      return id;
+    });
     const conv = await messages.createConversation(deps.messaging, me, ids, title.trim());
     return c.json({ conversation: conv }, conv.created ? 201 : 200);
   });

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
 import { characterCount, hasBidiControls, hasStackedMarks, hasVisibleText, isStorableText, MAX_MARKS_PER_CHARACTER, readJsonObject } from "@xplicit/shared/http";
-import { findProfileForViewer, staffLookalike, updateProfile } from "@xplicit/shared/modules/profiles";
+import { findProfileForViewer, ownProfileText, staffLookalike, updateProfile } from "@xplicit/shared/modules/profiles";
 import { followCountsOf, relationOf } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember } from "../../session/middleware.ts";
@@ -22,10 +22,25 @@ function optionalText(body: Record<string, unknown>, field: string, max: number,
   if (characterCount(text) > max) throw tooLong();
   // a name of zero-width spaces saved "fine" and showed as nothing
   if (required && !hasVisibleText(text)) throw badRequest(`invalid_${field}`, `${field} must have at least one visible character`);
-  if (hasStackedMarks(text)) {
-    throw badRequest(`invalid_${field}`, `${field} must not stack more than ${MAX_MARKS_PER_CHARACTER} accents or marks on one character`);
-  }
   return text;
+}
+
+/**
+ * Rules newer than some stored profiles (look-alikes of the staff, stacked marks) judge only what
+ * an edit changes: the settings page sends both fields, and a member whose old name breaks a
+ * newer rule must still be able to change their bio.
+ */
+async function refuseNewlyUnfit(deps: ApiDeps, userId: string, edit: { displayName?: string; bio?: string }): Promise<void> {
+  const stored = await ownProfileText(deps.sql, userId);
+  for (const field of ["displayName", "bio"] as const) {
+    const value = edit[field];
+    if (value === undefined || value === stored[field]) continue;
+    if (hasStackedMarks(value)) {
+      throw badRequest(`invalid_${field}`, `${field} must not stack more than ${MAX_MARKS_PER_CHARACTER} accents or marks in a row`);
+    }
+  }
+  const lookalike = edit.displayName !== undefined && edit.displayName !== stored.displayName ? staffLookalike(edit.displayName) : null;
+  if (lookalike) throw badRequest("displayName_reserved", `displayName must not read as the site's own accounts (it has ${lookalike})`);
 }
 
 export interface ProfileHooks {
@@ -60,10 +75,9 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
     if (displayName !== undefined && hasBidiControls(displayName)) {
       throw badRequest("invalid_displayName", "displayName must not contain text-direction control characters");
     }
-    const lookalike = displayName === undefined ? null : staffLookalike(displayName);
-    if (lookalike) throw badRequest("displayName_reserved", `displayName must not read as the site's own accounts (it has ${lookalike})`);
     const bio = optionalText(body, "bio", 500);
     if (displayName === undefined && bio === undefined) throw badRequest("empty_patch", "send displayName and/or bio");
+    await refuseNewlyUnfit(deps, c.get("member").userId, { displayName, bio });
     await updateProfile(deps.sql, c.get("member").userId, { displayName, bio });
     return c.json({ ok: true });
   });

@@ -53,7 +53,8 @@ describe("follow and block", () => {
     // word for word what a handle nobody has gets, alone or in a group
     const nobody = await b.client.post("/api/conversations", { handles: ["nobody_has_this"] });
     expect(talk.json.error.message).toBe(nobody.json.error.message.replace("nobody_has_this", a.user.handle));
-    const group = await b.client.post("/api/conversations", { handles: [a.user.handle, "nobody_has_this"], title: "g" });
+    const third = await registeredClient(api);
+    const group = await b.client.post("/api/conversations", { handles: [third.user.handle, a.user.handle], title: "g" });
     expect([group.status, group.json.error.message]).toEqual([404, `no member @${a.user.handle}`]);
     expect((await a.client.post("/api/conversations", { handles: [b.user.handle] })).json.error.code).toBe("blocked");
     // the blocked member meets a member who is not there (as on the profile), not "you were blocked"
@@ -107,6 +108,17 @@ describe("follower counts", () => {
     await Promise.all(members.flatMap((m) => members.filter((o) => o !== m).map((o) => m.client.post(`/api/users/${o.user.handle}/follow`))));
     for (const m of members) expect(await countsOf(members[0]!.client, m.user.handle)).toEqual([5, 5]);
 
+    // a block (which ends both follows) racing the blocked member's unfollow never deadlocks
+    const [x, y] = [members[0]!, members[1]!];
+    for (let i = 0; i < 12; i++) {
+      await Promise.all([x.client.post(`/api/users/${y.user.handle}/follow`), y.client.post(`/api/users/${x.user.handle}/follow`)]);
+      const raced = await Promise.all([x.client.post(`/api/users/${y.user.handle}/block`), y.client.del(`/api/users/${x.user.handle}/follow`)]);
+      expect(raced.map((r) => r.status)).toEqual([200, 200]);
+      expect((await x.client.del(`/api/users/${y.user.handle}/block`)).status).toBe(200);
+    }
+    await Promise.all([x.client.post(`/api/users/${y.user.handle}/follow`), y.client.post(`/api/users/${x.user.handle}/follow`)]);
+    for (const m of members) expect(await countsOf(members[0]!.client, m.user.handle)).toEqual([5, 5]);
+
     const sql = api.deps.sql;
     const ids = members.map((m) => m.user.id);
     // written outside the api (a seed, an operator): the counters follow
@@ -120,6 +132,15 @@ describe("follower counts", () => {
     expect(await countsOf(members[0]!.client, members[0]!.user.handle)).toEqual([4, 4]);
     const [stored] = await sql<{ n: number }[]>`select count(*)::int as n from follow_counts where user_id = ${ids[5]!}`;
     expect(stored!.n).toBe(0);
+    // a truncate (rolled back here) leaves every count at 0
+    const afterTruncate = await sql
+      .begin(async (tx) => {
+        await tx`truncate follows`;
+        const [row] = await tx<{ n: number }[]>`select count(*)::int as n from follow_counts where followers <> 0 or following <> 0`;
+        throw Object.assign(new Error("rollback"), { n: row!.n });
+      })
+      .catch((err: { n?: number }) => err.n);
+    expect(afterTruncate).toBe(0);
   });
 });
 
@@ -131,6 +152,8 @@ describe("who may start a conversation with a member", () => {
     const before = await friend.client.post("/api/conversations", { handles: [shy.user.handle] });
     expect(before.status).toBe(201);
     await shy.client.post(`/api/users/${friend.user.handle}/follow`);
+    const oldConversation = await other.client.post("/api/conversations", { handles: [shy.user.handle] });
+    expect(oldConversation.status).toBe(201);
 
     const set = await shy.client.put("/api/me/contact-settings", { conversations: "following" });
     expect([set.status, set.json.conversations]).toEqual([200, "following"]);
@@ -140,6 +163,11 @@ describe("who may start a conversation with a member", () => {
 
     const direct = await stranger.client.post("/api/conversations", { handles: [shy.user.handle] });
     expect([direct.status, direct.json.error.code, direct.json.error.message]).toEqual([403, "not_accepting", `@${shy.user.handle} takes new conversations only from members they follow`]);
+    // one shy had with someone they do not follow, from before the change, goes on
+    const old = await other.client.post("/api/conversations", { handles: [shy.user.handle] });
+    expect([old.status, old.json.conversation.id]).toEqual([200, oldConversation.json.conversation.id]);
+    const written = await other.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: old.json.conversation.id, body: "still here" });
+    expect(written.status).toBe(200);
     const group = await stranger.client.post("/api/conversations", { handles: [other.user.handle, shy.user.handle], title: "hi" });
     expect([group.status, group.json.error.code]).toEqual([403, "not_accepting"]);
     // the member they follow may, and the conversation that exists is still theirs
@@ -150,7 +178,7 @@ describe("who may start a conversation with a member", () => {
     await shy.client.post(`/api/users/${stranger.user.handle}/follow`);
     expect((await stranger.client.post("/api/conversations", { handles: [shy.user.handle] })).status).toBe(201);
     expect((await shy.client.put("/api/me/contact-settings", { conversations: "everyone" })).status).toBe(200);
-    expect((await other.client.post("/api/conversations", { handles: [shy.user.handle] })).status).toBe(201);
+    expect((await other.client.post("/api/conversations", { handles: [shy.user.handle, stranger.user.handle], title: "all" })).status).toBe(201);
   });
 });
 
@@ -218,6 +246,10 @@ describe("profiles", () => {
       const bad = await a.client.patch("/api/me/profile", { displayName });
       expect([bad.status, bad.json.error.code]).toEqual([400, "displayName_reserved"]);
     }
+    // a name stored before these rules does not stop the member from editing the rest
+    await api.deps.sql`update users set display_name = 'Xplicit Support', bio = ${"Z" + "\u0336".repeat(9)} where id = ${a.user.id}`;
+    expect((await a.client.patch("/api/me/profile", { displayName: "Xplicit Support", bio: "hello" })).status).toBe(200);
+    expect((await a.client.patch("/api/me/profile", { displayName: "Alice", bio: "hello" })).status).toBe(200);
     expect((await a.client.get(`/api/users/${a.user.handle}`)).json.profile).toMatchObject({ displayName: "Alice", bio: "hello" });
     // a bio may be cleared, a display name not
     expect((await a.client.patch("/api/me/profile", { bio: "  " })).status).toBe(200);

@@ -1,6 +1,7 @@
 /** Connection frame handling against a fake hub: per-socket state stays bounded whatever a client sends. */
 import { expect, test } from "bun:test";
 import { loadConfig } from "@xplicit/shared/config";
+import { AppError } from "@xplicit/shared/errors";
 import { registry } from "@xplicit/shared/metrics";
 import type { ChatDeps } from "../../deps.ts";
 import { Connection } from "./connection.ts";
@@ -125,4 +126,26 @@ test("after a reconnect, live events that overtake the head's second reading are
   (conn as unknown as { hub: { deps: Record<string, unknown> } }).hub.deps.events = { head: async () => ({ seq: 1, epoch: "e1" }) };
   await conn.recoverAfterRedisReconnect({ seq: 1, epoch: "e1" });
   expect(JSON.parse(sent.at(-1)!)).toMatchObject({ type: "resync", reason: "epoch_changed", cursor: 1 });
+});
+
+test("a send that fails for an outage fails the sends queued behind it at once; one sent after it is tried again", async () => {
+  const { conn, sent } = fakeConnection();
+  let asked = 0;
+  // Postgres away: every statement fails after a while, as a query past its deadline does
+  const away = Object.assign(async () => {
+    asked++;
+    await Bun.sleep(100);
+    throw new AppError(503, "unavailable", "away");
+  }, {}) as unknown as ChatDeps["sql"];
+  const deps = (conn as unknown as { hub: { deps: { messaging: { sql: unknown } } } }).hub.deps;
+  deps.messaging = { sql: away };
+  const sendFrame = () => JSON.stringify({ type: "send", id: crypto.randomUUID(), conversationId: "5", body: "hi" });
+  for (let i = 0; i < 5; i++) conn.received(sendFrame());
+  const unavailable = () => sent.filter((f) => f.includes('"unavailable"')).length;
+  for (let i = 0; i < 100 && unavailable() < 5; i++) await Bun.sleep(20);
+  // each is answered, and only the first waited for Postgres
+  expect([unavailable(), asked]).toEqual([5, 1]);
+  conn.received(sendFrame());
+  for (let i = 0; i < 100 && unavailable() < 6; i++) await Bun.sleep(20);
+  expect([unavailable(), asked]).toEqual([6, 2]);
 });

@@ -63,6 +63,8 @@ export class Connection implements BucketState {
   private sendChain: Promise<void> | null = null;
   /** bytes of `send` frames waiting in the chain (CHAT_MAX_QUEUED_SEND_BYTES) */
   private queuedSendBytes = 0;
+  /** when a send here last failed because Postgres or Redis was away (performance.now()) */
+  private sendFailedAt = 0;
   private helloTimer: Timer | null = null;
   private lastTyping: Map<string, number> | null = null;
 
@@ -508,14 +510,21 @@ export class Connection implements BucketState {
       return;
     }
     this.queuedSendBytes += bytes;
+    const queuedAt = performance.now();
     this.sendChain = (this.sendChain ?? Promise.resolve()).then(async () => {
       try {
+        // A send that failed for an outage fails those queued behind it at once: each would wait
+        // its own deadline in turn (k sends, k × 5 s); the client resends them, in order, shortly.
+        if (queuedAt < this.sendFailedAt) throw new AppError(503, "unavailable", "messages cannot be stored right now; resend later with the same id");
         const input = parseSendInput(msg, this.hub.deps.config.chat.maxBodyChars);
         const { answer, duplicate, ownEvent } = await sendMessage(this.hub.deps.messaging, this.userId, input);
         if (duplicate) sendDedupHits.inc();
         this.answerSend(JSON.stringify({ type: "sent", ...answer }), answer.seq, ownEvent);
         if (!ownEvent && answer.seq > this.cursor) await this.hub.deliverOwnEventFromLog(this.userId, answer.seq);
       } catch (err) {
+        if ((err instanceof AppError && err.code === "unavailable") || (err instanceof Error && isDependencyUnavailable(err))) {
+          this.sendFailedAt = performance.now();
+        }
         this.replyError(err, ref);
       } finally {
         this.queuedSendBytes -= bytes;
