@@ -3,7 +3,7 @@
  * to or from a blocked member) and the notification worker (followers of an actor) all go
  * through these functions, never through the tables.
  */
-import type { Sql } from "../../db/index.ts";
+import type { Sql, TransactionSql } from "../../db/index.ts";
 
 export interface FollowEdge {
   /** the other member: follower when listing followers, followee when listing following */
@@ -91,12 +91,34 @@ export async function blockedAmong(sql: Sql, memberId: string, memberIds: readon
   return rows.map((r) => r.other);
 }
 
-/** Returns true when a new follow was created. */
-export async function follow(sql: Sql, follower: string, followee: string): Promise<boolean> {
-  const rows = await sql`
-    insert into follows (follower_id, followee_id) values (${follower}, ${followee})
-    on conflict do nothing returning id`;
-  return rows.length > 0;
+/**
+ * A follow and a block of the same two members take this lock first, so they run one after the
+ * other: a follow checked before a block commits would otherwise be written after the block
+ * ended the follows, and outlive it.
+ */
+function lockPair(tx: TransactionSql<Record<string, never>>, a: string, b: string) {
+  return tx`select pg_advisory_xact_lock(hashtextextended(least(${a}::bigint, ${b}::bigint)::text || ':' || greatest(${a}::bigint, ${b}::bigint)::text, 7300110002))`;
+}
+
+export type FollowOutcome = "created" | "exists" | "blocked";
+
+/** Follows unless a block stands either way (checked under the pair's lock). */
+export async function follow(sql: Sql, follower: string, followee: string): Promise<FollowOutcome> {
+  return sql.begin(async (tx) => {
+    await lockPair(tx, follower, followee);
+    const rows = await tx`
+      insert into follows (follower_id, followee_id)
+      select ${follower}, ${followee}
+      where not exists (
+        select 1 from blocks
+        where (blocker_id = ${follower} and blocked_id = ${followee}) or (blocker_id = ${followee} and blocked_id = ${follower})
+      )
+      on conflict do nothing returning id`;
+    if (rows.length > 0) return "created";
+    const [row] = await tx<{ following: boolean }[]>`
+      select exists (select 1 from follows where follower_id = ${follower} and followee_id = ${followee}) as following`;
+    return row?.following ? "exists" : "blocked";
+  }) as Promise<FollowOutcome>;
 }
 
 export async function unfollow(sql: Sql, follower: string, followee: string): Promise<boolean> {
@@ -107,6 +129,7 @@ export async function unfollow(sql: Sql, follower: string, followee: string): Pr
 /** Blocking also removes follows in both directions, atomically. True when the block is new. */
 export async function block(sql: Sql, blocker: string, blocked: string): Promise<boolean> {
   return sql.begin(async (tx) => {
+    await lockPair(tx, blocker, blocked);
     const created = await tx`insert into blocks (blocker_id, blocked_id) values (${blocker}, ${blocked}) on conflict do nothing returning 1`;
     // One statement for both directions: the counters' trigger (008_follow_counts.sql) locks both
     // members' counts until commit, so a second statement on follows after it would wait on rows

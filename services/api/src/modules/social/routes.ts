@@ -48,11 +48,16 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
     const [me, other] = await otherThanMe(c);
     // whoever blocked the viewer is not there for them, as on their profile (404): a distinct
     // answer would tell who blocked whom; a member the viewer blocked is refused as such
-    if (await social.hasBlocked(deps.sql, other, me)) throw notFound("no such member");
-    if (await social.hasBlocked(deps.sql, me, other)) throw forbidden("blocked", "you blocked this member; unblock them first");
-    const created = await social.follow(deps.sql, me, other);
-    if (created) await hooks.onFollow?.(me, other);
-    return c.json({ following: true });
+    const refuseIfBlocked = async () => {
+      if (await social.hasBlocked(deps.sql, other, me)) throw notFound("no such member");
+      if (await social.hasBlocked(deps.sql, me, other)) throw forbidden("blocked", "you blocked this member; unblock them first");
+    };
+    await refuseIfBlocked();
+    const outcome = await social.follow(deps.sql, me, other);
+    // a block that landed between the check and the follow
+    if (outcome === "blocked") await refuseIfBlocked();
+    if (outcome === "created") await hooks.onFollow?.(me, other);
+    return c.json({ following: outcome !== "blocked" });
   });
 
   app.delete("/users/:handle/follow", auth, async (c) => {
@@ -102,11 +107,16 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
       const page = parsePage(c.req.query("cursor"), c.req.query("limit"));
       const edges = await social.listFollowEdges(deps.sql, owner, direction, page.cursor, page.limit + 1);
       const visible = edges.slice(0, page.limit);
-      const cards = await getMemberCards(deps.sql, visible.map((e) => e.memberId));
+      // a member with a block either way with the viewer is not listed: as on their own profile,
+      // nothing shows them (or that they blocked the viewer) through someone else's lists
+      const [cards, hidden] = await Promise.all([
+        getMemberCards(deps.sql, visible.map((e) => e.memberId)),
+        social.blockedAmong(deps.sql, c.get("member").userId, visible.map((e) => e.memberId)).then((ids) => new Set(ids)),
+      ]);
       return c.json({
         items: visible.flatMap((e) => {
           const card = cards.get(e.memberId);
-          return card ? [{ handle: card.handle, displayName: card.displayName, since: e.createdAt }] : [];
+          return card && !hidden.has(e.memberId) ? [{ handle: card.handle, displayName: card.displayName, since: e.createdAt }] : [];
         }),
         nextCursor: edges.length > page.limit ? visible.at(-1)!.edgeId : null,
       });

@@ -76,6 +76,40 @@ describe("follow and block", () => {
   });
 });
 
+describe("blocks and follower lists", () => {
+  test("a follow racing the followee's block never outlives the block", async () => {
+    const a = await registeredClient(api);
+    const b = await registeredClient(api);
+    for (let i = 0; i < 8; i++) {
+      await Promise.all([
+        ...Array.from({ length: 4 }, () => a.client.post(`/api/users/${b.user.handle}/follow`)),
+        b.client.post(`/api/users/${a.user.handle}/block`),
+        ...Array.from({ length: 4 }, () => a.client.post(`/api/users/${b.user.handle}/follow`)),
+      ]);
+      const followers = (await b.client.get(`/api/users/${b.user.handle}/followers`)).json.items.map((m: { handle: string }) => m.handle);
+      const { profile } = (await b.client.get(`/api/users/${b.user.handle}`)).json;
+      expect({ i, followers, count: profile.followerCount }).toEqual({ i, followers: [], count: 0 });
+      expect((await b.client.del(`/api/users/${a.user.handle}/block`)).status).toBe(200);
+    }
+  });
+
+  test("someone else's follower and following lists leave out members with a block either way with the viewer", async () => {
+    const [viewer, blocker, blockedByViewer, friend, plain] = await Promise.all([registeredClient(api), registeredClient(api), registeredClient(api), registeredClient(api), registeredClient(api)]);
+    for (const m of [blocker, blockedByViewer, plain]) {
+      await m.client.post(`/api/users/${friend.user.handle}/follow`);
+      await friend.client.post(`/api/users/${m.user.handle}/follow`);
+    }
+    await blocker.client.post(`/api/users/${viewer.user.handle}/block`);
+    await viewer.client.post(`/api/users/${blockedByViewer.user.handle}/block`);
+    for (const list of ["followers", "following"]) {
+      const seen = (await viewer.client.get(`/api/users/${friend.user.handle}/${list}`)).json.items.map((m: { handle: string }) => m.handle);
+      expect({ list, seen }).toEqual({ list, seen: [plain.user.handle] });
+      // the others still see all three
+      expect((await plain.client.get(`/api/users/${friend.user.handle}/${list}`)).json.items).toHaveLength(3);
+    }
+  });
+});
+
 describe("follower counts", () => {
   const countsOf = async (viewer: TestClient, handle: string) => {
     const { profile } = (await viewer.get(`/api/users/${handle}`)).json;
