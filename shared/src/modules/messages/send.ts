@@ -9,6 +9,7 @@
 import { DEFAULT_SEND_ANSWER_TTL_SECONDS } from "../../config/index.ts";
 import { AppError, forbidden } from "../../errors/index.ts";
 import { conversationInfo, recipientsOf, type ConversationInfo } from "./membership.ts";
+import { isBlockedEitherWay } from "../social/index.ts";
 import { showEngaged } from "../presence/index.ts";
 import type { MessageEventData, MessagingDeps, SendInput, SentAnswer } from "./types.ts";
 import { createMessageWriter, type MessageWriter } from "./writer.ts";
@@ -109,11 +110,19 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
  * the answer is gone (expired, lost with Redis, or the first attempt died between its write and
  * its events), the message is announced again from the row: clients drop a messageId they have.
  */
-async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, members: string[], input: SendInput): Promise<SendResult> {
+/** Why Postgres skipped a first send: a block either way, or the peer's contact setting. */
+async function refusalFor(deps: MessagingDeps, senderId: string, directPeer: string | null): Promise<AppError> {
+  if (directPeer && !(await isBlockedEitherWay(deps.sql, senderId, directPeer))) {
+    return forbidden("not_accepting", "this member takes new conversations only from members they follow");
+  }
+  return forbidden("blocked", "you cannot message this member");
+}
+
+async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, members: string[], input: SendInput, directPeer: string | null): Promise<SendResult> {
   const stored = await storedAnswer(deps, key);
   if (stored) return answerFor(input, stored);
   const row = await findExisting(deps, senderId, input);
-  if (!row) throw forbidden("blocked", "you cannot message this member");
+  if (!row) throw await refusalFor(deps, senderId, directPeer);
   const graceLeft = FIRST_ATTEMPT_GRACE_MS - (Date.now() - row.created_at.getTime());
   const late = graceLeft > 0 ? await waitForAnswer(deps, key, graceLeft) : null;
   if (late) return answerFor(input, late);
@@ -147,7 +156,7 @@ export async function sendMessage(deps: MessagingDeps, senderId: string, input: 
   const key = deps.keys.sendDedup(senderId, input.id);
 
   const outcome = await writerFor(deps).write({ conversationId: input.conversationId, senderId, clientMsgId: input.id, body: input.body, directPeer });
-  if (outcome.kind === "skipped") return answerRepeat(deps, key, senderId, members, input);
+  if (outcome.kind === "skipped") return answerRepeat(deps, key, senderId, members, input, directPeer);
 
   const message = { id: outcome.messageId, body: input.body, createdAt: outcome.createdAt };
   if (!conv.engaged.has(senderId)) engage(deps, conv, input.conversationId, senderId, members);

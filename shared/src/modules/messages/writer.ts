@@ -15,13 +15,13 @@ export interface RowToWrite {
   senderId: string;
   clientMsgId: string;
   body: string;
-  /** the other member of a direct conversation (for the block check), null for groups */
+  /** the other member of a direct conversation (for the block and contact-policy checks), null for groups */
   directPeer: string | null;
 }
 
 export type WriteOutcome =
   | { kind: "inserted"; messageId: string; createdAt: Date }
-  /** nothing written: a block exists, or this id was written before — the caller finds out which */
+  /** nothing written: a block exists, the peer takes no conversation from the sender, or this id was written before — the caller finds out which */
   | { kind: "skipped" };
 
 interface Pending {
@@ -64,9 +64,21 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
         ${rows.map((r) => r.body)}::text[],
         ${rows.map((r) => r.directPeer)}::bigint[]
       ) as i(ord, cid, sender, cmid, body, peer)
-      where i.peer is null or not exists (
-        select 1 from blocks b
-        where (b.blocker_id = i.sender and b.blocked_id = i.peer) or (b.blocker_id = i.peer and b.blocked_id = i.sender)
+      where i.peer is null or (
+        not exists (
+          select 1 from blocks b
+          where (b.blocker_id = i.sender and b.blocked_id = i.peer) or (b.blocker_id = i.peer and b.blocked_id = i.sender)
+        )
+        -- a peer who takes conversations only from members they follow, does not follow the sender
+        -- and neither opened this conversation nor wrote in it: one opened before they chose so
+        -- stays shut (their own message is read, not the engaged flag, which is set after it)
+        and not exists (
+          select 1 from contact_policies p
+          where p.user_id = i.peer and p.conversations = 'following'
+            and not exists (select 1 from follows f where f.follower_id = i.peer and f.followee_id = i.sender)
+            and not exists (select 1 from conversation_members m where m.conversation_id = i.cid and m.user_id = i.peer and m.engaged)
+            and not exists (select 1 from messages o where o.conversation_id = i.cid and o.sender_id = i.peer)
+        )
       )
       order by i.ord
       on conflict (conversation_id, sender_id, client_msg_id) do nothing

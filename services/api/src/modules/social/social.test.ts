@@ -188,6 +188,10 @@ describe("who may start a conversation with a member", () => {
     await shy.client.post(`/api/users/${friend.user.handle}/follow`);
     const oldConversation = await other.client.post("/api/conversations", { handles: [shy.user.handle] });
     expect(oldConversation.status).toBe(201);
+    // one a stranger opened before the change, where shy never wrote
+    const opened = await stranger.client.post("/api/conversations", { handles: [shy.user.handle] });
+    expect(opened.status).toBe(201);
+    expect((await shy.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: oldConversation.json.conversation.id, body: "hi other" })).status).toBe(200);
 
     const set = await shy.client.put("/api/me/contact-settings", { conversations: "following" });
     expect([set.status, set.json.conversations]).toEqual([200, "following"]);
@@ -195,22 +199,26 @@ describe("who may start a conversation with a member", () => {
       expect((await shy.client.put("/api/me/contact-settings", bad)).status).toBe(400);
     }
 
-    const direct = await stranger.client.post("/api/conversations", { handles: [shy.user.handle] });
+    // the stranger's conversation, opened before the change, stays shut while shy never wrote in it
+    const shut = await stranger.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: opened.json.conversation.id, body: "hello?" });
+    expect([shut.status, shut.json.error.code]).toEqual([403, "not_accepting"]);
+    const direct = await stranger.client.post("/api/conversations", { handles: [shy.user.handle, other.user.handle], title: "x" });
     expect([direct.status, direct.json.error.code, direct.json.error.message]).toEqual([403, "not_accepting", `@${shy.user.handle} takes new conversations only from members they follow`]);
-    // one shy had with someone they do not follow, from before the change, goes on
+    // one shy wrote in, with someone they do not follow, from before the change, goes on
     const old = await other.client.post("/api/conversations", { handles: [shy.user.handle] });
     expect([old.status, old.json.conversation.id]).toEqual([200, oldConversation.json.conversation.id]);
     const written = await other.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: old.json.conversation.id, body: "still here" });
     expect(written.status).toBe(200);
-    const group = await stranger.client.post("/api/conversations", { handles: [other.user.handle, shy.user.handle], title: "hi" });
-    expect([group.status, group.json.error.code]).toEqual([403, "not_accepting"]);
+    // shy answering opens it
+    expect((await shy.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: opened.json.conversation.id, body: "who is this?" })).status).toBe(200);
+    expect((await stranger.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: opened.json.conversation.id, body: "an old friend" })).status).toBe(200);
     // the member they follow may, and the conversation that exists is still theirs
     expect((await friend.client.post("/api/conversations", { handles: [shy.user.handle, other.user.handle], title: "ok" })).status).toBe(201);
     const again = await friend.client.post("/api/conversations", { handles: [shy.user.handle] });
     expect([again.status, again.json.conversation.id]).toEqual([200, before.json.conversation.id]);
     // following the stranger opens the door; back to everyone opens it to all
     await shy.client.post(`/api/users/${stranger.user.handle}/follow`);
-    expect((await stranger.client.post("/api/conversations", { handles: [shy.user.handle] })).status).toBe(201);
+    expect((await stranger.client.post("/api/conversations", { handles: [shy.user.handle, other.user.handle], title: "now" })).status).toBe(201);
     expect((await shy.client.put("/api/me/contact-settings", { conversations: "everyone" })).status).toBe(200);
     expect((await other.client.post("/api/conversations", { handles: [shy.user.handle, stranger.user.handle], title: "all" })).status).toBe(201);
   });
