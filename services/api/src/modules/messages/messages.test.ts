@@ -110,6 +110,11 @@ describe("per-member write limits", () => {
     const limited = await a.client.get("/api/conversations");
     expect(limited.status).toBe(429);
     expect((await a.client.get(`/api/conversations/${conv}`)).status).toBe(200);
+    // the unread count costs as much as a list: a budget of its own, the same size
+    const counts: number[] = [];
+    for (let i = 0; i < CONVERSATION_LISTS_PER_10S; i += 25) counts.push(...(await Promise.all(Array.from({ length: 25 }, () => a.client.get("/api/conversations/unread-count")))).map((r) => r.status));
+    expect(counts.every((st) => st === 200)).toBe(true);
+    expect((await a.client.get("/api/conversations/unread-count")).status).toBe(429);
   });
 
   test(`more than ${NEW_CONVERSATIONS_PER_10MIN} conversation requests in 10 minutes are 429`, async () => {

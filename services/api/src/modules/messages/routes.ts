@@ -25,6 +25,8 @@ export function messagesRoutes(deps: ApiDeps) {
   const sends = createWriteLimit(deps.redis, deps.keys, "send", HTTP_SENDS_PER_10S, 10_000, "messages");
   const newConversations = createWriteLimit(deps.redis, deps.keys, "conversation", NEW_CONVERSATIONS_PER_10MIN, 600_000, "new conversations");
   const lists = createWriteLimit(deps.redis, deps.keys, "conversation-list", CONVERSATION_LISTS_PER_10S, 10_000, "conversation list reads");
+  // the unread count costs what a list costs (an index probe per conversation), so it has the same budget
+  const unreadCounts = createWriteLimit(deps.redis, deps.keys, "conversation-unread", CONVERSATION_LISTS_PER_10S, 10_000, "unread count reads");
 
   app.get("/conversations", auth, async (c) => {
     await lists.take(c.get("member").userId);
@@ -35,6 +37,7 @@ export function messagesRoutes(deps: ApiDeps) {
   });
 
   app.get("/conversations/unread-count", auth, async (c) => {
+    await unreadCounts.take(c.get("member").userId);
     return c.json({ unread: await messages.unreadConversationCount(deps.messaging, c.get("member").userId) });
   });
 
