@@ -1,50 +1,79 @@
 /**
  * Names that would read as the site speaking ("Xplicit Support ✔", "аdmin" with a Cyrillic а,
- * "A d m i n"): a display name is what members actually read, and a new member's display name
- * is their handle.
+ * "A d m i n", "Admins"): a display name is what members actually read, and a new member's
+ * display name is their handle.
  */
 
 /**
- * Letters that pass for others, folded to one: Cyrillic and Greek look-alikes, small capitals,
- * the digits and signs people swap for letters, and i / l / 1 / | / ı, which most fonts draw alike.
+ * Letters that pass for Latin ones, folded to them: Cyrillic, Greek, Armenian, Cherokee, Lisu and
+ * Coptic look-alikes, small capitals, stroked letters, the digits and signs people swap for
+ * letters — and i / l / 1 / | / ı / ɨ, which most fonts draw alike, all as "l".
  */
-const LOOKALIKES: Record<string, string> = {
-  а: "a", в: "b", е: "e", ё: "e", к: "k", м: "m", н: "h", о: "o", р: "p", с: "c", т: "t", у: "y", х: "x",
-  і: "l", ї: "l", ј: "j", ѕ: "s", ԁ: "d", ԛ: "q", ԝ: "w", ɡ: "g", ӏ: "l", ɑ: "a", ı: "l", ɩ: "l",
-  α: "a", β: "b", ε: "e", η: "n", ι: "l", κ: "k", ν: "v", ο: "o", ρ: "p", τ: "t", υ: "u", χ: "x",
-  ᴀ: "a", ʙ: "b", ᴄ: "c", ᴅ: "d", ᴇ: "e", ɢ: "g", ʜ: "h", ɪ: "l", ᴊ: "j", ᴋ: "k", ʟ: "l", ᴍ: "m", ɴ: "n",
-  ᴏ: "o", ᴘ: "p", ʀ: "r", ꜱ: "s", ᴛ: "t", ᴜ: "u", ᴠ: "v", ᴡ: "w", ʏ: "y", ᴢ: "z",
-  i: "l", "0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", $: "s", "|": "l", "!": "l",
-};
+const LOOKALIKE_GROUPS: [string, string][] = [
+  ["a", "аɑαᴀꓮⲀⲁ4@Ꭺ"], ["b", "вβʙƀꓐ"], ["c", "сᴄꓚⲤⲥϲᏟ"], ["d", "ԁᴅđꓓᎠ"], ["e", "еёεᴇꓰᎬ3"], ["f", "ꓝ"],
+  ["g", "ɡɢꓖᏀ"], ["h", "нʜħꓧᎻ"], ["j", "јᴊꓙᎫ"], ["k", "кκᴋꓗᏦ"], ["l", "iіїιɪʟӏıɩɨłꓲꓡᏞ1|!¡"],
+  ["m", "мᴍꓟᎷ"], ["n", "ηɴꓠ"], ["o", "оοօᴏꓳⲞⲟø0"], ["p", "рρᴘꓑⲢⲣᏢ"], ["q", "ԛ"], ["r", "ʀꓣ"],
+  ["s", "ѕꜱꓢᏚ5$"], ["t", "тτᴛŧꓔⲦⲧᎢ7"], ["u", "υᴜսꓴ"], ["v", "νᴠꓦᏙ"], ["w", "ԝᴡꓪᎳ"], ["x", "хχꓫⲬⲭ"],
+  ["y", "уʏꓬ"], ["z", "ᴢꓜ"],
+];
+const LOOKALIKES = new Map(LOOKALIKE_GROUPS.flatMap(([latin, others]) => [...others].map((ch) => [ch, latin] as const)));
 
 function fold(text: string): string {
-  return [...text].map((ch) => LOOKALIKES[ch] ?? ch).join("");
+  return [...text].map((ch) => LOOKALIKES.get(ch) ?? ch).join("");
 }
 
-/** Words only the site's own accounts may be named by, folded like names are. */
-const STAFF_WORDS = new Set(["admin", "administrator", "moderator", "support", "staff", "official", "operator"].map(fold));
+/** Staff words, each also refused with a plural "s" and joined to "team" ("Adminteam", "TeamSupport"). */
+const STAFF_STEMS = ["admin", "administrator", "moderator", "moderation", "support", "staff", "official", "operator"].map(fold);
+const STAFF_TOKENS = new Set(STAFF_STEMS.flatMap((w) => [w, `${w}s`, `${w}team`, `team${w}`]));
+/** Two words that read as staff together, though each alone does not ("Mod Team"). */
+const STAFF_PAIRS = new Set(["mod team", "mods team", "team mod", "team mods"].map(fold));
+/** The site's name; "explicit" (an everyday word here) contains it and is not it. */
 const BRAND = fold("xplicit");
+const EVERYDAY_WORD = fold("explicit");
 /** Ticks that read as a "verified" badge. */
 const VERIFIED_MARKS = /[\u2713\u2714\u2611\u2705\u{1f5f8}\u{1f5f9}]/u;
 
 /**
- * The name as a reader takes it: compatibility forms and case folded, accents off, look-alikes
- * as one letter, zero-width characters gone; split into words at spaces, signs and case changes
- * ("SupportTeam" is two words).
+ * The name as a reader takes it: compatibility forms folded, accents off, look-alikes as Latin,
+ * zero-width characters gone; split into words at spaces, signs and case changes ("SupportTeam"
+ * is two words), a run of single letters read as one word ("A d m i n").
  */
-function readings(name: string): { words: string[]; joined: string } {
+function tokens(name: string): string[] {
   const plain = name.normalize("NFKC").replace(/\p{Cf}/gu, "").replace(/(\p{Ll})(\p{Lu})/gu, "$1 $2");
-  const folded = fold(plain.toLowerCase().normalize("NFD").replace(/\p{M}/gu, ""));
+  const folded = fold(fold(plain).toLowerCase().normalize("NFD").replace(/\p{M}/gu, ""));
   const words = folded.split(/[^a-z]+/).filter(Boolean);
-  return { words, joined: words.join("") };
+  const out: string[] = [];
+  let letters = "";
+  for (const w of words) {
+    if (w.length === 1) {
+      letters += w;
+      continue;
+    }
+    if (letters) out.push(letters);
+    letters = "";
+    out.push(w);
+  }
+  if (letters) out.push(letters);
+  return out;
+}
+
+/** True when the brand shows in `text` other than inside "explicit". */
+function showsBrand(text: string): boolean {
+  for (let at = text.indexOf(BRAND); at >= 0; at = text.indexOf(BRAND, at + 1)) {
+    if (!text.startsWith(EVERYDAY_WORD, at - 1)) return true;
+  }
+  return false;
 }
 
 /** Why a name would pass for the site's staff, or null when it would not. */
 export function staffLookalike(name: string): string | null {
   if (VERIFIED_MARKS.test(name)) return "a tick that reads as a verified badge";
-  const { words, joined } = readings(name);
-  if (joined.includes(BRAND)) return "the site's name";
-  // a staff word alone, or spelled out letter by letter ("A d m i n", "a.d.m.i.n")
-  const staff = words.find((w) => STAFF_WORDS.has(w)) ?? (STAFF_WORDS.has(joined) ? joined : undefined);
-  return staff ? "a word that reads as the site's staff" : null;
+  const words = tokens(name);
+  if (showsBrand(words.join(""))) return "the site's name";
+  const pairs = words.slice(1).map((w, i) => `${words[i]} ${w}`);
+  // a staff word, or the whole name spelled as one ("Ad Min", "Sup Port")
+  if (words.some((w) => STAFF_TOKENS.has(w)) || pairs.some((p) => STAFF_PAIRS.has(p)) || STAFF_TOKENS.has(words.join(""))) {
+    return "a word that reads as the site's staff";
+  }
+  return null;
 }
