@@ -309,6 +309,7 @@ const EDGE_ERRORS: { statuses: number[]; status: number; code: string; message: 
   { statuses: [414], status: 414, code: "uri_too_long", message: "request URI is too long" },
   { statuses: [429], status: 429, code: "rate_limited", message: "too many requests; slow down" },
   { statuses: [500], status: 500, code: "internal", message: "internal error" },
+  { statuses: [501], status: 501, code: "not_implemented", message: "this transfer encoding or method is not supported" },
   { statuses: [502], status: 502, code: "bad_gateway", message: "no service answered; retry shortly" },
   { statuses: [503], status: 503, code: "unavailable", message: "the service is unavailable; retry shortly" },
   { statuses: [504], status: 504, code: "gateway_timeout", message: "the service did not answer in time; retry shortly" },
@@ -524,6 +525,9 @@ export function renderNginxConfig(o: RenderOptions): string {
   if (f.http3) srv.push("http3 on;");
   srv.push(
     `server_name ${names};`,
+    "# nginx's own redirects (a prefix location asked without its slash: /ops → /ops/) are relative:",
+    "# an absolute one is built from the client's Host (or an absolute-form request line).",
+    "absolute_redirect off;",
     `ssl_certificate ${o.certDir}/server.crt;`,
     `ssl_certificate_key ${o.certDir}/server.key;`,
     "# mTLS: a client certificate is asked for, never required at the handshake; the operator paths",

@@ -223,6 +223,21 @@ function rawRequest(port: number, requestLine: string, tls: boolean): Promise<{ 
   });
 }
 
+/** A request line with a given Host; the answer's status and Location. */
+function rawRequestWithHeaders(port: number, requestLine: string, host: string): Promise<{ status: number; location: string }> {
+  return new Promise((done, fail) => {
+    const socket = connectTls({ port, host: "127.0.0.1", servername: "localhost", rejectUnauthorized: false });
+    const chunks: Buffer[] = [];
+    socket.on("secureConnect", () => socket.write(`${requestLine}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("error", fail);
+    socket.on("close", () => {
+      const head = Buffer.concat(chunks).toString("utf8").split("\r\n\r\n")[0] ?? "";
+      done({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), location: /^location: *(.*)$/im.exec(head)?.[1] ?? "" });
+    });
+  });
+}
+
 describe("requests nginx cannot read are answered in JSON, never with its HTML pages", () => {
   const cases: [string, number, string][] = [
     ["GET /api/me/% HTTP/1.1", 400, "bad_request"],
@@ -234,6 +249,16 @@ describe("requests nginx cannot read are answered in JSON, never with its HTML p
     ["TRACE /api/me HTTP/1.1", 405, "method_not_allowed"],
     ["GET /__edge_error/bad_request HTTP/1.1", 404, "not_found"],
   ];
+  test("a transfer encoding nginx does not take is refused in JSON (501)", async () => {
+    const res = await rawRequest(edge.httpsPort, "POST /api/me HTTP/1.1\r\nTransfer-Encoding: gzip, chunked", true);
+    expect([res.status, res.type.includes("application/json"), JSON.parse(res.body).error.code]).toEqual([501, true, "not_implemented"]);
+  });
+  test("nginx's own slash redirects never name the client's Host", async () => {
+    for (const line of ["GET /ops HTTP/1.1", "GET https://evil.example/ops HTTP/1.1"]) {
+      const res = await rawRequestWithHeaders(edge.httpsPort, line, "evil.example");
+      expect({ line, status: res.status, evil: res.location.includes("evil") }).toEqual({ line, status: 301, evil: false });
+    }
+  });
   for (const [line, status, code] of cases) {
     test(`${line.slice(0, 48)} → ${status} ${code}`, async () => {
       const res = await rawRequest(edge.httpsPort, line, true);
