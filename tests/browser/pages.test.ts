@@ -12,7 +12,7 @@ if (why) console.warn(`tests/browser/pages.test.ts skipped: ${why}`);
 let web: Web;
 beforeAll(async () => {
   if (why) return;
-  web = await startWeb({ noWsEdge: true });
+  web = await startWeb({ noWsEdge: true, worker: true });
 }, 90_000);
 afterAll(async () => {
   await web?.stop();
@@ -92,7 +92,8 @@ describe.skipIf(!!why)("conversation page", () => {
     await until("the members line", async () => ((await page.textContent("#members")) ?? "").includes(b.handle));
     expect(await page.textContent("#members")).toContain(c.handle);
     expect((await b.call("POST", `/api/conversations/${conv}/leave`)).status).toBe(200);
-    await until("the leave said", async () => ((await page.textContent("#send-status")) ?? "").includes("left the group"), 20_000);
+    // a line in the thread, where it happened
+    await until("the leave in the thread", async () => ((await page.textContent("#thread li.system")) ?? "").includes("left the group"), 20_000);
     await until("b gone from the members line", async () => !((await page.textContent("#members")) ?? "").includes(b.handle));
 
     const direct = (await a.call("POST", "/api/conversations", { handles: [c.handle] })).json.conversation.id as string;
@@ -174,6 +175,12 @@ describe.skipIf(!!why)("every signed-in page", () => {
     await until("kept", async () => await page.isChecked('#contact input[value="following"]'));
     const refused = await b.call("POST", "/api/conversations", { handles: [a.handle] });
     expect([refused.status, refused.json.error.code]).toEqual([403, "not_accepting"]);
+    // b's view of a's profile says so before b presses Message
+    const bctx = await signedIn(web, b);
+    const bpage = await bctx.newPage();
+    await bpage.goto(`${web.edge.url}/u/${a.handle}`);
+    await until("the hint", async () => await bpage.isVisible("#contact-hint"));
+    await bctx.close();
     await ctx.close();
   }, 60_000);
 
@@ -220,6 +227,36 @@ describe.skipIf(!!why)("conversation messages", () => {
     await page.fill("#body", "   ");
     await page.press("#body", "Enter");
     expect(await page.textContent("#send-status")).toBe("Write something first.");
+    // one the server would refuse for its length is not sent, and says by how much
+    await page.$eval("#body", (el) => ((el as HTMLTextAreaElement).value = "\u{1F525}".repeat(2100)));
+    await page.press("#body", "Enter");
+    expect(await page.textContent("#send-status")).toContain("too long by 200");
+    expect(await page.$$("#thread li.pending")).toHaveLength(0);
+    await ctx.close();
+  }, 60_000);
+
+  test("the connection notice stays in sight under the header however far down the page is", async () => {
+    const a = await register(web);
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/conversations`);
+    expect(await page.$eval("#conn", (el) => el.parentElement?.classList.contains("top") && getComputedStyle(el).position)).toBe("absolute");
+    await ctx.close();
+  }, 60_000);
+});
+
+describe.skipIf(!!why)("notifications page", () => {
+  test("opening a notification reads it", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    expect((await b.call("POST", `/api/users/${a.handle}/follow`)).status).toBe(200);
+    await until("a's notification", async () => (await a.call("GET", "/api/notifications/unread-count")).json.unread === 1, 20_000);
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/notifications`);
+    await until("the row", async () => (await page.$$("#notifications li.unread")).length === 1);
+    await page.click("#notifications li.unread a");
+    await until("on the follower's profile", async () => new URL(page.url()).pathname === `/u/${b.handle}`);
+    await until("read", async () => (await a.call("GET", "/api/notifications/unread-count")).json.unread === 0, 20_000);
     await ctx.close();
   }, 60_000);
 });

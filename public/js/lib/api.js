@@ -21,8 +21,10 @@ const PLAIN = {
   weak_password: 'That password is too easy to guess: avoid common words and passwords, runs like 1234567890 or qwertyuiop, repeats, and your handle or email.',
   invalid_birth_date: 'Enter your real date of birth (from 1900 on).',
   terms_not_accepted: 'Please accept the terms to create an account.',
-  invalid_displayName: 'Your display name needs at least one visible character, at most 50, and no text-direction controls.',
-  invalid_bio: 'Your bio can be at most 500 characters.',
+  invalid_displayName: 'Your display name needs at least one visible character, at most 50, no text-direction controls and no piles of accents on one letter.',
+  invalid_bio: 'Your bio can be at most 500 characters, without piles of accents on one letter.',
+  displayName_reserved: 'That name reads like the site\'s own staff (names like Admin, Support or Xplicit, or a ✔). Choose another.',
+  not_accepting: 'This member takes new conversations only from members they follow.',
   blocked: 'You cannot do that: one of you has blocked the other.',
   self: 'You cannot do that to yourself.',
   not_member: 'This conversation does not exist, or you are not in it.',
@@ -55,6 +57,11 @@ export async function api(method, path, body) {
   try { json = text ? JSON.parse(text) : null; } catch {}
   if (!res.ok) throw new ApiError(res.status, json?.error?.code, json?.error?.message, Number(res.headers.get('retry-after')) || null);
   return json;
+}
+
+/** A POST that outlives the page (the member is navigating away); its answer is not read. */
+export function postAsLeaving(path, body = {}) {
+  void fetch(path, { method: 'POST', keepalive: true, credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => {});
 }
 
 export const get = (path) => api('GET', path);

@@ -1,9 +1,9 @@
 // One conversation: history over HTTP, live messages from the real-time client, optimistic sends
 // that are matched to their server copy, read receipts (sent, and "Seen" under the last own message
 // a partner has read), typing and the partners' online state.
-import { get, itemsOf, post } from '../lib/api.js?v=94a32e7fff';
+import { get, itemsOf, post } from '../lib/api.js?v=639a6d63f9';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=a979a74792';
+import { boot } from '../lib/shell.js?v=54ad5fa9d2';
 import { conversationName, nameOf } from '../lib/names.js?v=640446eba5';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
@@ -22,6 +22,8 @@ const byClientId = new Map();
 const members = new Map();
 let oldestId = null;
 let lastReadSent = null;
+/** this page saw one of this member's messages confirmed (read markers reach partners from then on) */
+let wroteHere = false;
 // "Seen": each partner's read marker, seeded from the conversation (members[].lastReadMessageId) on
 // load and on every refresh of it, then raised by live `read` events. Markers only move forward.
 const readBy = new Map(); // member id → BigInt message id
@@ -294,6 +296,13 @@ rt.on('sent', (s) => {
   byMessageId.set(s.messageId, li);
   setTime(li.querySelector('time'), s.ts);
   paintSeen();
+  // A read marker goes to partners only once this member has written here (docs/protocol.md): the
+  // one sent before this member's first message reached nobody, so it goes again now.
+  if (!wroteHere) {
+    wroteHere = true;
+    lastReadSent = null;
+    markRead();
+  }
 });
 rt.on('send_failed', (f) => {
   const li = byClientId.get(f.id);
@@ -307,7 +316,9 @@ rt.on('send_failed', (f) => {
 let typingTimer = 0;
 rt.on('typing', (t) => {
   if (String(t.conversationId) !== id || t.userId === me.id) return;
-  typingLine.textContent = `${nameOf(members.get(t.userId))} is typing…`;
+  const text = `${nameOf(members.get(t.userId))} is typing…`;
+  // (a live region: the same words again would be read out again, every frame)
+  if (typingLine.textContent !== text) typingLine.textContent = text;
   clearTimeout(typingTimer);
   typingTimer = setTimeout(() => { typingLine.textContent = ''; }, 4000);
 });
@@ -337,8 +348,12 @@ rt.on('conversation', (d) => {
   if (String(d.conversationId) !== id || d.change !== 'left') return;
   if (d.userId === me.id) return showLeft();
   const who = nameOf(members.get(d.userId));
+  // a line in the thread, where it happened (announced once, by the announcer)
+  const line = document.createElement('li');
+  line.className = 'system';
+  line.textContent = `${who} left the group.`;
+  thread.append(line);
   say($('#announce'), `${who} left the group.`);
-  say(status, `${who} left the group.`);
   readBy.delete(d.userId);
   void loadMeta().then(paintSeen);
 });
@@ -392,6 +407,11 @@ form.addEventListener('submit', (e) => {
   const body = input.value.trim();
   if (!body) {
     say(status, 'Write something first.', true);
+    return input.focus();
+  }
+  // counted as the server counts (UTF-16 units: most emoji are 2), so a Retry that can never work is not offered
+  if (body.length > input.maxLength) {
+    say(status, `This message is too long by ${(body.length - input.maxLength).toLocaleString('en')} (emoji count as two): shorten it or split it in two.`, true);
     return input.focus();
   }
   showPending(rt.send(id, body), body, Date.now()).scrollIntoView({ block: 'end' });

@@ -1,7 +1,7 @@
 // Notifications: newest first, live additions, read state shared by every tab and device.
-import { get, post, itemsOf } from '../lib/api.js?v=94a32e7fff';
+import { get, post, postAsLeaving, itemsOf } from '../lib/api.js?v=639a6d63f9';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot, setBadge } from '../lib/shell.js?v=a979a74792';
+import { boot, setBadge } from '../lib/shell.js?v=54ad5fa9d2';
 import { initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 
 const list = $('#notifications');
@@ -124,6 +124,13 @@ rt.on('notification', (d) => d.notification && upsert(d.notification, 'start'));
 rt.on('notifications_read', markLocally);
 rt.on('resync', () => load(true));
 
+// Opening a notification reads it (its badge count too), as opening a conversation reads its messages.
+list.addEventListener('click', (e) => {
+  const li = e.target.closest('li');
+  if (!li || !e.target.closest('a') || !li.classList.contains('unread') || !li.dataset.id) return;
+  postAsLeaving('/api/notifications/read', { ids: [li.dataset.id] });
+  setUnread(li, false);
+});
 more.addEventListener('click', () => load(false));
 $('#mark-read').addEventListener('click', async () => {
   // the top row as this tab shows it: what grew or came since stays unread

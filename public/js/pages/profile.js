@@ -1,7 +1,7 @@
 // A member's profile: follow, block, message, followers and following.
-import { get, post, put, del, itemsOf } from '../lib/api.js?v=94a32e7fff';
+import { get, post, put, del, itemsOf } from '../lib/api.js?v=639a6d63f9';
 import { $, LOCALE, fill, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=a979a74792';
+import { boot } from '../lib/shell.js?v=54ad5fa9d2';
 import { initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 
 const status = $('#status');
@@ -34,8 +34,10 @@ async function loadProfile() {
     const blocked = p.blocked === true;
     showReactions(p.reactions, own || blocked);
     showCounts(p.followerCount, p.followingCount);
-    if (typeof p.following === 'boolean') setPressed($('#follow'), p.following, 'Unfollow', 'Follow');
+    if (typeof p.following === 'boolean') setPressed($('#follow'), p.following, 'Following', 'Follow');
     if (typeof p.blocked === 'boolean') setPressed($('#block'), p.blocked, 'Unblock', 'Block');
+    // said before the member presses Message (a conversation that exists still opens)
+    $('#contact-hint').hidden = p.acceptsNewConversations !== false || blocked;
     $('#follow').disabled = blocked;
     $('#message').disabled = blocked;
     return true;
@@ -131,7 +133,7 @@ $('#follow').addEventListener('click', async (e) => {
   const on = e.currentTarget.getAttribute('aria-pressed') === 'true';
   try {
     await (on ? del(path + '/follow') : post(path + '/follow'));
-    setPressed(e.target.closest('button'), !on, 'Unfollow', 'Follow');
+    setPressed(e.target.closest('button'), !on, 'Following', 'Follow');
     // the server's count: a follow from another tab, or one that was there already, counts once
     void get(path).then(({ profile: p }) => showCounts(p.followerCount, p.followingCount), () => {});
     say(status, on ? 'Unfollowed.' : 'Following.');

@@ -1,7 +1,7 @@
 // Settings: profile, signed-in devices, notification preferences, who may start a conversation with me, blocked members.
-import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=94a32e7fff';
+import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=639a6d63f9';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=a979a74792';
+import { boot } from '../lib/shell.js?v=54ad5fa9d2';
 import { nameOf } from '../lib/names.js?v=640446eba5';
 
 const { me, signingOutHere } = await boot();
@@ -27,9 +27,16 @@ profile.addEventListener('submit', async (e) => {
   if (problem) return say(s, problem, true);
   try {
     await patch('/api/me/profile', { displayName: profile.displayName.value, bio: profile.bio.value });
+    for (const field of [profile.displayName, profile.bio]) field.removeAttribute('aria-invalid');
     say(s, 'Saved.');
   } catch (err) {
     say(s, err.message, true);
+    // the field the refusal is about: marked, and where the member's next keystroke goes
+    const field = /displayName/.test(err.code ?? '') ? profile.displayName : /bio/.test(err.code ?? '') ? profile.bio : null;
+    if (field) {
+      field.setAttribute('aria-invalid', 'true');
+      field.focus();
+    }
   }
 });
 
@@ -75,8 +82,12 @@ $('#logout-all').addEventListener('click', async () => {
 });
 
 // Notification preferences: the api's settings object, one checkbox per type.
-const LABELS = { follow: 'New followers', message: 'Messages while I am away', profile_view: 'Profile views', reaction: 'Reactions', broadcast: 'Announcements', post: 'Posts by people I follow' };
+const LABELS = { follow: 'New followers', message: 'Messages while I am away', profile_view: 'Profile views', reaction: 'Reactions', broadcast: 'Announcements' };
+// (members cannot post yet: the API's `post` type is not offered here)
+const OFFERED = (type) => type !== 'post';
 let prefShape = null;
+/** muted types this page does not offer: saved as they were */
+let keptMuted = [];
 async function loadPrefs() {
   const box = $('#pref-list');
   try {
@@ -86,7 +97,8 @@ async function loadPrefs() {
     if (Array.isArray(settings.muted)) {
       prefShape = 'muted';
       const types = settings.types ?? Object.keys(LABELS);
-      entries = types.map((t) => [t, !settings.muted.includes(t)]);
+      entries = types.filter(OFFERED).map((t) => [t, !settings.muted.includes(t)]);
+      keptMuted = settings.muted.filter((t) => !OFFERED(t));
     } else {
       prefShape = 'map';
       entries = Object.entries(settings).filter(([, v]) => typeof v === 'boolean');
@@ -107,7 +119,7 @@ $('#prefs').addEventListener('submit', async (e) => {
   e.preventDefault();
   const inputs = [...$('#pref-list').querySelectorAll('input')];
   const body = prefShape === 'muted'
-    ? { muted: inputs.filter((i) => !i.checked).map((i) => i.name) }
+    ? { muted: [...inputs.filter((i) => !i.checked).map((i) => i.name), ...keptMuted] }
     : Object.fromEntries(inputs.map((i) => [i.name, i.checked]));
   try {
     await put('/api/me/notification-settings', body);

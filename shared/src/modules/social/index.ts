@@ -32,6 +32,8 @@ export interface Relation {
   blocked: boolean;
   /** they blocked the viewer */
   blockedBy: boolean;
+  /** they take new conversations only from members they follow, and do not follow the viewer */
+  refusesConversations: boolean;
 }
 
 export async function relationOf(sql: Sql, viewer: string, other: string): Promise<Relation> {
@@ -39,8 +41,13 @@ export async function relationOf(sql: Sql, viewer: string, other: string): Promi
     select
       exists (select 1 from follows where follower_id = ${viewer} and followee_id = ${other}) as following,
       exists (select 1 from blocks where blocker_id = ${viewer} and blocked_id = ${other}) as blocked,
-      exists (select 1 from blocks where blocker_id = ${other} and blocked_id = ${viewer}) as "blockedBy"`;
-  return row ?? { following: false, blocked: false, blockedBy: false };
+      exists (select 1 from blocks where blocker_id = ${other} and blocked_id = ${viewer}) as "blockedBy",
+      exists (
+        select 1 from contact_policies p
+        where p.user_id = ${other} and p.conversations = 'following'
+          and not exists (select 1 from follows f where f.follower_id = ${other} and f.followee_id = ${viewer})
+      ) as "refusesConversations"`;
+  return row ?? { following: false, blocked: false, blockedBy: false, refusesConversations: false };
 }
 
 export interface FollowCounts {

@@ -65,7 +65,7 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
     if (hooks.onView && relation && !relation.blocked) void hooks.onView(viewer, profile.id).catch(() => {});
     const { id: _id, ...visible } = profile;
     // what the viewer's Follow and Block buttons show (absent on one's own profile)
-    const viewerState = relation ? { following: relation.following, blocked: relation.blocked } : {};
+    const viewerState = relation ? { following: relation.following, blocked: relation.blocked, acceptsNewConversations: !relation.refusesConversations } : {};
     return c.json({ profile: { ...visible, ...counts, ...viewerState } });
   });
 
