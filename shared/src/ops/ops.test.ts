@@ -4,7 +4,12 @@ import { opsRoutes } from "./index.ts";
 const server = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
-  fetch: opsRoutes({ service: "test", version: "t", checks: {}, trustedProxies: ["127.0.0.1", "::1"] }).fetch,
+  fetch: opsRoutes({
+    service: "test",
+    version: "t",
+    checks: { postgres: async () => Promise.reject(new Error("connect ECONNREFUSED 10.0.3.7:5432")) },
+    trustedProxies: ["127.0.0.1", "::1"],
+  }).fetch,
 });
 const base = `http://127.0.0.1:${server.port}`;
 afterAll(() => server.stop(true));
@@ -23,4 +28,13 @@ test("/status and /metrics relayed by the edge need its verified client certific
   }
   // liveness stays open: orchestrators ask it directly
   expect((await fetch(base + "/healthz", { headers: { "x-real-ip": "203.0.113.9" } })).status).toBe(200);
+});
+
+test("/readyz relayed by the edge without the certificate gives the verdict, not the checks' errors", async () => {
+  const direct = await fetch(base + "/readyz");
+  expect([direct.status, JSON.stringify(await direct.json()).includes("10.0.3.7")]).toEqual([503, true]);
+  const relayed = await fetch(base + "/readyz", { headers: { "x-real-ip": "203.0.113.9" } });
+  expect([relayed.status, await relayed.json()]).toEqual([503, { ok: false, service: "test" }]);
+  const operator = await fetch(base + "/readyz", { headers: { "x-real-ip": "203.0.113.9", "x-client-verify": "SUCCESS" } });
+  expect(JSON.stringify(await operator.json())).toContain("10.0.3.7");
 });
