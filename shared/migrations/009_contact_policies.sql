@@ -4,3 +4,16 @@ create table contact_policies (
   user_id        bigint primary key references users (id) on delete cascade,
   conversations  text not null check (conversations in ('everyone', 'following'))
 );
+
+-- The rule in one place, for every statement that applies it (a profile read, creating a
+-- conversation, the group-committed message insert): `member` refuses a new conversation from
+-- `starter` when they chose "following" and do not follow them. A one-SELECT SQL function: the
+-- planner inlines it, so it costs what the subquery would.
+create function refuses_conversations_from(member bigint, starter bigint) returns boolean
+language sql stable as $$
+  select exists (
+    select 1 from contact_policies p
+    where p.user_id = member and p.conversations = 'following'
+      and not exists (select 1 from follows f where f.follower_id = member and f.followee_id = starter)
+  )
+$$;

@@ -8,19 +8,23 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => stack?.stop());
 
+/** The member's notifications once the first has come and the worker had half a second more for any other. */
+async function settledNotifications(owner: Awaited<ReturnType<typeof member>>): Promise<any[]> {
+  for (let i = 0; i < 50; i++) {
+    if (((await owner.http.get("/api/notifications")).json.items ?? []).length) break;
+    await Bun.sleep(200);
+  }
+  await Bun.sleep(500);
+  return (await owner.http.get("/api/notifications")).json.items;
+}
+
 test("viewing someone's profile notifies them once per viewer and hour; your own profile does not", async () => {
   const owner = await member(stack);
   const viewer = await member(stack);
   for (let i = 0; i < 3; i++) expect((await viewer.http.get(`/api/users/${owner.handle}`)).status).toBe(200);
   expect((await owner.http.get(`/api/users/${owner.handle}`)).status).toBe(200);
 
-  let items: any[] = [];
-  for (let i = 0; i < 50 && items.length === 0; i++) {
-    items = (await owner.http.get("/api/notifications")).json.items ?? [];
-    if (!items.length) await Bun.sleep(200);
-  }
-  await Bun.sleep(500);
-  items = (await owner.http.get("/api/notifications")).json.items;
+  const items = await settledNotifications(owner);
   expect(items.length).toBe(1);
   expect(items[0].type).toBe("profile_view");
   expect(items[0].count ?? 1).toBe(1);
@@ -34,13 +38,7 @@ test("a member one blocked is not told of one's visits (it would say who blocked
   expect((await blocker.http.get(`/api/users/${owner.handle}`)).status).toBe(200);
   // a visit after it, by someone else, shows the worker has caught up with the blocker's
   expect((await control.http.get(`/api/users/${owner.handle}`)).status).toBe(200);
-  let items: any[] = [];
-  for (let i = 0; i < 50 && items.length === 0; i++) {
-    items = (await owner.http.get("/api/notifications")).json.items ?? [];
-    if (!items.length) await Bun.sleep(200);
-  }
-  await Bun.sleep(500);
-  items = (await owner.http.get("/api/notifications")).json.items;
+  const items = await settledNotifications(owner);
   // (views of one profile within the hour are one row: its actors say who)
   expect(items.map((n: any) => [n.type, n.count ?? 1, n.actors.map((a: any) => a.handle)])).toEqual([["profile_view", 1, [control.handle]]]);
 }, 30_000);

@@ -132,10 +132,10 @@ more.addEventListener('click', () => loadPeople(false));
 $('#follow').addEventListener('click', async (e) => {
   const on = e.currentTarget.getAttribute('aria-pressed') === 'true';
   try {
-    await (on ? del(path + '/follow') : post(path + '/follow'));
+    const r = await (on ? del(path + '/follow') : post(path + '/follow'));
     setPressed(e.target.closest('button'), !on, 'Following', 'Follow');
     // the server's count: a follow from another tab, or one that was there already, counts once
-    void get(path).then(({ profile: p }) => showCounts(p.followerCount, p.followingCount), () => {});
+    showCounts(r?.followerCount, r?.followingCount);
     say(status, on ? 'Unfollowed.' : 'Following.');
     if (direction === 'followers') void loadPeople(true);
   } catch (err) {

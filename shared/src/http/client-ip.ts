@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { getConnInfo } from "hono/bun";
+import { forbidden, type AppError } from "../errors/index.ts";
 
 /** The TCP peer, or the client nginx reports when the peer is a trusted proxy. */
 export function peerAddress(c: Context): string {
@@ -28,6 +29,11 @@ export interface ClientCertificate {
   verified: boolean;
   dn: string;
   fingerprint: string;
+}
+
+/** The refusal of an operator path to a request without a verified client certificate. */
+export function clientCertificateRequired(): AppError {
+  return forbidden("client_certificate_required", "this path needs a verified operator client certificate");
 }
 
 /** mTLS result, as set by nginx. Believed only from a trusted proxy. */

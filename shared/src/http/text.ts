@@ -43,8 +43,8 @@ export function characterCount(s: string): number {
  * and letters (a whole conjunct is one grapheme, so marks are counted in runs, not per grapheme);
  * "zalgo" text piles up hundreds on one letter.
  */
-export const MAX_MARKS_PER_CHARACTER = 4;
-const MARK_RUN = new RegExp(`\\p{M}{${MAX_MARKS_PER_CHARACTER + 1},}`, "u");
+export const MAX_MARKS_IN_A_ROW = 4;
+const MARK_RUN = new RegExp(`\\p{M}{${MAX_MARKS_IN_A_ROW + 1},}`, "u");
 
 /** True when marks pile up past what any script writes: they spill over the text around them. */
 export function hasStackedMarks(s: string): boolean {

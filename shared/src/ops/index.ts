@@ -6,7 +6,8 @@
 import { Hono } from "hono";
 import { loadavg } from "node:os";
 import type { Context } from "hono";
-import { clientCertificate } from "../http/client-ip.ts";
+import { handleError } from "../errors/index.ts";
+import { clientCertificate, clientCertificateRequired } from "../http/client-ip.ts";
 import { registry } from "../metrics/index.ts";
 
 export type ReadinessCheck = () => Promise<void>;
@@ -51,6 +52,7 @@ function cpuSampler(intervalMs = 5000) {
 
 export function opsRoutes(opts: OpsOptions): Hono {
   const app = new Hono();
+  app.onError(handleError);
   const startedAt = Date.now();
   const cpuPercent = cpuSampler();
 
@@ -80,11 +82,8 @@ export function opsRoutes(opts: OpsOptions): Hono {
     return c.json({ ok, service: opts.service, ...(reason ? { reason } : {}), checks: results }, ok ? 200 : 503);
   });
 
-  const refused = (c: Context) =>
-    c.json({ error: { code: "client_certificate_required", message: "this path needs a verified operator client certificate" } }, 403);
-
   app.get("/status", async (c) => {
-    if (relayedWithoutCertificate(c)) return refused(c);
+    if (relayedWithoutCertificate(c)) throw clientCertificateRequired();
     const mem = process.memoryUsage();
     return c.json({
       service: opts.service,
@@ -99,7 +98,7 @@ export function opsRoutes(opts: OpsOptions): Hono {
   });
 
   app.get("/metrics", async (c) => {
-    if (relayedWithoutCertificate(c)) return refused(c);
+    if (relayedWithoutCertificate(c)) throw clientCertificateRequired();
     c.header("Content-Type", registry.contentType);
     return c.body(await registry.metrics());
   });

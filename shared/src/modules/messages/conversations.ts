@@ -1,6 +1,6 @@
 /** Creating and listing conversations. 1:1 conversations are unique per pair. */
 import { badRequest, forbidden, notFound } from "../../errors/index.ts";
-import { hasBidiControls, hasStackedMarks, isStorableText, MAX_MARKS_PER_CHARACTER } from "../../http/text.ts";
+import { hasBidiControls, hasStackedMarks, isStorableText, MAX_MARKS_IN_A_ROW } from "../../http/text.ts";
 import { getMemberCards } from "../profiles/index.ts";
 import { blockedAmong, blockersAmong, refusingConversationsFrom } from "../social/index.ts";
 import { createLogger } from "../../log/index.ts";
@@ -15,6 +15,11 @@ export interface CreatedConversation {
   id: string;
   kind: "direct" | "group";
   created: boolean;
+}
+
+/** A member's handle, for an answer that names them. */
+async function handleOf(deps: Pick<MessagingDeps, "sql">, memberId: string): Promise<string> {
+  return (await getMemberCards(deps.sql, [memberId])).get(memberId)?.handle ?? "";
 }
 
 async function directConversationExists(deps: Pick<MessagingDeps, "sql">, directKey: string): Promise<boolean> {
@@ -36,15 +41,12 @@ export async function createConversation(
   // A member who blocked the creator is not there for them: 404 word for word as a handle nobody
   // has (POST /api/conversations) and as their profile; one the creator blocked is refused as such.
   const blockers = await blockersAmong(deps.sql, creatorId, others);
-  if (blockers.length > 0) {
-    const card = (await getMemberCards(deps.sql, blockers.slice(0, 1))).get(blockers[0]!);
-    throw notFound(`no member @${card?.handle ?? ""}`);
-  }
+  if (blockers.length > 0) throw notFound(`no member @${await handleOf(deps, blockers[0]!)}`);
   if ((await blockedAmong(deps.sql, creatorId, others)).length > 0) {
     throw forbidden("blocked", "you blocked one of these members; unblock them first");
   }
   if (hasBidiControls(title)) throw badRequest("invalid", "title must not contain text-direction control characters");
-  if (hasStackedMarks(title)) throw badRequest("invalid", `title must not stack more than ${MAX_MARKS_PER_CHARACTER} accents or marks in a row`);
+  if (hasStackedMarks(title)) throw badRequest("invalid", `title must not stack more than ${MAX_MARKS_IN_A_ROW} accents or marks in a row`);
   const kind = others.length === 1 ? "direct" : "group";
   const directKey = kind === "direct" ? [creatorId, others[0]!].sort((a, b) => Number(a) - Number(b)).join(":") : null;
   const memberIds = [creatorId, ...others];
@@ -53,8 +55,7 @@ export async function createConversation(
   // and a conversation of two is refused unless it exists already (they talk there)
   const refusing = await refusingConversationsFrom(deps.sql, creatorId, others);
   if (refusing.length > 0 && (kind === "group" || !(await directConversationExists(deps, directKey!)))) {
-    const first = (await getMemberCards(deps.sql, refusing.slice(0, 1))).get(refusing[0]!);
-    throw forbidden("not_accepting", `@${first?.handle ?? "?"} takes new conversations only from members they follow`);
+    throw forbidden("not_accepting", `@${await handleOf(deps, refusing[0]!)} takes new conversations only from members they follow`);
   }
 
   const result = await deps.sql.begin(async (tx) => {

@@ -72,12 +72,10 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
         -- a peer who takes conversations only from members they follow, does not follow the sender
         -- and neither opened this conversation nor wrote in it: one opened before they chose so
         -- stays shut (their own message is read, not the engaged flag, which is set after it)
-        and not exists (
-          select 1 from contact_policies p
-          where p.user_id = i.peer and p.conversations = 'following'
-            and not exists (select 1 from follows f where f.follower_id = i.peer and f.followee_id = i.sender)
-            and not exists (select 1 from conversation_members m where m.conversation_id = i.cid and m.user_id = i.peer and m.engaged)
-            and not exists (select 1 from messages o where o.conversation_id = i.cid and o.sender_id = i.peer)
+        and not (
+          refuses_conversations_from(i.peer, i.sender)
+          and not exists (select 1 from conversation_members m where m.conversation_id = i.cid and m.user_id = i.peer and m.engaged)
+          and not exists (select 1 from messages o where o.conversation_id = i.cid and o.sender_id = i.peer)
         )
       )
       order by i.ord

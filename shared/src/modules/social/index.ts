@@ -42,11 +42,7 @@ export async function relationOf(sql: Sql, viewer: string, other: string): Promi
       exists (select 1 from follows where follower_id = ${viewer} and followee_id = ${other}) as following,
       exists (select 1 from blocks where blocker_id = ${viewer} and blocked_id = ${other}) as blocked,
       exists (select 1 from blocks where blocker_id = ${other} and blocked_id = ${viewer}) as "blockedBy",
-      exists (
-        select 1 from contact_policies p
-        where p.user_id = ${other} and p.conversations = 'following'
-          and not exists (select 1 from follows f where f.follower_id = ${other} and f.followee_id = ${viewer})
-      ) as "refusesConversations"`;
+      refuses_conversations_from(${other}, ${viewer}) as "refusesConversations"`;
   return row ?? { following: false, blocked: false, blockedBy: false, refusesConversations: false };
 }
 
@@ -82,9 +78,8 @@ export async function setConversationPolicy(sql: Sql, memberId: string, policy: 
 export async function refusingConversationsFrom(sql: Sql, starterId: string, memberIds: readonly string[]): Promise<string[]> {
   if (memberIds.length === 0) return [];
   const rows = await sql<{ user_id: string }[]>`
-    select p.user_id from contact_policies p
-    where p.user_id = any(${memberIds as string[]}::bigint[]) and p.conversations = 'following'
-      and not exists (select 1 from follows f where f.follower_id = p.user_id and f.followee_id = ${starterId})`;
+    select m as user_id from unnest(${memberIds as string[]}::bigint[]) as m
+    where refuses_conversations_from(m, ${starterId})`;
   return rows.map((r) => r.user_id);
 }
 

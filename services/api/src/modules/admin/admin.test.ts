@@ -2,7 +2,10 @@
 import { expect, test, setDefaultTimeout } from "bun:test";
 import { registeredClient, useTestApi } from "../../../../../tests/harness/api.ts";
 import { waitForJob } from "../../../../../tests/notifications/in-process-worker.ts";
-import { broadcastJobId } from "@xplicit/shared/modules/notifications";
+import { Queue } from "bullmq";
+import { loadConfig } from "@xplicit/shared/config";
+import { broadcastJobId, QUEUES } from "@xplicit/shared/modules/notifications";
+import { createRedis, redisKeys } from "@xplicit/shared/redis";
 
 // real Postgres, Redis and BullMQ on a shared machine: allow for slow moments
 setDefaultTimeout(60_000);
@@ -64,3 +67,27 @@ test("a broadcast reaches every member of its segment once, in batches, and its 
   expect(list.json.items[0].broadcast).toEqual({ title: "Hello", body: "Welcome to Xplicit" });
   expect((await admin.client.get("/api/admin/broadcasts/999999", { headers: CERT })).status).toBe(404);
 }, 90_000);
+
+test("a broadcast finished in Postgres reads completed, whatever BullMQ says of a job run again after a lost lock", async () => {
+  const admin = await registeredClient(api);
+  await api.deps.sql`update users set role = 'admin' where id = ${admin.user.id}`;
+  const res = await admin.client.post("/api/admin/broadcasts", { title: "Again", body: "once", joinedSince: new Date().toISOString() }, { headers: CERT });
+  expect(res.status).toBe(202);
+  await waitForJob("broadcast", res.json.jobId, 60_000);
+  const [row] = await api.deps.sql<{ finished_at: Date }[]>`select finished_at from broadcasts where id = ${res.json.id}`;
+  expect(row!.finished_at).not.toBeNull();
+  // BullMQ has the job again, not finished (as after a lost lock): Postgres' finish stands
+  const config = loadConfig();
+  const redis = createRedis(config.redisUrl, "test-admin");
+  const queue = new Queue(QUEUES.broadcast, { connection: redis, prefix: redisKeys(config.redisPrefix).bullPrefix() });
+  try {
+    await (await queue.getJob(res.json.jobId))!.remove();
+    await queue.add("broadcast", { broadcastId: res.json.id, joinedSince: null, occurredAt: Date.now() }, { jobId: res.json.jobId, delay: 3_600_000 });
+    const status = await admin.client.get(`/api/admin/broadcasts/${res.json.id}`, { headers: CERT });
+    expect([status.json.state, status.json.finishedAt]).toEqual(["completed", row!.finished_at.toISOString()]);
+  } finally {
+    await (await queue.getJob(res.json.jobId))?.remove();
+    await queue.close();
+    redis.disconnect();
+  }
+});

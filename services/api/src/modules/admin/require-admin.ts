@@ -4,7 +4,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { forbidden } from "@xplicit/shared/errors";
-import { clientCertificate } from "@xplicit/shared/http";
+import { clientCertificate, clientCertificateRequired } from "@xplicit/shared/http";
 import { createLogger } from "@xplicit/shared/log";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 
@@ -16,7 +16,7 @@ export function requireAdmin(deps: ApiDeps): MiddlewareHandler<ApiEnv> {
     const cert = clientCertificate(c, deps.config.trustedProxies);
     if (!cert.verified) {
       log.audit("admin refused", { userId: me, reason: "no_client_certificate", path: c.req.path });
-      throw forbidden("client_certificate_required", "a verified client certificate is required");
+      throw clientCertificateRequired();
     }
     const [row] = await deps.sql<{ role: string }[]>`select role from users where id = ${me}`;
     if (row?.role !== "admin") {

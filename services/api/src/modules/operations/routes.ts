@@ -17,8 +17,7 @@
 import { Hono } from "hono";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { AppError } from "@xplicit/shared/errors";
-import { clientCertificate } from "@xplicit/shared/http";
+import { clientCertificate, clientCertificateRequired } from "@xplicit/shared/http";
 
 export interface StatusTarget {
   name: string;
@@ -125,7 +124,7 @@ export function operationsRoutes(opts: OperationsOptions): Hono {
 
   app.get("/ops/status", async (c) => {
     if (opts.requireClientCertificate !== false && !clientCertificate(c, opts.trustedProxies).verified) {
-      throw new AppError(403, "client_certificate_required", "this path needs a verified operator client certificate");
+      throw clientCertificateRequired();
     }
     const replicas = await Promise.all((await expandTargets(targets)).map((t) => fetchStatus(t, timeoutMs)));
     const generatedAt = new Date().toISOString();

@@ -1,7 +1,7 @@
 /** Public profiles (with their reactions), editing one's own, and reacting to others'. */
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
-import { characterCount, hasBidiControls, hasStackedMarks, hasVisibleText, isStorableText, MAX_MARKS_PER_CHARACTER, readJsonObject } from "@xplicit/shared/http";
+import { characterCount, hasBidiControls, hasStackedMarks, hasVisibleText, isStorableText, MAX_MARKS_IN_A_ROW, readJsonObject } from "@xplicit/shared/http";
 import { findProfileForViewer, ownProfileText, staffLookalike, updateProfile } from "@xplicit/shared/modules/profiles";
 import { followCountsOf, relationOf } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
@@ -36,7 +36,7 @@ async function refuseNewlyUnfit(deps: ApiDeps, userId: string, edit: { displayNa
     const value = edit[field];
     if (value === undefined || value === stored[field]) continue;
     if (hasStackedMarks(value)) {
-      throw badRequest(`invalid_${field}`, `${field} must not stack more than ${MAX_MARKS_PER_CHARACTER} accents or marks in a row`);
+      throw badRequest(`invalid_${field}`, `${field} must not stack more than ${MAX_MARKS_IN_A_ROW} accents or marks in a row`);
     }
   }
   const lookalike = edit.displayName !== undefined && edit.displayName !== stored.displayName ? staffLookalike(edit.displayName) : null;

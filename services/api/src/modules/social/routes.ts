@@ -57,13 +57,14 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
     // a block that landed between the check and the follow
     if (outcome === "blocked") await refuseIfBlocked();
     if (outcome === "created") await hooks.onFollow?.(me, other);
-    return c.json({ following: outcome !== "blocked" });
+    // the followee's counts as they now are: a page shows them without reading the profile again
+    return c.json({ following: outcome !== "blocked", ...(await social.followCountsOf(deps.sql, other)) });
   });
 
   app.delete("/users/:handle/follow", auth, async (c) => {
     const [me, other] = await otherThanMe(c);
     await social.unfollow(deps.sql, me, other);
-    return c.json({ following: false });
+    return c.json({ following: false, ...(await social.followCountsOf(deps.sql, other)) });
   });
 
   app.post("/users/:handle/block", auth, async (c) => {

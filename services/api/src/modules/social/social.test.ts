@@ -123,7 +123,9 @@ describe("follower counts", () => {
     expect(await countsOf(a.client, b.user.handle)).toEqual([0, 0]);
     await a.client.post(`/api/users/${b.user.handle}/follow`);
     await a.client.post(`/api/users/${b.user.handle}/follow`); // a repeat counts nothing
-    await c.client.post(`/api/users/${b.user.handle}/follow`);
+    const third = await c.client.post(`/api/users/${b.user.handle}/follow`);
+    // the follow's answer carries the followee's counts as they now are
+    expect([third.json.followerCount, third.json.followingCount]).toEqual([2, 0]);
     await b.client.post(`/api/users/${a.user.handle}/follow`);
     expect(await countsOf(c.client, b.user.handle)).toEqual([2, 1]);
     expect(await countsOf(a.client, a.user.handle)).toEqual([1, 1]);
