@@ -8,12 +8,13 @@
  *   it slows that replica down, so compare counts, not CPU, in such a run).
  *
  * 1,000 members, one socket each, over 3 replicas, as bench/chat. No warm-up: the first step is a
- * cold process. Prints one line per step; writes nothing else.
+ * cold process. Prints one line per step, with what Postgres and Redis spent per message too (every
+ * postgres and redis-server process of the machine: run it on a quiet one); writes nothing else.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { dropBenchDatabase, freshBenchEnvironment } from "../lib/env.ts";
-import { busyShare, machineCpu, rssBytes, totalCpuSeconds } from "../lib/proc.ts";
+import { busyShare, machineCpu, pidsByComm, rssBytes, totalCpuSeconds } from "../lib/proc.ts";
 import { ROOT } from "../lib/procs.ts";
 import { openConversations, ORIGIN, seedMembers } from "../lib/seed.ts";
 import { LoadGenerator } from "./loadgen.ts";
@@ -55,14 +56,19 @@ try {
   for (const rate of RATES) {
     const trace = STRACE ? Bun.spawn(["timeout", "-s", "INT", String(SECONDS - 1), "strace", "-c", "-f", "-o", join(ROOT, ".tmp", "bench", `strace-${rate}.txt`), "-p", String(pids[0])], { stdout: "ignore", stderr: "ignore" }) : null;
     const m0 = machineCpu();
+    const backing = { postgres: pidsByComm("postgres"), redis: pidsByComm("redis-server") };
+    const pg0 = totalCpuSeconds(backing.postgres);
+    const redis0 = totalCpuSeconds(backing.redis);
     const used = await cpuDuring(() => g.send(rate, SECONDS, 1));
     const busy = busyShare(m0, machineCpu());
+    const perMessageOf = (seconds: number) => ((seconds * 1e6) / (rate * SECONDS)).toFixed(0);
+    const pgPerMessage = perMessageOf(totalCpuSeconds(backing.postgres) - pg0);
+    const redisPerMessage = perMessageOf(totalCpuSeconds(backing.redis) - redis0);
     await trace?.exited;
     const r = g.result();
     await Bun.sleep(4000);
     // (the window includes the 1 s drain: what the replicas spent on the step's messages)
-    const perMessage = (used.seconds * 1e6) / (rate * SECONDS);
-    console.log(`${rate}/s: replicas ${used.cores.toFixed(3)} cores, ${perMessage.toFixed(0)} µs per message, p50 ${r.p50} p99 ${r.p99} ms, lost ${r.lost}; machine ${(100 * busy).toFixed(0)} % busy; RSS 4 s later ${rss()} MiB`);
+    console.log(`${rate}/s: replicas ${used.cores.toFixed(3)} cores, ${perMessageOf(used.seconds)} µs per message (Postgres ${pgPerMessage}, Redis ${redisPerMessage}), p50 ${r.p50} p99 ${r.p99} ms, lost ${r.lost}; machine ${(100 * busy).toFixed(0)} % busy; RSS 4 s later ${rss()} MiB`);
   }
 } finally {
   gen.g?.close();

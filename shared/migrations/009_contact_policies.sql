@@ -7,8 +7,7 @@ create table contact_policies (
 
 -- The rule in one place, for every statement that applies it (a profile read, creating a
 -- conversation, the group-committed message insert): `member` refuses a new conversation from
--- `starter` when they chose "following" and do not follow them. A one-SELECT SQL function: the
--- planner inlines it, so it costs what the subquery would.
+-- `starter` when they chose "following" and do not follow them (planned once per session since 010).
 create function refuses_conversations_from(member bigint, starter bigint) returns boolean
 language sql stable as $$
   select exists (

@@ -69,13 +69,11 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
           select 1 from blocks b
           where (b.blocker_id = i.sender and b.blocked_id = i.peer) or (b.blocker_id = i.peer and b.blocked_id = i.sender)
         )
-        -- a peer who takes conversations only from members they follow, does not follow the sender
-        -- and neither opened this conversation nor wrote in it: one opened before they chose so
-        -- stays shut (their own message is read, not the engaged flag, which is set after it)
+        -- the peer's contact setting (migration 010). Few members have one: the probe keeps the
+        -- rule's function, and its read of the partitioned messages, off almost every batch
         and not (
-          refuses_conversations_from(i.peer, i.sender)
-          and not exists (select 1 from conversation_members m where m.conversation_id = i.cid and m.user_id = i.peer and m.engaged)
-          and not exists (select 1 from messages o where o.conversation_id = i.cid and o.sender_id = i.peer)
+          exists (select 1 from contact_policies p where p.user_id = i.peer)
+          and refuses_message_from(i.peer, i.sender, i.cid)
         )
       )
       order by i.ord
