@@ -25,7 +25,7 @@ export function createChatApp(hub: Hub, probe: ReturnType<typeof createPubSubPro
         redis: () => checkRedisWritable(redis, hub.deps.keys, config.chat.replicaName),
         pubsub: probe.check,
       },
-      notReadyReason: () => (isDraining() ? "draining" : null),
+      notReadyReason: () => (isDraining() ? "draining" : hub.isFull() ? "full" : null),
       trustedProxies: config.trustedProxies,
       status: () => ({
         replica: config.chat.replicaName,

@@ -1,4 +1,4 @@
-import { loadConfigOrExit } from "@xplicit/shared/config";
+import { exitOnConfigError, loadConfigOrExit } from "@xplicit/shared/config";
 import { createDb, createMessageWriteDb } from "@xplicit/shared/db";
 import { onShutdown } from "@xplicit/shared/lifecycle";
 import { configureLogging, createLogger } from "@xplicit/shared/log";
@@ -10,7 +10,7 @@ import { createRedisConnections, redisKeys } from "@xplicit/shared/redis";
 import { createSessionStore } from "@xplicit/shared/sessions";
 import { createChatApp } from "./app.ts";
 import type { ChatDeps } from "./deps.ts";
-import { Hub, websocketHandler } from "./modules/connections/index.ts";
+import { Hub, openFileLimit, socketCapFor, websocketHandler } from "./modules/connections/index.ts";
 import { createDrain } from "./modules/drain/index.ts";
 import { createPubSubProbe } from "./modules/health/pubsub-probe.ts";
 import { followMembershipChanges } from "@xplicit/shared/modules/messages";
@@ -42,7 +42,8 @@ const deps: ChatDeps = {
   messaging: createMessaging({ config, sql, writeSql, redis, keys, events }),
 };
 
-const hub = new Hub(deps);
+const maxSockets = exitOnConfigError(() => socketCapFor(config.chat.maxSockets, openFileLimit()));
+const hub = new Hub(deps, maxSockets);
 await hub.start();
 await followMembershipChanges(deps.messaging, deps.subscriber);
 const probe = createPubSubProbe(deps, { onStale: () => hub.repairSubscriptions() });
@@ -60,7 +61,7 @@ const server = Bun.serve({
     backpressureLimit: config.chat.maxBufferedBytes * 4,
   }),
 });
-log.info("chat replica listening", { replica, url: `http://${config.host}:${server.port}` });
+log.info("chat replica listening", { replica, url: `http://${config.host}:${server.port}`, maxSockets });
 
 const heartbeat = setInterval(() => void hub.heartbeat().catch(() => {}), 30_000);
 const revalidate = setInterval(() => void hub.revalidateSessions().catch(() => {}), 30_000);

@@ -53,6 +53,8 @@ export interface Config {
     readonly ratePerSecond: number;
     readonly rateBurst: number;
     readonly maxSocketsPerMember: number;
+    /** sockets one replica holds at most; null: as many as its open-file limit leaves room for */
+    readonly maxSockets: number | null;
     readonly maxBufferedBytes: number;
     /** bytes of `send` frames one socket may have waiting for their turn; more are refused `busy` */
     readonly maxQueuedSendBytes: number;
@@ -144,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
       ratePerSecond: int("CHAT_RATE_PER_SECOND", env.CHAT_RATE_PER_SECOND, 50, 1),
       rateBurst: int("CHAT_RATE_BURST", env.CHAT_RATE_BURST, 100, 1),
       maxSocketsPerMember: int("CHAT_MAX_SOCKETS_PER_MEMBER", env.CHAT_MAX_SOCKETS_PER_MEMBER, 16, 1),
+      maxSockets: env.CHAT_MAX_SOCKETS?.trim() ? int("CHAT_MAX_SOCKETS", env.CHAT_MAX_SOCKETS, 0, 1) : null,
       maxBufferedBytes: int("CHAT_MAX_BUFFERED_BYTES", env.CHAT_MAX_BUFFERED_BYTES, 1024 * 1024, 1024),
       maxQueuedSendBytes: int("CHAT_MAX_QUEUED_SEND_BYTES", env.CHAT_MAX_QUEUED_SEND_BYTES, 1024 * 1024, 1024),
       memberSendsPerSecond: int("CHAT_MEMBER_SENDS_PER_SECOND", env.CHAT_MEMBER_SENDS_PER_SECOND, 100, 1),
@@ -168,8 +171,13 @@ export function loadConfig(env: Env = process.env): Config {
 
 /** Parse the environment or stop the process naming the bad variable. */
 export function loadConfigOrExit(env: Env = process.env): Config {
+  return exitOnConfigError(() => loadConfig(env));
+}
+
+/** A setting checked once the process knows more (its limits, say): a bad one stops it, naming the variable. */
+export function exitOnConfigError<T>(check: () => T): T {
   try {
-    return loadConfig(env);
+    return check();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(JSON.stringify({ level: "fatal", module: "config", msg: err.message, variable: err.variable }) + "\n");
@@ -178,4 +186,3 @@ export function loadConfigOrExit(env: Env = process.env): Config {
     throw err;
   }
 }
-

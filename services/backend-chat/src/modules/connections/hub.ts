@@ -55,7 +55,11 @@ export class Hub {
   private recovering: Promise<void> | null = null;
   private recoverAgain = false;
 
-  constructor(readonly deps: ChatDeps) {
+  /** `maxSockets`: this replica's cap (socket-cap.ts); past it upgrades are refused */
+  constructor(
+    readonly deps: ChatDeps,
+    readonly maxSockets = Number.MAX_SAFE_INTEGER,
+  ) {
     this.channelPrefix = deps.keys.memberChannel("");
     this.revokedChannel = sessionRevokedChannel(deps.keys);
     this.visibilityChannel = visibilityChannel(deps.keys);
@@ -331,7 +335,12 @@ export class Hub {
     }
   }
 
+  /** At the cap: new sockets go to another replica. */
+  isFull(): boolean {
+    return this.all.size >= this.maxSockets;
+  }
+
   stats() {
-    return { sockets: this.all.size, members: this.members.size, channels: this.members.size + 1 };
+    return { sockets: this.all.size, maxSockets: this.maxSockets, members: this.members.size, channels: this.members.size + 1 };
   }
 }

@@ -4,3 +4,4 @@ export { checkUpgrade, upgradeToConnection } from "./upgrade.ts";
 export { websocketHandler } from "./websocket-handler.ts";
 export { frame } from "./frames.ts";
 export { rates } from "./metrics.ts";
+export { openFileLimit, socketCapFor } from "./socket-cap.ts";

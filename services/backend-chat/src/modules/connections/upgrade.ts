@@ -1,8 +1,8 @@
 /**
  * The `/ws` route: every check happens before the upgrade (Origin allow-list, session cookie
- * through Redis, per-member socket limit, drain), so a refused client never gets a socket.
+ * through Redis, per-member socket limit, the replica's cap, drain), so a refused client never gets a socket.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { upgradeWebSocket } from "hono/bun";
 import { errorBody } from "@xplicit/shared/errors";
 import { isAllowedOrigin } from "@xplicit/shared/http";
@@ -17,7 +17,8 @@ const log = createLogger("upgrade");
 export function checkUpgrade(hub: Hub, isDraining: () => boolean): MiddlewareHandler<ChatEnv> {
   const { config, sessions } = hub.deps;
   return async (c, next) => {
-    if (isDraining()) return c.json(errorBody("draining", "this replica is draining; connect to another"), 503);
+    if (isDraining()) return c.json(errorBody("draining", "this replica is draining; connect to another"), 503, { "Retry-After": "1" });
+    if (hub.isFull()) return replicaFull(c, hub);
     if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
       return c.json(errorBody("upgrade_required", "this path only takes WebSocket upgrades"), 426);
     }
@@ -34,9 +35,22 @@ export function checkUpgrade(hub: Hub, isDraining: () => boolean): MiddlewareHan
     if (hub.socketsOf(session.userId) >= config.chat.maxSocketsPerMember) {
       return c.json(errorBody("too_many_sockets", "too many open connections for this member"), 429);
     }
+    // (checked again: other upgrades may have filled the replica while this one's session was read)
+    if (hub.isFull()) return replicaFull(c, hub);
     c.set("session", { userId: session.userId, sessionId: session.sessionId, token });
     await next();
   };
+}
+
+let lastFullLog = 0;
+
+function replicaFull(c: Context<ChatEnv>, hub: Hub): Response {
+  // (once a second at most: a reconnect storm against a full replica is thousands of refusals)
+  if (Date.now() - lastFullLog >= 1000) {
+    lastFullLog = Date.now();
+    log.warn("upgrade refused", { reason: "replica_full", sockets: hub.all.size, maxSockets: hub.maxSockets });
+  }
+  return c.json(errorBody("replica_full", "this replica holds all the connections it can; connect to another"), 503, { "Retry-After": "1" });
 }
 
 /** Hono's Bun upgrade helper; the socket's data carries our Connection. */
