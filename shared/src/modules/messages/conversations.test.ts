@@ -16,7 +16,13 @@ const conns = createRedisConnections(relay.url, "test-leave", { commandTimeoutMs
 const keys = redisKeys(`${config.redisPrefix}leave-test:`);
 const events = createEventStream({ redis: conns.command, keys, maxEvents: 100, maxAgeSeconds: 3600 });
 const deps: MessagingDeps = { sql, redis: conns.command, keys, events, maxBodyChars: 4000 };
+// the same streams read past the relay, and a client of the relay that waits for its replies
+const direct = createRedisConnections(config.redisUrl, "test-leave-direct");
+const directEvents = createEventStream({ redis: direct.command, keys, maxEvents: 100, maxAgeSeconds: 3600 });
+const patient = createRedisConnections(relay.url, "test-leave-patient", { commandTimeoutMs: 10_000 });
+const patientEvents = createEventStream({ redis: patient.command, keys, maxEvents: 100, maxAgeSeconds: 3600 });
 afterAll(async () => {
+  await Promise.all([direct.close(), patient.close()]);
   await conns.close();
   relay.close();
   await sql.end();
@@ -42,4 +48,24 @@ test("a leave whose events Redis cannot take leaves the member in (a retry does 
     const left = replay.ok ? replay.frames.filter((f) => f.includes('"change":"left"')) : [];
     expect({ member, told: left.length >= 1 }).toEqual({ member, told: true });
   }
+});
+
+test("once the 'left' event is out, the member is out: a client reading the group on hearing it does not find them", async () => {
+  const [a, b, c] = (await seedMembers(sql, 3)) as [string, string, string];
+  const group = await createConversation(deps, a, [b, c], "trio");
+  const slowDeps: MessagingDeps = { ...deps, redis: patient.command, events: patientEvents };
+
+  // Redis runs the append and publishes the event; its reply to the leave is held back
+  relay.holdReplies();
+  const leaving = leaveConversation(slowDeps, group.id, b);
+  let heard = false;
+  for (let waited = 0; !heard && waited < 5_000; waited += 10) {
+    const replay = await directEvents.replayAfter(a, 0, null);
+    heard = replay.ok && replay.frames.some((f) => f.includes('"change":"left"'));
+    if (!heard) await Bun.sleep(10);
+  }
+  const stillIn = (await sql`select 1 from conversation_members where conversation_id = ${group.id} and user_id = ${b}`).length === 1;
+  relay.releaseReplies();
+  expect(await leaving).toBe(true);
+  expect({ heard, stillIn }).toEqual({ heard: true, stillIn: false });
 });

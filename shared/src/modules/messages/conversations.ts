@@ -145,6 +145,12 @@ export async function hiddenFrom(deps: Pick<MessagingDeps, "sql">, userId: strin
   return rows.map((r) => r.id);
 }
 
+interface LeftRow {
+  joined_at: Date;
+  last_read_message_id: string;
+  engaged: boolean;
+}
+
 /**
  * `userId` leaves a group: the other members and the member's own clients get a `conversation`
  * event (`change: "left"`), and every process forgets the group's cached members at once. A direct
@@ -154,21 +160,31 @@ export async function leaveConversation(deps: MessagingDeps, conversationId: str
   const kind = await conversationKindFor(deps, conversationId, userId);
   if (!kind) return false;
   if (kind === "direct") throw badRequest("direct_conversation", "a conversation between two members cannot be left; block the member instead");
-  // The "left" events are appended before the delete commits: if Redis refuses them the member is
-  // still in (503, and a retry does it all), rather than out with nobody told and a retry finding
-  // nothing to leave. The caches hear of it after the commit (a cache reloading earlier would read
-  // the member back in); that announcement failing only leaves them to their age.
-  const remaining = await deps.sql.begin(async (tx) => {
-    const [left] = await tx`delete from conversation_members where conversation_id = ${conversationId} and user_id = ${userId} returning 1`;
-    if (!left) return null;
+  // The delete commits before anyone is told, so a client that reads the group again when the
+  // "left" event comes finds the member gone (told first, it read them back in). When the events
+  // cannot be appended the member is put back as they were: 503, and a retry does it all, rather
+  // than out with nobody told and a retry finding nothing to leave.
+  const done = await deps.sql.begin(async (tx) => {
+    const [row] = await tx<LeftRow[]>`
+      delete from conversation_members where conversation_id = ${conversationId} and user_id = ${userId}
+      returning joined_at, last_read_message_id, engaged`;
+    if (!row) return null;
     const rows = await tx<{ user_id: string }[]>`select user_id from conversation_members where conversation_id = ${conversationId}`;
-    const members = rows.map((r) => r.user_id);
-    await deps.events.appendMany(
-      [userId, ...members].map((member) => ({ userId: member, kind: "conversation" as const, data: { conversationId, change: "left", userId } })),
-    );
-    return members;
+    return { row, members: rows.map((r) => r.user_id) };
   });
-  if (remaining === null) return false;
+  if (done === null) return false;
+  const remaining = done.members;
+  try {
+    await deps.events.appendMany(
+      [userId, ...remaining].map((member) => ({ userId: member, kind: "conversation" as const, data: { conversationId, change: "left", userId } })),
+    );
+  } catch (err) {
+    await deps.sql`
+      insert into conversation_members (conversation_id, user_id, joined_at, last_read_message_id, engaged)
+      values (${conversationId}, ${userId}, ${done.row.joined_at}, ${done.row.last_read_message_id}, ${done.row.engaged})
+      on conflict do nothing`.catch((undo: Error) => log.error("a member who left untold could not be put back", { conversationId, userId, error: undo.message }));
+    throw err;
+  }
   await announceMembershipChange(deps.redis, deps.keys, { conversationId, members: [userId, ...remaining] }).catch((err: Error) =>
     log.warn("leave not announced to the membership caches", { conversationId, error: err.message }),
   );
