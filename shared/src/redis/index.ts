@@ -79,6 +79,8 @@ export function redisKeys(prefix: string) {
     prefix,
     session: (tokenHash: string) => `${prefix}sess:${tokenHash}`,
     userSessions: (userId: string) => `${prefix}user-sess:${userId}`,
+    /** A revoked session, kept until it would have ended: no cache write may bring it back. */
+    sessionRevoked: (tokenHash: string) => `${prefix}sess-revoked:${tokenHash}`,
     loginFailAccount: (email: string) => `${prefix}login-fail:acct:${email}`,
     loginFailIp: (ip: string) => `${prefix}login-fail:ip:${ip}`,
     /** a browser an account signed in on before (by the SHA-256 of its device cookie): the account's email */

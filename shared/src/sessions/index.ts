@@ -65,8 +65,32 @@ export function hashSessionToken(token: string): Buffer {
 }
 
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Every write of a cached session. A request that read a session just before it was revoked must
+ * not write it back after the revocation deleted it (it then worked for days, in no session list,
+ * beyond "sign out everywhere"): a revocation leaves a tombstone first, and this script writes
+ * nothing where one stands. A touch only refreshes an entry that is still there.
+ * KEYS: session, tombstone, the member's session set. ARGV: entry, ttl ms, token hash, set ttl ms, "fill" | "touch".
+ */
+const CACHE_SESSION_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if ARGV[5] == 'touch' then
+  return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'XX') and 1 or 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 1
+`;
+type WithCacheScript = { xpCacheSession(...args: (string | number)[]): Promise<number> };
 /** Tokens per Redis pipeline and Postgres statement in `verifyMany`. */
 const VERIFY_CHUNK = 1000;
+
+/** A pipeline's replies, failing on the first command that failed (ioredis reports them per command). */
+async function execOrThrow(p: ReturnType<Redis["pipeline"]>): Promise<void> {
+  for (const [err] of (await p.exec()) ?? []) if (err) throw err;
+}
 
 export function createSessionStore(opts: SessionStoreOptions) {
   const { sql, redis, keys, idleSeconds, absoluteSeconds, memo } = opts;
@@ -74,20 +98,41 @@ export function createSessionStore(opts: SessionStoreOptions) {
   // Writing last_seen_at on every request would turn each read into a Postgres write.
   const touchEveryMs = Math.min(60_000, idleMs / 2);
 
-  /** Caches verified sessions (token hash hex → entry): one MULTI for all of them. */
+  redis.defineCommand("xpCacheSession", { numberOfKeys: 3, lua: CACHE_SESSION_SCRIPT });
+
+  function cacheWrite(p: ReturnType<Redis["pipeline"]>, hex: string, entry: CachedSession, mode: "fill" | "touch", now: number): boolean {
+    const ttl = Math.min(idleMs, entry.abs - now);
+    if (ttl <= 0) return false;
+    (p as unknown as WithCacheScript).xpCacheSession(
+      keys.session(hex), keys.sessionRevoked(hex), keys.userSessions(entry.uid),
+      JSON.stringify(entry), ttl, hex, absoluteSeconds * 1000, mode,
+    );
+    return true;
+  }
+
+  /** Caches verified sessions (token hash hex → entry), unless revoked meanwhile: one pipeline for all. */
   async function cache(entries: Iterable<[string, CachedSession]>): Promise<void> {
-    const tx = redis.multi();
+    const p = redis.pipeline();
     let n = 0;
-    for (const [tokenHashHex, entry] of entries) {
-      const ttl = Math.min(idleMs, entry.abs - Date.now());
-      if (ttl <= 0) continue;
-      tx.set(keys.session(tokenHashHex), JSON.stringify(entry), "PX", ttl)
-        .sadd(keys.userSessions(entry.uid), tokenHashHex)
-        .pexpire(keys.userSessions(entry.uid), absoluteSeconds * 1000);
-      n++;
-    }
-    // (a MULTI that is never exec'd was only queued here: nothing reached Redis)
-    if (n > 0) await tx.exec();
+    const now = Date.now();
+    for (const [hex, entry] of entries) if (cacheWrite(p, hex, entry, "fill", now)) n++;
+    // (a pipeline that is never exec'd was only queued here: nothing reached Redis)
+    if (n > 0) await execOrThrow(p);
+  }
+
+  /**
+   * Revoked sessions leave Redis, with a tombstone each until they would have ended (written
+   * first: a cache write racing the revocation then finds it), in one MULTI.
+   */
+  async function dropFromRedis(userId: string, revoked: readonly { hex: string; expiresAt: Date }[]): Promise<void> {
+    if (revoked.length === 0) return;
+    const tx = redis.multi();
+    const now = Date.now();
+    for (const { hex, expiresAt } of revoked) tx.set(keys.sessionRevoked(hex), "1", "PX", Math.max(1000, expiresAt.getTime() - now));
+    await tx
+      .del(...revoked.map((r) => keys.session(r.hex)))
+      .srem(keys.userSessions(userId), ...revoked.map((r) => r.hex))
+      .exec();
   }
 
   async function announce(event: SessionRevokedEvent): Promise<void> {
@@ -116,16 +161,26 @@ export function createSessionStore(opts: SessionStoreOptions) {
     return { entry, touchDue: now - entry.seen > touchEveryMs };
   }
 
-  /** Writes last_seen_at for these cached sessions in one statement, then their new `seen` to Redis. */
-  async function touch(due: readonly { hex: string; entry: CachedSession }[], now: number): Promise<void> {
-    if (due.length === 0) return;
-    await sql`update sessions set last_seen_at = now() where id = any(${due.map((d) => d.entry.sid)}::bigint[]) and revoked_at is null`;
+  /**
+   * Writes last_seen_at for these cached sessions in one statement, then their new `seen` to Redis —
+   * only for those Postgres still holds live. Returns the ids of the sessions found revoked.
+   */
+  async function touch(due: readonly { hex: string; entry: CachedSession }[], now: number): Promise<Set<string>> {
+    if (due.length === 0) return new Set();
+    const live = await sql<{ id: string }[]>`
+      update sessions set last_seen_at = now()
+      where id = any(${due.map((d) => d.entry.sid)}::bigint[]) and revoked_at is null
+      returning id`;
+    const liveIds = new Set(live.map((r) => String(r.id)));
     const p = redis.pipeline();
+    let n = 0;
     for (const { hex, entry } of due) {
+      if (!liveIds.has(entry.sid)) continue;
       entry.seen = now;
-      p.set(keys.session(hex), JSON.stringify(entry), "PX", Math.min(idleMs, entry.abs - now));
+      if (cacheWrite(p, hex, entry, "touch", now)) n++;
     }
-    await p.exec();
+    if (n > 0) await execOrThrow(p);
+    return new Set(due.map((d) => d.entry.sid).filter((sid) => !liveIds.has(sid)));
   }
 
   /** Sessions Redis no longer has (expired from the cache, or lost with Redis): one Postgres statement, then refilled. */
@@ -156,7 +211,7 @@ export function createSessionStore(opts: SessionStoreOptions) {
     if (raw) {
       const hit = fromCache(raw, now);
       if (!hit) return null;
-      if (hit.touchDue) await touch([{ hex, entry: hit.entry }], now);
+      if (hit.touchDue && (await touch([{ hex, entry: hit.entry }], now)).size > 0) return null;
       entry = hit.entry;
     } else {
       entry = (await verifyManyFromPostgres([hex])).get(hex);
@@ -193,7 +248,8 @@ export function createSessionStore(opts: SessionStoreOptions) {
         out[a.i] = { sessionId: hit.entry.sid, userId: hit.entry.uid };
         if (hit.touchDue) due.push({ hex: a.hex, entry: hit.entry });
       });
-      await touch(due, now);
+      const revoked = await touch(due, now);
+      for (const a of asked) if (revoked.has(out[a.i]?.sessionId ?? "")) out[a.i] = null;
       if (missing.length === 0) continue;
       const found = await verifyManyFromPostgres(missing.map((m) => m.hex));
       for (const { i, hex } of missing) {
@@ -204,48 +260,43 @@ export function createSessionStore(opts: SessionStoreOptions) {
     return out;
   }
 
-  async function dropFromRedis(userId: string, hexes: string[]): Promise<void> {
-    if (hexes.length === 0) return;
-    await redis
-      .multi()
-      .del(...hexes.map((h) => keys.session(h)))
-      .srem(keys.userSessions(userId), ...hexes)
-      .exec();
-  }
-
   async function revokeToken(token: string | undefined | null): Promise<Session | null> {
     if (!token || !TOKEN_SHAPE.test(token)) return null;
     const hash = hashSessionToken(token);
-    const [row] = await sql<{ id: string; user_id: string }[]>`
+    const [row] = await sql<{ id: string; user_id: string; expires_at: Date }[]>`
       update sessions set revoked_at = now()
       where token_hash = ${hash} and revoked_at is null
-      returning id, user_id`;
-    await redis.del(keys.session(hash.toString("hex")));
-    if (!row) return null;
-    await redis.srem(keys.userSessions(row.user_id), hash.toString("hex"));
+      returning id, user_id, expires_at`;
+    if (!row) {
+      // (revoked before, or never a session: whatever Redis holds for it goes)
+      await redis.del(keys.session(hash.toString("hex")));
+      return null;
+    }
+    await dropFromRedis(row.user_id, [{ hex: hash.toString("hex"), expiresAt: row.expires_at }]);
     await announce({ userId: row.user_id, sessionIds: [row.id] });
     return { sessionId: row.id, userId: row.user_id };
   }
 
   async function revokeById(userId: string, sessionId: string): Promise<boolean> {
-    const [row] = await sql<{ token_hash: Buffer }[]>`
+    const [row] = await sql<{ token_hash: Buffer; expires_at: Date }[]>`
       update sessions set revoked_at = now()
       where id = ${sessionId} and user_id = ${userId} and revoked_at is null
-      returning token_hash`;
+      returning token_hash, expires_at`;
     if (!row) return false;
-    await dropFromRedis(userId, [row.token_hash.toString("hex")]);
+    await dropFromRedis(userId, [{ hex: row.token_hash.toString("hex"), expiresAt: row.expires_at }]);
     await announce({ userId, sessionIds: [sessionId] });
     return true;
   }
 
   async function revokeAll(userId: string): Promise<number> {
-    const rows = await sql<{ id: string; token_hash: Buffer }[]>`
+    const rows = await sql<{ id: string; token_hash: Buffer; expires_at: Date }[]>`
       update sessions set revoked_at = now()
       where user_id = ${userId} and revoked_at is null
-      returning id, token_hash`;
+      returning id, token_hash, expires_at`;
     const cached = await redis.smembers(keys.userSessions(userId));
-    const hexes = new Set([...cached, ...rows.map((r) => r.token_hash.toString("hex"))]);
-    await dropFromRedis(userId, [...hexes]);
+    const revoked = new Map<string, Date>(cached.map((hex) => [hex, new Date(Date.now() + absoluteSeconds * 1000)]));
+    for (const r of rows) revoked.set(r.token_hash.toString("hex"), r.expires_at);
+    await dropFromRedis(userId, [...revoked].map(([hex, expiresAt]) => ({ hex, expiresAt })));
     await redis.del(keys.userSessions(userId));
     await announce({ userId, sessionIds: rows.map((r) => r.id) });
     return rows.length;
