@@ -9,6 +9,23 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 describe("read, typing, presence", () => {
+  test("in a conversation of two, a member who blocked the other reads without telling them (the reader's own clients still hear)", async () => {
+    const [r1, r2] = stack.chats as [any, any];
+    const a = await member(stack);
+    const b = await member(stack);
+    const conv = await talking(a, b);
+    const a1 = await connected(a, r1);
+    const a2 = await connected(a, r2);
+    const b1 = await connected(b, r2);
+    const early = await b1.sendMessage(conv, "before the block");
+    await a1.waitFor(() => a1.messages().some((m) => m.data.messageId === early.messageId), 5000, "message");
+    expect((await a.http.post(`/api/users/${b.handle}/block`)).status).toBe(200);
+    a1.send({ type: "read", conversationId: conv, upToMessageId: early.messageId });
+    await a2.waitFor(() => a2.events.some((e) => e.kind === "read" && e.data.upToMessageId === early.messageId), 5000, "read at the reader's other client");
+    await Bun.sleep(300);
+    expect(b1.events.filter((e) => e.kind === "read" && e.data.userId === a.id)).toEqual([]);
+  });
+
   test("read state reaches the reader's other client and the other participant, in the seq stream", async () => {
     const [r1, r2] = stack.chats as [any, any];
     const a = await member(stack);

@@ -1,5 +1,5 @@
 /**
- * Who is in a conversation, and who in a group hides from whom (a block either way), cached
+ * Who is in a conversation, and who in it hides from whom (a block either way), cached
  * in-process: membership is read on every send and changes rarely, so a short-lived cache saves a
  * query per message. A sender not found in the cached list is re-checked against Postgres before
  * being refused.
@@ -22,7 +22,11 @@ export interface ConversationInfo {
   members: string[];
   /** members who created the conversation or wrote in it (partners.ts: who sees whose presence) */
   engaged: Set<string>;
-  /** in a group: for each member with a block either way, the members hidden from them */
+  /**
+   * For each member with a block either way, the members hidden from them: in a group they get
+   * nothing of each other; in a conversation of two the writer refuses their messages, and this
+   * keeps the rest (read markers) from the other.
+   */
   hidden: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
@@ -52,31 +56,32 @@ function cacheFor(deps: MessagingDeps): Cache {
 }
 
 async function query(deps: MessagingDeps, conversationId: string): Promise<ConversationInfo | null> {
-  const [row] = await deps.sql<{ kind: "direct" | "group"; members: string[] | null; engaged: string[] | null }[]>`
-    select c.kind, m.members, m.engaged
-    from conversations c, lateral (
+  const [row] = await deps.sql<{ kind: "direct" | "group"; members: string[] | null; engaged: string[] | null; blockers: string[] | null; blocked: string[] | null }[]>`
+    select c.kind, m.members, m.engaged, b.blockers, b.blocked
+    from conversations c,
+    lateral (
       select array_agg(user_id) as members, array_agg(user_id) filter (where engaged) as engaged
       from conversation_members where conversation_id = c.id
-    ) m
+    ) m,
+    lateral (
+      select array_agg(blocker_id) as blockers, array_agg(blocked_id) as blocked
+      from blocks where blocker_id = any(m.members) and blocked_id = any(m.members)
+    ) b
     where c.id = ${conversationId}`;
   if (!row) return null;
   const members = row.members ?? [];
-  const hidden = row.kind === "group" ? await hiddenAmong(deps, members) : NOTHING_HIDDEN;
-  return { kind: row.kind, members, engaged: new Set(row.engaged ?? []), hidden };
+  return { kind: row.kind, members, engaged: new Set(row.engaged ?? []), hidden: hiddenBy(row.blockers ?? [], row.blocked ?? []) };
 }
 
-/** Blocks between members of a group, either way, as who is hidden from whom. */
-async function hiddenAmong(deps: MessagingDeps, members: readonly string[]): Promise<ReadonlyMap<string, ReadonlySet<string>>> {
-  const rows = await deps.sql<{ blocker_id: string; blocked_id: string }[]>`
-    select blocker_id, blocked_id from blocks
-    where blocker_id = any(${members as string[]}::bigint[]) and blocked_id = any(${members as string[]}::bigint[])`;
-  if (rows.length === 0) return NOTHING_HIDDEN;
+/** Blocks between members (blocker → blocked, pairwise), either way, as who is hidden from whom. */
+function hiddenBy(blockers: readonly string[], blocked: readonly string[]): ReadonlyMap<string, ReadonlySet<string>> {
+  if (blockers.length === 0) return NOTHING_HIDDEN;
   const hidden = new Map<string, Set<string>>();
   const hide = (from: string, who: string) => (hidden.get(from) ?? hidden.set(from, new Set()).get(from)!).add(who);
-  for (const r of rows) {
-    hide(r.blocker_id, r.blocked_id);
-    hide(r.blocked_id, r.blocker_id);
-  }
+  blockers.forEach((blocker, i) => {
+    hide(blocker, blocked[i]!);
+    hide(blocked[i]!, blocker);
+  });
   return hidden;
 }
 
