@@ -257,3 +257,18 @@ test("sends committed in one Postgres batch share one Redis command, and each ge
   const partner = await messageEvents(b);
   expect(partner.map((e) => e.data.messageId).slice(-10).sort()).toEqual(results.map((r) => r.answer.messageId).sort());
 });
+
+test("a member no longer in the group cannot write there, whatever a membership cache still holds", async () => {
+  const [a, b, c] = (await seedMembers(sql, 3)) as [string, string, string];
+  const group = await createConversation(deps, a, [b, c], "crew");
+  await sendMessage(deps, b, { id: crypto.randomUUID(), conversationId: group.id, body: "in" });
+  // b is out in Postgres; this process' cache has not heard (the announcement is still on its way)
+  await sql`delete from conversation_members where conversation_id = ${group.id} and user_id = ${b}`;
+  const late = await sendMessage(deps, b, { id: crypto.randomUUID(), conversationId: group.id, body: "after leaving" }).then(
+    () => null,
+    (err: { status?: number; code?: string }) => ({ status: err.status, code: err.code }),
+  );
+  expect(late).toEqual({ status: 403, code: "not_member" });
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from messages where conversation_id = ${group.id} and body = 'after leaving'`;
+  expect(row!.n).toBe(0);
+});

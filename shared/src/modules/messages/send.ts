@@ -110,8 +110,10 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
  * the answer is gone (expired, lost with Redis, or the first attempt died between its write and
  * its events), the message is announced again from the row: clients drop a messageId they have.
  */
-/** Why Postgres skipped a first send: a block either way, or the peer's contact setting. */
-async function refusalFor(deps: MessagingDeps, senderId: string, directPeer: string | null): Promise<AppError> {
+/** Why Postgres skipped a first send: the sender left, a block either way, or the peer's contact setting. */
+async function refusalFor(deps: MessagingDeps, senderId: string, conversationId: string, directPeer: string | null): Promise<AppError> {
+  const [member] = await deps.sql`select 1 from conversation_members where conversation_id = ${conversationId} and user_id = ${senderId}`;
+  if (!member) return notMember();
   if (directPeer && !(await isBlockedEitherWay(deps.sql, senderId, directPeer))) {
     return forbidden("not_accepting", "this member takes new conversations only from members they follow");
   }
@@ -122,7 +124,7 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
   const stored = await storedAnswer(deps, key);
   if (stored) return answerFor(input, stored);
   const row = await findExisting(deps, senderId, input);
-  if (!row) throw await refusalFor(deps, senderId, directPeer);
+  if (!row) throw await refusalFor(deps, senderId, input.conversationId, directPeer);
   const graceLeft = FIRST_ATTEMPT_GRACE_MS - (Date.now() - row.created_at.getTime());
   const late = graceLeft > 0 ? await waitForAnswer(deps, key, graceLeft) : null;
   if (late) return answerFor(input, late);
@@ -147,9 +149,13 @@ function engage(deps: MessagingDeps, conv: ConversationInfo, conversationId: str
   })().catch(() => conv.engaged.delete(senderId));
 }
 
+function notMember(): AppError {
+  return forbidden("not_member", "no such conversation, or you are not in it");
+}
+
 export async function sendMessage(deps: MessagingDeps, senderId: string, input: SendInput): Promise<SendResult> {
   const conv = await conversationInfo(deps, input.conversationId, senderId);
-  if (!conv) throw forbidden("not_member", "no such conversation, or you are not in it");
+  if (!conv) throw notMember();
   // in a group, members with a block either way with the sender neither get nor are told of it
   const members = recipientsOf(conv, senderId);
   const directPeer = conv.kind === "direct" ? (conv.members.find((m) => m !== senderId) ?? null) : null;

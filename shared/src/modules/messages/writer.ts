@@ -21,7 +21,7 @@ export interface RowToWrite {
 
 export type WriteOutcome =
   | { kind: "inserted"; messageId: string; createdAt: Date }
-  /** nothing written: a block exists, the peer takes no conversation from the sender, or this id was written before — the caller finds out which */
+  /** nothing written: the sender is not a member (any more), a block exists, the peer takes no conversation from the sender, or this id was written before — the caller finds out which */
   | { kind: "skipped" };
 
 interface Pending {
@@ -64,7 +64,9 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
         ${rows.map((r) => r.body)}::text[],
         ${rows.map((r) => r.directPeer)}::bigint[]
       ) as i(ord, cid, sender, cmid, body, peer)
-      where i.peer is null or (
+      -- still a member: the caller's membership cache may not have heard of a leave yet
+      where exists (select 1 from conversation_members cm where cm.conversation_id = i.cid and cm.user_id = i.sender)
+      and (i.peer is null or (
         not exists (
           select 1 from blocks b
           where (b.blocker_id = i.sender and b.blocked_id = i.peer) or (b.blocker_id = i.peer and b.blocked_id = i.sender)
@@ -75,7 +77,7 @@ export function createMessageWriter(sql: Sql, deadlineMs = WRITE_DEADLINE_MS) {
           exists (select 1 from contact_policies p where p.user_id = i.peer)
           and refuses_message_from(i.peer, i.sender, i.cid)
         )
-      )
+      ))
       order by i.ord
       on conflict (conversation_id, sender_id, client_msg_id) do nothing
       returning id, conversation_id, sender_id, client_msg_id, created_at`;
