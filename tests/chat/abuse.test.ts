@@ -2,11 +2,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ORIGIN } from "../harness/api.ts";
 import { ChatClient } from "../harness/chat-client.ts";
 import { startStack, type Stack } from "../harness/stack.ts";
-import { connected, conversation, member, talking, wsUrl } from "./fixtures.ts";
+import { connected, conversation, member, talking, wsUrl, type TestMember } from "./fixtures.ts";
 
 let stack: Stack;
+const FANOUT_BURST = 100_000;
 beforeAll(async () => {
-  stack = await startStack({ chatReplicas: 2, env: { CHAT_RATE_PER_SECOND: "50", CHAT_RATE_BURST: "100", CHAT_MEMBER_SENDS_PER_SECOND: "20" } });
+  stack = await startStack({
+    chatReplicas: 2,
+    env: { CHAT_RATE_PER_SECOND: "50", CHAT_RATE_BURST: "100", CHAT_MEMBER_SENDS_PER_SECOND: "20", CHAT_FANOUT_BURST_BYTES: String(FANOUT_BURST), CHAT_FANOUT_BYTES_PER_SECOND: "2000" },
+  });
 }, 60_000);
 afterAll(() => stack?.stop());
 
@@ -195,6 +199,33 @@ async function refusedSends(url: string, reason: string): Promise<number> {
 }
 
 describe("flood", () => {
+  test("long messages to a group of strangers run into the sender's fan-out budget (bytes × recipients): refused with the send's id; the group's others write on", async () => {
+    const a = await member(stack);
+    const others: TestMember[] = [];
+    for (let i = 0; i < 9; i++) others.push(await member(stack));
+    const group = (await a.http.post("/api/conversations", { handles: others.map((o) => o.handle), title: "strangers" })).json.conversation.id as string;
+    const a1 = await connected(a, stack.chats[0]!);
+    // 4,000 bytes to 9 others: 36,000 a message, the burst holds two
+    const answers: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const answer = (await a1.sendMessage(group, "y".repeat(4000))) as { type: string; code?: string };
+      answers.push(answer.type === "sent" ? "sent" : String(answer.code));
+    }
+    expect(answers).toEqual(["sent", "sent", "rate_limited", "rate_limited"]);
+    const refused = a1.frames.filter((f) => f.type === "error" && (f as { code?: string }).code === "rate_limited");
+    expect(refused.every((f) => typeof (f as { ref?: unknown }).ref === "string")).toBe(true);
+    // over HTTP too (the api is another process, with a budget of its own), with when to resend
+    const viaHttp = [];
+    for (let i = 0; i < 3; i++) viaHttp.push(await a.http.post("/api/messages", { id: crypto.randomUUID(), conversationId: group, body: "y".repeat(4000) }));
+    expect(viaHttp.map((r) => r.status)).toEqual([200, 200, 429]);
+    expect(Number(viaHttp[2]!.headers.get("retry-after"))).toBeGreaterThan(0);
+    const b1 = await connected(others[0]!, stack.chats[1]!);
+    expect((await b1.sendMessage(group, "short, from someone else")).type).toBe("sent");
+    // and text that would swell in every log is refused outright
+    expect((await b1.sendMessage(group, "\u0001".repeat(10))).type).toBe("error");
+    for (const c of [a1, b1]) c.close();
+  });
+
   test("one member's sends from several sockets share one budget; a member with one socket is held to its own", async () => {
     const a = await member(stack);
     const b = await member(stack);

@@ -1,7 +1,7 @@
 import type { Config } from "@xplicit/shared/config";
 import { createDb, createMessageWriteDb, type Sql } from "@xplicit/shared/db";
 import { createEventStream, type EventStream } from "@xplicit/shared/modules/events";
-import { followMembershipChanges, type MessagingDeps } from "@xplicit/shared/modules/messages";
+import { createFanoutBudget, followMembershipChanges, type MessagingDeps } from "@xplicit/shared/modules/messages";
 import { createPresence, type Presence } from "@xplicit/shared/modules/presence";
 import { createRedisConnections, type Redis, type RedisKeys, redisKeys } from "@xplicit/shared/redis";
 import { createSessionMemo, createSessionStore, sessionRevokedChannel, type SessionStore } from "@xplicit/shared/sessions";
@@ -42,7 +42,16 @@ export function createApiDeps(config: Config, name = "api"): ApiDeps {
   const memo = config.session.memoMs > 0
     ? createSessionMemo({ ttlMs: config.session.memoMs, subscriber: conns.subscriber(), channel: sessionRevokedChannel(keys) })
     : undefined;
-  const messaging: MessagingDeps = { sql, writeSql, redis, keys, events, maxBodyChars: config.chat.maxBodyChars, answerTtlSeconds: config.chat.sendAnswerTtlSeconds };
+  const messaging: MessagingDeps = {
+    sql,
+    writeSql,
+    redis,
+    keys,
+    events,
+    maxBodyChars: config.chat.maxBodyChars,
+    answerTtlSeconds: config.chat.sendAnswerTtlSeconds,
+    fanoutBudget: createFanoutBudget({ bytesPerSecond: config.chat.fanoutBytesPerSecond, burstBytes: config.chat.fanoutBurstBytes }),
+  };
   // the send path's membership cache hears of members leaving groups and of blocks at once
   followMembershipChanges(messaging, conns.subscriber()).catch(() => {});
   return {

@@ -1,7 +1,7 @@
 import type { Config } from "@xplicit/shared/config";
 import type { Sql } from "@xplicit/shared/db";
 import type { EventStream } from "@xplicit/shared/modules/events";
-import type { MessagingDeps } from "@xplicit/shared/modules/messages";
+import { createFanoutBudget, type MessagingDeps } from "@xplicit/shared/modules/messages";
 import { createNotificationReach, createNotifier, notifyOfflineRecipients } from "@xplicit/shared/modules/notifications";
 import type { Redis, RedisKeys } from "@xplicit/shared/redis";
 
@@ -16,6 +16,7 @@ export function createMessaging(d: { config: Config; sql: Sql; writeSql: Sql; re
     maxBodyChars: d.config.chat.maxBodyChars,
     replicaName: d.config.chat.replicaName,
     answerTtlSeconds: d.config.chat.sendAnswerTtlSeconds,
+    fanoutBudget: createFanoutBudget({ bytesPerSecond: d.config.chat.fanoutBytesPerSecond, burstBytes: d.config.chat.fanoutBurstBytes }),
     onOfflineRecipients: notifyOfflineRecipients(createNotifier({ redis: d.redis, prefix: d.keys.bullPrefix() }), createNotificationReach(d.redis, d.keys)),
   };
 }

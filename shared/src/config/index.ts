@@ -58,6 +58,9 @@ export interface Config {
     readonly maxBufferedBytes: number;
     /** bytes of `send` frames one socket may have waiting for their turn; more are refused `busy` */
     readonly maxQueuedSendBytes: number;
+    /** bytes of message bodies times their recipients one member may send a second, per process */
+    readonly fanoutBytesPerSecond: number;
+    readonly fanoutBurstBytes: number;
     /** sends a second from all of one member's sockets on a replica together (burst: twice this) */
     readonly memberSendsPerSecond: number;
     readonly pingIntervalSeconds: number;
@@ -149,6 +152,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxSockets: env.CHAT_MAX_SOCKETS?.trim() ? int("CHAT_MAX_SOCKETS", env.CHAT_MAX_SOCKETS, 0, 1) : null,
       maxBufferedBytes: int("CHAT_MAX_BUFFERED_BYTES", env.CHAT_MAX_BUFFERED_BYTES, 1024 * 1024, 1024),
       maxQueuedSendBytes: int("CHAT_MAX_QUEUED_SEND_BYTES", env.CHAT_MAX_QUEUED_SEND_BYTES, 1024 * 1024, 1024),
+      fanoutBytesPerSecond: int("CHAT_FANOUT_BYTES_PER_SECOND", env.CHAT_FANOUT_BYTES_PER_SECOND, 128 * 1024, 1),
+      fanoutBurstBytes: int("CHAT_FANOUT_BURST_BYTES", env.CHAT_FANOUT_BURST_BYTES, 1024 * 1024, 1),
       memberSendsPerSecond: int("CHAT_MEMBER_SENDS_PER_SECOND", env.CHAT_MEMBER_SENDS_PER_SECOND, 100, 1),
       pingIntervalSeconds: int("CHAT_PING_INTERVAL_SECONDS", env.CHAT_PING_INTERVAL_SECONDS, 25, 1),
       drainWaveSize: int("CHAT_DRAIN_WAVE_SIZE", env.CHAT_DRAIN_WAVE_SIZE, 100, 1),

@@ -8,6 +8,17 @@ export function isStorableText(s: string): boolean {
   return !UNSTORABLE.test(s);
 }
 
+/**
+ * C0 controls other than tab, line feed and carriage return, and DEL: nothing a person types, and in
+ * JSON each one is six bytes (\u0001), which made a 4,000-character message a 24 KB frame in every
+ * recipient's replay log.
+ */
+const CONTROLS = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+export function hasControlCharacters(s: string): boolean {
+  return CONTROLS.test(s);
+}
+
 /** Bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069): they make a name read as another. */
 const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
 

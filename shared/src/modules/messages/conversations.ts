@@ -1,7 +1,7 @@
 /** Creating and listing conversations. 1:1 conversations are unique per pair. */
 import { badRequest, forbidden, notFound } from "../../errors/index.ts";
-import { hasBidiControls, hasStackedMarks, isStorableText, MAX_MARKS_IN_A_ROW } from "../../http/text.ts";
-import { getMemberCards } from "../profiles/index.ts";
+import { hasBidiControls, hasControlCharacters, hasStackedMarks, isStorableText, MAX_MARKS_IN_A_ROW } from "../../http/text.ts";
+import { getMemberCards, staffLookalike } from "../profiles/index.ts";
 import { blockedAmong, blockersAmong, refusingConversationsFrom } from "../social/index.ts";
 import { createLogger } from "../../log/index.ts";
 import { announceMembershipChange } from "./membership.ts";
@@ -38,6 +38,9 @@ export async function createConversation(
   if (others.length + 1 > MAX_GROUP_MEMBERS) throw badRequest("invalid", `a conversation has at most ${MAX_GROUP_MEMBERS} members`);
   if (title.length > 100) throw badRequest("invalid", "title is at most 100 characters");
   if (!isStorableText(title)) throw badRequest("invalid", "title must not contain NUL or broken Unicode");
+  if (hasControlCharacters(title)) throw badRequest("invalid", "title must not contain control characters");
+  const lookalike = staffLookalike(title);
+  if (lookalike) throw badRequest("title_reserved", `title must not read as the site's own (it has ${lookalike})`);
   // A member who blocked the creator is not there for them: 404 word for word as a handle nobody
   // has (POST /api/conversations) and as their profile; one the creator blocked is refused as such.
   const blockers = await blockersAmong(deps.sql, creatorId, others);

@@ -4,5 +4,6 @@ export { announceMembershipChange, conversationInfo, dropMembershipCache, follow
 export { listMessages } from "./history.ts";
 export { presenceAudience, presenceAudienceAmong, presenceBetween, visiblePresences, visiblePresencesAmong, type PartnerList } from "./partners.ts";
 export { markRead } from "./read.ts";
+export { createFanoutBudget, type FanoutBudget } from "./fanout-budget.ts";
 export { parseSendInput, parseId } from "./validation.ts";
 export type { SendInput, SentAnswer, MessageEventData, MessagingDeps, ConversationSummary, StoredMessage } from "./types.ts";

@@ -159,6 +159,7 @@ export async function sendMessage(deps: MessagingDeps, senderId: string, input: 
   // in a group, members with a block either way with the sender neither get nor are told of it
   const members = recipientsOf(conv, senderId);
   const directPeer = conv.kind === "direct" ? (conv.members.find((m) => m !== senderId) ?? null) : null;
+  deps.fanoutBudget?.charge(senderId, Buffer.byteLength(input.body), members.length - 1);
   const key = deps.keys.sendDedup(senderId, input.id);
 
   const outcome = await writerFor(deps).write({ conversationId: input.conversationId, senderId, clientMsgId: input.id, body: input.body, directPeer });

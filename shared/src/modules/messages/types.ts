@@ -1,6 +1,7 @@
 import type { Sql } from "../../db/index.ts";
 import type { Redis, RedisKeys } from "../../redis/index.ts";
 import type { EventStream } from "../events/index.ts";
+import type { FanoutBudget } from "./fanout-budget.ts";
 
 export interface SendInput {
   /** client-generated UUID: the idempotency key */
@@ -46,6 +47,8 @@ export interface MessagingDeps {
   replicaName?: string;
   /** how long a send's answer is kept for its repeats (CHAT_SEND_ANSWER_TTL_SECONDS; its default if absent) */
   answerTtlSeconds?: number;
+  /** What a member's messages may put into others' streams (CHAT_FANOUT_*); unbounded if absent. */
+  fanoutBudget?: FanoutBudget;
   /** Recipients with no open client, e.g. to notify them; called after delivery, never awaited. */
   onOfflineRecipients?: (recipientIds: string[], message: MessageEventData) => Promise<void>;
 }

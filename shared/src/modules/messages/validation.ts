@@ -1,5 +1,5 @@
 import { badRequest } from "../../errors/index.ts";
-import { isStorableText } from "../../http/text.ts";
+import { hasControlCharacters, isStorableText } from "../../http/text.ts";
 import type { SendInput } from "./types.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -19,6 +19,7 @@ export function parseSendInput(raw: Record<string, unknown>, maxBodyChars: numbe
   if (raw.body.length > maxBodyChars) throw badRequest("invalid", `body exceeds ${maxBodyChars} characters`);
   // A NUL would fail the whole group-committed INSERT, i.e. other members' messages too.
   if (!isStorableText(raw.body)) throw badRequest("invalid", "body must not contain NUL or broken Unicode");
+  if (hasControlCharacters(raw.body)) throw badRequest("invalid", "body must not contain control characters (other than tab and line breaks)");
   const input: SendInput = { id: raw.id.toLowerCase(), conversationId, body: raw.body };
   if (raw.clientTs !== undefined) {
     if (typeof raw.clientTs !== "number" || !Number.isFinite(raw.clientTs)) throw badRequest("invalid", "clientTs must be a number");

@@ -40,6 +40,23 @@ describe("text Postgres cannot store", () => {
     expect(history.json.messages).toHaveLength(20);
   });
 
+  test("control characters in a body or a title, and a title that reads as the site's staff, are 400", async () => {
+    const { a, conv } = await pair();
+    const controls = await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "bell\u0007" });
+    expect(controls.status).toBe(400);
+    expect(controls.json.error.message).toContain("control characters");
+    // tabs and line breaks are text
+    expect((await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "one\ttwo\r\nthree" })).status).toBe(200);
+    const b = await registeredClient(api);
+    const c = await registeredClient(api);
+    for (const title of ["Xplicit Support Team", "✔ Official Staff", "Administrator"]) {
+      const res = await a.client.post("/api/conversations", { handles: [b.user.handle, c.user.handle], title });
+      expect({ title, status: res.status, code: res.json.error?.code }).toEqual({ title, status: 400, code: "title_reserved" });
+    }
+    expect((await a.client.post("/api/conversations", { handles: [b.user.handle, c.user.handle], title: "bell\u0007" })).status).toBe(400);
+    expect((await a.client.post("/api/conversations", { handles: [b.user.handle, c.user.handle], title: "Explicit lyrics club" })).status).toBe(201);
+  });
+
   test("a NUL in a group title is 400", async () => {
     const a = await registeredClient(api);
     const b = await registeredClient(api);

@@ -13,7 +13,7 @@ import type { UpgradeSession } from "../../deps.ts";
 import { EVENT_PREFIX, frame, frameTs } from "./frames.ts";
 import type { Hub } from "./hub.ts";
 import { deliveryLatency, framesIn, framesOut, framesRateLimited, rates, resumeOutcomes, sendDedupHits, sendsRefused, slowConsumerCloses } from "./metrics.ts";
-import { takeToken, type BucketState } from "./token-bucket.ts";
+import { takeTokens, type BucketState } from "@xplicit/shared/limits";
 
 const log = createLogger("connections");
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -385,7 +385,7 @@ export class Connection implements BucketState {
   /** Token bucket; a flood is dropped with one error a second, and closed if it keeps on. */
   private allowFrame(): boolean {
     const c = this.hub.deps.config.chat;
-    if (takeToken(this, c.ratePerSecond, c.rateBurst)) return true;
+    if (takeTokens(this, c.ratePerSecond, c.rateBurst)) return true;
     const now = Date.now();
     if (now - this.lastRateError >= 1000) {
       this.lastRateError = now;

@@ -13,7 +13,7 @@ import type { Connection } from "./connection.ts";
 import { frame } from "./frames.ts";
 import { membersGauge, socketsGauge } from "./metrics.ts";
 import { PresenceLists } from "./presence-lists.ts";
-import { takeToken, type BucketState } from "./token-bucket.ts";
+import { takeTokens, type BucketState } from "@xplicit/shared/limits";
 
 const log = createLogger("hub");
 
@@ -191,7 +191,7 @@ export class Hub {
     const burst = 2 * rate;
     let budget = this.memberSends.get(userId);
     if (!budget) this.memberSends.set(userId, (budget = { tokens: burst, tokensAt: performance.now() }));
-    return takeToken(budget, rate, burst);
+    return takeTokens(budget, rate, burst);
   }
 
   untrack(conn: Connection, attached: boolean): void {
