@@ -42,3 +42,15 @@ test("a member one blocked is not told of one's visits (it would say who blocked
   // (views of one profile within the hour are one row: its actors say who)
   expect(items.map((n: any) => [n.type, n.count ?? 1, n.actors.map((a: any) => a.handle)])).toEqual([["profile_view", 1, [control.handle]]]);
 }, 30_000);
+
+test("a profile opened from another site (a link that navigates to the api) is shown but not counted as a visit", async () => {
+  const owner = await member(stack);
+  const lured = await member(stack);
+  const control = await member(stack);
+  for (const site of ["cross-site", "same-site", "none"]) {
+    expect((await lured.http.request("GET", `/api/users/${owner.handle}`, undefined, { headers: { "sec-fetch-site": site } })).status).toBe(200);
+  }
+  expect((await control.http.request("GET", `/api/users/${owner.handle}`, undefined, { headers: { "sec-fetch-site": "same-origin" } })).status).toBe(200);
+  const items = await settledNotifications(owner);
+  expect(items.map((n: any) => [n.type, n.count ?? 1, n.actors.map((a: any) => a.handle)])).toEqual([["profile_view", 1, [control.handle]]]);
+}, 30_000);

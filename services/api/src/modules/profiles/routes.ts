@@ -43,6 +43,15 @@ async function refuseNewlyUnfit(deps: ApiDeps, userId: string, edit: { displayNa
   if (lookalike) throw badRequest("displayName_reserved", `displayName must not read as the site's own accounts (it has ${lookalike})`);
 }
 
+/**
+ * A visit counts when the profile was read by this site's pages (or by a client that is no
+ * browser, which sends no Sec-Fetch-Site): a link on another site that navigates a member's
+ * browser to the api carries their Lax cookie, and would name them to whoever placed it.
+ */
+function openedFromThisSite(fetchSite: string | undefined): boolean {
+  return fetchSite === undefined || fetchSite === "same-origin";
+}
+
 export interface ProfileHooks {
   /** A member looked at someone else's profile (e.g. to notify them); never awaited by the read. */
   onView?: (viewerId: string, ownerId: string) => Promise<void>;
@@ -62,7 +71,9 @@ export function profilesRoutes(deps: ApiDeps, hooks: ProfileHooks = {}) {
     const [relation, counts] = await Promise.all([own ? null : relationOf(deps.sql, viewer, profile.id), followCountsOf(deps.sql, profile.id)]);
     if (relation?.blockedBy) throw notFound("no such member");
     // a member one blocked is not told of one's visits: it would say who blocked them
-    if (hooks.onView && relation && !relation.blocked) void hooks.onView(viewer, profile.id).catch(() => {});
+    if (hooks.onView && relation && !relation.blocked && openedFromThisSite(c.req.header("sec-fetch-site"))) {
+      void hooks.onView(viewer, profile.id).catch(() => {});
+    }
     const { id: _id, ...visible } = profile;
     // what the viewer's Follow and Block buttons show (absent on one's own profile)
     const viewerState = relation ? { following: relation.following, blocked: relation.blocked, acceptsNewConversations: !relation.refusesConversations } : {};
