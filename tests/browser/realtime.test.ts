@@ -381,6 +381,31 @@ describe.skipIf(!!why)("a session ended elsewhere", () => {
   }, 60_000);
 });
 
+describe.skipIf(!!why)("a browser that changes hands", () => {
+  test("a tab of a member who signed out, back online under someone else's session, neither shows their events nor sends its queued messages as them", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    const ctx = await signedIn(web, a);
+    const [page] = await openTabs(ctx, `${web.edge.url}/conversation?id=${conv}`, 1);
+    await until("ws mode", async () => (await modeOf(page!)) === "ws");
+    await setOffline(web, ctx, true);
+    await until("offline mode", async () => (await modeOf(page!)) === "offline", 20_000);
+    await page!.fill("#body", "queued by a");
+    await page!.press("#body", "Enter");
+    // a signed out, b signed in on this browser meanwhile
+    await ctx.addCookies([{ name: "__Host-sid", value: b.sid, url: web.edge.origin + "/", secure: true, httpOnly: true, sameSite: "Lax" }]);
+    await setOffline(web, ctx, false);
+    await until("the tab gives up a's connection", async () => {
+      const mode = await modeOf(page!).catch(() => "gone");
+      return mode === "signed_out" || mode === "gone" || new URL(page!.url()).pathname === "/";
+    }, 30_000);
+    await Bun.sleep(1500);
+    const history = (await b.call("GET", `/api/conversations/${conv}/messages?limit=50`)).json.messages as { body: string }[];
+    expect(history.map((m) => m.body)).not.toContain("queued by a");
+    await ctx.close();
+  }, 90_000);
+});
+
 describe.skipIf(!!why)("presence and seen receipts", () => {
   test("A sees B online while B's page is open and offline after it closes; \"Seen\" once B opens the conversation", async () => {
     const [a, b] = [await register(web), await register(web)];

@@ -3,7 +3,7 @@
 import { get, post } from './api.js?v=639a6d63f9';
 import { initTheme } from './theme.js?v=376900fe2c';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
-import { realtime } from '../realtime/client.js?v=2f19654f5e';
+import { realtime } from '../realtime/client.js?v=3313bf08a3';
 
 const MODES = {
   connecting: 'Connecting…',

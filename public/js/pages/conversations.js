@@ -2,7 +2,7 @@
 // partners' online state.
 import { get, post, itemsOf } from '../lib/api.js?v=639a6d63f9';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=54ad5fa9d2';
+import { boot } from '../lib/shell.js?v=12f9232122';
 import { conversationName, initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

@@ -1,7 +1,7 @@
 // Settings: profile, signed-in devices, notification preferences, who may start a conversation with me, blocked members.
 import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=639a6d63f9';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=54ad5fa9d2';
+import { boot } from '../lib/shell.js?v=12f9232122';
 import { nameOf } from '../lib/names.js?v=640446eba5';
 
 const { me, signingOutHere } = await boot();

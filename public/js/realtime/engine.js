@@ -209,6 +209,7 @@ export class Engine {
   onFrame(f) {
     switch (f.type) {
       case 'welcome':
+        if (this.someoneElse(f.userId)) return;
         this.wsLive = true;
         this.wsFailures = 0;
         this.attempt = 0;
@@ -378,6 +379,25 @@ export class Engine {
     void store.set('outbox:' + this.userId, this.outbox);
   }
 
+  /**
+   * The browser's session is another member's now (this one signed out, someone else signed in,
+   * and this engine's tab came back): nothing of theirs is shown here, and nothing of this
+   * member's is sent as them.
+   */
+  someoneElse(userId) {
+    if (userId === undefined || String(userId) === String(this.userId)) return false;
+    this.stopPolling();
+    const ws = this.ws;
+    this.ws = null;
+    this.wsLive = false;
+    try {
+      ws?.close(1000);
+    } catch {}
+    this.forgetOutbox();
+    this.setMode('signed_out');
+    return true;
+  }
+
   /** Signing out: what was never sent is dropped, here and in storage. */
   forgetOutbox() {
     this.outbox = [];
@@ -543,6 +563,7 @@ export class Engine {
         continue;
       }
       failures = 0;
+      if (this.someoneElse(body.userId)) return;
       if (body.resync) {
         this.onResync({ reason: body.resync.reason, cursor: body.cursor, epoch: body.epoch });
       } else {

@@ -19,9 +19,11 @@ function intParam(raw: string | undefined, name: string, min: number, max: numbe
   return Number(raw);
 }
 
-function answer(result: ReplayResult, after: number) {
-  if (!result.ok) return { resync: { reason: result.reason }, cursor: result.head.seq, epoch: result.head.epoch };
+/** `userId`: whose stream it is (a browser tab of another member, signed out meanwhile, must not take it for its own). */
+function answer(userId: string, result: ReplayResult, after: number) {
+  if (!result.ok) return { userId, resync: { reason: result.reason }, cursor: result.head.seq, epoch: result.head.epoch };
   return {
+    userId,
     events: result.frames.map((f) => JSON.parse(f) as unknown),
     cursor: result.frames.length ? result.head.seq : after,
     epoch: result.head.epoch,
@@ -57,7 +59,7 @@ export function eventsRoutes(deps: ApiDeps) {
       result = await deps.events.replayAfter(userId, after, epoch);
     }
     c.header("Cache-Control", "no-store");
-    return c.json(answer(result, after));
+    return c.json(answer(userId, result, after));
   });
 
   app.post("/events/ack", auth, async (c) => {
