@@ -184,6 +184,40 @@ describe.skipIf(!!why)("every signed-in page", () => {
     await ctx.close();
   }, 60_000);
 
+  test("settings: a password changes with the current one; this page stays signed in and connected, the other device is signed out", async () => {
+    const a = await register(web);
+    // another device: a session of its own
+    const login = await fetch(`${web.stack.api.url}/api/auth/login`, {
+      method: "POST",
+      headers: { origin: web.edge.origin, "content-type": "application/json" },
+      body: JSON.stringify({ email: a.email, password: a.password }),
+    });
+    const otherSid = login.headers.getSetCookie().join(";").match(/__Host-sid=([^;]+)/)![1]!;
+    const other = await signedIn(web, { ...a, sid: otherSid });
+    const otherPage = await other.newPage();
+    await otherPage.goto(`${web.edge.url}/conversations`);
+    await until("the other device connected", async () => (await modeOf(otherPage)) === "ws");
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/settings`);
+    await until("ws mode", async () => (await modeOf(page)) === "ws");
+    await page.fill("#currentPassword", "not the password");
+    await page.fill("#newPassword", "a much longer secret 42");
+    await page.click("#password button[type=submit]");
+    await until("the refusal", async () => ((await page.textContent("#password-status")) ?? "").includes("current password is wrong"));
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("currentPassword");
+    await page.fill("#currentPassword", a.password);
+    await page.click("#password button[type=submit]");
+    await until("changed", async () => ((await page.textContent("#password-status")) ?? "").startsWith("Password changed."));
+    // (same session: this browser's tabs share it; the other browser had its own)
+    await until("the other device signed out", async () => new URL(otherPage.url()).pathname === "/", 20_000);
+    await Bun.sleep(1000);
+    expect(new URL(page.url()).pathname).toBe("/settings");
+    expect(await modeOf(page)).toBe("ws");
+    await other.close();
+    await ctx.close();
+  }, 60_000);
+
   test("an emoji name's avatar shows the whole emoji, not half of it", async () => {
     const [a, b] = [await register(web), await register(web)];
     expect((await a.call("PATCH", "/api/me/profile", { displayName: "\u{1F525}Carol" })).status).toBe(200);

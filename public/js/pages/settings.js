@@ -1,4 +1,4 @@
-// Settings: profile, signed-in devices, notification preferences, who may start a conversation with me, blocked members.
+// Settings: profile, signed-in devices, password, notification preferences, who may start a conversation with me, blocked members.
 import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=639a6d63f9';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
 import { boot } from '../lib/shell.js?v=12f9232122';
@@ -126,6 +126,29 @@ $('#prefs').addEventListener('submit', async (e) => {
     say($('#prefs-status'), 'Saved.');
   } catch (err) {
     say($('#prefs-status'), err.message, true);
+  }
+});
+
+// Password: a new one needs the current one; every other device is signed out
+const passwordForm = $('#password');
+passwordForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const s = $('#password-status');
+  const fields = [passwordForm.currentPassword, passwordForm.newPassword];
+  for (const field of fields) field.removeAttribute('aria-invalid');
+  try {
+    const r = await post('/api/me/password', { currentPassword: passwordForm.currentPassword.value, newPassword: passwordForm.newPassword.value });
+    passwordForm.reset();
+    const others = r.otherSessionsEnded ?? 0;
+    say(s, others ? `Password changed. Signed out on ${others} other ${others === 1 ? 'device' : 'devices'}.` : 'Password changed.');
+    void loadSessions();
+  } catch (err) {
+    say(s, err.message, true);
+    const field = err.code === 'wrong_password' ? passwordForm.currentPassword : /password/.test(err.code ?? '') ? passwordForm.newPassword : null;
+    if (field) {
+      field.setAttribute('aria-invalid', 'true');
+      field.focus();
+    }
   }
 });
 

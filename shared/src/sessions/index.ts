@@ -288,16 +288,19 @@ export function createSessionStore(opts: SessionStoreOptions) {
     return true;
   }
 
-  async function revokeAll(userId: string): Promise<number> {
+  /** Ends every session of the member, or every one but the session of `keepToken` (a password change). */
+  async function revokeAll(userId: string, keepToken?: string): Promise<number> {
+    const keep = keepToken && TOKEN_SHAPE.test(keepToken) ? hashSessionToken(keepToken) : null;
     const rows = await sql<{ id: string; token_hash: Buffer; expires_at: Date }[]>`
       update sessions set revoked_at = now()
-      where user_id = ${userId} and revoked_at is null
+      where user_id = ${userId} and revoked_at is null and (${keep}::bytea is null or token_hash <> ${keep}::bytea)
       returning id, token_hash, expires_at`;
-    const cached = await redis.smembers(keys.userSessions(userId));
+    const keepHex = keep?.toString("hex");
+    const cached = (await redis.smembers(keys.userSessions(userId))).filter((hex) => hex !== keepHex);
     const revoked = new Map<string, Date>(cached.map((hex) => [hex, new Date(Date.now() + absoluteSeconds * 1000)]));
     for (const r of rows) revoked.set(r.token_hash.toString("hex"), r.expires_at);
     await dropFromRedis(userId, [...revoked].map(([hex, expiresAt]) => ({ hex, expiresAt })));
-    await redis.del(keys.userSessions(userId));
+    if (!keep) await redis.del(keys.userSessions(userId));
     await announce({ userId, sessionIds: rows.map((r) => r.id) });
     return rows.length;
   }

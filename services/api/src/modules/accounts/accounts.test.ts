@@ -239,6 +239,42 @@ describe("sessions", () => {
     expect((await second.get("/api/me")).status).toBe(401);
   });
 
+  test("a password changes only with the current one; every other session ends, this browser stays signed in, and only the new password signs in", async () => {
+    const { client, reg } = await registeredClient(api);
+    const intruder = api.client();
+    expect((await intruder.post("/api/auth/login", { email: reg.email, password: reg.password })).status).toBe(200);
+    const next = "a much longer secret 42";
+
+    const wrong = await client.post("/api/me/password", { currentPassword: "not my password", newPassword: next });
+    expect({ status: wrong.status, code: wrong.json.error.code }).toEqual({ status: 403, code: "wrong_password" });
+    const weak = await client.post("/api/me/password", { currentPassword: reg.password, newPassword: "1234567890" });
+    expect({ status: weak.status, code: weak.json.error.code }).toEqual({ status: 400, code: "weak_password" });
+    const same = await client.post("/api/me/password", { currentPassword: reg.password, newPassword: reg.password });
+    expect({ status: same.status, code: same.json.error.code }).toEqual({ status: 400, code: "same_password" });
+    expect((await client.post("/api/me/password", { newPassword: next })).status).toBe(400);
+    // nothing changed so far
+    expect((await intruder.get("/api/me")).status).toBe(200);
+
+    const changed = await client.post("/api/me/password", { currentPassword: reg.password, newPassword: next });
+    expect(changed.status).toBe(200);
+    expect(changed.json.otherSessionsEnded).toBe(1);
+    expect((await intruder.get("/api/me")).status).toBe(401);
+    expect((await client.get("/api/me")).status).toBe(200);
+    expect((await client.get("/api/me/sessions")).json.sessions).toHaveLength(1);
+    expect((await api.client().post("/api/auth/login", { email: reg.email, password: reg.password })).status).toBe(401);
+    expect((await api.client().post("/api/auth/login", { email: reg.email, password: next })).status).toBe(200);
+  });
+
+  test("wrong current passwords count as failed logins: past the budget a password change waits like a login", async () => {
+    const { client, reg } = await registeredClient(api);
+    const answers: number[] = [];
+    for (let i = 0; i < 5; i++) answers.push((await client.post("/api/me/password", { currentPassword: `wrong guess ${i}`, newPassword: "a much longer secret 42" })).status);
+    expect(answers.slice(0, 3)).toEqual([403, 403, 403]);
+    expect(answers.slice(3)).toEqual([429, 429]);
+    // (the right one now waits too, as a login from a new browser would)
+    expect((await client.post("/api/me/password", { currentPassword: reg.password, newPassword: "a much longer secret 42" })).status).toBe(429);
+  });
+
   test("a member can end one of their sessions, not someone else's", async () => {
     const { client, reg } = await registeredClient(api);
     const other = api.client();

@@ -2,15 +2,15 @@
  * Registration, login, logout and the member's own account and sessions.
  */
 import { Hono, type Context } from "hono";
-import { notFound, tooManyRequests, unauthorized, badRequest } from "@xplicit/shared/errors";
+import { badRequest, forbidden, notFound, tooManyRequests, unauthorized } from "@xplicit/shared/errors";
 import { clientIp, readJsonObject } from "@xplicit/shared/http";
 import { createLogger } from "@xplicit/shared/log";
 import { clearedSessionCookie, deviceCookie, readCookie, sessionCookie } from "@xplicit/shared/sessions";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember, sessionToken } from "../../session/middleware.ts";
 import { DEVICE_DAYS, createLoginThrottle, type KnownDevice } from "./login-throttle.ts";
-import { findAccount, findCredentials, insertAccount } from "./store.ts";
-import { normaliseEmail, parseRegistration } from "./validation.ts";
+import { findAccount, findCredentials, insertAccount, updatePasswordHash } from "./store.ts";
+import { checkPassword, checkPasswordStrength, normaliseEmail, parseRegistration } from "./validation.ts";
 
 const log = createLogger("accounts");
 
@@ -108,6 +108,42 @@ export function accountsRoutes(deps: ApiDeps) {
     if (!account) throw unauthorized();
     c.header("Cache-Control", "no-store");
     return c.json({ user: account });
+  });
+
+  /**
+   * A new password, given the current one (a borrowed or stolen session alone cannot change it).
+   * Wrong current passwords count against the same budget as failed logins. Every other session
+   * ends (a member changing a password that leaked signs the intruder out); this one goes on, and
+   * with it this browser's open pages and their connection.
+   */
+  app.post("/me/password", requireMember(deps), async (c) => {
+    const body = await readJsonObject(c);
+    if (typeof body.currentPassword !== "string" || body.currentPassword.length === 0 || body.currentPassword.length > 128) {
+      throw badRequest("invalid_password", "currentPassword is required");
+    }
+    const { userId } = c.get("member");
+    const account = await findAccount(deps.sql, userId);
+    const creds = account ? await findCredentials(deps.sql, account.email) : null;
+    if (!account || !creds) throw unauthorized();
+    const ip = ipOf(c);
+    const device = await throttle.knownDevice(readCookie(c.req.header("cookie"), DEVICE_COOKIE), account.email);
+    const wait = await throttle.begin(account.email, ip, device);
+    if (wait > 0) {
+      log.audit("password_change_throttled", { userId, ip, retryAfter: wait });
+      throw tooManyRequests(wait, "too many wrong passwords; try again later");
+    }
+    if (!(await Bun.password.verify(body.currentPassword, creds.passwordHash))) {
+      log.audit("password_change_failed", { userId, ip });
+      throw forbidden("wrong_password", "the current password is wrong");
+    }
+    await throttle.recordSuccess(account.email, ip, device);
+    const next = checkPassword(body.newPassword);
+    checkPasswordStrength(next, { handle: account.handle, email: account.email });
+    if (next === body.currentPassword) throw badRequest("same_password", "choose a password other than the current one");
+    await updatePasswordHash(deps.sql, userId, await Bun.password.hash(next, { algorithm: "argon2id" }));
+    const ended = await deps.sessions.revokeAll(userId, sessionToken(c, deps));
+    log.audit("password_changed", { userId, ip, sessionsEnded: ended });
+    return c.json({ ok: true, otherSessionsEnded: ended });
   });
 
   app.get("/me/sessions", requireMember(deps), async (c) => {

@@ -64,3 +64,7 @@ export async function findAccount(sql: Sql, id: string): Promise<Account | null>
     select id, email, handle, display_name, bio, role, birth_date, created_at from users where id = ${id}`;
   return row ? toAccount(row) : null;
 }
+
+export async function updatePasswordHash(sql: Sql, id: string, passwordHash: string): Promise<void> {
+  await sql`update users set password_hash = ${passwordHash} where id = ${id}`;
+}
