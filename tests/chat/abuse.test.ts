@@ -199,6 +199,24 @@ async function refusedSends(url: string, reason: string): Promise<number> {
 }
 
 describe("flood", () => {
+  test("typing frames naming junk conversations cannot flush the typing throttle of a real one", async () => {
+    const [a, b] = [await member(stack), await member(stack)];
+    const conv = await talking(a, b);
+    const a1 = await connected(a, stack.chats[0]!);
+    const b1 = await connected(b, stack.chats[1]!);
+    a1.send({ type: "typing", conversationId: conv });
+    await b1.waitFor(() => b1.frames.some((f) => f.type === "typing"), 5000, "the first typing");
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 70; i++) a1.send({ type: "typing", conversationId: String(900_000_000 + round * 100 + i) });
+      a1.send({ type: "typing", conversationId: conv });
+      await Bun.sleep(100);
+    }
+    await Bun.sleep(500);
+    // all within the throttle's 1.5 s: the first one only
+    expect(b1.frames.filter((f) => f.type === "typing").length).toBe(1);
+    for (const c of [a1, b1]) c.close();
+  });
+
   test("long messages to a group of strangers run into the sender's fan-out budget (bytes × recipients): refused with the send's id; the group's others write on", async () => {
     const a = await member(stack);
     const others: TestMember[] = [];

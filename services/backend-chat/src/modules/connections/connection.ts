@@ -23,8 +23,10 @@ const HELLO_TIMEOUT_MS = 10_000;
  * pub/sub) before they are read from the log instead.
  */
 const OWN_EVENT_WAIT_MS = 250;
-/** Conversations whose last typing frame a socket remembers (for the 1.5 s throttle). */
+/** Conversations whose last typing frame a socket remembers (for the throttle below). */
 const MAX_TYPING_CONVERSATIONS = 64;
+/** A socket's typing frames for one conversation reach its members at most this often. */
+const TYPING_EVERY_MS = 1500;
 
 type State = "awaiting_hello" | "replaying" | "live" | "closed";
 
@@ -583,13 +585,20 @@ export class Connection implements BucketState {
       const conversationId = parseId(msg.conversationId, "conversationId");
       const now = Date.now();
       this.lastTyping ??= new Map();
-      if (now - (this.lastTyping.get(conversationId) ?? 0) < 1500) return;
-      // Bounded: a client naming ever new conversation ids must not grow it for the socket's life.
-      if (this.lastTyping.size >= MAX_TYPING_CONVERSATIONS) this.lastTyping.clear();
+      if (now - (this.lastTyping.get(conversationId) ?? 0) < TYPING_EVERY_MS) return;
+      // Bounded: a client naming ever new conversation ids must not grow it for the socket's life,
+      // nor flush the entries still throttling (junk ids then bought an unthrottled typing to a group).
+      if (this.lastTyping.size >= MAX_TYPING_CONVERSATIONS) {
+        for (const [id, at] of this.lastTyping) if (now - at >= TYPING_EVERY_MS) this.lastTyping.delete(id);
+        if (this.lastTyping.size >= MAX_TYPING_CONVERSATIONS) return;
+      }
       this.lastTyping.set(conversationId, now);
       // The same cached membership the send path uses: no query per typing frame.
       const conv = await conversationInfo(this.hub.deps.messaging, conversationId, this.userId);
-      if (!conv) throw new AppError(403, "not_member", "no such conversation, or you are not in it");
+      if (!conv) {
+        this.lastTyping.delete(conversationId);
+        throw new AppError(403, "not_member", "no such conversation, or you are not in it");
+      }
       // Typing is shown where presence is: to the typist's audience (no block, and they engaged).
       const others = await this.hub.presenceLists.audienceAmong(this.userId, conv.members.filter((m) => m !== this.userId));
       if (others.length) await this.hub.deps.events.publishEphemeral(others, frame.typing(conversationId, this.userId));
