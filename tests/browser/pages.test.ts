@@ -218,6 +218,29 @@ describe.skipIf(!!why)("every signed-in page", () => {
     await ctx.close();
   }, 60_000);
 
+  test("settings: deleting the account asks for the password and a confirmation, then signs out; the account is gone", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    await conversationBetween(b, a);
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    page.on("dialog", (d) => void d.accept());
+    await page.goto(`${web.edge.url}/settings`);
+    await until("ws mode", async () => (await modeOf(page)) === "ws");
+    await page.fill("#deletePassword", "not the password");
+    await page.click("#delete-account button[type=submit]");
+    await until("the refusal", async () => ((await page.textContent("#delete-status")) ?? "").includes("current password is wrong"));
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("deletePassword");
+    expect((await a.call("GET", "/api/me")).status).toBe(200);
+    await page.fill("#deletePassword", a.password);
+    await page.click("#delete-account button[type=submit]");
+    await until("on the landing page", async () => new URL(page.url()).pathname === "/", 20_000);
+    expect((await a.call("GET", "/api/me")).status).toBe(401);
+    expect((await b.call("GET", `/api/users/${a.handle}`)).status).toBe(404);
+    // b's conversation with a is still b's
+    expect((await b.call("GET", "/api/conversations")).json.conversations).toHaveLength(1);
+    await ctx.close();
+  }, 60_000);
+
   test("an emoji name's avatar shows the whole emoji, not half of it", async () => {
     const [a, b] = [await register(web), await register(web)];
     expect((await a.call("PATCH", "/api/me/profile", { displayName: "\u{1F525}Carol" })).status).toBe(200);

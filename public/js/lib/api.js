@@ -68,7 +68,7 @@ export const get = (path) => api('GET', path);
 export const post = (path, body = {}) => api('POST', path, body);
 export const patch = (path, body = {}) => api('PATCH', path, body);
 export const put = (path, body = {}) => api('PUT', path, body);
-export const del = (path) => api('DELETE', path);
+export const del = (path, body) => api('DELETE', path, body);
 
 /** The list inside a page answer, whatever the module named it. */
 export const itemsOf = (json, ...names) => {

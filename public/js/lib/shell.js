@@ -1,6 +1,6 @@
 // What every signed-in page does first: theme, prefetch, who am I, the real-time client, the
 // notification badge and the connection line in the header.
-import { get, post } from './api.js?v=639a6d63f9';
+import { get, post } from './api.js?v=a3375f7ce6';
 import { initTheme } from './theme.js?v=376900fe2c';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
 import { realtime } from '../realtime/client.js?v=3313bf08a3';

@@ -1,9 +1,9 @@
 // One conversation: history over HTTP, live messages from the real-time client, optimistic sends
 // that are matched to their server copy, read receipts (sent, and "Seen" under the last own message
 // a partner has read), typing and the partners' online state.
-import { get, itemsOf, post } from '../lib/api.js?v=639a6d63f9';
+import { get, itemsOf, post } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=12f9232122';
+import { boot } from '../lib/shell.js?v=38c68a4692';
 import { conversationName, nameOf } from '../lib/names.js?v=640446eba5';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

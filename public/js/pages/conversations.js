@@ -1,8 +1,8 @@
 // The member's conversations, most recent first, kept current by the real-time client, with the
 // partners' online state.
-import { get, post, itemsOf } from '../lib/api.js?v=639a6d63f9';
+import { get, post, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=12f9232122';
+import { boot } from '../lib/shell.js?v=38c68a4692';
 import { conversationName, initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

@@ -1,5 +1,5 @@
 // Landing: sign in or create an account (18+ only).
-import { get, post } from '../lib/api.js?v=639a6d63f9';
+import { get, post } from '../lib/api.js?v=a3375f7ce6';
 import { say } from '../lib/dom.js?v=ad30dd5a83';
 import { initTheme } from '../lib/theme.js?v=376900fe2c';
 import { initPrefetch } from '../lib/prefetch.js?v=8545df2da1';

@@ -1,7 +1,7 @@
 // Notifications: newest first, live additions, read state shared by every tab and device.
-import { get, post, postAsLeaving, itemsOf } from '../lib/api.js?v=639a6d63f9';
+import { get, post, postAsLeaving, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot, setBadge } from '../lib/shell.js?v=12f9232122';
+import { boot, setBadge } from '../lib/shell.js?v=38c68a4692';
 import { initialOf, nameOf } from '../lib/names.js?v=640446eba5';
 
 const list = $('#notifications');

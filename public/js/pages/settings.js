@@ -1,7 +1,7 @@
-// Settings: profile, signed-in devices, password, notification preferences, who may start a conversation with me, blocked members.
-import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=639a6d63f9';
+// Settings: profile, signed-in devices, password, notification preferences, who may start a conversation with me, blocked members, deleting the account.
+import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=12f9232122';
+import { boot } from '../lib/shell.js?v=38c68a4692';
 import { nameOf } from '../lib/names.js?v=640446eba5';
 
 const { me, signingOutHere } = await boot();
@@ -148,6 +148,26 @@ passwordForm.addEventListener('submit', async (e) => {
     if (field) {
       field.setAttribute('aria-invalid', 'true');
       field.focus();
+    }
+  }
+});
+
+// Deleting the account: asked twice (the password, then a confirmation)
+const deletion = $('#delete-account');
+deletion.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const s = $('#delete-status');
+  deletion.password.removeAttribute('aria-invalid');
+  if (!confirm('Delete your account and everything in it for good?')) return;
+  try {
+    signingOutHere();
+    await del('/api/me', { password: deletion.password.value });
+    location.replace('/');
+  } catch (err) {
+    say(s, err.message, true);
+    if (err.code === 'wrong_password') {
+      deletion.password.setAttribute('aria-invalid', 'true');
+      deletion.password.focus();
     }
   }
 });

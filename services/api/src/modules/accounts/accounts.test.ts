@@ -275,6 +275,48 @@ describe("sessions", () => {
     expect((await client.post("/api/me/password", { currentPassword: reg.password, newPassword: "a much longer secret 42" })).status).toBe(429);
   });
 
+  test("deleting an account needs the password; then its sessions, profile, messages, memberships and follows are gone, and its groups are told", async () => {
+    const a = await registeredClient(api);
+    const b = await registeredClient(api);
+    const c = await registeredClient(api);
+    const direct = (await a.client.post("/api/conversations", { handles: [b.user.handle] })).json.conversation.id as string;
+    const group = (await b.client.post("/api/conversations", { handles: [a.user.handle, c.user.handle], title: "trio" })).json.conversation.id as string;
+    const say = (who: typeof a, conversationId: string, body: string) => who.client.post("/api/messages", { id: crypto.randomUUID(), conversationId, body });
+    for (const [who, conv, body] of [[a, direct, "a to b"], [b, direct, "b to a"], [a, group, "a to the group"], [c, group, "c to the group"]] as const) {
+      expect((await say(who, conv, body)).status).toBe(200);
+    }
+    expect((await b.client.post(`/api/users/${a.user.handle}/follow`)).status).toBe(200);
+    expect((await a.client.post(`/api/users/${c.user.handle}/follow`)).status).toBe(200);
+    const phone = api.client();
+    expect((await phone.post("/api/auth/login", { email: a.reg.email, password: a.reg.password })).status).toBe(200);
+
+    const wrong = await a.client.request("DELETE", "/api/me", { password: "not the password" });
+    expect({ status: wrong.status, code: wrong.json.error.code }).toEqual({ status: 403, code: "wrong_password" });
+    expect((await a.client.get("/api/me")).status).toBe(200);
+
+    const deleted = await a.client.request("DELETE", "/api/me", { password: a.reg.password });
+    expect(deleted.status).toBe(200);
+    for (const session of [a.client, phone]) expect((await session.get("/api/me")).status).toBe(401);
+    expect((await api.client().post("/api/auth/login", { email: a.reg.email, password: a.reg.password })).status).toBe(401);
+    expect((await b.client.get(`/api/users/${a.user.handle}`)).status).toBe(404);
+    const bodies = async (who: typeof a, conv: string) => {
+      const res = await who.client.get(`/api/conversations/${conv}/messages`);
+      if (res.status !== 200) throw new Error(`history: ${res.status} ${JSON.stringify(res.json)}`);
+      return (res.json.messages as { body: string }[]).map((m) => m.body);
+    };
+    expect(await bodies(b, direct)).toEqual(["b to a"]);
+    expect(await bodies(c, group)).toEqual(["c to the group"]);
+    const members = (await c.client.get(`/api/conversations/${group}`)).json.conversation.members as { id: string }[];
+    expect(members.map((m) => m.id).sort()).toEqual([b.user.id, c.user.id].sort());
+    const told = await api.deps.events.replayAfter(c.user.id, 0, null);
+    expect(told.ok && told.frames.some((f) => f.includes('"change":"left"') && f.includes(`"userId":"${a.user.id}"`))).toBe(true);
+    expect((await b.client.get(`/api/users/${b.user.handle}`)).json.profile.followingCount).toBe(0);
+    expect((await c.client.get(`/api/users/${c.user.handle}`)).json.profile.followerCount).toBe(0);
+    // the email and handle are free again
+    const again = await api.client().post("/api/auth/register", { ...newMember(), email: a.reg.email, handle: a.user.handle });
+    expect(again.status).toBe(201);
+  });
+
   test("a member can end one of their sessions, not someone else's", async () => {
     const { client, reg } = await registeredClient(api);
     const other = api.client();

@@ -9,7 +9,8 @@ import { clearedSessionCookie, deviceCookie, readCookie, sessionCookie } from "@
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember, sessionToken } from "../../session/middleware.ts";
 import { DEVICE_DAYS, createLoginThrottle, type KnownDevice } from "./login-throttle.ts";
-import { findAccount, findCredentials, insertAccount, updatePasswordHash } from "./store.ts";
+import { deleteAccount } from "./deletion.ts";
+import { findAccount, findCredentials, insertAccount, updatePasswordHash, type Account } from "./store.ts";
 import { checkPassword, checkPasswordStrength, normaliseEmail, parseRegistration } from "./validation.ts";
 
 const log = createLogger("accounts");
@@ -116,11 +117,13 @@ export function accountsRoutes(deps: ApiDeps) {
    * ends (a member changing a password that leaked signs the intruder out); this one goes on, and
    * with it this browser's open pages and their connection.
    */
-  app.post("/me/password", requireMember(deps), async (c) => {
-    const body = await readJsonObject(c);
-    if (typeof body.currentPassword !== "string" || body.currentPassword.length === 0 || body.currentPassword.length > 128) {
-      throw badRequest("invalid_password", "currentPassword is required");
-    }
+  /**
+   * The signed-in member's password, asked again before a change that a borrowed or stolen session
+   * alone must not make; wrong guesses count against the failed-login budget. `action` names the
+   * audit lines.
+   */
+  async function confirmPassword(c: Context<ApiEnv>, field: string, password: unknown, action: string): Promise<Account> {
+    if (typeof password !== "string" || password.length === 0 || password.length > 128) throw badRequest("invalid_password", `${field} is required`);
     const { userId } = c.get("member");
     const account = await findAccount(deps.sql, userId);
     const creds = account ? await findCredentials(deps.sql, account.email) : null;
@@ -129,14 +132,22 @@ export function accountsRoutes(deps: ApiDeps) {
     const device = await throttle.knownDevice(readCookie(c.req.header("cookie"), DEVICE_COOKIE), account.email);
     const wait = await throttle.begin(account.email, ip, device);
     if (wait > 0) {
-      log.audit("password_change_throttled", { userId, ip, retryAfter: wait });
+      log.audit(`${action}_throttled`, { userId, ip, retryAfter: wait });
       throw tooManyRequests(wait, "too many wrong passwords; try again later");
     }
-    if (!(await Bun.password.verify(body.currentPassword, creds.passwordHash))) {
-      log.audit("password_change_failed", { userId, ip });
+    if (!(await Bun.password.verify(password, creds.passwordHash))) {
+      log.audit(`${action}_failed`, { userId, ip });
       throw forbidden("wrong_password", "the current password is wrong");
     }
     await throttle.recordSuccess(account.email, ip, device);
+    return account;
+  }
+
+  app.post("/me/password", requireMember(deps), async (c) => {
+    const body = await readJsonObject(c);
+    const account = await confirmPassword(c, "currentPassword", body.currentPassword, "password_change");
+    const userId = account.id;
+    const ip = ipOf(c);
     const next = checkPassword(body.newPassword);
     checkPasswordStrength(next, { handle: account.handle, email: account.email });
     if (next === body.currentPassword) throw badRequest("same_password", "choose a password other than the current one");
@@ -144,6 +155,16 @@ export function accountsRoutes(deps: ApiDeps) {
     const ended = await deps.sessions.revokeAll(userId, sessionToken(c, deps));
     log.audit("password_changed", { userId, ip, sessionsEnded: ended });
     return c.json({ ok: true, otherSessionsEnded: ended });
+  });
+
+  /** Deleting the account, with the password (deletion.ts says what goes). */
+  app.delete("/me", requireMember(deps), async (c) => {
+    const body = await readJsonObject(c);
+    const account = await confirmPassword(c, "password", body.password, "account_deletion");
+    await deleteAccount(deps, account.id);
+    log.audit("account_deleted", { userId: account.id, ip: ipOf(c) });
+    c.header("Set-Cookie", clearedSessionCookie(deps.config.session.cookieName));
+    return c.json({ ok: true });
   });
 
   app.get("/me/sessions", requireMember(deps), async (c) => {

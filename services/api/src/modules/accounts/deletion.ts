@@ -1,0 +1,49 @@
+/**
+ * A member deleting their account. Their sessions end first (their sockets close and nothing more
+ * is written in their name), they leave their groups as a leave does (the others are told), their
+ * messages go from every conversation, then the account row, and with it by cascade their
+ * profile, follows, blocks, reactions, settings, notifications and memberships. Their event stream
+ * and counters leave Redis. An operator who sent broadcasts keeps the account (the broadcasts name
+ * it): 409.
+ */
+import { conflict } from "@xplicit/shared/errors";
+import { createLogger } from "@xplicit/shared/log";
+import { announceMembershipChange, leaveConversation } from "@xplicit/shared/modules/messages";
+import { forgetMemberCard } from "@xplicit/shared/modules/profiles";
+import type { ApiDeps } from "../../deps.ts";
+
+const log = createLogger("accounts");
+
+/** Conversations per statement when the member's messages are deleted. */
+const CONVERSATIONS_PER_DELETE = 500;
+
+export async function deleteAccount(deps: ApiDeps, userId: string): Promise<void> {
+  await deps.sessions.revokeAll(userId);
+  const conversations = await deps.sql<{ id: string; kind: "direct" | "group" }[]>`
+    select c.id, c.kind from conversation_members m, conversations c
+    where m.user_id = ${userId} and c.id = m.conversation_id`;
+  for (const c of conversations) {
+    if (c.kind === "group") await leaveConversation(deps.messaging, c.id, userId);
+  }
+  const ids = conversations.map((c) => c.id);
+  for (let start = 0; start < ids.length; start += CONVERSATIONS_PER_DELETE) {
+    await deps.sql`
+      delete from messages
+      where conversation_id = any(${ids.slice(start, start + CONVERSATIONS_PER_DELETE)}::bigint[]) and sender_id = ${userId}`;
+  }
+  try {
+    await deps.sql`delete from users where id = ${userId}`;
+  } catch (err) {
+    if ((err as { code?: string }).code === "23503") throw conflict("account_in_use", "an operator account that sent broadcasts cannot be deleted here");
+    throw err;
+  }
+  forgetMemberCard(userId);
+  const direct = conversations.filter((c) => c.kind === "direct");
+  await Promise.all(
+    direct.map((c) => announceMembershipChange(deps.redis, deps.keys, { conversationId: c.id, members: [userId] }).catch(() => {})),
+  );
+  const k = deps.keys;
+  await deps.redis
+    .del(k.memberSeq(userId), k.memberEpoch(userId), k.memberLog(userId), k.memberAcks(userId), k.unread(userId), k.recentNotifications(userId), k.presence(userId), k.online(userId))
+    .catch((err: Error) => log.warn("a deleted member's Redis keys were left to expire", { userId, error: err.message }));
+}
