@@ -37,7 +37,7 @@ export function createApiDeps(config: Config, name = "api"): ApiDeps {
   const conns = createRedisConnections(config.redisUrl, name, { autoPipelining: config.redisAutoPipelining });
   const redis = conns.command;
   const keys = redisKeys(config.redisPrefix);
-  const events = createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds });
+  const events = createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds, maxBytes: config.chat.replayMaxBytes });
   const presence = createPresence({ redis, keys });
   const memo = config.session.memoMs > 0
     ? createSessionMemo({ ttlMs: config.session.memoMs, subscriber: conns.subscriber(), channel: sessionRevokedChannel(keys) })

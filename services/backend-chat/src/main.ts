@@ -27,7 +27,7 @@ const writeSql = createMessageWriteDb(config.databaseUrl, `chat-${replica}`);
 const redisConns = createRedisConnections(config.redisUrl, `chat-${replica}`, { autoPipelining: config.redisAutoPipelining });
 const redis = redisConns.command;
 const keys = redisKeys(config.redisPrefix);
-const events = createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds });
+const events = createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds, maxBytes: config.chat.replayMaxBytes });
 const presence = createPresence({ redis, keys });
 const deps: ChatDeps = {
   config,

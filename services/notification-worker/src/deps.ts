@@ -27,7 +27,7 @@ export function createWorkerDeps(config: Config, name = "notification-worker"): 
     sql,
     redis,
     keys,
-    events: createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds }),
+    events: createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds, maxBytes: config.chat.replayMaxBytes }),
     presence: createPresence({ redis, keys }),
     unread: createUnreadCounter({ sql, redis, keys }),
     groupWindowSeconds: config.notifications.groupWindowSeconds,

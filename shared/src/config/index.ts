@@ -48,6 +48,8 @@ export interface Config {
     readonly maxBodyChars: number;
     readonly replayMaxEvents: number;
     readonly replayMaxAgeSeconds: number;
+    /** bytes of frames kept per member for replay */
+    readonly replayMaxBytes: number;
     /** how long the answer to a send is kept for its repeats (one Redis key per message) */
     readonly sendAnswerTtlSeconds: number;
     readonly ratePerSecond: number;
@@ -89,6 +91,8 @@ const LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 
 /** CHAT_SEND_ANSWER_TTL_SECONDS unless set; also what a MessagingDeps without it uses. */
 export const DEFAULT_SEND_ANSWER_TTL_SECONDS = 600;
+/** A member's replay log in bytes of frames: about a thousand ordinary events, or some 85 of the longest messages. */
+export const DEFAULT_REPLAY_MAX_BYTES = 1024 * 1024;
 
 function parseLogLevels(raw: string | undefined): Record<string, LogLevel> {
   const out: Record<string, LogLevel> = {};
@@ -145,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyChars: int("CHAT_MAX_BODY_CHARS", env.CHAT_MAX_BODY_CHARS, 4000, 1),
       replayMaxEvents: int("CHAT_REPLAY_MAX_EVENTS", env.CHAT_REPLAY_MAX_EVENTS, 1000, 1),
       replayMaxAgeSeconds: int("CHAT_REPLAY_MAX_AGE_SECONDS", env.CHAT_REPLAY_MAX_AGE_SECONDS, 86400, 1),
+      replayMaxBytes: int("CHAT_REPLAY_MAX_BYTES", env.CHAT_REPLAY_MAX_BYTES, DEFAULT_REPLAY_MAX_BYTES, 65536),
       sendAnswerTtlSeconds: int("CHAT_SEND_ANSWER_TTL_SECONDS", env.CHAT_SEND_ANSWER_TTL_SECONDS, DEFAULT_SEND_ANSWER_TTL_SECONDS, 60),
       ratePerSecond: int("CHAT_RATE_PER_SECOND", env.CHAT_RATE_PER_SECOND, 50, 1),
       rateBurst: int("CHAT_RATE_BURST", env.CHAT_RATE_BURST, 100, 1),

@@ -90,6 +90,8 @@ export function redisKeys(prefix: string) {
     memberSeq: (userId: string) => `${prefix}ev:{${userId}}:seq`,
     memberEpoch: (userId: string) => `${prefix}ev:{${userId}}:epoch`,
     memberLog: (userId: string) => `${prefix}ev:{${userId}}:log`,
+    /** Bytes of frames in the member's log (kept by the append script, which derives the name: keep them in step). */
+    memberLogBytes: (userId: string) => `${prefix}ev:{${userId}}:log:bytes`,
     memberAcks: (userId: string) => `${prefix}ev:{${userId}}:acks`,
     memberChannel: (userId: string) => `${prefix}ch:member:${userId}`,
     /** Per-replica deadlines of a member's open clients (the truth presence is derived from). */

@@ -42,7 +42,7 @@ for k = 1, tonumber(ARGV[1]) do
   else
     out[k] = {-1, type(r) == 'table' and tostring(r.err) or tostring(r)}
   end
-  b = b + 11 + tonumber(ARGV[b + 10]) * 7
+  b = b + 12 + tonumber(ARGV[b + 11]) * 7
 end
 return out
 `;

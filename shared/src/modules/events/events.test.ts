@@ -168,3 +168,30 @@ test("a member keeps acks of at most 100 clients: a new one replaces another, ne
   expect(await redis.hlen(keys.memberAcks(member))).toBe(100);
   expect(await events.loadAck(member, kept)).toEqual({ seq: 2, epoch });
 });
+
+test("a member's log is bounded in bytes as well as in events: the oldest frames go, never the newest, and a cursor behind them resyncs", async () => {
+  const small = createEventStream({ redis, keys, maxEvents: 1000, maxAgeSeconds: 60, maxBytes: 65_536 });
+  const big = "x".repeat(4000);
+  for (let i = 0; i < 60; i++) await small.appendMany(["801", "802"].map((userId) => ({ userId, kind: "message" as const, data: { i, big } })));
+  const log = (await redis.xrange(keys.memberLog("801"), "-", "+")) as [string, string[]][];
+  const bytes = log.reduce((n, [, fields]) => n + Buffer.byteLength(fields[1]!), 0);
+  expect(bytes).toBeLessThanOrEqual(65_536);
+  expect(log.length).toBeGreaterThan(10);
+  expect(Number(await redis.get(keys.memberLogBytes("801")))).toBe(bytes);
+  // the newest are all there, in order
+  const seqs = log.map(([id]) => Number(id.split("-")[0]));
+  expect(seqs.at(-1)).toBe(60);
+  expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, k) => 61 - seqs.length + k));
+  const head = await small.head("801");
+  expect(await small.replayAfter("801", seqs[0]! - 1, head.epoch)).toMatchObject({ ok: true });
+  expect(await small.replayAfter("801", 1, head.epoch)).toMatchObject({ ok: false, reason: "expired" });
+});
+
+test("by events, the log keeps at least the last max events", async () => {
+  const counted = createEventStream({ redis, keys, maxEvents: 50, maxAgeSeconds: 60 });
+  for (let i = 0; i < 200; i++) await counted.append({ userId: "803", kind: "message", data: { i } });
+  const length = await redis.xlen(keys.memberLog("803"));
+  expect(length).toBeGreaterThanOrEqual(50);
+  expect(length).toBeLessThanOrEqual(60);
+  expect(await counted.replayAfter("803", 150, (await counted.head("803")).epoch)).toMatchObject({ ok: true });
+});

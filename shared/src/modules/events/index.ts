@@ -5,6 +5,7 @@
  * all three atomically, so publication order is seq order and a published event is always
  * replayable. Pub/sub is only the fast path; the log (and Postgres behind it) is the truth.
  */
+import { DEFAULT_REPLAY_MAX_BYTES } from "../../config/index.ts";
 import type { Redis, RedisKeys } from "../../redis/index.ts";
 import { APPEND_MANY_SCRIPT } from "./append-many.lua.ts";
 import { APPEND_ONCE_SCRIPT } from "./append-once.lua.ts";
@@ -80,6 +81,8 @@ export interface EventStreamOptions {
   maxEvents: number;
   /** Events older than this are not replayed (the client is told to resync). */
   maxAgeSeconds: number;
+  /** Bytes of frames kept per member for replay (DEFAULT_REPLAY_MAX_BYTES if absent). */
+  maxBytes?: number;
 }
 
 /** The frame text a client receives: `{"type":"event","seq":N,"ts":…,"kind":…,"data":…}`. */
@@ -157,6 +160,7 @@ export function parseResumeEpoch(raw: unknown): string | null {
 
 export function createEventStream(opts: EventStreamOptions) {
   const { redis, keys, maxEvents, maxAgeSeconds } = opts;
+  const maxBytes = opts.maxBytes ?? DEFAULT_REPLAY_MAX_BYTES;
   redis.defineCommand("xpAppendEvent", { numberOfKeys: 4, lua: APPEND_SCRIPT });
   redis.defineCommand("xpAppendEvents", { numberOfKeys: 0, lua: APPEND_MANY_SCRIPT });
   redis.defineCommand("xpAppendOnceMany", { numberOfKeys: 0, lua: APPEND_ONCE_SCRIPT });
@@ -180,6 +184,7 @@ export function createEventStream(opts: EventStreamOptions) {
       maxEvents,
       maxAgeSeconds,
       newEpoch(),
+      maxBytes,
     ];
   }
 
@@ -189,7 +194,7 @@ export function createEventStream(opts: EventStreamOptions) {
    * serialised frame tail. Returns the frame tail of request `tailOf` ('' for none).
    */
   function pushMembers(argv: (string | number)[], reqs: readonly AppendRequest[], ts: number, tailOf = -1): string {
-    argv.push(maxEvents, maxAgeSeconds, reqs.length);
+    argv.push(maxEvents, maxAgeSeconds, maxBytes, reqs.length);
     let tail = "";
     let wanted = "";
     let tailFor: AppendRequest | null = null;

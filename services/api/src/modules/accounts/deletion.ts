@@ -44,6 +44,6 @@ export async function deleteAccount(deps: ApiDeps, userId: string): Promise<void
   );
   const k = deps.keys;
   await deps.redis
-    .del(k.memberSeq(userId), k.memberEpoch(userId), k.memberLog(userId), k.memberAcks(userId), k.unread(userId), k.recentNotifications(userId), k.presence(userId), k.online(userId))
+    .del(k.memberSeq(userId), k.memberEpoch(userId), k.memberLog(userId), k.memberLogBytes(userId), k.memberAcks(userId), k.unread(userId), k.recentNotifications(userId), k.presence(userId), k.online(userId))
     .catch((err: Error) => log.warn("a deleted member's Redis keys were left to expire", { userId, error: err.message }));
 }
