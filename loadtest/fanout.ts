@@ -6,7 +6,14 @@
  *
  * FANOUT_MODE=broadcast (default): an operator broadcast, POST /api/admin/broadcasts, as ADMIN_EMAIL /
  *   ADMIN_PASSWORD. Through nginx the endpoint also needs the operator's client certificate:
- *   CLIENT_CERT / CLIENT_KEY (PEM paths, sent with k6's `tlsAuth`).
+ *   CLIENT_CERT / CLIENT_KEY (PEM paths, sent with k6's `tlsAuth`). The worker walks the members
+ *   in ascending id, the newest (this run's listeners) last, and writes each a notification, so
+ *   by default (BROADCAST_SCOPE=run) the broadcast carries `joinedSince`: the earliest sign-up of
+ *   the run's listeners as the api reported it (the database's clock; on a fresh run, about when
+ *   setup() started; on a rerun with RUN_ID, when the first run made them). It then reaches the
+ *   listeners and whoever joined since, whatever the size of the database. BROADCAST_SCOPE=all
+ *   sends it to every member ever registered: the time until the last listener got it then
+ *   includes walking the whole members table, and every member gets a notification.
  * FANOUT_MODE=group: a popular member posts into the group conversations (≤ 50 members each) that
  *   hold every listener — the same stream, no admin needed. The api lets one member open 120
  *   conversations per 10 minutes, so LISTENERS ≤ 5880 in this mode.
@@ -20,8 +27,11 @@
  *     -e CLIENT_CERT=certs/clients/operator.crt -e CLIENT_KEY=certs/clients/operator.key loadtest/fanout.ts
  *
  * Env: LISTENERS (500), ACTIONS (3), ACTION_INTERVAL_SECONDS (10), CONNECT_SECONDS (15),
- * FANOUT_MAX_MS (5000), FANOUT_P99_MS (2000), BROADCAST_PATH (/api/admin/broadcasts), TAIL_CHECK (1),
- * TAIL_GRACE_MS (2000), RUN_ID. Seconds may be written 15, 15s or 1m, as in the other scripts.
+ * FANOUT_MAX_MS (5000), FANOUT_P99_MS (2000), BROADCAST_PATH (/api/admin/broadcasts), BROADCAST_SCOPE
+ * (run | all), TAIL_CHECK (1), TAIL_GRACE_MS (2000), REGISTER_CONCURRENCY (8), RUN_ID. Seconds may
+ * be written 15, 15s or 1m, as in the other scripts. setup() signs up LISTENERS members (about 8.6 a
+ * second against a 2-core api: 5880 take 11 of the 15 minutes setupTimeout allows; more with
+ * K6_SETUP_TIMEOUT=30m in k6's environment).
  */
 import exec from "k6/execution";
 import http from "k6/http";
@@ -29,7 +39,7 @@ import type { Params } from "k6/http";
 import { check, sleep } from "k6";
 import type { Options } from "k6/options";
 import { afterAtLeast } from "./lib/timers.ts";
-import { BASE_URL, PASSWORD, TAIL_GRACE_MS, WS_URLS, envInt, envNumber, envSeconds, envStr, newRunId, tlsOptions } from "./lib/config.ts";
+import { BASE_URL, PASSWORD, TAIL_GRACE_MS, batchOptions, envInt, envNumber, envSeconds, envStr, newRunId, tlsOptions, webSocketUrls } from "./lib/config.ts";
 import { authParams, createConversation, createMembers, json, memberAt, packMembers, post, sessionFrom, type Member, type Members } from "./lib/api.ts";
 import { newDevice, urlsFor, runSession } from "./lib/chat-client.ts";
 import { clientIdFor, uuidv4 } from "./lib/ids.ts";
@@ -40,15 +50,25 @@ const ACTIONS = envInt("ACTIONS", 3, 1);
 const INTERVAL_S = Math.max(1, Math.round(envSeconds("ACTION_INTERVAL_SECONDS", 10)));
 const CONNECT_S = Math.max(1, Math.round(envSeconds("CONNECT_SECONDS", 15)));
 const MODE = envStr("FANOUT_MODE", "broadcast");
+const SCOPE = envStr("BROADCAST_SCOPE", "run");
 const HOLD_S = CONNECT_S + ACTIONS * INTERVAL_S + 10;
+const WS_URLS = webSocketUrls();
 if (MODE !== "broadcast" && MODE !== "group") throw new Error(`FANOUT_MODE must be broadcast or group, got "${MODE}"`);
+if (SCOPE !== "run" && SCOPE !== "all") throw new Error(`BROADCAST_SCOPE must be run or all, got "${SCOPE}"`);
+// Checked here, in the init context, so k6 stops before it starts LISTENERS VUs and setup() signs
+// them all up.
+if (MODE === "broadcast") {
+  if (!/^https:/i.test(BASE_URL) || !__ENV.CLIENT_CERT) {
+    throw new Error("FANOUT_MODE=broadcast needs nginx (BASE_URL=https://…) and the operator's CLIENT_CERT/CLIENT_KEY; without them use FANOUT_MODE=group");
+  }
+  if (!__ENV.ADMIN_EMAIL) throw new Error("FANOUT_MODE=broadcast needs ADMIN_EMAIL (and ADMIN_PASSWORD) of an admin account");
+}
 
 export const options: Options = {
   ...tlsOptions(),
   // group mode posts to every group in one http.batch: all at once (k6's defaults, 20 in all and 6
   // per host, would queue the later groups' posts in the client and count that wait in their latency)
-  batch: 120,
-  batchPerHost: 120,
+  ...batchOptions(120),
   setupTimeout: "15m",
   summaryTrendStats: ["med", "p(90)", "p(99)", "max", "count"],
   scenarios: {
@@ -89,17 +109,29 @@ interface FanoutData {
   actor: Member | null;
   /** group mode: the conversations that together hold every listener */
   groups: string[];
+  /** broadcast mode: the `joinedSince` of each broadcast (ISO), null for every member */
+  joinedSince: string | null;
+}
+
+/**
+ * The scope of a broadcast that reaches every listener and as few others as it can: members who
+ * joined at or after the earliest listener did, by the database's clock (the api's `createdAt`),
+ * so neither the k6 machine's clock nor a rerun's older accounts (RUN_ID) can leave one out.
+ */
+function listenersJoinedSince(listeners: Member[], setupStartedAt: number): string {
+  let earliest = Infinity;
+  for (const l of listeners) {
+    const t = l.createdAt ? Date.parse(l.createdAt) : NaN;
+    if (Number.isFinite(t)) earliest = Math.min(earliest, t);
+  }
+  // an api that does not report createdAt: the time setup() began, by this machine's clock
+  return new Date(Number.isFinite(earliest) ? earliest : setupStartedAt).toISOString();
 }
 
 export function setup(): FanoutData {
+  const setupStartedAt = Date.now();
   const runId = newRunId();
   const mark = `k6fanout=${runId}`;
-  if (MODE === "broadcast") {
-    if (!/^https:/i.test(BASE_URL) || !__ENV.CLIENT_CERT) {
-      throw new Error("FANOUT_MODE=broadcast needs nginx (BASE_URL=https://…) and the operator's CLIENT_CERT/CLIENT_KEY; without them use FANOUT_MODE=group");
-    }
-    if (!__ENV.ADMIN_EMAIL) throw new Error("FANOUT_MODE=broadcast needs ADMIN_EMAIL (and ADMIN_PASSWORD) of an admin account");
-  }
   const listeners = createMembers(`${runId}f`, LISTENERS);
   if (MODE === "group") {
     const [actor] = createMembers(`${runId}p`, 1);
@@ -110,7 +142,7 @@ export function setup(): FanoutData {
       if (!id) throw new Error(`could not create the group of listeners ${i}…${i + 48} (one member may open at most 120 conversations per 10 minutes: LISTENERS ≤ 5880)`);
       groups.push(id);
     }
-    return { runId, mark, listeners: packMembers(listeners), actor, groups };
+    return { runId, mark, listeners: packMembers(listeners), actor, groups, joinedSince: null };
   }
   const email = __ENV.ADMIN_EMAIL!;
   const password = __ENV.ADMIN_PASSWORD || PASSWORD;
@@ -119,7 +151,8 @@ export function setup(): FanoutData {
   const sid = sessionFrom(res);
   const user = json<{ user?: { handle: string } }>(res)?.user;
   if (!sid || !user) throw new Error(`admin login failed: ${res.status}`);
-  return { runId, mark, listeners: packMembers(listeners), actor: { handle: user.handle, sid }, groups: [] };
+  const joinedSince = SCOPE === "all" ? null : listenersJoinedSince(listeners, setupStartedAt);
+  return { runId, mark, listeners: packMembers(listeners), actor: { handle: user.handle, sid }, groups: [], joinedSince };
 }
 
 export function listen(data: FanoutData): void {
@@ -145,7 +178,7 @@ export function listen(data: FanoutData): void {
       if (!m || got.has(m[1]!)) return;
       got.add(m[1]!);
       fanoutReceived.add(1);
-      fanoutLatency.add(Math.max(0, Date.now() - Number(m[2])));
+      fanoutLatency.add(Math.max(0, ev.receivedAt - Number(m[2])));
     },
   });
   // The session runs on k6's event loop after this function returns: count the misses on a timer
@@ -171,7 +204,8 @@ export function act(data: FanoutData): void {
       ]);
       for (const res of http.batch(posts)) check(res, { "group post ok": (r) => r.status >= 200 && r.status < 300 });
     } else {
-      const res = post(actor, envStr("BROADCAST_PATH", "/api/admin/broadcasts"), { title: "Load test announcement", body: `announcement ${marker}` }, "broadcast");
+      const scope = data.joinedSince ? { joinedSince: data.joinedSince } : {};
+      const res = post(actor, envStr("BROADCAST_PATH", "/api/admin/broadcasts"), { title: "Load test announcement", body: `announcement ${marker}`, ...scope }, "broadcast");
       check(res, { "broadcast accepted": (r) => r.status >= 200 && r.status < 300 });
     }
     sleep(INTERVAL_S);

@@ -11,6 +11,8 @@ import { EXIT, runScript } from "./run.ts";
 
 let dir: string;
 let server: ReturnType<typeof Bun.serve>;
+/** a WebSocket server that greets every socket with one frame */
+let greeter: ReturnType<typeof Bun.serve>;
 let inFlight = 0;
 let mostInFlight = 0;
 
@@ -28,17 +30,26 @@ beforeAll(() => {
   });
 });
 
+beforeAll(() => {
+  greeter = Bun.serve({
+    port: 0,
+    fetch: (req, srv) => (srv.upgrade(req, { data: undefined }) ? undefined : new Response("upgrade", { status: 400 })),
+    websocket: { open: (ws) => void ws.send("hello"), message() {} },
+  });
+});
+
 afterAll(() => {
+  greeter.stop(true);
   server.stop(true);
   rmSync(dir, { recursive: true, force: true });
 });
 
 let n = 0;
-async function run(source: string, env: Record<string, string> = {}) {
+async function run(source: string, env: Record<string, string> = {}, k6Env: Record<string, string> = {}) {
   const file = join(dir, `script-${++n}.ts`);
   writeFileSync(file, source);
   const lines: string[] = [];
-  const outcome = await runScript(file, { BASE: server.url.href, ...env }, undefined, (l) => lines.push(l));
+  const outcome = await runScript(file, { BASE: server.url.href, WS: `ws://127.0.0.1:${greeter.port}/`, ...env }, undefined, (l) => lines.push(l), k6Env);
   return { ...outcome, lines };
 }
 
@@ -120,6 +131,43 @@ test("setup() past setupTimeout ends the run with k6's exit code 100; a throwing
   const broken = await run(`throw new Error("bad init");\nexport default function () {}`);
   expect(broken.code).toBe(EXIT.scriptError);
   expect(broken.lines.join()).toContain("bad init");
+}, 30_000);
+
+test("K6_SETUP_TIMEOUT in k6's own environment overrides the script's setupTimeout, as in k6", async () => {
+  const o = await run(
+    `
+    import { sleep } from "k6";
+    export const options = { setupTimeout: "30s" };
+    export function setup() { sleep(3); }
+    export default function () {}
+  `,
+    {},
+    { K6_SETUP_TIMEOUT: "1s" },
+  );
+  expect(o.code).toBe(EXIT.setupTimeout);
+}, 30_000);
+
+test("a WebSocket message event carries k6's timestamp: when the frame was read, in ms since the epoch", async () => {
+  const o = await run(`
+    import { WebSocket } from "k6/websockets";
+    import { Trend } from "k6/metrics";
+    const stamp = new Trend("stamp");
+    const handlerLag = new Trend("handler_lag");
+    export default function () {
+      const ws = new WebSocket(__ENV.WS);
+      ws.onmessage = (e) => {
+        stamp.add(e.timestamp);
+        handlerLag.add(Date.now() - e.timestamp);
+        ws.close();
+      };
+    }
+  `);
+  expect(o.code).toBe(EXIT.ok);
+  const [stamp] = values(o, "stamp");
+  expect(Math.abs(stamp! - Date.now())).toBeLessThan(30_000);
+  const [lag] = values(o, "handler_lag");
+  expect(lag).toBeGreaterThanOrEqual(-1);
+  expect(lag).toBeLessThan(1000);
 }, 30_000);
 
 test("constant-arrival-rate: iterations that find no free VU are dropped and counted, as k6 counts them", async () => {

@@ -107,8 +107,18 @@ async function within(ms: number, what: string, vu: VuHandle, call: Promise<Done
   return outcome;
 }
 
-/** `env`: what the script sees in __ENV (k6: the process environment and every -e); `sslCertFile`: the process' own SSL_CERT_FILE. */
-export async function runScript(script: string, env: Record<string, string>, sslCertFile: string | undefined, log: (line: string) => void = console.log): Promise<Outcome> {
+/**
+ * `env`: what the script sees in __ENV (k6: the process environment and every -e); `sslCertFile`:
+ * the process' own SSL_CERT_FILE; `k6Env`: the process environment k6 reads its K6_* options from
+ * (`-e` does not reach them).
+ */
+export async function runScript(
+  script: string,
+  env: Record<string, string>,
+  sslCertFile: string | undefined,
+  log: (line: string) => void = console.log,
+  k6Env: Record<string, string | undefined> = {},
+): Promise<Outcome> {
   const store = new MetricStore();
   const declared = new Map<string, MetricType>(Object.entries(BUILT_IN));
   let abortReason: string | null = null;
@@ -148,8 +158,9 @@ export async function runScript(script: string, env: Record<string, string>, ssl
   let setupMs = 60_000;
   let teardownMs = 60_000;
   try {
-    setupMs = durationOr(options.setupTimeout, setupMs);
-    teardownMs = durationOr(options.teardownTimeout, teardownMs);
+    // k6 takes K6_SETUP_TIMEOUT / K6_TEARDOWN_TIMEOUT of its own environment over the script's options
+    setupMs = durationOr(k6Env.K6_SETUP_TIMEOUT || options.setupTimeout, setupMs);
+    teardownMs = durationOr(k6Env.K6_TEARDOWN_TIMEOUT || options.teardownTimeout, teardownMs);
     scenarios = scenariosOf(options);
     ctx.tls = tlsFrom(options, sslCertFile);
     ctx.batch = { total: positive(options.batch, "batch", 20), perHost: positive(options.batchPerHost, "batchPerHost", 6) };
@@ -258,7 +269,7 @@ if (import.meta.main) {
     process.exit(EXIT.invalidConfig);
   }
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ...args.env };
-  const outcome = await runScript(args.script, env, process.env.SSL_CERT_FILE);
+  const outcome = await runScript(args.script, env, process.env.SSL_CERT_FILE, console.log, process.env);
   const { lines, json } = summarize(outcome);
   console.log(lines.join("\n"));
   if (args.summaryJson) writeFileSync(args.summaryJson, JSON.stringify(json, null, 2));

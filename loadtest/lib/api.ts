@@ -10,12 +10,14 @@
 import http from "k6/http";
 import type { RefinedResponse, ResponseType, Params } from "k6/http";
 import { check } from "k6";
-import { BASE_URL, COOKIE_NAME, ORIGIN, PASSWORD } from "./config.ts";
+import { BASE_URL, COOKIE_NAME, ORIGIN, PASSWORD, REGISTER_CONCURRENCY } from "./config.ts";
 
 /** A signed-in member as the scenarios use one: the handle and the session cookie's value. */
 export interface Member {
   handle: string;
   sid: string;
+  /** when the account was created, by the database's clock (the api's `user.createdAt`) */
+  createdAt?: string;
 }
 
 /**
@@ -96,8 +98,9 @@ function registration(runId: string, index: number): string {
 function signedIn(res: Res, handle: string): Member | null {
   const ok = check(res, { "register/login 2xx": (r) => r.status === 200 || r.status === 201 });
   const sid = sessionFrom(res);
-  const user = json<{ user?: { id: string | number } }>(res)?.user;
-  return ok && sid && user ? { handle, sid } : null;
+  const user = json<{ user?: { id: string | number; createdAt?: string } }>(res)?.user;
+  if (!ok || !sid || !user) return null;
+  return typeof user.createdAt === "string" ? { handle, sid, createdAt: user.createdAt } : { handle, sid };
 }
 
 function login(runId: string, index: number): Member | null {
@@ -118,7 +121,7 @@ export function registerOrLogin(runId: string, index: number): Member | null {
  * registration the slow part of setup; batching keeps the server's cores busy). Member i of the
  * result has index firstIndex + i.
  */
-export function createMembers(runId: string, count: number, concurrency = 8, firstIndex = 0): Member[] {
+export function createMembers(runId: string, count: number, concurrency = REGISTER_CONCURRENCY, firstIndex = 0): Member[] {
   const out: Member[] = [];
   for (let start = 0; start < count; start += concurrency) {
     const reqs: Array<[string, string, string, Params]> = [];

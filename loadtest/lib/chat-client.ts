@@ -1,9 +1,15 @@
 /**
  * A protocol-v1 client (docs/protocol.md) on k6/websockets: hello/resume, seq cursor with gap and
- * duplicate detection, coalesced acks, idempotent sends kept in an outbox until `sent` (resent after
- * a reconnect, a `busy`/`internal` error or a timeout), and the reconnect rules (after
- * `reconnect.afterMs`/1012, at once after 1013, backoff otherwise, never after 1008). One
- * DeviceState is one browser/device: it survives reconnects and iterations.
+ * duplicate detection, acks about once a second, idempotent sends kept in an outbox until `sent`
+ * (resent after a reconnect, a `busy`/`internal` error or a timeout), and the reconnect rules
+ * (after `reconnect.afterMs`/1012, at once after 1013, backoff otherwise, never after 1008). One
+ * DeviceState is one browser/device: it survives reconnects and iterations. Each message a device
+ * writes is numbered (message-body.ts), and every device checks that the other devices' confirmed
+ * messages all reached it (sender-gaps.ts).
+ *
+ * Timers: one VU per socket, so every timer a socket keeps costs the load generator a callback per
+ * firing. A socket arms its ack timer only when its cursor moved (at most one ack a second) and its
+ * resend timer only while its outbox holds unanswered sends; an idle socket has neither.
  *
  * The upgrade carries the session cookie and an allowed Origin as explicit headers: k6/websockets
  * takes `headers` and a cookie `jar` in its params (no `cookies` param). A fresh, empty jar is passed
@@ -19,11 +25,16 @@ import { authParams, json, type Member } from "./api.ts";
 import { uuidv4 } from "./ids.ts";
 import * as m from "./metrics.ts";
 import { afterAtLeast } from "./timers.ts";
+import { deviceMessageBody, parseDeviceMessage } from "./message-body.ts";
+import { RecentIds } from "./recent-ids.ts";
+import { SenderGaps } from "./sender-gaps.ts";
 
 interface OutboxEntry {
   frame: string;
+  /** the device's number for this message (its body's `#n`) */
+  n: number;
   firstSentAt: number;
-  /** last time the frame went out; 0 = due (resend on the next tick) */
+  /** last time the frame went out; 0 = due at once (after a reconnect) */
   lastSentAt: number;
 }
 
@@ -34,17 +45,70 @@ export interface DeviceState {
   /** highest seq applied */
   cursor: number;
   epoch: string | null;
-  /** sends not yet answered by `sent`, by client id */
+  /** sends not yet answered by `sent`, by client id, in the order written */
   outbox: Map<string, OutboxEntry>;
-  /** messageIds already seen by this device (bounded) */
-  seen: Map<string, true>;
-  /** client ids of this device's answered sends (bounded): their echo is not a delivery */
-  sentIds: Map<string, true>;
+  /** messageIds this device saw within its dedup window */
+  seen: RecentIds;
+  /** client ids of this device's sends answered within its dedup window: their echo is not a delivery */
+  sentIds: RecentIds;
+  /** the number of the last message this device wrote */
+  written: number;
+  /** the lowest number this device gave up on (refused, or left unanswered); Infinity while none */
+  gaveUpFrom: number;
+  /** the other devices' numbered messages this device received */
+  senders: SenderGaps;
   connections: number;
 }
 
-export function newDevice(clientId: string): DeviceState {
-  return { clientId, welcomed: false, cursor: 0, epoch: null, outbox: new Map(), seen: new Map(), sentIds: new Map(), connections: 0 };
+/**
+ * How long a device remembers message ids. A duplicate messageId (the same message under a new
+ * seq) comes only from the server announcing a message again for a repeat of its send whose
+ * answer had gone (CHAT_SEND_ANSWER_TTL_SECONDS, 10 min by default): so within that TTL of the
+ * first copy nothing can repeat it, and after it only a repeat of a send its device still resends.
+ */
+const SEND_ANSWER_TTL_MS = 10 * 60_000;
+
+/**
+ * `resendHorizonMs`: how long after writing a send the device may still resend it (its session,
+ * or longer where unanswered sends wait for the next session): the ids are kept for that long, and
+ * at least the server's answer TTL.
+ */
+export function newDevice(clientId: string, resendHorizonMs = 0): DeviceState {
+  const windowMs = Math.max(SEND_ANSWER_TTL_MS, resendHorizonMs);
+  return {
+    clientId,
+    welcomed: false,
+    cursor: 0,
+    epoch: null,
+    outbox: new Map(),
+    seen: new RecentIds(windowMs),
+    sentIds: new RecentIds(windowMs),
+    written: 0,
+    gaveUpFrom: Infinity,
+    senders: new SenderGaps(),
+    connections: 0,
+  };
+}
+
+/** The mark a new message carries: every number below it was confirmed (message-body.ts). */
+function confirmedBelow(dev: DeviceState): number {
+  const oldestUnanswered = dev.outbox.values().next();
+  const pending = oldestUnanswered.done ? dev.written + 1 : oldestUnanswered.value.n;
+  return Math.min(pending, dev.gaveUpFrom);
+}
+
+/** A send that will never be confirmed: later marks stop below it. */
+function giveUp(dev: DeviceState, id: string, entry: OutboxEntry): void {
+  dev.outbox.delete(id);
+  dev.gaveUpFrom = Math.min(dev.gaveUpFrom, entry.n);
+}
+
+/**
+ * When k6 read the frame off the socket (k6/websockets' MessageEvent.timestamp, ms): the handler
+ * may run later, when the VU's event loop gets to it. Date.now() where a runtime lacks it.
+ */
+function receivedAt(e: MessageEvent): number {
+  return typeof e.timestamp === "number" && Number.isFinite(e.timestamp) ? e.timestamp : Date.now();
 }
 
 export interface Target {
@@ -58,6 +122,8 @@ export interface ChatEvent {
   ts: number;
   kind: string;
   data: any;
+  /** when the frame was read off the socket (ms) */
+  receivedAt: number;
 }
 
 export interface SessionOptions {
@@ -91,21 +157,15 @@ export interface SessionOptions {
   tags?: Record<string, string>;
 }
 
-const MAX_SEEN = 20000;
-const MAX_SENT_IDS = 5000;
-/** resends per 100 ms tick: with the acks, well inside the server's 50 frames/s per socket */
-const RESENDS_PER_TICK = 3;
+/** docs/protocol.md: ack about once a second (the server stores one a second per client) */
+const ACK_EVERY_MS = 1000;
+/** a backlog of due resends goes out 3 at a time, 100 ms apart: at most 30 frames/s */
+const RESENDS_PER_BURST = 3;
+const RESEND_PACE_MS = 100;
+/** docs/protocol.md: the web client gives a socket up after 10 s without a `welcome` */
+const UPGRADE_PATIENCE_MS = 10_000;
 /** error codes after which a send will never succeed */
 const REFUSED = new Set(["invalid", "not_member", "blocked", "id_conflict", "frame_too_large"]);
-let bodyCounter = 0;
-
-function remember(map: Map<string, true>, key: string, max: number): void {
-  map.set(key, true);
-  if (map.size > max) {
-    const first = map.keys().next();
-    if (!first.done) map.delete(first.value);
-  }
-}
 
 /** Runs one online session of a device; returns at once, k6's event loop drives it until holdMs + drainMs (+ the tail check). */
 export function runSession(o: SessionOptions): void {
@@ -131,6 +191,8 @@ export function runSession(o: SessionOptions): void {
   let backoffMs = 500;
   let sendTimer: number | null = null;
   let reconnectTimer: number | null = null;
+  let ackTimer: number | null = null;
+  let resendTimer: number | null = null;
   let nextTarget = Math.floor(Math.random() * Math.max(1, targets.length));
   /** highest seq acked on the current socket */
   let acked = 0;
@@ -141,6 +203,8 @@ export function runSession(o: SessionOptions): void {
   let drainHintMs = 0;
   let connectStartedAt = 0;
   let attempts = 0;
+  /** the upgrade of the current socket has been answered (opened or refused) */
+  let handshakeAnswered = true;
 
   const canSend = (): boolean => ws !== null && live && ws.readyState === 1;
 
@@ -151,9 +215,51 @@ export function runSession(o: SessionOptions): void {
     }
   }
 
-  /** Resends unanswered sends (due after a reconnect or an error, or old enough), a few per tick. */
+  /** The cursor moved: ack it within a second, coalescing whatever else arrives meanwhile. */
+  function ackSoon(): void {
+    if (ackTimer !== null || !canSend()) return;
+    ackTimer = setTimeout(() => {
+      ackTimer = null;
+      flushAck();
+    }, ACK_EVERY_MS);
+  }
+
+  /** When the oldest-due unanswered send is due again, or null with none. */
+  function nextResendDue(): number | null {
+    let due: number | null = null;
+    for (const entry of dev.outbox.values()) {
+      const at = entry.lastSentAt + resendAfterMs;
+      if (due === null || at < due) due = at;
+    }
+    return due;
+  }
+
+  /** Arms the resend timer while the outbox holds unanswered sends (and the socket can carry them). */
+  function scheduleResend(): void {
+    if (resendTimer !== null || !canSend()) return;
+    const due = nextResendDue();
+    if (due === null) return;
+    resendTimer = setTimeout(() => {
+      resendTimer = null;
+      resendDue();
+      scheduleResend();
+    }, Math.max(RESEND_PACE_MS, due - Date.now()));
+  }
+
+  function cancelResend(): void {
+    if (resendTimer !== null) clearTimeout(resendTimer);
+    resendTimer = null;
+  }
+
+  /** A send became due sooner than the armed timer (an error, a reconnect). */
+  function rescheduleResend(): void {
+    cancelResend();
+    scheduleResend();
+  }
+
+  /** Resends the unanswered sends that are due, a burst at a time. */
   function resendDue(): void {
-    if (!canSend() || dev.outbox.size === 0) return;
+    if (!canSend()) return;
     const now = Date.now();
     let n = 0;
     for (const entry of dev.outbox.values()) {
@@ -161,16 +267,18 @@ export function runSession(o: SessionOptions): void {
       ws!.send(entry.frame);
       entry.lastSentAt = now;
       m.resends.add(1, tags);
-      if (++n >= RESENDS_PER_TICK) break;
+      if (++n >= RESENDS_PER_BURST) break;
     }
   }
 
-  let ticks = 0;
-  const tick = setInterval(() => {
-    // acks once a second, as docs/protocol.md asks (the server stores one a second per client)
-    if (++ticks % 10 === 0) flushAck();
-    resendDue();
-  }, 100);
+  function cancelSocketTimers(): void {
+    if (ackTimer !== null) clearTimeout(ackTimer);
+    ackTimer = null;
+    cancelResend();
+    if (sendTimer !== null) clearInterval(sendTimer);
+    sendTimer = null;
+  }
+
   // never early (k6 < 2.3 could run a due timer early): an early end would skip the drain and count
   // the sends still in flight as unanswered
   const cancelEnd = afterAtLeast(endAt - Date.now(), () => finish());
@@ -180,16 +288,19 @@ export function runSession(o: SessionOptions): void {
     if (finished || !canSend() || now < sendFromAt || now >= stopSendingAt || targets.length === 0) return;
     const t = targets[nextTarget++ % targets.length]!;
     const id = uuidv4();
+    const mark = confirmedBelow(dev);
+    const n = ++dev.written;
     const frame = JSON.stringify({
       type: "send",
       id,
       conversationId: t.conversationId,
-      body: `k6 ${dev.clientId} #${++bodyCounter}`,
+      body: deviceMessageBody(dev.clientId, n, mark),
       clientTs: now,
     });
-    dev.outbox.set(id, { frame, firstSentAt: now, lastSentAt: now });
+    dev.outbox.set(id, { frame, n, firstSentAt: now, lastSentAt: now });
     ws!.send(frame);
     m.messagesSent.add(1, tags);
+    scheduleResend();
   }
 
   /** Stops sending; checks the tail of the member's log against the socket's cursor; then closes. */
@@ -201,6 +312,7 @@ export function runSession(o: SessionOptions): void {
     sendTimer = null;
     if (reconnectTimer !== null) clearTimeout(reconnectTimer);
     reconnectTimer = null;
+    countUnansweredUpgrade();
     if (!TAIL_CHECK) return close();
     if (!canSend()) {
       // Offline at the end (its replicas unreachable): whatever the log holds beyond its cursor
@@ -242,12 +354,12 @@ export function runSession(o: SessionOptions): void {
   }
 
   function close(): void {
-    clearInterval(tick);
+    cancelSocketTimers();
     const now = Date.now();
     for (const [id, entry] of dev.outbox) {
       if (now - entry.firstSentAt >= unackedAfterMs) {
         m.unackedSends.add(1, { ...tags, why: "unanswered" });
-        dev.outbox.delete(id);
+        giveUp(dev, id, entry);
       }
     }
     // Only an OPEN socket is closed here; one still CONNECTING is closed by its onopen. Before
@@ -267,15 +379,146 @@ export function runSession(o: SessionOptions): void {
     }, delayMs);
   }
 
+  /**
+   * An upgrade left unanswered for as long as the web client waits for a `welcome` never connected:
+   * a failed connection rather than none. (So a run whose every upgrade hangs still has samples in
+   * chat_connect_ok, whose threshold k6 versions judge differently without any.) A younger one, a
+   * reconnect just before the end, counts neither way.
+   */
+  function countUnansweredUpgrade(): void {
+    if (handshakeAnswered || Date.now() - connectStartedAt < UPGRADE_PATIENCE_MS) return;
+    handshakeAnswered = true;
+    m.connectOk.add(false, { ...tags, why: "no_answer" });
+  }
+
+  /** A discontinuity counted elsewhere: the sender check owes only messages written after it. */
+  function restartSenderCheck(at: number): void {
+    dev.senders.restartAt(at);
+  }
+
   /** After a resumed welcome: the cursor may only move forward with a resync. */
-  function settleWelcome(): void {
+  function settleWelcome(at: number): void {
     if (welcomeSkipTo < 0) return;
     m.lost.add(welcomeSkipTo - dev.cursor, { ...tags, why: "welcome" });
     dev.cursor = welcomeSkipTo;
     welcomeSkipTo = -1;
+    restartSenderCheck(at);
   }
 
-  function onFrame(raw: string): void {
+  function onWelcome(f: any, at: number): void {
+    const w = Number(f.cursor);
+    if (!Number.isSafeInteger(w) || w < 0) {
+      m.serverErrors.add(1, { ...tags, code: "bad_welcome" });
+      return;
+    }
+    live = true;
+    replaying = true;
+    backoffMs = 500;
+    if (resumedFrom === null) dev.cursor = w;
+    else if (w > resumedFrom) welcomeSkipTo = w;
+    // w below the resume point: the server answers with resync (epoch_changed, cursor_ahead) next.
+    if (typeof f.epoch === "string" && f.epoch !== "") dev.epoch = f.epoch;
+    dev.welcomed = true;
+    dev.senders.startAt(at);
+    acked = dev.cursor;
+    m.welcomeLatency.add(Math.max(0, at - connectStartedAt), tags);
+    if (o.onWelcome) o.onWelcome(f);
+    // Resend what was never confirmed, on this socket (idempotent by id), paced by the resend timer.
+    for (const entry of dev.outbox.values()) entry.lastSentAt = 0;
+    rescheduleResend();
+    if (o.sendEveryMs && o.sendEveryMs > 0 && sendTimer === null && !finished) {
+      sendTimer = setInterval(sendOne, o.sendEveryMs);
+    }
+  }
+
+  /** A message event, new by seq: a duplicate by messageId, an echo of this device's own, or a delivery. */
+  function onMessageEvent(data: any, at: number): void {
+    const mid = String(data.messageId);
+    if (dev.seen.has(mid)) {
+      m.duplicated.add(1, { ...tags, why: "messageId" });
+      return;
+    }
+    dev.seen.add(mid, at);
+    // The copy on the device that sent it is an echo, not a delivery.
+    const clientMsgId = String(data.clientMsgId);
+    if (dev.outbox.has(clientMsgId) || dev.sentIds.has(clientMsgId)) return;
+    // Only the devices' numbered messages are deliveries: the api mix's HTTP sends, the seed and
+    // fan-out messages travel other paths, and their copies are not what these figures measure.
+    const msg = parseDeviceMessage(data.body);
+    // (one of this device's own that its ids no longer tell, a send it gave up on, is an echo too)
+    if (!msg || msg.sender === dev.clientId) return;
+    m.deliveries.add(1, tags);
+    // Replayed copies waited for this device to come back: their age is not delivery latency.
+    if (replaying) m.replayed.add(1, tags);
+    else if (typeof data.clientTs === "number") m.deliveryLatency.add(Math.max(0, at - data.clientTs), tags);
+    const settled = dev.senders.receive(msg, typeof data.clientTs === "number" ? data.clientTs : NaN);
+    if (settled.lost > 0) m.lost.add(settled.lost, { ...tags, why: "sender_gap" });
+    if (settled.verified > 0) m.senderVerified.add(settled.verified, tags);
+  }
+
+  function onEvent(f: any, at: number): void {
+    settleWelcome(at);
+    const seq = Number(f.seq);
+    if (!Number.isSafeInteger(seq)) {
+      m.serverErrors.add(1, { ...tags, code: "bad_event" });
+      return;
+    }
+    if (seq <= dev.cursor) {
+      m.duplicated.add(1, { ...tags, why: "seq" });
+      return;
+    }
+    if (seq > dev.cursor + 1) {
+      m.lost.add(seq - dev.cursor - 1, { ...tags, why: "gap" });
+      restartSenderCheck(at);
+    }
+    dev.cursor = seq;
+    ackSoon();
+    if (f.kind === "message" && f.data) onMessageEvent(f.data, at);
+    if (o.onEvent) o.onEvent({ seq, ts: Number(f.ts), kind: String(f.kind), data: f.data, receivedAt: at });
+  }
+
+  function onResync(f: any, at: number): void {
+    // The server could not replay the cursor (or a gap on the live stream); the stream goes on from `cursor`.
+    welcomeSkipTo = -1;
+    m.resyncs.add(1, { ...tags, reason: String(f.reason) });
+    const c = Number(f.cursor);
+    if (Number.isSafeInteger(c) && c >= 0) dev.cursor = c;
+    if (typeof f.epoch === "string" && f.epoch !== "") dev.epoch = f.epoch;
+    acked = Math.min(acked, dev.cursor);
+    ackSoon();
+    restartSenderCheck(at);
+  }
+
+  function onSent(f: any, at: number): void {
+    const id = String(f.id);
+    const entry = dev.outbox.get(id);
+    if (!entry) return; // the answer to a resend whose first answer already came
+    dev.outbox.delete(id);
+    if (dev.outbox.size === 0) cancelResend();
+    dev.sentIds.add(id, at);
+    m.messagesAcked.add(1, tags);
+    m.sendAckLatency.add(Math.max(0, at - entry.firstSentAt), tags);
+    const expected = expectedFor.get(String(f.conversationId));
+    if (expected !== undefined) m.deliveriesExpected.add(expected, tags);
+  }
+
+  function onError(f: any): void {
+    const code = String(f.code);
+    m.serverErrors.add(1, { ...tags, code });
+    const entry = typeof f.ref === "string" ? dev.outbox.get(f.ref) : undefined;
+    if (entry && REFUSED.has(code)) {
+      // This send will never be accepted: it is not delivered, count it now.
+      giveUp(dev, f.ref, entry);
+      m.unackedSends.add(1, { ...tags, why: code });
+    } else if (entry) {
+      // busy / internal / unavailable / a member's rate_limited (with a ref): retry soon. The socket's own
+      // rate_limited has no ref: the resend timeout covers it.
+      entry.lastSentAt = Date.now() - resendAfterMs + 500;
+      rescheduleResend();
+    }
+  }
+
+  function onFrame(raw: string, at: number): void {
     let f: any;
     try {
       f = JSON.parse(raw);
@@ -284,108 +527,29 @@ export function runSession(o: SessionOptions): void {
       return;
     }
     switch (f.type) {
-      case "welcome": {
-        const w = Number(f.cursor);
-        if (!Number.isSafeInteger(w) || w < 0) {
-          m.serverErrors.add(1, { ...tags, code: "bad_welcome" });
-          return;
-        }
-        live = true;
-        replaying = true;
-        backoffMs = 500;
-        if (resumedFrom === null) dev.cursor = w;
-        else if (w > resumedFrom) welcomeSkipTo = w;
-        // w below the resume point: the server answers with resync (epoch_changed, cursor_ahead) next.
-        if (typeof f.epoch === "string" && f.epoch !== "") dev.epoch = f.epoch;
-        dev.welcomed = true;
-        acked = dev.cursor;
-        m.welcomeLatency.add(Date.now() - connectStartedAt, tags);
-        if (o.onWelcome) o.onWelcome(f);
-        // Resend what was never confirmed, on this socket (idempotent by id), paced by the tick.
-        for (const entry of dev.outbox.values()) entry.lastSentAt = 0;
-        if (o.sendEveryMs && o.sendEveryMs > 0 && sendTimer === null && !finished) {
-          sendTimer = setInterval(sendOne, o.sendEveryMs);
-        }
+      case "welcome":
+        onWelcome(f, at);
         break;
-      }
-      case "event": {
-        settleWelcome();
-        const seq = Number(f.seq);
-        if (!Number.isSafeInteger(seq)) {
-          m.serverErrors.add(1, { ...tags, code: "bad_event" });
-          return;
-        }
-        if (seq <= dev.cursor) {
-          m.duplicated.add(1, { ...tags, why: "seq" });
-          return;
-        }
-        if (seq > dev.cursor + 1) m.lost.add(seq - dev.cursor - 1, { ...tags, why: "gap" });
-        dev.cursor = seq;
-        const now = Date.now();
-        if (f.kind === "message" && f.data) {
-          const mid = String(f.data.messageId);
-          if (dev.seen.has(mid)) {
-            m.duplicated.add(1, { ...tags, why: "messageId" });
-            return;
-          }
-          remember(dev.seen, mid, MAX_SEEN);
-          // The copy on the device that sent it is an echo, not a delivery.
-          const clientMsgId = String(f.data.clientMsgId);
-          const mine = dev.outbox.has(clientMsgId) || dev.sentIds.has(clientMsgId);
-          if (!mine) {
-            m.deliveries.add(1, tags);
-            if (replaying) m.replayed.add(1, tags);
-            else if (typeof f.data.clientTs === "number") m.deliveryLatency.add(Math.max(0, now - f.data.clientTs), tags);
-          }
-        }
-        if (o.onEvent) o.onEvent({ seq, ts: Number(f.ts), kind: String(f.kind), data: f.data });
+      case "event":
+        onEvent(f, at);
         break;
-      }
       case "synced":
-        settleWelcome();
+        settleWelcome(at);
         replaying = false;
         break;
-      case "resync": {
-        // The server could not replay the cursor (or a gap on the live stream); the stream goes on from `cursor`.
-        welcomeSkipTo = -1;
-        m.resyncs.add(1, { ...tags, reason: String(f.reason) });
-        const c = Number(f.cursor);
-        if (Number.isSafeInteger(c) && c >= 0) dev.cursor = c;
-        if (typeof f.epoch === "string" && f.epoch !== "") dev.epoch = f.epoch;
-        acked = Math.min(acked, dev.cursor);
+      case "resync":
+        onResync(f, at);
         break;
-      }
-      case "sent": {
-        const id = String(f.id);
-        const entry = dev.outbox.get(id);
-        if (!entry) break; // the answer to a resend whose first answer already came
-        dev.outbox.delete(id);
-        remember(dev.sentIds, id, MAX_SENT_IDS);
-        m.messagesAcked.add(1, tags);
-        m.sendAckLatency.add(Date.now() - entry.firstSentAt, tags);
-        const expected = expectedFor.get(String(f.conversationId));
-        if (expected !== undefined) m.deliveriesExpected.add(expected, tags);
+      case "sent":
+        onSent(f, at);
         break;
-      }
       case "reconnect":
         // The replica drains; it closes with 1012 next. Reconnect after the hint.
         drainHintMs = Number(f.afterMs) || 1000;
         break;
-      case "error": {
-        const code = String(f.code);
-        m.serverErrors.add(1, { ...tags, code });
-        const entry = typeof f.ref === "string" ? dev.outbox.get(f.ref) : undefined;
-        if (entry && REFUSED.has(code)) {
-          // This send will never be accepted: it is not delivered, count it now.
-          dev.outbox.delete(f.ref);
-          m.unackedSends.add(1, { ...tags, why: code });
-        } else if (entry) {
-          // busy / internal / unavailable / a member's rate_limited (with a ref): retry soon. The socket's own
-          // rate_limited has no ref: the resend timeout covers it.
-          entry.lastSentAt = Date.now() - resendAfterMs + 500;
-        }
+      case "error":
+        onError(f);
         break;
-      }
       default:
         break;
     }
@@ -406,10 +570,10 @@ export function runSession(o: SessionOptions): void {
       tags,
     });
     ws = sock;
-    let opened = false;
+    handshakeAnswered = false;
     sock.onopen = () => {
-      opened = true;
-      m.connectOk.add(true, tags);
+      if (!handshakeAnswered) m.connectOk.add(true, tags);
+      handshakeAnswered = true;
       if (finished) {
         // The session ended while this socket was still connecting.
         sock.close(1000, "done");
@@ -421,20 +585,20 @@ export function runSession(o: SessionOptions): void {
       sock.send(JSON.stringify(hello));
     };
     sock.onmessage = (e?: MessageEvent) => {
-      if (ws === sock && e && typeof e.data === "string") onFrame(e.data);
+      if (ws === sock && e && typeof e.data === "string") onFrame(e.data, receivedAt(e));
     };
     sock.onerror = () => {
       // Before `open`: the upgrade failed (403 Origin/cookie, 429 too many sockets, 503 draining, refused).
-      if (!opened) m.connectOk.add(false, tags);
+      if (!handshakeAnswered) {
+        handshakeAnswered = true;
+        m.connectOk.add(false, tags);
+      }
     };
     sock.addEventListener("close", (ev: any) => {
       if (ws !== sock) return;
       ws = null;
       live = false;
-      if (sendTimer !== null) {
-        clearInterval(sendTimer);
-        sendTimer = null;
-      }
+      cancelSocketTimers();
       if (finished) return;
       // `code` is on the close event when the peer sent one (grafana/k6#4972, in the k6 versions these
       // scripts need); 0 = none, e.g. a refused upgrade or a dropped connection.

@@ -68,28 +68,57 @@ export function envSeconds(name: string, fallback: number): number {
 /** http(s)://host[:port] of the api (directly, or nginx in front of everything). */
 export const BASE_URL = env("BASE_URL", "http://127.0.0.1:3000").replace(/\/+$/, "");
 
-const BASE = /^(https?):\/\/(\[[^\]]+\]|[^/:]+)(?::(\d+))?/i.exec(BASE_URL);
+const BASE_URL_SHAPE = /^(https?):\/\/(\[[^\]]+\]|[^/:]+)(?::(\d+))?/i;
+const BASE = BASE_URL_SHAPE.exec(BASE_URL);
 if (!BASE) throw new Error(`BASE_URL must be http(s)://host[:port], got "${BASE_URL}"`);
 const BASE_SCHEME = BASE[1]!.toLowerCase();
 const BASE_HOST = BASE[2]!;
 const BASE_PORT = BASE[3] ?? "";
 
+/** The README's local stack (`npm start`): the api on 3000, the chat replicas on 3101 and 3102. */
+const LOCAL_API_PORT = "3000";
+const LOCAL_CHAT_PORTS = [3101, 3102];
+
 /**
- * WebSocket endpoint(s). A comma-separated list spreads sockets round-robin over the chat
- * replicas (local stack without nginx); through nginx it is one URL (BASE_URL + /ws).
+ * Where WebSockets go when WS_URL is unset: through nginx (an https BASE_URL) its `/ws` on the same
+ * host; beside the local stack's api (an http BASE_URL on port 3000) that host's replicas on 3101
+ * and 3102. Any other http BASE_URL names an api whose replicas cannot be guessed.
  */
-export const WS_URLS: string[] = env(
-  "WS_URL",
-  BASE_SCHEME === "https" ? `${BASE_URL.replace(/^https/i, "wss")}/ws` : "ws://127.0.0.1:3101/ws,ws://127.0.0.1:3102/ws",
-)
-  .split(",")
-  .map((s) => s.trim())
-  .filter(Boolean);
-// Checked in the init context, so k6 stops before the test starts: otherwise k6's WebSocket
-// constructor (or, for an empty list, a TypeError) throws in every VU's session, after setup()
-// has registered all the members.
-if (WS_URLS.length === 0 || WS_URLS.some((u) => !/^wss?:\/\/[^/]+/i.test(u))) {
-  throw new Error(`WS_URL must be a comma-separated list of ws(s)://host[:port]/ws URLs, got "${__ENV.WS_URL}"`);
+function defaultWsUrl(baseUrl: string): string {
+  const base = BASE_URL_SHAPE.exec(baseUrl);
+  if (!base) throw new Error(`BASE_URL must be http(s)://host[:port], got "${baseUrl}"`);
+  const [, scheme, host, port] = base;
+  if (scheme!.toLowerCase() === "https") return `${baseUrl.replace(/^https/i, "wss")}/ws`;
+  if (port === LOCAL_API_PORT) return LOCAL_CHAT_PORTS.map((p) => `ws://${host}:${p}/ws`).join(",");
+  throw new Error(
+    `WS_URL is not set and BASE_URL ${baseUrl} is neither nginx (https://…, whose /ws reaches the chat replicas) ` +
+      `nor the local stack's api on port ${LOCAL_API_PORT} (replicas on ${LOCAL_CHAT_PORTS.join(" and ")}): ` +
+      `name the replicas, e.g. -e WS_URL=ws://${host}:3101/ws,ws://${host}:3102/ws`,
+  );
+}
+
+/** The WebSocket URL list for a BASE_URL and a WS_URL ("" = unset); throws on a malformed one. */
+export function webSocketUrlsFor(baseUrl: string, wsUrl: string): string[] {
+  const list = (wsUrl === "" ? defaultWsUrl(baseUrl) : wsUrl)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0 || list.some((u) => !/^wss?:\/\/[^/]+/i.test(u))) {
+    throw new Error(`WS_URL must be a comma-separated list of ws(s)://host[:port]/ws URLs, got "${wsUrl}"`);
+  }
+  return list;
+}
+
+/**
+ * WebSocket endpoint(s): WS_URL, or the default above. A comma-separated list spreads sockets
+ * round-robin over the chat replicas (local stack without nginx); through nginx it is one URL
+ * (BASE_URL + /ws). Scripts that open sockets call this at their top level, in the init context,
+ * so k6 stops before setup() on a missing or malformed value: otherwise k6's WebSocket constructor
+ * (or, for an empty list, a TypeError) throws in every VU's session, after setup() has registered
+ * all the members. (api.ts opens none and needs no WS_URL.)
+ */
+export function webSocketUrls(): string[] {
+  return webSocketUrlsFor(BASE_URL, env("WS_URL", ""));
 }
 
 /**
@@ -125,6 +154,23 @@ export function newRunId(): string {
 }
 
 export const PASSWORD = env("MEMBER_PASSWORD", "load-test-password-1");
+
+/**
+ * Sign-ups setup() makes at once (one http.batch). Password hashing makes each one cost the api
+ * tens of milliseconds of CPU, so more at once helps only where the api has cores to spare: about
+ * 8.6 a second were measured at 8 on a 2-core machine (LISTENERS=5880 then takes 11 minutes).
+ */
+export const REGISTER_CONCURRENCY = envInt("REGISTER_CONCURRENCY", 8, 1);
+
+/**
+ * k6 runs at most `batchPerHost` (6 by default) and `batch` (20) requests of one http.batch at
+ * once: raised so setup's sign-ups really run REGISTER_CONCURRENCY at a time (and `atLeast` for a
+ * script's own batches).
+ */
+export function batchOptions(atLeast = 0): { batch: number; batchPerHost: number } {
+  const n = Math.max(REGISTER_CONCURRENCY, atLeast);
+  return { batch: Math.max(20, n), batchPerHost: Math.max(6, n) };
+}
 
 /**
  * After a session's drain, ask the api (GET /api/events) what the member's event log holds beyond

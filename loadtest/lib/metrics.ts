@@ -1,16 +1,26 @@
 /**
  * Custom metrics of the real-time scenarios. The same definitions as the TypeScript load
  * generator in bench/chat where k6 can measure them, so k6 and bench figures can be compared:
- *  - delivery latency: receive time minus the `clientTs` the sender put in its `send`, for every
- *    live copy of a message delivered to a connection other than the one that sent it (sender and
- *    receivers run on the k6 machine, so one clock);
- *  - lost: seq numbers skipped in a connection's event stream (the protocol promises no gaps), a
- *    welcome that moves a resumed cursor forward without `resync`, and the tail check: events the
- *    member's log (GET /api/events) held beyond the socket's cursor at the end of a session that had
- *    still not arrived TAIL_GRACE_MS later;
+ *  - delivery latency: the time k6 read the frame off the socket (k6/websockets'
+ *    MessageEvent.timestamp, before the VU's event loop got to it) minus the `clientTs` the sender
+ *    put in its `send`, for every live copy of a device's message delivered to a connection other
+ *    than the one that sent it (sender and receivers run on the k6 machine, so one clock). Copies
+ *    delivered during a replay after a reconnect are counted (chat_replayed) but have no latency:
+ *    their age is the time the device was away;
+ *  - deliveries: copies of the devices' own numbered messages (message-body.ts) reaching another
+ *    device; messages written by anything else (the api mix's HTTP sends, seed messages, the
+ *    fan-out's announcements) are checked for gaps and duplicates like every event but are not
+ *    deliveries and have no latency here;
+ *  - lost: seq numbers skipped in a connection's event stream (the protocol promises no gaps,
+ *    `why=gap`), a welcome that moves a resumed cursor forward without `resync` (`welcome`), the tail
+ *    check: events the member's log (GET /api/events) held beyond the socket's cursor at the end of
+ *    a session that had still not arrived TAIL_GRACE_MS later (`tail`), and another device's
+ *    message confirmed by `sent` that never reached this device although written after it could
+ *    receive it (`sender_gap`: sender-gaps.ts), which no log check can see;
  *  - send unacked: sends never answered by `sent` (or refused by the server);
  *  - duplicated: an event whose seq is not above the connection's cursor, or a messageId seen
- *    twice by the same device;
+ *    twice by the same device within its memory of ids (as long as its own sends may be resent,
+ *    and at least 10 minutes: chat-client.ts newDevice);
  *  - resyncs: the server could not replay a cursor (the client would have to refetch over HTTP).
  */
 import { Counter, Rate, Trend } from "k6/metrics";
@@ -24,6 +34,8 @@ export const resends = new Counter("chat_resends");
 export const deliveriesExpected = new Counter("chat_deliveries_expected");
 export const deliveries = new Counter("chat_deliveries");
 export const lost = new Counter("chat_lost");
+/** other devices' messages the sender-gap check found arrived as they must have (0: the check saw nothing to check) */
+export const senderVerified = new Counter("chat_sender_verified");
 export const duplicated = new Counter("chat_duplicated");
 export const unackedSends = new Counter("chat_send_unacked");
 export const resyncs = new Counter("chat_resyncs");

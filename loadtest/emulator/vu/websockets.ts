@@ -1,7 +1,10 @@
 /**
  * `k6/websockets`: k6's browser-like WebSocket over Bun's client. An open or connecting socket is
  * pending work of the VU's event loop, so the iteration lasts until it is closed. k6 sends no
- * permessage-deflate offer unless asked; neither does this.
+ * permessage-deflate offer unless asked; neither does this. Every event carries `timestamp`, as
+ * k6's do: milliseconds since the epoch, with a fraction. k6 stamps a message when its read
+ * goroutine takes the frame off the socket, before the VU's event loop runs the handler; here it is
+ * stamped when Bun hands the frame to this VU's thread, just before the handler runs.
  */
 import type { CookieJar } from "./cookies.ts";
 import { cookieHeader } from "./cookies.ts";
@@ -18,6 +21,11 @@ interface Params {
 }
 
 export const ReadyState = { Connecting: 0, Open: 1, Closing: 2, Closed: 3 } as const;
+
+/** k6's event time: a DOMHighResTimeStamp-like double of milliseconds since the Unix epoch. */
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 const open = new Set<WebSocket>();
 onIterationStop(() => {
@@ -62,16 +70,17 @@ export class WebSocket {
     this.socket.binaryType = "arraybuffer";
     this.socket.onopen = () => {
       addSample("ws_connecting", "trend", true, Date.now() - this.startedAt, this.tags);
-      this.emit("open", { type: "open" });
+      this.emit("open", { type: "open", timestamp: now() });
     };
     this.socket.onmessage = (e) => {
+      const timestamp = now();
       addSample("ws_msgs_received", "counter", false, 1, this.tags);
-      this.emit("message", { type: "message", data: e.data, origin: url });
+      this.emit("message", { type: "message", data: e.data, origin: url, timestamp });
     };
-    this.socket.onerror = (e) => this.emit("error", { type: "error", error: (e as ErrorEvent).message ?? "websocket error" });
+    this.socket.onerror = (e) => this.emit("error", { type: "error", error: (e as ErrorEvent).message ?? "websocket error", timestamp: now() });
     this.socket.onclose = (e) => {
       addSample("ws_session_duration", "trend", true, Date.now() - this.startedAt, this.tags);
-      this.emit("close", { type: "close", code: e.code, reason: e.reason });
+      this.emit("close", { type: "close", code: e.code, reason: e.reason, timestamp: now() });
       this.release();
     };
   }
