@@ -3,6 +3,7 @@
  * and the static pages when the api runs without nginx in front.
  */
 import { Hono } from "hono";
+import { checkPostgresWritable } from "@xplicit/shared/db";
 import { bodyLimit } from "hono/body-limit";
 import { bodyTooLarge, handleError, handleNotFound } from "@xplicit/shared/errors";
 import { requestMetrics, requireSameOrigin, securityHeaders } from "@xplicit/shared/http";
@@ -45,7 +46,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
       checks: {
         postgres: async () => void (await deps.sql`select 1`),
         // the message writer has a connection of its own: ready means messages can be stored
-        postgres_writer: async () => void (await (deps.messaging.writeSql ?? deps.sql)`select 1`),
+        postgres_writer: () => checkPostgresWritable(deps.messaging.writeSql ?? deps.sql),
         redis: () => checkRedisWritable(deps.redis, deps.keys, "api"),
       },
       notReadyReason: opts.notReadyReason,

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { checkPostgresWritable } from "@xplicit/shared/db";
 import { handleError, handleNotFound } from "@xplicit/shared/errors";
 import { requestMetrics } from "@xplicit/shared/http";
 import { opsRoutes } from "@xplicit/shared/ops";
@@ -21,7 +22,7 @@ export function createChatApp(hub: Hub, probe: ReturnType<typeof createPubSubPro
       checks: {
         postgres: async () => void (await sql`select 1`),
         // the message writer has a connection of its own: ready means messages can be stored
-        postgres_writer: async () => void (await (hub.deps.messaging.writeSql ?? sql)`select 1`),
+        postgres_writer: () => checkPostgresWritable(hub.deps.messaging.writeSql ?? sql),
         redis: () => checkRedisWritable(redis, hub.deps.keys, config.chat.replicaName),
         pubsub: probe.check,
       },

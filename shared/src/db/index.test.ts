@@ -16,3 +16,20 @@ test("the message writer's connection plans its statements once; the ordinary po
     await Promise.all([writer.end(), pool.end()]);
   }
 });
+
+test("a read-only Postgres (a demoted primary) is not ready to write, and its refusals are 'unavailable', not errors", async () => {
+  const { checkPostgresWritable } = await import("./index.ts");
+  const { isDependencyUnavailable } = await import("../errors/index.ts");
+  const readOnly = createDb(process.env.DATABASE_URL!, { max: 1, appName: "read-only-test" });
+  const writable = createDb(process.env.DATABASE_URL!, { max: 1, appName: "writable-test" });
+  try {
+    await readOnly`set default_transaction_read_only = on`;
+    expect(await checkPostgresWritable(readOnly).then(() => "ready", (e: Error) => e.message)).toBe("Postgres is read-only");
+    expect(await checkPostgresWritable(writable).then(() => "ready")).toBe("ready");
+    const write = await readOnly`update users set bio = bio where false`.then(() => null, (e: Error) => e);
+    expect((write as { code?: string } | null)?.code).toBe("25006");
+    expect(isDependencyUnavailable(write!)).toBe(true);
+  } finally {
+    await Promise.all([readOnly.end(), writable.end()]);
+  }
+});

@@ -69,3 +69,13 @@ function replaceable(open: () => Sql): ReplaceableSql {
 }
 
 export { migrate, type MigrationResult } from "./migrate.ts";
+
+/**
+ * Readiness of a connection that writes: it reaches Postgres and Postgres takes writes. A demoted
+ * primary still answers `select 1` while refusing every write (read-only), which a readiness check
+ * that only reads would call ready.
+ */
+export async function checkPostgresWritable(sql: Sql): Promise<void> {
+  const [row] = await sql<{ read_only: string }[]>`select current_setting('transaction_read_only') as read_only`;
+  if (row?.read_only !== "off") throw new Error("Postgres is read-only");
+}

@@ -34,8 +34,12 @@ export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
-/** postgres.js' own connection failures, and Postgres saying it is shutting down or starting up. */
-const POSTGRES_AWAY = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "CONNECTION_ENDED", "57P01", "57P02", "57P03"]);
+/**
+ * postgres.js' own connection failures, and Postgres saying it is shutting down or starting up,
+ * refusing connections to the database (55000: ALLOW_CONNECTIONS false), out of connection slots
+ * (53300), or read-only (25006: a demoted primary, before the failover points us elsewhere).
+ */
+const POSTGRES_AWAY = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "CONNECTION_ENDED", "57P01", "57P02", "57P03", "55000", "53300", "25006"]);
 
 /**
  * Postgres or Redis cannot be reached right now (restarting, failing over): the request may
