@@ -67,3 +67,18 @@ test("a full replica refuses upgrades (503 replica_full, not ready); nginx takes
   const again = await openDirect(full, client);
   for (const ws of [...held, ...viaEdge, again]) ws.close();
 }, 60_000);
+
+test("a parallel burst of upgrades cannot get past the replica's cap: the sockets beyond it are closed 1013 at once", async () => {
+  const replica = stack.chats[0]!;
+  const clients = await Promise.all(Array.from({ length: 6 }, async () => {
+    const c = new EdgeClient(edge);
+    expect((await c.request("POST", "/api/auth/register", newMemberBody())).status).toBe(201);
+    return c;
+  }));
+  const sockets = clients.map((c) => new WebSocket(`${replica.url.replace("http", "ws")}/ws`, { headers: { origin: edge.origin, cookie: c.cookieHeader } } as unknown as string[]));
+  await Bun.sleep(1500);
+  const open = sockets.filter((ws) => ws.readyState === WebSocket.OPEN);
+  expect(open.length).toBeLessThanOrEqual(CAP);
+  expect((await socketsOn(replica)).sockets).toBeLessThanOrEqual(CAP);
+  for (const ws of sockets) ws.close();
+}, 30_000);

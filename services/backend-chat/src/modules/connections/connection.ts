@@ -96,8 +96,12 @@ export class Connection implements BucketState {
   opened(ws: ServerWebSocket<SocketData>): void {
     this.ws = ws;
     this.hub.track(this);
-    // The cap is checked before the upgrade too; a burst of parallel upgrades can pass that check
-    // together, so the count that includes this socket decides.
+    // The caps are checked before the upgrade too; a burst of parallel upgrades can pass those
+    // checks together, so the count that includes this socket decides.
+    if (this.hub.all.size > this.hub.maxSockets) {
+      this.close(1013, "replica full");
+      return;
+    }
     if (this.hub.socketsOf(this.userId) > this.hub.deps.config.chat.maxSocketsPerMember) {
       this.close(1008, "too many sockets");
       return;
