@@ -11,6 +11,8 @@ export async function redisRelay(redisUrl: string) {
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const heldBack: { upstream: net.Socket; chunk: Buffer }[] = [];
   const heldReplies: { client: net.Socket; chunk: Buffer }[] = [];
+  /** connections gone silent for good, both ways (`freezeOpen`) */
+  const frozen = new WeakSet<object>();
   let holding = false;
   let holdingReplies = false;
   let sent = "";
@@ -19,11 +21,13 @@ export async function redisRelay(redisUrl: string) {
     const pair = { client, upstream };
     pairs.add(pair);
     client.on("data", (chunk: Buffer) => {
+      if (frozen.has(pair)) return;
       sent += chunk.toString("latin1");
       if (holding) heldBack.push({ upstream, chunk });
       else upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
+      if (frozen.has(pair)) return;
       if (holdingReplies) heldReplies.push({ client, chunk });
       else client.write(chunk);
     });
@@ -50,6 +54,13 @@ export async function redisRelay(redisUrl: string) {
     releaseReplies() {
       holdingReplies = false;
       for (const { client, chunk } of heldReplies.splice(0)) client.write(chunk);
+    },
+    /**
+     * The connections open now go silent for good, both ways, with no error: a half-open
+     * connection (a dropped NAT or conntrack entry). Connections made afterwards work.
+     */
+    freezeOpen: () => {
+      for (const p of pairs) frozen.add(p);
     },
     /** Cuts every connection, as a restarted Redis does. */
     cut: () => {

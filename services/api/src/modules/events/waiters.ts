@@ -47,8 +47,11 @@ export function createWaiters(deps: ApiDeps) {
     const group = member;
     group.open++;
     try {
-      await group.subscribed;
-      if (signal.aborted || (await alreadyThere())) return;
+      // (a subscription unanswered for the whole wait — a half-open connection — must not hold the
+      // poll past it: the caller reads the stream again and answers what is there)
+      let subscribedInTime = false;
+      await Promise.race([group.subscribed.then(() => (subscribedInTime = true)), Bun.sleep(ms)]);
+      if (!subscribedInTime || signal.aborted || (await alreadyThere())) return;
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);

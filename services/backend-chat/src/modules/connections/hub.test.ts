@@ -17,6 +17,7 @@ import { createSessionStore, hashSessionToken, sessionRevokedChannel } from "@xp
 import { redisRelay } from "../../../../../tests/harness/redis-relay.ts";
 import { seedMembers } from "../../../../../tests/notifications/seed.ts";
 import type { ChatDeps } from "../../deps.ts";
+import { createPubSubProbe } from "../health/pubsub-probe.ts";
 import { Connection } from "./connection.ts";
 import { Hub } from "./hub.ts";
 
@@ -411,4 +412,16 @@ test("a repair of a stale pub/sub forgets the membership cache and the presence 
   expect((await conversationInfo(hub.deps.messaging, conv.id, b))?.members).toContain(b); // still cached
   await hub.repairSubscriptions();
   expect(await conversationInfo(hub.deps.messaging, conv.id, b)).toBeNull();
+});
+
+test("a half-open subscriber connection (silent both ways, no error) is dropped and made again: the pub/sub round trip comes back", async () => {
+  const probe = createPubSubProbe(hub.deps, { intervalMs: 100, staleAfterMs: 400, onStale: () => hub.repairSubscriptions() });
+  await probe.start();
+  const healthy = async () => probe.check().then(() => true, () => false);
+  await until("a first round trip", healthy);
+  subRelay.freezeOpen();
+  await until("the probe to go stale", async () => !(await healthy()), 5_000);
+  // subscribing again on the silent connection answers nothing; a new connection does
+  await until("a round trip on a new connection", healthy, 10_000);
+  probe.stop();
 });

@@ -3,9 +3,15 @@
  * delivery through pub/sub works right now, not merely that Redis answers PING. While the round
  * trip keeps failing, `onStale` is called every `staleAfterMs` (the hub subscribes everything
  * again) and the probe subscribes its own channel again: a subscriber that lost its channels
- * without losing its connection is never repaired by the client library's reconnect logic.
+ * without losing its connection is never repaired by the client library's reconnect logic. When
+ * that did not help either (the connection is half-open: a dropped NAT or conntrack entry, no error
+ * ever raised, every SUBSCRIBE unanswered), the subscriber connection is dropped and made again; the
+ * client library subscribes everything on the new one, and the hub refills every socket.
  */
+import { createLogger } from "@xplicit/shared/log";
 import type { ChatDeps } from "../../deps.ts";
+
+const log = createLogger("health");
 
 export interface PubSubProbeOptions {
   intervalMs?: number;
@@ -29,10 +35,22 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
     lastOkAt = Date.now();
   });
 
+  /** Repairs since the last round trip that worked. */
+  let repairsInARow = 0;
+
   function repairIfStale(): void {
     const now = Date.now();
-    if (now - Math.max(lastOkAt, startedAt) <= staleAfterMs || now - lastRepairAt < staleAfterMs) return;
+    if (now - Math.max(lastOkAt, startedAt) <= staleAfterMs) {
+      repairsInARow = 0;
+      return;
+    }
+    if (now - lastRepairAt < staleAfterMs) return;
     lastRepairAt = now;
+    if (++repairsInARow >= 2) {
+      log.warn("pub/sub still failing after subscribing again: reconnecting the subscriber", { staleMs: now - Math.max(lastOkAt, startedAt) });
+      deps.subscriber.disconnect(true);
+      return;
+    }
     void deps.subscriber.subscribe(channel).catch(() => {});
     void opts.onStale?.().catch(() => {});
   }
