@@ -46,10 +46,10 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
     }
     if (now - lastRepairAt < staleAfterMs) return;
     lastRepairAt = now;
-    if (++repairsInARow >= 2) {
+    // every other repair, from the second on, on a new connection (commands wait for it)
+    if (++repairsInARow % 2 === 0) {
       log.warn("pub/sub still failing after subscribing again: reconnecting the subscriber", { staleMs: now - Math.max(lastOkAt, startedAt) });
       deps.subscriber.disconnect(true);
-      return;
     }
     void deps.subscriber.subscribe(channel).catch(() => {});
     void opts.onStale?.().catch(() => {});
