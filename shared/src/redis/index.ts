@@ -93,6 +93,10 @@ export function redisKeys(prefix: string) {
     /** Bytes of frames in the member's log (kept by the append script, which derives the name: keep them in step). */
     memberLogBytes: (userId: string) => `${prefix}ev:{${userId}}:log:bytes`,
     memberAcks: (userId: string) => `${prefix}ev:{${userId}}:acks`,
+    /** Part of every stream's epoch, renewed when Redis restarts (events/index.ts: a restart may bring back older data). */
+    streamGeneration: () => `${prefix}ev:generation`,
+    /** The Redis run the generation was made for. */
+    streamGenerationRun: () => `${prefix}ev:generation-run`,
     memberChannel: (userId: string) => `${prefix}ch:member:${userId}`,
     /** Per-replica deadlines of a member's open clients (the truth presence is derived from). */
     presence: (userId: string) => `${prefix}presence:${userId}`,

@@ -3,6 +3,9 @@ import { createRedis, redisKeys } from "../../redis/index.ts";
 import { createPresence } from "../presence/index.ts";
 import { createEventStream, frameSeq } from "./index.ts";
 
+/** A member's own epoch and the streams' generation (a new one for each Redis run). */
+const EPOCH_SHAPE = /^[0-9a-f]{8}\.[0-9a-f]{8}$/;
+
 const redis = createRedis(process.env.REDIS_URL!, "events-test");
 const sub = createRedis(process.env.REDIS_URL!, "events-test-sub");
 const keys = redisKeys(`${process.env.REDIS_PREFIX}events:`);
@@ -26,7 +29,7 @@ test("appendMany gives each member its next seq, logs and publishes each frame, 
   expect(first.map((a) => a.online)).toEqual([false, true, false]);
   const epochs = await Promise.all(members.map(async (m) => (await events.head(m)).epoch));
   expect(new Set(epochs).size).toBe(3);
-  expect(epochs[0]).toHaveLength(8);
+  expect(epochs[0]).toMatch(EPOCH_SHAPE);
 
   const single = await events.append({ userId: "101", kind: "read", data: { n: 3 } });
   expect(single.seq).toBe(3);
@@ -46,7 +49,7 @@ test("a stream whose epoch alone went missing gets a new one, so old cursors are
   await redis.del(keys.memberEpoch("301"));
   const after = await events.head("301");
   expect(after.seq).toBe(before.seq);
-  expect(after.epoch).toHaveLength(8);
+  expect(after.epoch).toMatch(EPOCH_SHAPE);
   expect(after.epoch).not.toBe(before.epoch);
   expect((await events.replayAfter("301", 0, before.epoch)).ok).toBe(false);
 });
@@ -54,7 +57,7 @@ test("a stream whose epoch alone went missing gets a new one, so old cursors are
 test("an empty stream already has an epoch, so a client's cursor never outlives a Redis data loss", async () => {
   const empty = await events.head("401");
   expect(empty).toEqual({ seq: 0, epoch: expect.any(String) });
-  expect(empty.epoch).toHaveLength(8);
+  expect(empty.epoch).toMatch(EPOCH_SHAPE);
   for (let i = 0; i < 5; i++) await events.append({ userId: "401", kind: "message", data: { i } });
   expect((await events.head("401")).epoch).toBe(empty.epoch);
   // Redis lost everything; new events are numbered from 1 again
@@ -200,4 +203,26 @@ test("by events, the log keeps at least the last max events", async () => {
   expect(length).toBeGreaterThanOrEqual(50);
   expect(length).toBeLessThanOrEqual(50 + 32);
   expect(await counted.replayAfter("803", 150, (await counted.head("803")).epoch)).toMatchObject({ ok: true });
+});
+
+test("Redis back from a restart with older data: the same member epochs number new events with seqs clients hold, so every epoch changes and a resume past them resyncs", async () => {
+  for (let i = 0; i < 5; i++) await events.append({ userId: "901", kind: "message", data: { before: i } });
+  const snapshot = await Promise.all([keys.memberSeq("901"), keys.memberEpoch("901"), keys.memberLog("901")].map(async (k) => [k, await redis.dumpBuffer(k)] as const));
+  for (let i = 0; i < 5; i++) await events.append({ userId: "901", kind: "message", data: { lost: i } });
+  const client = await events.head("901"); // a client that got all ten: cursor 10
+  expect(client.seq).toBe(10);
+  // the restart: the snapshot's data comes back, and this is another Redis run
+  for (const [k, v] of snapshot) await redis.restore(k, 0, v!, "REPLACE");
+  await redis.set(keys.streamGenerationRun(), "a-run-before-the-restart");
+  const reconnected = createRedis(process.env.REDIS_URL!, "events-test-reconnected");
+  createEventStream({ redis: reconnected, keys, maxEvents: 5, maxAgeSeconds: 60 });
+  for (let i = 0; i < 50 && (await redis.get(keys.streamGenerationRun())) === "a-run-before-the-restart"; i++) await Bun.sleep(20);
+  reconnected.disconnect();
+  // new events take the seqs 6..10 the client already holds
+  for (let i = 0; i < 5; i++) await events.append({ userId: "901", kind: "message", data: { after: i } });
+  expect((await events.head("901")).seq).toBe(10);
+  expect(await events.replayAfter("901", 10, client.epoch)).toMatchObject({ ok: false, reason: "epoch_changed" });
+  // and an ack of the old run is not stored
+  await events.storeAck("901", "c1", 10, client.epoch);
+  expect(await events.loadAck("901", "c1")).toBeNull();
 });

@@ -104,7 +104,8 @@ export function frameSeq(frame: string): number {
 }
 
 /**
- * ARGV: TTL seconds, then (acks hash key, clientId, seq, epoch, the member's epoch key) per ack.
+ * ARGV: TTL seconds, the streams' generation key, then (acks hash key, clientId, seq, epoch, the
+ * member's epoch key) per ack; an ack's epoch is the member's epoch and the generation (`head`).
  * An ack of another epoch than the stream's current one is dropped: it counts in a stream Redis
  * lost (a replica's buffered ack, written after a restart), and a client resuming from it would
  * silently skip the new stream's events. Within one epoch a stored ack only moves forward; it is
@@ -116,9 +117,10 @@ export function frameSeq(frame: string): number {
 const MAX_ACKED_CLIENTS = 100;
 const STORE_ACKS_SCRIPT = `
 local max_clients = ${MAX_ACKED_CLIENTS}
-for i = 2, #ARGV, 5 do
+local generation = redis.call('GET', ARGV[2]) or ''
+for i = 3, #ARGV, 5 do
   local hash, client, seq, epoch = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
-  if redis.call('GET', ARGV[i + 4]) == epoch then
+  if (redis.call('GET', ARGV[i + 4]) or '') .. '.' .. generation == epoch then
     local stored = redis.call('HGET', hash, client)
     local cur, cur_epoch = 0, nil
     if stored then
@@ -139,6 +141,14 @@ for i = 2, #ARGV, 5 do
 end
 return 1
 `;
+/** KEYS: generation, its run. ARGV: this Redis run's id, a new generation. A new run gets a new generation, once. */
+const FOLLOW_RUN_SCRIPT = `
+if redis.call('GET', KEYS[2]) == ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+`;
+
 /** Acks per store script call. */
 const ACK_CHUNK = 500;
 
@@ -165,12 +175,14 @@ export function createEventStream(opts: EventStreamOptions) {
   redis.defineCommand("xpAppendEvents", { numberOfKeys: 0, lua: APPEND_MANY_SCRIPT });
   redis.defineCommand("xpAppendOnceMany", { numberOfKeys: 0, lua: APPEND_ONCE_SCRIPT });
   redis.defineCommand("xpStoreAcks", { numberOfKeys: 0, lua: STORE_ACKS_SCRIPT });
+  redis.defineCommand("xpFollowRun", { numberOfKeys: 2, lua: FOLLOW_RUN_SCRIPT });
   type Reply = [number, number];
   type WithAppend = {
     xpAppendEvent(...args: (string | number)[]): Promise<Reply>;
     xpAppendEvents(...args: (string | number)[]): Promise<(number | string)[]>;
     xpAppendOnceMany(...args: (string | number)[]): Promise<(number | string)[][]>;
     xpStoreAcks(...args: (string | number)[]): Promise<number>;
+    xpFollowRun(...args: (string | number)[]): Promise<number>;
   };
 
   function args(req: AppendRequest, ts: number): (string | number)[] {
@@ -318,8 +330,12 @@ export function createEventStream(opts: EventStreamOptions) {
     await p.exec();
   }
 
+  /**
+   * The stream's head. Its epoch is the member's own and the streams' generation: a client is told
+   * it with every cursor, and a cursor of another epoch is never replayed.
+   */
   async function head(userId: string): Promise<StreamHead> {
-    const [seq, epoch] = await redis.mget(keys.memberSeq(userId), keys.memberEpoch(userId));
+    const [seq, epoch, generation] = await redis.mget(keys.memberSeq(userId), keys.memberEpoch(userId), keys.streamGeneration());
     if (epoch === null || epoch === undefined) {
       // A stream gets its epoch before anyone is told a cursor in it (even an empty one), so a
       // client never holds an epoch-less cursor that a Redis data loss could silently reuse; an
@@ -327,8 +343,26 @@ export function createEventStream(opts: EventStreamOptions) {
       await redis.set(keys.memberEpoch(userId), newEpoch(), "NX");
       return head(userId);
     }
-    return { seq: Number(seq ?? 0), epoch };
+    if (generation === null || generation === undefined) {
+      await redis.set(keys.streamGeneration(), newEpoch(), "NX");
+      return head(userId);
+    }
+    return { seq: Number(seq ?? 0), epoch: `${epoch}.${generation}` };
   }
+
+  /**
+   * A restarted Redis may come back with older data (a snapshot, an AOF a second behind, a lagging
+   * replica promoted): its counters then number new events with seqs clients already hold, under the
+   * same member epochs, and a client resuming past them would skip them silently. Each Redis run
+   * gets its own generation, part of every epoch: after a restart every client resyncs once. Checked
+   * whenever this connection is ready (first and after every reconnect), by every process.
+   */
+  async function followRedisRuns(): Promise<void> {
+    const run = /run_id:(\w+)/.exec(await redis.info("server"))?.[1];
+    if (run) await (redis as unknown as WithAppend).xpFollowRun(keys.streamGeneration(), keys.streamGenerationRun(), run, newEpoch());
+  }
+  redis.on("ready", () => void followRedisRuns().catch(() => {}));
+  if (redis.status === "ready") void followRedisRuns().catch(() => {});
 
   /**
    * Frames with seq > `after`, or the reason the client must resync instead. A gap (the log was
@@ -359,7 +393,7 @@ export function createEventStream(opts: EventStreamOptions) {
   /** Cumulative acks, many in one command per chunk: each only ever moves forward. */
   async function storeAcks(acks: readonly StoredAck[]): Promise<void> {
     for (let start = 0; start < acks.length; start += ACK_CHUNK) {
-      const argv: (string | number)[] = [maxAgeSeconds * 2];
+      const argv: (string | number)[] = [maxAgeSeconds * 2, keys.streamGeneration()];
       for (const a of acks.slice(start, start + ACK_CHUNK)) argv.push(keys.memberAcks(a.userId), a.clientId, a.seq, a.epoch, keys.memberEpoch(a.userId));
       await (redis as unknown as WithAppend).xpStoreAcks(...argv);
     }
