@@ -410,7 +410,12 @@ export function createEventStream(opts: EventStreamOptions) {
     return colon < 0 ? { seq: Number(v), epoch: null } : { seq: Number(v.slice(0, colon)), epoch: v.slice(colon + 1) };
   }
 
-  return { append, appendMany, appendOnce, publishEphemeral, head, replayAfter, range, storeAck, storeAcks, loadAck };
+  /** A deleted member's stream goes: counter, epoch, log and its byte count, acks. */
+  async function forget(userId: string): Promise<void> {
+    await redis.del(keys.memberSeq(userId), keys.memberEpoch(userId), keys.memberLog(userId), keys.memberLogBytes(userId), keys.memberAcks(userId));
+  }
+
+  return { append, appendMany, appendOnce, publishEphemeral, head, replayAfter, range, storeAck, storeAcks, loadAck, forget };
 }
 
 export type EventStream = ReturnType<typeof createEventStream>;

@@ -22,6 +22,17 @@ async function handleOf(deps: Pick<MessagingDeps, "sql">, memberId: string): Pro
   return (await getMemberCards(deps.sql, [memberId])).get(memberId)?.handle ?? "";
 }
 
+/** A group title as members may write it (the same rules as display names, less their length). */
+function checkTitle(title: string): void {
+  if (title.length > 100) throw badRequest("invalid", "title is at most 100 characters");
+  if (!isStorableText(title)) throw badRequest("invalid", "title must not contain NUL or broken Unicode");
+  if (hasControlCharacters(title)) throw badRequest("invalid", "title must not contain control characters");
+  if (hasBidiControls(title)) throw badRequest("invalid", "title must not contain text-direction control characters");
+  if (hasStackedMarks(title)) throw badRequest("invalid", `title must not stack more than ${MAX_MARKS_IN_A_ROW} accents or marks in a row`);
+  const lookalike = staffLookalike(title);
+  if (lookalike) throw badRequest("title_reserved", `title must not read as the site's own (it has ${lookalike})`);
+}
+
 async function directConversationExists(deps: Pick<MessagingDeps, "sql">, directKey: string): Promise<boolean> {
   const [row] = await deps.sql<{ id: string }[]>`select id from conversations where direct_key = ${directKey}`;
   return !!row;
@@ -36,11 +47,7 @@ export async function createConversation(
   const others = [...new Set(otherIds)].filter((id) => id !== creatorId);
   if (others.length === 0) throw badRequest("invalid", "choose at least one other member (handles)");
   if (others.length + 1 > MAX_GROUP_MEMBERS) throw badRequest("invalid", `a conversation has at most ${MAX_GROUP_MEMBERS} members`);
-  if (title.length > 100) throw badRequest("invalid", "title is at most 100 characters");
-  if (!isStorableText(title)) throw badRequest("invalid", "title must not contain NUL or broken Unicode");
-  if (hasControlCharacters(title)) throw badRequest("invalid", "title must not contain control characters");
-  const lookalike = staffLookalike(title);
-  if (lookalike) throw badRequest("title_reserved", `title must not read as the site's own (it has ${lookalike})`);
+  checkTitle(title);
   // A member who blocked the creator is not there for them: 404 word for word as a handle nobody
   // has (POST /api/conversations) and as their profile; one the creator blocked is refused as such.
   const blockers = await blockersAmong(deps.sql, creatorId, others);
@@ -48,8 +55,6 @@ export async function createConversation(
   if ((await blockedAmong(deps.sql, creatorId, others)).length > 0) {
     throw forbidden("blocked", "you blocked one of these members; unblock them first");
   }
-  if (hasBidiControls(title)) throw badRequest("invalid", "title must not contain text-direction control characters");
-  if (hasStackedMarks(title)) throw badRequest("invalid", `title must not stack more than ${MAX_MARKS_IN_A_ROW} accents or marks in a row`);
   const kind = others.length === 1 ? "direct" : "group";
   const directKey = kind === "direct" ? [creatorId, others[0]!].sort((a, b) => Number(a) - Number(b)).join(":") : null;
   const memberIds = [creatorId, ...others];

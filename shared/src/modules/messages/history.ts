@@ -1,5 +1,5 @@
-import { forbidden } from "../../errors/index.ts";
 import { conversationKindFor, hiddenFrom } from "./conversations.ts";
+import { notMember } from "./membership.ts";
 import type { MessagingDeps, StoredMessage } from "./types.ts";
 
 /** Keyset page of a conversation's messages, newest first, strictly before `beforeId`. */
@@ -11,7 +11,7 @@ export async function listMessages(
   limit: number,
 ): Promise<StoredMessage[]> {
   const kind = await conversationKindFor(deps, conversationId, viewerId);
-  if (!kind) throw forbidden("not_member", "no such conversation, or you are not in it");
+  if (!kind) throw notMember();
   // in a group, what members with a block either way with the viewer wrote is not shown (nor sent live)
   const hidden = kind === "group" ? await hiddenFrom(deps, viewerId) : [];
   const rows = await deps.sql<{ id: string; sender_id: string; client_msg_id: string; body: string; created_at: Date }[]>`

@@ -1,5 +1,4 @@
-import { forbidden } from "../../errors/index.ts";
-import { conversationInfo, recipientsOf } from "./membership.ts";
+import { conversationInfo, notMember, recipientsOf } from "./membership.ts";
 import type { MessagingDeps } from "./types.ts";
 
 /**
@@ -10,7 +9,7 @@ import type { MessagingDeps } from "./types.ts";
  */
 export async function markRead(deps: MessagingDeps, userId: string, conversationId: string, upToMessageId: string): Promise<void> {
   const conv = await conversationInfo(deps, conversationId, userId);
-  if (!conv) throw forbidden("not_member", "no such conversation, or you are not in it");
+  if (!conv) throw notMember();
   const [row] = await deps.sql<{ moved_to: string; engaged: boolean }[]>`
     with target as (
       select least(${upToMessageId}::bigint,

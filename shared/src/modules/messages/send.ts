@@ -8,7 +8,7 @@
  */
 import { DEFAULT_SEND_ANSWER_TTL_SECONDS } from "../../config/index.ts";
 import { AppError, forbidden } from "../../errors/index.ts";
-import { conversationInfo, recipientsOf, type ConversationInfo } from "./membership.ts";
+import { conversationInfo, notMember, recipientsOf, type ConversationInfo } from "./membership.ts";
 import { isBlockedEitherWay } from "../social/index.ts";
 import { showEngaged } from "../presence/index.ts";
 import type { MessageEventData, MessagingDeps, SendInput, SentAnswer } from "./types.ts";
@@ -147,10 +147,6 @@ function engage(deps: MessagingDeps, conv: ConversationInfo, conversationId: str
       returning 1`;
     if (changed) await showEngaged(deps.redis, deps.keys, senderId, members.filter((m) => m !== senderId));
   })().catch(() => conv.engaged.delete(senderId));
-}
-
-function notMember(): AppError {
-  return forbidden("not_member", "no such conversation, or you are not in it");
 }
 
 export async function sendMessage(deps: MessagingDeps, senderId: string, input: SendInput): Promise<SendResult> {

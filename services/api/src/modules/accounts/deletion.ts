@@ -43,7 +43,7 @@ export async function deleteAccount(deps: ApiDeps, userId: string): Promise<void
     direct.map((c) => announceMembershipChange(deps.redis, deps.keys, { conversationId: c.id, members: [userId] }).catch(() => {})),
   );
   const k = deps.keys;
-  await deps.redis
-    .del(k.memberSeq(userId), k.memberEpoch(userId), k.memberLog(userId), k.memberLogBytes(userId), k.memberAcks(userId), k.unread(userId), k.recentNotifications(userId), k.presence(userId), k.online(userId))
-    .catch((err: Error) => log.warn("a deleted member's Redis keys were left to expire", { userId, error: err.message }));
+  await Promise.all([deps.events.forget(userId), deps.redis.del(k.unread(userId), k.recentNotifications(userId), k.presence(userId), k.online(userId))]).catch((err: Error) =>
+    log.warn("a deleted member's Redis keys were left to expire", { userId, error: err.message }),
+  );
 }

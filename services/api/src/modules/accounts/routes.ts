@@ -112,12 +112,6 @@ export function accountsRoutes(deps: ApiDeps) {
   });
 
   /**
-   * A new password, given the current one (a borrowed or stolen session alone cannot change it).
-   * Wrong current passwords count against the same budget as failed logins. Every other session
-   * ends (a member changing a password that leaked signs the intruder out); this one goes on, and
-   * with it this browser's open pages and their connection.
-   */
-  /**
    * The signed-in member's password, asked again before a change that a borrowed or stolen session
    * alone must not make; wrong guesses count against the failed-login budget. `action` names the
    * audit lines.
@@ -143,6 +137,11 @@ export function accountsRoutes(deps: ApiDeps) {
     return account;
   }
 
+  /**
+   * A new password, given the current one. Every other session ends (a member changing a password
+   * that leaked signs the intruder out); this one goes on, and with it this browser's open pages
+   * and their connection.
+   */
   app.post("/me/password", requireMember(deps), async (c) => {
     const body = await readJsonObject(c);
     const account = await confirmPassword(c, "currentPassword", body.currentPassword, "password_change");

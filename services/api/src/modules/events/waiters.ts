@@ -67,7 +67,8 @@ export function createWaiters(deps: ApiDeps) {
       group.open--;
       if (group.open === 0 && waiting.get(userId) === group) {
         waiting.delete(userId);
-        await deps.subscriber().unsubscribe(deps.keys.memberChannel(userId)).catch(() => {});
+        // (not awaited: on a connection that answers nothing it would hold the answer too)
+        void deps.subscriber().unsubscribe(deps.keys.memberChannel(userId)).catch(() => {});
       }
     }
   }

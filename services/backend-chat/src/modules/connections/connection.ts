@@ -7,7 +7,7 @@
 import type { ServerWebSocket } from "bun";
 import { AppError, isDependencyUnavailable } from "@xplicit/shared/errors";
 import { frameSeq, parseResumeEpoch, type StreamHead } from "@xplicit/shared/modules/events";
-import { conversationInfo, markRead, parseId, parseSendInput, sendMessage } from "@xplicit/shared/modules/messages";
+import { conversationInfo, markRead, notMember, parseId, parseSendInput, sendMessage } from "@xplicit/shared/modules/messages";
 import { createLogger } from "@xplicit/shared/log";
 import type { UpgradeSession } from "../../deps.ts";
 import { EVENT_PREFIX, frame, frameTs } from "./frames.ts";
@@ -601,7 +601,7 @@ export class Connection implements BucketState {
       const conv = await conversationInfo(this.hub.deps.messaging, conversationId, this.userId);
       if (!conv) {
         this.lastTyping.delete(conversationId);
-        throw new AppError(403, "not_member", "no such conversation, or you are not in it");
+        throw notMember();
       }
       // Typing is shown where presence is: to the typist's audience (no block, and they engaged).
       const others = await this.hub.presenceLists.audienceAmong(this.userId, conv.members.filter((m) => m !== this.userId));
