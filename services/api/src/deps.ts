@@ -32,8 +32,8 @@ export interface ApiEnv {
 }
 
 export function createApiDeps(config: Config, name = "api"): ApiDeps {
-  const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: name });
-  const writeSql = createMessageWriteDb(config.databaseUrl, name);
+  const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: name, statementTimeoutMs: config.databaseStatementTimeoutMs });
+  const writeSql = createMessageWriteDb(config.databaseUrl, name, config.databaseStatementTimeoutMs);
   const conns = createRedisConnections(config.redisUrl, name, { autoPipelining: config.redisAutoPipelining });
   const redis = conns.command;
   const keys = redisKeys(config.redisPrefix);

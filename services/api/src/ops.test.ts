@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { createDb } from "@xplicit/shared/db";
 import { ORIGIN, startTestApi } from "../../../tests/harness/api.ts";
 
 test("/healthz, /readyz, /status and /metrics answer", async () => {
@@ -43,6 +44,35 @@ test("a request that needs Redis while it is unreachable is a 503 to retry, not 
     expect(res.headers.get("retry-after")).toBe("2");
     expect((await res.json()).error.code).toBe("unavailable");
   } finally {
+    await api.stop();
+  }
+});
+
+test("a request stuck behind a Postgres lock is cancelled after DATABASE_STATEMENT_TIMEOUT_MS and answered 503, not held", async () => {
+  const api = await startTestApi({ DATABASE_STATEMENT_TIMEOUT_MS: "300" });
+  const locker = createDb(process.env.DATABASE_URL!, { max: 1, appName: "lock-holder" });
+  let release = () => {};
+  const released = new Promise<void>((r) => (release = r));
+  try {
+    const locked = new Promise<void>((ready) => {
+      void locker.begin(async (tx) => {
+        await tx`lock table users in access exclusive mode`;
+        ready();
+        await released;
+      });
+    });
+    await locked;
+    const res = await fetch(`${api.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: ORIGIN },
+      body: JSON.stringify({ email: "nobody@example.com", password: "not the password" }),
+      signal: AbortSignal.timeout(4000),
+    });
+    expect(res.status).toBe(503);
+    expect((await res.json()).error.code).toBe("unavailable");
+  } finally {
+    release();
+    await locker.end();
     await api.stop();
   }
 });

@@ -22,8 +22,8 @@ configureLogging({ service: `backend-chat:${replica}`, level: config.logLevel, l
 setDefaultLabels({ service: "backend-chat", replica });
 const log = createLogger("main");
 
-const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: `chat-${replica}` });
-const writeSql = createMessageWriteDb(config.databaseUrl, `chat-${replica}`);
+const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: `chat-${replica}`, statementTimeoutMs: config.databaseStatementTimeoutMs });
+const writeSql = createMessageWriteDb(config.databaseUrl, `chat-${replica}`, config.databaseStatementTimeoutMs);
 const redisConns = createRedisConnections(config.redisUrl, `chat-${replica}`, { autoPipelining: config.redisAutoPipelining });
 const redis = redisConns.command;
 const keys = redisKeys(config.redisPrefix);

@@ -19,7 +19,7 @@ export interface WorkerDeps {
 }
 
 export function createWorkerDeps(config: Config, name = "notification-worker"): WorkerDeps {
-  const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: name });
+  const sql = createDb(config.databaseUrl, { max: config.databasePoolSize, appName: name, statementTimeoutMs: config.databaseStatementTimeoutMs });
   const redis = createRedis(config.redisUrl, name);
   const keys = redisKeys(config.redisPrefix);
   return {

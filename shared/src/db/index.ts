@@ -14,6 +14,12 @@ export interface DbOptions {
    * that runs one hot statement whose array parameters make Postgres re-plan it on every run.
    */
   genericPlans?: boolean;
+  /**
+   * Postgres cancels a statement that runs longer (0: never). Without it a request stuck behind a
+   * lock or a runaway plan held its pooled connection for as long as the lock lasted, and the
+   * requests behind it waited for the pool until the edge gave up on them.
+   */
+  statementTimeoutMs?: number;
 }
 
 export function createDb(url: string, opts: DbOptions = {}): Sql {
@@ -25,7 +31,11 @@ export function createDb(url: string, opts: DbOptions = {}): Sql {
     // so a replica went on failing for that long after Postgres was back).
     backoff: (retries: number) => Math.min(0.5 * retries, 1) + Math.random(),
     onnotice: () => {},
-    connection: { application_name: opts.appName ?? "xplicit", ...(opts.genericPlans ? { plan_cache_mode: "force_generic_plan" } : {}) },
+    connection: {
+      application_name: opts.appName ?? "xplicit",
+      ...(opts.genericPlans ? { plan_cache_mode: "force_generic_plan" } : {}),
+      ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs, idle_in_transaction_session_timeout: Math.max(opts.statementTimeoutMs, 10_000) } : {}),
+    },
     transform: { undefined: null },
   }) as unknown as Sql;
 }
@@ -35,8 +45,8 @@ export function createDb(url: string, opts: DbOptions = {}): Sql {
  * with generic plans — re-planning the batch INSERT (unnest arrays into a table hash-partitioned
  * 16 ways) for every batch was about a quarter of Postgres' CPU per message.
  */
-export function createMessageWriteDb(url: string, appName: string): ReplaceableSql {
-  return replaceable(() => createDb(url, { max: 1, appName: `${appName}-writer`, genericPlans: true }));
+export function createMessageWriteDb(url: string, appName: string, statementTimeoutMs = 0): ReplaceableSql {
+  return replaceable(() => createDb(url, { max: 1, appName: `${appName}-writer`, genericPlans: true, statementTimeoutMs }));
 }
 
 /** A connection that can be dropped for a new one while its users keep the same object. */

@@ -37,6 +37,9 @@ export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<Migration
   const migrations = await listMigrations(dir);
   const reserved = await sql.reserve();
   try {
+    // A migration (an index on a big table) and the wait for another process' migrations may
+    // outrun the pool's statement timeout; RESET gives the connection its own setting back.
+    await reserved`set statement_timeout = 0`;
     await reserved`select pg_advisory_lock(${LOCK_KEY})`;
     await reserved`
       create table if not exists schema_migrations (
@@ -63,6 +66,7 @@ export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<Migration
     return { applied, skipped: migrations.length - applied.length };
   } finally {
     await reserved`select pg_advisory_unlock(${LOCK_KEY})`.catch(() => {});
+    await reserved`reset statement_timeout`.catch(() => {});
     reserved.release();
   }
 }

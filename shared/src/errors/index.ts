@@ -37,9 +37,10 @@ export function errorBody(code: string, message: string) {
 /**
  * postgres.js' own connection failures, and Postgres saying it is shutting down or starting up,
  * refusing connections to the database (55000: ALLOW_CONNECTIONS false), out of connection slots
- * (53300), or read-only (25006: a demoted primary, before the failover points us elsewhere).
+ * (53300), read-only (25006: a demoted primary, before the failover points us elsewhere), or
+ * cancelling a statement that outran DATABASE_STATEMENT_TIMEOUT_MS (57014: stuck behind a lock).
  */
-const POSTGRES_AWAY = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "CONNECTION_ENDED", "57P01", "57P02", "57P03", "55000", "53300", "25006"]);
+const POSTGRES_AWAY = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "CONNECTION_ENDED", "57P01", "57P02", "57P03", "55000", "53300", "25006", "57014"]);
 
 /**
  * Postgres or Redis cannot be reached right now (restarting, failing over): the request may
