@@ -9,6 +9,7 @@ import { checkUpgrade, rates, upgradeToConnection, type Hub } from "./modules/co
 import type { createPubSubProbe } from "./modules/health/pubsub-probe.ts";
 
 export function createChatApp(hub: Hub, probe: ReturnType<typeof createPubSubProbe>, isDraining: () => boolean) {
+  const gate = { isDraining, isCutOff: probe.isCutOff };
   const { config, sql, redis } = hub.deps;
   const app = new Hono<ChatEnv>();
   app.onError(handleError);
@@ -38,6 +39,6 @@ export function createChatApp(hub: Hub, probe: ReturnType<typeof createPubSubPro
       }),
     }),
   );
-  app.get("/ws", checkUpgrade(hub, isDraining), upgradeToConnection(hub));
+  app.get("/ws", checkUpgrade(hub, gate), upgradeToConnection(hub));
   return app;
 }

@@ -46,9 +46,13 @@ const maxSockets = exitOnConfigError(() => socketCapFor(config.chat.maxSockets, 
 const hub = new Hub(deps, maxSockets);
 await hub.start();
 await followMembershipChanges(deps.messaging, deps.subscriber);
-const probe = createPubSubProbe(deps, { onStale: () => hub.repairSubscriptions() });
-await probe.start();
 const drain = createDrain(hub);
+const probe = createPubSubProbe(deps, {
+  onStale: () => hub.repairSubscriptions(),
+  lostAfterMs: config.chat.redisLostAfterSeconds * 1000,
+  onLost: () => drain.shed(),
+});
+await probe.start();
 const app = createChatApp(hub, probe, drain.isDraining);
 
 const server = Bun.serve({

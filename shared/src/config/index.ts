@@ -68,6 +68,8 @@ export interface Config {
     /** sends a second from all of one member's sockets on a replica together (burst: twice this) */
     readonly memberSendsPerSecond: number;
     readonly pingIntervalSeconds: number;
+    /** a replica with no pub/sub round trip for this long sends its clients to the others (0: never) */
+    readonly redisLostAfterSeconds: number;
     readonly drainWaveSize: number;
     readonly drainWaveMs: number;
     readonly replicaName: string;
@@ -164,6 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
       fanoutBurstBytes: int("CHAT_FANOUT_BURST_BYTES", env.CHAT_FANOUT_BURST_BYTES, 1024 * 1024, 1),
       memberSendsPerSecond: int("CHAT_MEMBER_SENDS_PER_SECOND", env.CHAT_MEMBER_SENDS_PER_SECOND, 100, 1),
       pingIntervalSeconds: int("CHAT_PING_INTERVAL_SECONDS", env.CHAT_PING_INTERVAL_SECONDS, 25, 1),
+      redisLostAfterSeconds: int("CHAT_REDIS_LOST_AFTER_SECONDS", env.CHAT_REDIS_LOST_AFTER_SECONDS, 30, 0, 3600),
       drainWaveSize: int("CHAT_DRAIN_WAVE_SIZE", env.CHAT_DRAIN_WAVE_SIZE, 100, 1),
       drainWaveMs: int("CHAT_DRAIN_WAVE_MS", env.CHAT_DRAIN_WAVE_MS, 250, 0),
       replicaName: str("CHAT_REPLICA_NAME", env.CHAT_REPLICA_NAME, `chat-${chatPort}`),

@@ -1,6 +1,7 @@
 /**
  * The `/ws` route: every check happens before the upgrade (Origin allow-list, session cookie
- * through Redis, per-member socket limit, the replica's cap, drain), so a refused client never gets a socket.
+ * through Redis, per-member socket limit, the replica's cap, drain, Redis cut off), so a refused
+ * client never gets a socket.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { upgradeWebSocket } from "hono/bun";
@@ -14,10 +15,18 @@ import type { Hub } from "./hub.ts";
 
 const log = createLogger("upgrade");
 
-export function checkUpgrade(hub: Hub, isDraining: () => boolean): MiddlewareHandler<ChatEnv> {
+/** What keeps a replica from taking sockets for a while. */
+export interface UpgradeGate {
+  isDraining(): boolean;
+  /** no pub/sub round trip for a while: nothing can be delivered, stored nor confirmed here */
+  isCutOff(): boolean;
+}
+
+export function checkUpgrade(hub: Hub, gate: UpgradeGate): MiddlewareHandler<ChatEnv> {
   const { config, sessions } = hub.deps;
   return async (c, next) => {
-    if (isDraining()) return c.json(errorBody("draining", "this replica is draining; connect to another"), 503, { "Retry-After": "1" });
+    if (gate.isDraining()) return c.json(errorBody("draining", "this replica is draining; connect to another"), 503, { "Retry-After": "1" });
+    if (gate.isCutOff()) return c.json(errorBody("unavailable", "this replica cannot reach Redis; connect to another"), 503, { "Retry-After": "2" });
     if (hub.isFull()) return replicaFull(c, hub);
     if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
       return c.json(errorBody("upgrade_required", "this path only takes WebSocket upgrades"), 426);

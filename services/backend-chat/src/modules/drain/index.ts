@@ -1,6 +1,7 @@
 /**
  * SIGTERM drain: stop taking upgrades, report not-ready, then close sockets in waves, each told
- * when to come back (jittered), so clients land on the other replicas without a storm.
+ * when to come back (jittered), so clients land on the other replicas without a storm. A replica
+ * cut off from Redis sheds its sockets the same way.
  */
 import { createLogger } from "@xplicit/shared/log";
 import { frame, type Hub } from "../connections/index.ts";
@@ -10,20 +11,25 @@ const log = createLogger("drain");
 export function createDrain(hub: Hub) {
   let draining = false;
 
-  async function drain(): Promise<void> {
-    if (draining) return;
-    draining = true;
+  /** Closes every socket in waves, each told when to come back (jittered), then 1012. */
+  async function closeInWaves(what: string, closeReason: string): Promise<void> {
     const { drainWaveSize, drainWaveMs } = hub.deps.config.chat;
     const sockets = [...hub.all];
     const waves = Math.ceil(sockets.length / drainWaveSize);
-    log.info("draining", { sockets: sockets.length, waves });
+    log.info(what, { sockets: sockets.length, waves });
     for (let i = 0; i < sockets.length; i += drainWaveSize) {
       for (const conn of sockets.slice(i, i + drainWaveSize)) {
         conn.sendControl(frame.reconnect(Math.floor(100 + Math.random() * Math.max(500, waves * drainWaveMs))), "reconnect");
-        conn.close(1012, "replica draining");
+        conn.close(1012, closeReason);
       }
       if (drainWaveMs > 0) await Bun.sleep(drainWaveMs);
     }
+  }
+
+  async function drain(): Promise<void> {
+    if (draining) return;
+    draining = true;
+    await closeInWaves("draining", "replica draining");
     for (let i = 0; i < 40 && hub.all.size > 0; i++) await Bun.sleep(50);
     await hub.deps.presence.forgetReplica(hub.deps.config.chat.replicaName, [...hub.members.keys()]).catch(() => {});
     // the acks the closed sockets sent since the last flush: a client that comes back without its
@@ -33,5 +39,13 @@ export function createDrain(hub: Hub) {
     log.info("drained", { remaining: hub.all.size });
   }
 
-  return { drain, isDraining: () => draining };
+  /**
+   * A replica cut off from Redis sends its clients to the others (the edge passes their upgrades
+   * on while this one refuses them); unlike a drain, it takes connections again once it is back.
+   */
+  async function shed(): Promise<void> {
+    if (!draining) await closeInWaves("shedding", "replica cut off from Redis");
+  }
+
+  return { drain, shed, isDraining: () => draining };
 }

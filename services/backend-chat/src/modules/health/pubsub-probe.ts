@@ -7,6 +7,10 @@
  * that did not help either (the connection is half-open: a dropped NAT or conntrack entry, no error
  * ever raised, every SUBSCRIBE unanswered), the subscriber connection is dropped and made again; the
  * client library subscribes everything on the new one, and the hub refills every socket.
+ *
+ * A replica cut off from Redis for `lostAfterMs` (a partition that leaves the other replicas
+ * working) cannot deliver, store nor confirm anything: `onLost` is called once, so its clients can
+ * move to a replica that can, and `isCutOff` refuses new ones until a round trip works again.
  */
 import { createLogger } from "@xplicit/shared/log";
 import type { ChatDeps } from "../../deps.ts";
@@ -17,11 +21,16 @@ export interface PubSubProbeOptions {
   intervalMs?: number;
   staleAfterMs?: number;
   onStale?: () => Promise<void>;
+  /** no round trip for this long: the replica is cut off (0: never) */
+  lostAfterMs?: number;
+  onLost?: () => Promise<void>;
 }
 
 export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {}) {
   const intervalMs = opts.intervalMs ?? 2000;
   const staleAfterMs = opts.staleAfterMs ?? 10_000;
+  const lostAfterMs = opts.lostAfterMs ?? 0;
+  let lost = false;
   let lastRepairAt = 0;
   let startedAt = 0;
   const channel = deps.keys.replicaChannel(deps.config.chat.replicaName);
@@ -33,13 +42,24 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
     if (ch !== channel) return;
     lastRttMs = Math.round((performance.now() - Number(msg)) * 100) / 100;
     lastOkAt = Date.now();
+    if (lost) log.info("pub/sub round trip works again: taking connections", {});
+    lost = false;
   });
 
   /** Repairs since the last round trip that worked. */
   let repairsInARow = 0;
 
+  /** Cut off (no round trip for `lostAfterMs`): the clients are told once to go elsewhere. */
+  function shedIfLost(now: number): void {
+    if (lost || lostAfterMs <= 0 || now - Math.max(lastOkAt, startedAt) <= lostAfterMs) return;
+    lost = true;
+    log.warn("no pub/sub round trip: this replica is cut off from Redis; its clients are sent to the others", { staleMs: now - Math.max(lastOkAt, startedAt) });
+    void opts.onLost?.().catch(() => {});
+  }
+
   function repairIfStale(): void {
     const now = Date.now();
+    shedIfLost(now);
     if (now - Math.max(lastOkAt, startedAt) <= staleAfterMs) {
       repairsInARow = 0;
       return;
@@ -69,6 +89,8 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
   return {
     start,
     stop: () => timer && clearInterval(timer),
+    /** cut off from Redis for `lostAfterMs`, with no round trip since */
+    isCutOff: () => lost,
     check: async () => {
       if (Date.now() - lastOkAt > staleAfterMs) throw new Error(`no pub/sub round trip for ${lastOkAt ? Date.now() - lastOkAt : "ever"} ms`);
     },
