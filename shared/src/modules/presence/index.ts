@@ -17,18 +17,22 @@ export interface PresenceOptions {
 }
 
 /**
- * ARGV: replica, deadline (0 = remove the replica's field), now, hash TTL, then pairs of
- * (presence hash key, online key). Sets or removes the replica's field in each hash, then makes
- * the online key expire at the latest deadline still ahead, or deletes it when none is. Returns
- * was, is (1/0: online before and after) for each member, so a flip needs no reads around it.
+ * ARGV: replica, keep (1: set the replica's field, 0: remove it), TTL seconds, then pairs of
+ * (presence hash key, online key). Sets the replica's field in each hash to a deadline TTL seconds
+ * from Redis' clock, or removes it, then makes the online key expire at the latest deadline still
+ * ahead, or deletes it when none is. Returns was, is (1/0: online before and after) for each member,
+ * so a flip needs no reads around it. Deadlines are Redis' time, not the replica's: a replica whose
+ * clock ran minutes behind wrote deadlines Redis expired at once (its members shown offline).
  */
 const UPDATE_SCRIPT = `
-local replica, deadline, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local replica, keep, ttl = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3])
+local now = tonumber(redis.call('TIME')[1])
+local deadline = now + ttl
 local out = {}
-for i = 5, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   local hash, online = ARGV[i], ARGV[i + 1]
   out[#out + 1] = redis.call('EXISTS', online)
-  if deadline > 0 then
+  if keep then
     redis.call('HSET', hash, replica, deadline)
     redis.call('EXPIRE', hash, ttl)
   else
@@ -67,15 +71,11 @@ export function createPresence(opts: PresenceOptions) {
   redis.defineCommand("xpPresenceUpdate", { numberOfKeys: 0, lua: UPDATE_SCRIPT });
   const update = (redis as unknown as WithUpdate).xpPresenceUpdate.bind(redis);
 
-  const nowSeconds = () => Math.floor(Date.now() / 1000);
-
   async function apply(replica: string, userIds: Iterable<string>, remove: boolean): Promise<PresenceChange[]> {
     const ids = [...userIds];
-    const now = nowSeconds();
-    const deadline = remove ? 0 : now + ttl;
     const changes: PresenceChange[] = [];
     for (let i = 0; i < ids.length; i += CHUNK) {
-      const args: (string | number)[] = [replica, deadline, now, ttl];
+      const args: (string | number)[] = [replica, remove ? 0 : 1, ttl];
       for (const id of ids.slice(i, i + CHUNK)) args.push(keys.presence(id), keys.online(id));
       const flat = await update(...args);
       for (let j = 0; j < flat.length; j += 2) changes.push({ wasOnline: flat[j] === 1, isOnline: flat[j + 1] === 1 });

@@ -1,4 +1,4 @@
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setSystemTime, test } from "bun:test";
 import { createRedis, redisKeys } from "../../redis/index.ts";
 import { createPresence } from "./index.ts";
 
@@ -36,4 +36,21 @@ test("each change says whether the member's cluster-wide state flipped (what par
   expect(await presence.connected("5", "replica-b")).toEqual({ wasOnline: true, isOnline: true });
   expect(await presence.disconnected("5", "replica-a")).toEqual({ wasOnline: true, isOnline: true });
   expect(await presence.disconnected("5", "replica-b")).toEqual({ wasOnline: true, isOnline: false });
+});
+
+test("a replica whose clock is minutes off still shows its members online (deadlines are Redis' time)", async () => {
+  const [redisSeconds] = await redis.time();
+  try {
+    for (const skewMinutes of [-10, 10]) {
+      setSystemTime(new Date((Number(redisSeconds) + skewMinutes * 60) * 1000));
+      await presence.connected("6", "replica-skewed");
+      expect(await presence.online(["6"])).toEqual([true]);
+      const ttl = await redis.ttl(keys.online("6"));
+      expect(ttl).toBeGreaterThan(50);
+      expect(ttl).toBeLessThanOrEqual(60);
+      await presence.disconnected("6", "replica-skewed");
+    }
+  } finally {
+    setSystemTime();
+  }
 });
