@@ -343,7 +343,8 @@ export const IPV6_PREFIX64_MAP: [regex: string, key: string][] = [
 /** Where the error locations live: a path no service or file uses. */
 const EDGE_ERROR_PREFIX = "/__edge_error/";
 
-function edgeErrorPages(): string[] {
+/** `inherited`: the add_header lines of the server, which a location with an add_header of its own must repeat. */
+function edgeErrorPages(inherited: string[] = []): string[] {
   const out: string[] = ["# nginx's own errors as JSON (see EDGE_ERRORS in nginx/render.ts)."];
   // "=": the answer's status is the one the error location returns (431 for nginx's internal 494),
   // not the status that triggered the page.
@@ -358,6 +359,8 @@ function edgeErrorPages(): string[] {
       "    default_type application/json;",
       // the refused request's body must not make this page a 413 of its own (nginx's HTML one)
       "    client_max_body_size 0;",
+      // a refusal of the rate limits says when to come back (the auth budget's interval, else 1 s)
+      ...(e.status === 429 ? indent([...inherited, "add_header Retry-After $edge_retry_after always;"]) : []),
       `    return ${e.status} '{"error":{"code":"${e.code}","message":"${e.message}"}}';`,
       "}",
     );
@@ -469,6 +472,12 @@ export function renderNginxConfig(o: RenderOptions): string {
     `limit_req_zone $client_budget zone=api:10m rate=${o.limits.apiPerSecond}r/s;`,
     `limit_req_zone $client_budget zone=ws_upgrade:10m rate=${o.limits.wsUpgradesPerSecond}r/s;`,
     "limit_conn_zone $client_budget zone=ws_conn:10m;",
+    "# Retry-After of a 429: when the budget of the refused request has room again ($request_uri:",
+    "# the error page is an internal redirect, whose $uri is its own).",
+    "map $request_uri $edge_retry_after {",
+    `    "~^/api/auth/(login|register)(\\?|$)" ${Math.max(1, Math.ceil(60 / o.limits.authPerMinute))};`,
+    "    default 1;",
+    "}",
     "",
     "map $http_upgrade $connection_upgrade {",
     "    default upgrade;",
@@ -538,7 +547,7 @@ export function renderNginxConfig(o: RenderOptions): string {
     "",
     ...securityHeaders(o),
     "",
-    ...edgeErrorPages(),
+    ...edgeErrorPages(securityHeaders(o)),
     "",
     "# nginx picks a location by the normalised path but passes the path on as sent: a backslash,",
     "# which nginx keeps as a character and the services (WHATWG URLs) read as '/', would reach a",

@@ -9,7 +9,7 @@
  */
 import http from "k6/http";
 import type { RefinedResponse, ResponseType, Params } from "k6/http";
-import { check } from "k6";
+import { check, sleep } from "k6";
 import { BASE_URL, COOKIE_NAME, ORIGIN, PASSWORD, REGISTER_CONCURRENCY } from "./config.ts";
 
 /** A signed-in member as the scenarios use one: the handle and the session cookie's value. */
@@ -86,7 +86,7 @@ export function memberIdentity(runId: string, index: number) {
  * thresholds bound over the whole run, setup() included.
  */
 function registerParams(): Params {
-  return authParams(null, "register", { responseCallback: http.expectedStatuses({ min: 200, max: 399 }, 409) });
+  return authParams(null, "register", { responseCallback: http.expectedStatuses({ min: 200, max: 399 }, 409, 429) });
 }
 
 function registration(runId: string, index: number): string {
@@ -103,15 +103,45 @@ function signedIn(res: Res, handle: string): Member | null {
   return typeof user.createdAt === "string" ? { handle, sid, createdAt: user.createdAt } : { handle, sid };
 }
 
+/** Sign-ups and logins refused by the edge's per-IP limit are waited out and tried again this many times. */
+const EDGE_LIMIT_RETRIES = 200;
+let edgeLimitNoted = false;
+
+/**
+ * The edge limits sign-ups and logins per IP (20 a minute by default) and one k6 machine is one IP:
+ * wait what `Retry-After` says instead of failing the run, and say once how to lift the limit.
+ */
+function waitOutEdgeLimit(res: Res): void {
+  if (!edgeLimitNoted) {
+    edgeLimitNoted = true;
+    console.warn(
+      "the edge limits sign-ups and logins per IP (429): setup waits for each Retry-After, which makes it slow; " +
+        "raise EDGE_AUTH_PER_MINUTE / EDGE_AUTH_BURST for load tests (README, 'k6')",
+    );
+  }
+  const seconds = Number(res.headers["Retry-After"]);
+  sleep(Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 60) : 3);
+}
+
+/** Posts until the answer is not the edge's 429 (waited out), EDGE_LIMIT_RETRIES times at most. */
+function postPatiently(path: string, body: string, params: Params): Res {
+  let res: Res = http.post(`${BASE_URL}${path}`, body, params);
+  for (let i = 0; res.status === 429 && i < EDGE_LIMIT_RETRIES; i++) {
+    waitOutEdgeLimit(res);
+    res = http.post(`${BASE_URL}${path}`, body, params);
+  }
+  return res;
+}
+
 function login(runId: string, index: number): Member | null {
   const { handle, email } = memberIdentity(runId, index);
-  const res: Res = http.post(`${BASE_URL}/api/auth/login`, JSON.stringify({ email, password: PASSWORD }), authParams(null, "login"));
-  return signedIn(res, handle);
+  const params = authParams(null, "login", { responseCallback: http.expectedStatuses({ min: 200, max: 399 }, 429) });
+  return signedIn(postPatiently("/api/auth/login", JSON.stringify({ email, password: PASSWORD }), params), handle);
 }
 
 /** Registers the member, or logs in when the handle already exists (a rerun with the same RUN_ID). */
 export function registerOrLogin(runId: string, index: number): Member | null {
-  const res: Res = http.post(`${BASE_URL}/api/auth/register`, registration(runId, index), registerParams());
+  const res = postPatiently("/api/auth/register", registration(runId, index), registerParams());
   if (res.status === 409) return login(runId, index);
   return signedIn(res, memberIdentity(runId, index).handle);
 }
@@ -133,7 +163,8 @@ export function createMembers(runId: string, count: number, concurrency = REGIST
     const responses = http.batch(reqs);
     responses.forEach((res, k) => {
       const index = idx[k]!;
-      // 409: registered by an earlier run with this RUN_ID; anything else but 201: try once more.
+      // 409: registered by an earlier run with this RUN_ID; anything else but 201 (the edge's 429
+      // included: waited out there): try again.
       const member = res.status === 201 ? signedIn(res, memberIdentity(runId, index).handle) : res.status === 409 ? login(runId, index) : registerOrLogin(runId, index);
       if (member) out.push(member);
     });

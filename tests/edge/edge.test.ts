@@ -380,6 +380,8 @@ describe("rate limits", () => {
     expectSecurityHeaders(limited[0]!.headers);
     expect(limited[0]!.headers.get("content-type")).toContain("application/json");
     expect((await limited[0]!.json()).error.code).toBe("rate_limited");
+    // when the login budget has room again (20/min: every 3 s), not a guess
+    expect(limited[0]!.headers.get("retry-after")).toBe(String(Math.ceil(60 / edge.options.limits.authPerMinute)));
     await Promise.all(responses.filter((r) => r !== limited[0]).map((r) => r.arrayBuffer()));
   }, 30000);
 });

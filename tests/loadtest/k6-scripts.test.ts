@@ -114,6 +114,20 @@ describe("the k6 scripts against the real stack (api, 3 chat replicas, worker, n
     expect(s.thresholds.find((t) => t.key === "checks")!.ok).toBe(false);
   }, 60_000);
 
+  test("setup waits out the edge's sign-up limit (429 + Retry-After) instead of failing the run", async () => {
+    // an edge whose sign-up budget is what real members get (a burst, then one a second)
+    const strict = await startEdge({ apiPort: stack.api.port, chatPorts: stack.chats.map((c) => c.port), env: { ...EDGE_LIMITS, EDGE_AUTH_PER_MINUTE: "60", EDGE_AUTH_BURST: "2" } });
+    const strictCa = join(dir, "strict-ca.crt");
+    writeFileSync(strictCa, strict.ca);
+    try {
+      const s = await runScript("api.ts", { BASE_URL: strict.url, ORIGIN: edge.origin, MEMBERS: "6", RATE: "2", DURATION: "2" }, { SSL_CERT_FILE: strictCa });
+      expectAllThresholdsMet(s);
+      expect(s.output).toContain("the edge limits sign-ups and logins per IP (429)");
+    } finally {
+      await strict.stop();
+    }
+  }, 90_000);
+
   test("chat straight to the 3 replicas: delivered, none lost or duplicated, every send acked", async () => {
     const s = await runScript("chat.ts", {
       ...direct(),
