@@ -9,6 +9,7 @@ import { createLogger } from "../log/index.ts";
 const log = createLogger("redis");
 
 export type { Redis };
+export { followRedisRuns, globLiteral, redisRunId, unlinkMatching } from "./runs.ts";
 
 export interface RedisConnections {
   command: Redis;
@@ -108,6 +109,8 @@ export function redisKeys(prefix: string) {
     /** Unread-counter writes in flight for a bucket of members, and how many have begun (notifications/unread.ts). */
     unreadWriters: (bucket: number) => `${prefix}notif:unread-writers:${bucket}`,
     unreadWriteGen: (bucket: number) => `${prefix}notif:unread-gen:${bucket}`,
+    /** The Redis run whose counters are trusted (notifications/unread.ts: a restart may bring back older ones). */
+    unreadRun: () => `${prefix}notif:unread-run`,
     /** A grouped notification event already counted in its row (notifications/write.ts). */
     groupedEventCounted: (userId: string, eventKey: string) => `${prefix}notif:counted:${userId}:${eventKey}`,
     /** A member's newest notification rows (notifications/recent.ts). */

@@ -6,7 +6,7 @@
  * replayable. Pub/sub is only the fast path; the log (and Postgres behind it) is the truth.
  */
 import { DEFAULT_REPLAY_MAX_BYTES } from "../../config/index.ts";
-import type { Redis, RedisKeys } from "../../redis/index.ts";
+import { redisRunId, type Redis, type RedisKeys } from "../../redis/index.ts";
 import { APPEND_MANY_SCRIPT } from "./append-many.lua.ts";
 import { APPEND_ONCE_SCRIPT } from "./append-once.lua.ts";
 import { APPEND_SCRIPT } from "./append.lua.ts";
@@ -358,7 +358,7 @@ export function createEventStream(opts: EventStreamOptions) {
    * whenever this connection is ready (first and after every reconnect), by every process.
    */
   async function followRedisRuns(): Promise<void> {
-    const run = /run_id:(\w+)/.exec(await redis.info("server"))?.[1];
+    const run = await redisRunId(redis);
     if (run) await (redis as unknown as WithAppend).xpFollowRun(keys.streamGeneration(), keys.streamGenerationRun(), run, newEpoch());
   }
   redis.on("ready", () => void followRedisRuns().catch(() => {}));

@@ -112,3 +112,18 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Pro
     await Bun.sleep(20);
   }
 }
+
+test("Redis back from a restart with older counters: every counter is dropped once for the new run and rebuilt from Postgres", async () => {
+  const [member] = (await seedMembers(sql, 1)) as [string];
+  await unreadRow(member);
+  expect(await unread.getOne(member)).toBe(1);
+  // the restart brought back a counter from before the last writes, and this is another Redis run
+  await redis.set(keys.unread(member), "7");
+  await redis.set(keys.unreadRun(), "a-run-before-the-restart");
+  const reconnected = createRedis(config.redisUrl, "test-unread:reconnected");
+  createUnreadCounter({ sql, redis: reconnected, keys });
+  for (let i = 0; i < 50 && (await redis.get(keys.unreadRun())) === "a-run-before-the-restart"; i++) await Bun.sleep(20);
+  for (let i = 0; i < 50 && (await redis.exists(keys.unread(member))) === 1; i++) await Bun.sleep(20);
+  reconnected.disconnect();
+  expect(await unread.getOne(member)).toBe(1);
+});

@@ -11,9 +11,14 @@
  * until its store, which a per-bucket generation tells. Fences are per bucket of members (256), not
  * per member, so a fan-out page of 5,000 costs two short scripts; a fence left by a crashed writer
  * lapses after FENCE_MS, and meanwhile rebuilds answer from Postgres without caching.
+ *
+ * A Redis restarted with older data (an AOF a second behind) brings back counters that miss the
+ * last writes, wrong for their whole TTL: every counter is dropped once per Redis run, and rebuilt
+ * from Postgres on its next read.
  */
 import type { Sql } from "../../db/index.ts";
-import { mgetInChunks, type Redis, type RedisKeys } from "../../redis/index.ts";
+import { createLogger } from "../../log/index.ts";
+import { followRedisRuns, globLiteral, mgetInChunks, unlinkMatching, type Redis, type RedisKeys } from "../../redis/index.ts";
 import { countUnread } from "./store.ts";
 
 export const UNREAD_TTL_SECONDS = 7 * 86_400;
@@ -25,6 +30,8 @@ export const FENCE_BUCKETS = 256;
  */
 const FENCE_MS = 15_000;
 const GEN_TTL_SECONDS = 86_400;
+
+const log = createLogger("notifications");
 
 /** The fence bucket of a member (FNV-1a of the id). */
 export function fenceBucket(userId: string): number {
@@ -118,6 +125,10 @@ export interface UnreadWrite {
 export function createUnreadCounter(opts: { sql: Sql; redis: Redis; keys: RedisKeys; fenceMs?: number }) {
   const { sql, redis, keys } = opts;
   const fenceMs = opts.fenceMs ?? FENCE_MS;
+  followRedisRuns(redis, keys.unreadRun(), async () => {
+    const dropped = await unlinkMatching(redis, `${globLiteral(keys.unread(""))}*`);
+    log.info("a new Redis run: unread counters dropped, to be rebuilt from Postgres", { dropped });
+  });
 
   function bucketKeys(userIds: readonly string[]): number[] {
     return [...new Set(userIds.map(fenceBucket))];
