@@ -31,3 +31,33 @@ test("a message to a member with no open client becomes a notification; an onlin
   onlineClient.close();
   sender.close();
 }, 30_000);
+
+test("a burst of messages to an offline member waits as one notification job, and the notification counts every message", async () => {
+  const { Queue } = await import("bullmq");
+  const { createRedis, redisKeys } = await import("@xplicit/shared/redis");
+  const { QUEUES } = await import("@xplicit/shared/modules/notifications");
+  const redis = createRedis(process.env.REDIS_URL!, "test-offline-burst");
+  const notify = new Queue(QUEUES.notify, { connection: redis, prefix: redisKeys(process.env.REDIS_PREFIX!).bullPrefix() });
+  try {
+    const a = await member(stack);
+    const offline = await member(stack);
+    const conv = await conversation(a, offline);
+    await stack.kill(stack.worker!); // the jobs wait, as they do behind a busy worker
+    const sender = await connected(a, stack.chats[0]!);
+    for (let i = 0; i < 30; i++) await sender.sendMessage(conv, `burst ${i}`);
+    const waiting = (await notify.getJobs(["waiting", "prioritized", "delayed"])).filter((j) => j?.data.recipientId === offline.id);
+    expect(waiting).toHaveLength(1);
+    await stack.restart(stack.worker!);
+    let items: any[] = [];
+    for (let i = 0; i < 50 && !(items[0]?.count >= 30); i++) {
+      items = (await offline.http.get("/api/notifications")).json.items ?? [];
+      await Bun.sleep(200);
+    }
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ type: "message", count: 30 });
+    sender.close();
+  } finally {
+    await notify.close();
+    redis.disconnect();
+  }
+}, 60_000);

@@ -15,7 +15,7 @@ import { profilesRoutes, type ProfileHooks } from "./modules/profiles/routes.ts"
 import { socialRoutes, type SocialHooks } from "./modules/social/routes.ts";
 import { messagesRoutes } from "./modules/messages/routes.ts";
 import { eventsRoutes } from "./modules/events/routes.ts";
-import { createNotificationReach, createNotifier, notifyOfflineRecipients, type Notifier } from "@xplicit/shared/modules/notifications";
+import { createNotificationReach, createNotifier, createPendingMessages, notifyOfflineRecipients, type Notifier } from "@xplicit/shared/modules/notifications";
 import { notificationsRoutes } from "./modules/notifications/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
 import { pageNotFound, pagesRoutes } from "./modules/pages/routes.ts";
@@ -81,7 +81,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   api.route("/", accountsRoutes(deps));
   const notifier = opts.notifier ?? createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() });
   const reach = createNotificationReach(deps.redis, deps.keys);
-  deps.messaging.onOfflineRecipients ??= notifyOfflineRecipients(notifier, reach);
+  deps.messaging.onOfflineRecipients ??= notifyOfflineRecipients({ notifier, reach, pending: createPendingMessages(deps.redis, deps.keys) });
   api.route("/", profilesRoutes(deps, opts.profiles ?? { onView: notifyOnProfileView(notifier, reach), onReact: notifyOnReaction(notifier, reach) }));
   api.route("/", socialRoutes(deps, opts.social ?? { onFollow: notifyOnFollow(notifier, reach) }));
   api.route("/", messagesRoutes(deps));

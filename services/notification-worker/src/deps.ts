@@ -2,7 +2,7 @@
 import type { Config } from "@xplicit/shared/config";
 import { createDb, type Sql } from "@xplicit/shared/db";
 import { createEventStream, type EventStream } from "@xplicit/shared/modules/events";
-import { createUnreadCounter, type UnreadCounter } from "@xplicit/shared/modules/notifications";
+import { createPendingMessages, createUnreadCounter, type PendingMessages, type UnreadCounter } from "@xplicit/shared/modules/notifications";
 import { createPresence, type Presence } from "@xplicit/shared/modules/presence";
 import { createRedis, redisKeys, type Redis, type RedisKeys } from "@xplicit/shared/redis";
 
@@ -14,6 +14,7 @@ export interface WorkerDeps {
   events: EventStream;
   presence: Presence;
   unread: UnreadCounter;
+  pendingMessages: PendingMessages;
   groupWindowSeconds: number;
   close(): Promise<void>;
 }
@@ -30,6 +31,7 @@ export function createWorkerDeps(config: Config, name = "notification-worker"): 
     events: createEventStream({ redis, keys, maxEvents: config.chat.replayMaxEvents, maxAgeSeconds: config.chat.replayMaxAgeSeconds, maxBytes: config.chat.replayMaxBytes }),
     presence: createPresence({ redis, keys }),
     unread: createUnreadCounter({ sql, redis, keys }),
+    pendingMessages: createPendingMessages(redis, keys),
     groupWindowSeconds: config.notifications.groupWindowSeconds,
     async close() {
       await Promise.allSettled([redis.quit(), sql.end({ timeout: 5 })]);

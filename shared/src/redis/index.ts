@@ -120,6 +120,8 @@ export function redisKeys(prefix: string) {
     /** A fixed-window write counter (shared/src/http/write-limit.ts). */
     rate: (bucket: string, who: string) => `${prefix}rate:${bucket}:${who}`,
     bullPrefix: () => `${prefix}bull`,
+    /** Messages to a member with no open client, counted while their notification job waits (notifications/pending-messages.ts). */
+    pendingMessageNotification: (userId: string, conversationId: string) => `${prefix}notif:pending-msg:${userId}:${conversationId}`,
     /** Written by a service's readiness check (checkRedisWritable). */
     readinessProbe: (service: string) => `${prefix}readyz:${service}`,
   };

@@ -17,4 +17,5 @@ export { writeNotification, bucketStart, groupKey, type WriteDeps, type NotifyRe
 export { runBatches, type RecipientSource, type RecipientPage, type BatchTemplate, type BatchStats, type RunOutcome } from "./batches.ts";
 export { ensurePartitions, dropExpiredPartitions, listPartitions, partitionFor } from "./partitions.ts";
 export { notifyOfflineRecipients } from "./producers.ts";
+export { createPendingMessages, type PendingMessages } from "./pending-messages.ts";
 export { createNotificationReach, REACH_PER_HOUR, type NotificationReach } from "./reach.ts";

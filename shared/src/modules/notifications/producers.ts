@@ -4,6 +4,7 @@
  */
 import { createLogger } from "../../log/index.ts";
 import type { Notifier } from "./notifier.ts";
+import type { PendingMessages } from "./pending-messages.ts";
 import type { NotificationReach } from "./reach.ts";
 
 const log = createLogger("notifications");
@@ -17,13 +18,16 @@ interface MessageLike {
 /**
  * "X messaged you" for recipients with no open client (grouped per conversation by the worker),
  * within the sender's hourly reach: a member adding strangers to groups and writing to them gets
- * their messages delivered, but notifies at most REACH_PER_HOUR of them.
+ * their messages delivered, but notifies at most REACH_PER_HOUR of them. While a recipient's job
+ * for the conversation waits, later messages are only counted (pending-messages.ts).
  */
-export function notifyOfflineRecipients(notifier: Notifier, reach: NotificationReach) {
+export function notifyOfflineRecipients(deps: { notifier: Notifier; reach: NotificationReach; pending: PendingMessages }) {
+  const { notifier, reach, pending } = deps;
   return async (recipientIds: string[], message: MessageLike): Promise<void> => {
     const allowed = await reach.allowed(message.senderId, recipientIds).catch(() => recipientIds);
+    const needJob = await pending.count(allowed, message.conversationId, message.senderId);
     await Promise.all(
-      allowed.map((recipientId) =>
+      needJob.map((recipientId) =>
         notifier
           .notifyMember({
             recipientId,
@@ -31,8 +35,12 @@ export function notifyOfflineRecipients(notifier: Notifier, reach: NotificationR
             actorId: message.senderId,
             subjectId: message.conversationId,
             dedupeKey: `message:${message.messageId}`,
+            pending: true,
           })
-          .catch((err: Error) => log.warn("message notification not enqueued", { recipientId, error: err.message })),
+          .catch(async (err: Error) => {
+            log.warn("message notification not enqueued", { recipientId, error: err.message });
+            await pending.abandon(recipientId, message.conversationId).catch(() => {});
+          }),
       ),
     );
   };

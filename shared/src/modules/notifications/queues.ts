@@ -44,6 +44,10 @@ export interface NotifyJobData {
   subjectId: string | null;
   dedupeKey: string;
   occurredAt: number;
+  /** the job stands for every message counted for (recipient, subject) until it runs (pending-messages.ts) */
+  pending?: true;
+  /** how many events the job writes (set once the pending count is taken, so a retry writes as many); 1 when absent */
+  events?: number;
 }
 
 /** Checkpoint fields are written back into the job data after every batch. */

@@ -46,6 +46,8 @@ export interface GroupedWrite {
   eventKey: string;
   bucketStart: Date;
   occurredAt: Date;
+  /** events this write stands for (messages counted while its job waited); 1 when absent */
+  events?: number;
 }
 
 export interface WriteOutcome {
@@ -69,11 +71,12 @@ export interface WriteOutcome {
  */
 export async function upsertGrouped(sql: Sql, w: GroupedWrite): Promise<WriteOutcome | null> {
   const actors = w.actorId ? [w.actorId] : [];
+  const events = w.events ?? 1;
   return sql.begin(async (tx) => {
     const [inserted] = await tx<RawRow[]>`
       insert into notifications (user_id, type, actor_id, actor_ids, subject_id, dedupe_key, event_keys, count, created_at, updated_at)
       values (${w.userId}, ${w.type}, ${w.actorId}, ${actors}::bigint[], ${w.subjectId}, ${w.groupKey},
-              array[${w.eventKey}]::text[], 1, ${w.bucketStart}, ${w.occurredAt})
+              array[${w.eventKey}]::text[], ${events}, ${w.bucketStart}, ${w.occurredAt})
       on conflict (user_id, dedupe_key, created_at) do nothing
       returning id, seq, user_id, type, actor_id, actor_ids, subject_id, count, created_at, updated_at, read_at`;
     if (inserted) return { row: toRow(inserted), unreadDelta: 1 };
@@ -84,7 +87,7 @@ export async function upsertGrouped(sql: Sql, w: GroupedWrite): Promise<WriteOut
     if (!before) return null;
     const [folded] = await tx<RawRow[]>`
       update notifications as n set
-        count = n.count + 1,
+        count = n.count + ${events}::int,
         actor_id = case when ${w.actorId}::bigint is not null and ${w.occurredAt}::timestamptz >= n.updated_at then ${w.actorId}::bigint
                    else coalesce(n.actor_id, ${w.actorId}::bigint) end,
         actor_ids = case

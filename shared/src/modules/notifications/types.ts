@@ -25,6 +25,8 @@ export interface NotifyInput {
   dedupeKey: string;
   /** event time in ms; defaults to the time of the call */
   occurredAt?: number;
+  /** messages counted while the job waits (pending-messages.ts) are taken and written with it */
+  pending?: true;
 }
 
 /** One actor's event to every follower (e.g. a new post). */

@@ -84,6 +84,7 @@ async function writeRow(deps: WriteDeps, job: NotifyJobData): Promise<WriteOutco
     eventKey: job.dedupeKey,
     bucketStart: bucket,
     occurredAt: new Date(job.occurredAt),
+    ...(job.events !== undefined ? { events: job.events } : {}),
   });
   await markCounted(deps, job);
   return outcome;
