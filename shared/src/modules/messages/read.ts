@@ -2,18 +2,19 @@ import { conversationInfo, notMember, recipientsOf } from "./membership.ts";
 import type { MessagingDeps } from "./types.ts";
 
 /**
- * Moves the member's read marker forward (never back, never past the conversation's last
- * message) and, when it moved, pushes the new state to every participant's stream, the reader's
- * other clients included. A read that changes nothing appends nothing: repeating it cannot flood
- * the other participants' replay windows. Membership comes from the cache the send path uses.
+ * Moves the member's read marker forward (never back) to the conversation's last message at or
+ * below the one named, and, when it moved, pushes the new state to every participant's stream, the
+ * reader's other clients included. A read that changes nothing appends nothing, and the marker only
+ * ever lands on a message of the conversation: stepping it one id at a time (ids are global, so
+ * millions of steps) moved it, and told every participant, once per id; now at most once per
+ * message, which its sender paid for. Membership comes from the cache the send path uses.
  */
 export async function markRead(deps: MessagingDeps, userId: string, conversationId: string, upToMessageId: string): Promise<void> {
   const conv = await conversationInfo(deps, conversationId, userId);
   if (!conv) throw notMember();
   const [row] = await deps.sql<{ moved_to: string; engaged: boolean }[]>`
     with target as (
-      select least(${upToMessageId}::bigint,
-                   coalesce((select max(id) from messages where conversation_id = ${conversationId}), 0)) as up_to
+      select coalesce((select max(id) from messages where conversation_id = ${conversationId} and id <= ${upToMessageId}::bigint), 0) as up_to
     )
     update conversation_members m
     set last_read_message_id = target.up_to

@@ -101,6 +101,27 @@ describe("read markers", () => {
     expect(refused.status).toBe(403);
     expect(refused.json.error.code).toBe("not_member");
   });
+
+  test("a marker lands only on a message of the conversation: stepping it one id at a time tells the others once per message, not once per id", async () => {
+    const { a, b, conv } = await pair();
+    const other = await pair();
+    const send = async (client: typeof a.client, conversationId: string, body: string) =>
+      BigInt((await client.post("/api/messages", { id: crypto.randomUUID(), conversationId, body })).json.messageId);
+    // ids are global: the other conversation's messages fall between this one's
+    const ids: bigint[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push(await send(i === 0 ? b.client : a.client, conv, `m${i}`));
+      await send(other.a.client, other.conv, `x${i}`);
+    }
+    const before = (await readEvents(a.user.id)).length;
+    for (let id = 1n; id <= ids[2]! + 6n; id++) {
+      expect((await b.client.post(`/api/conversations/${conv}/read`, { upToMessageId: String(id) })).status).toBe(200);
+    }
+    const told = (await readEvents(a.user.id)).slice(before).map((e) => e.data.upToMessageId);
+    expect(told).toEqual(ids.map(String));
+    const mine = (await b.client.get("/api/conversations")).json.conversations.find((c: { id: string }) => c.id === conv);
+    expect(mine.lastReadMessageId).toBe(String(ids[2]));
+  });
 });
 
 describe("per-member write limits", () => {
