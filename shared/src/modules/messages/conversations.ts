@@ -177,6 +177,10 @@ export async function leaveConversation(deps: MessagingDeps, conversationId: str
       delete from conversation_members where conversation_id = ${conversationId} and user_id = ${userId}
       returning joined_at, last_read_message_id, engaged`;
     if (!row) return null;
+    // where an account deletion will find the messages the member leaves behind
+    await tx`
+      insert into conversation_departures (user_id, conversation_id) values (${userId}, ${conversationId})
+      on conflict (user_id, conversation_id) do update set left_at = now()`;
     const rows = await tx<{ user_id: string }[]>`select user_id from conversation_members where conversation_id = ${conversationId}`;
     return { row, members: rows.map((r) => r.user_id) };
   });

@@ -317,6 +317,18 @@ describe("sessions", () => {
     expect(again.status).toBe(201);
   });
 
+  test("deleting an account deletes its messages in groups it had left before, too", async () => {
+    const [a, b, c] = [await registeredClient(api), await registeredClient(api), await registeredClient(api)];
+    const group = (await b.client.post("/api/conversations", { handles: [a.user.handle, c.user.handle], title: "left behind" })).json.conversation.id as string;
+    expect((await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: group, body: "a was here" })).status).toBe(200);
+    expect((await b.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: group, body: "b stays" })).status).toBe(200);
+    expect((await a.client.post(`/api/conversations/${group}/leave`)).status).toBe(200);
+    const history = async () => ((await b.client.get(`/api/conversations/${group}/messages`)).json.messages as { body: string }[]).map((m) => m.body);
+    expect((await history()).sort()).toEqual(["a was here", "b stays"]); // a leave keeps them
+    expect((await a.client.request("DELETE", "/api/me", { password: a.reg.password })).status).toBe(200);
+    expect(await history()).toEqual(["b stays"]);
+  });
+
   test("a member can end one of their sessions, not someone else's", async () => {
     const { client, reg } = await registeredClient(api);
     const other = api.client();

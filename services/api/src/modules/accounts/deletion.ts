@@ -1,7 +1,7 @@
 /**
  * A member deleting their account. Their sessions end first (their sockets close and nothing more
  * is written in their name), they leave their groups as a leave does (the others are told), their
- * messages go from every conversation, then the account row, and with it by cascade their
+ * messages go from every conversation — those they left before included —, then the account row, and with it by cascade their
  * profile, follows, blocks, reactions, settings, notifications and memberships. Their event stream
  * and counters leave Redis. An operator who sent broadcasts keeps the account (the broadcasts name
  * it): 409.
@@ -25,7 +25,8 @@ export async function deleteAccount(deps: ApiDeps, userId: string): Promise<void
   for (const c of conversations) {
     if (c.kind === "group") await leaveConversation(deps.messaging, c.id, userId);
   }
-  const ids = conversations.map((c) => c.id);
+  const left = await deps.sql<{ conversation_id: string }[]>`select conversation_id from conversation_departures where user_id = ${userId}`;
+  const ids = [...new Set([...conversations.map((c) => c.id), ...left.map((l) => l.conversation_id)])];
   for (let start = 0; start < ids.length; start += CONVERSATIONS_PER_DELETE) {
     await deps.sql`
       delete from messages
