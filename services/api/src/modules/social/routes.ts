@@ -44,6 +44,18 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
     return [me, other];
   }
 
+  /**
+   * Whoever blocked the viewer is not there for them, on every route as on their profile (404):
+   * any other answer (a 200, their follower counts) would tell who blocked whom. Only a block of
+   * the viewer's own can still be lifted.
+   */
+  async function visibleOtherThanMe(c: Context<ApiEnv>, unlessBlockedByMe = false): Promise<[string, string]> {
+    const [me, other] = await otherThanMe(c);
+    if (!(await social.hasBlocked(deps.sql, other, me))) return [me, other];
+    if (unlessBlockedByMe && (await social.hasBlocked(deps.sql, me, other))) return [me, other];
+    throw notFound("no such member");
+  }
+
   app.post("/users/:handle/follow", auth, async (c) => {
     const [me, other] = await otherThanMe(c);
     // whoever blocked the viewer is not there for them, as on their profile (404): a distinct
@@ -62,13 +74,13 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
   });
 
   app.delete("/users/:handle/follow", auth, async (c) => {
-    const [me, other] = await otherThanMe(c);
+    const [me, other] = await visibleOtherThanMe(c);
     await social.unfollow(deps.sql, me, other);
     return c.json({ following: false, ...(await social.followCountsOf(deps.sql, other)) });
   });
 
   app.post("/users/:handle/block", auth, async (c) => {
-    const [me, other] = await otherThanMe(c);
+    const [me, other] = await visibleOtherThanMe(c, true);
     // who could see whom just before: only they are told the other is gone (anyone else hearing
     // "offline" about a member would learn that member blocked them)
     await blockChanges.take(me);
@@ -79,7 +91,7 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
   });
 
   app.delete("/users/:handle/block", auth, async (c) => {
-    const [me, other] = await otherThanMe(c);
+    const [me, other] = await visibleOtherThanMe(c, true);
     await blockChanges.take(me);
     if (await social.unblock(deps.sql, me, other)) {
       await announce("unblock", presenceBetween(deps.sql, me, other).then((between) => showToEachOther(deps.redis, deps.keys, me, other, between)));

@@ -67,12 +67,31 @@ describe("follow and block", () => {
 
     expect((await b.client.get(`/api/users/${a.user.handle}`)).status).toBe(404);
     expect((await b.client.get(`/api/users/${a.user.handle}/followers`)).status).toBe(404);
+    // no other route tells b that a is there (and blocked b): word for word a handle nobody has
+    const absent = async (res: Promise<{ status: number; json: any }>) => {
+      const r = await res;
+      return [r.status, r.json.error?.code, r.json.followerCount];
+    };
+    for (const [method, path] of [["del", "follow"], ["post", "block"], ["del", "block"]] as const) {
+      expect(await absent(b.client[method](`/api/users/${a.user.handle}/${path}`))).toEqual([404, "not_found", undefined]);
+      expect(await absent(b.client[method](`/api/users/nobody_has_this/${path}`))).toEqual([404, "not_found", undefined]);
+    }
     expect((await a.client.get(`/api/users/${b.user.handle}`)).status).toBe(200);
     expect((await a.client.get(`/api/me/blocks`)).json.items.map((i: { handle: string }) => i.handle)).toEqual([b.user.handle]);
 
     expect((await a.client.del(`/api/users/${b.user.handle}/block`)).status).toBe(200);
     expect((await b.client.get(`/api/users/${a.user.handle}`)).status).toBe(200);
     expect((await b.client.post(`/api/users/${a.user.handle}/follow`)).status).toBe(200);
+  });
+
+  test("a member who blocked someone is not there for them to block back; once lifted, either may block", async () => {
+    const a = await registeredClient(api);
+    const b = await registeredClient(api);
+    expect((await b.client.post(`/api/users/${a.user.handle}/block`)).status).toBe(200);
+    expect((await a.client.post(`/api/users/${b.user.handle}/block`)).status).toBe(404); // b is not there for a
+    expect((await b.client.del(`/api/users/${a.user.handle}/block`)).status).toBe(200);
+    expect((await a.client.post(`/api/users/${b.user.handle}/block`)).status).toBe(200);
+    expect((await b.client.post(`/api/users/${a.user.handle}/block`)).status).toBe(404);
   });
 });
 
