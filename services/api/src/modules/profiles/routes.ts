@@ -1,7 +1,7 @@
 /** Public profiles (with their reactions), editing one's own, and reacting to others'. */
 import { Hono } from "hono";
 import { badRequest, notFound } from "@xplicit/shared/errors";
-import { characterCount, hasBidiControls, hasStackedMarks, hasVisibleText, isStorableText, MAX_MARKS_IN_A_ROW, readJsonObject } from "@xplicit/shared/http";
+import { characterCount, hasBidiControls, hasControlCharacters, hasStackedMarks, hasVisibleText, isStorableText, MAX_MARKS_IN_A_ROW, readJsonObject } from "@xplicit/shared/http";
 import { findProfileForViewer, ownProfileText, staffLookalike, updateProfile } from "@xplicit/shared/modules/profiles";
 import { followCountsOf, relationOf } from "@xplicit/shared/modules/social";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
@@ -38,6 +38,11 @@ async function refuseNewlyUnfit(deps: ApiDeps, userId: string, edit: { displayNa
     if (hasStackedMarks(value)) {
       throw badRequest(`invalid_${field}`, `${field} must not stack more than ${MAX_MARKS_IN_A_ROW} accents or marks in a row`);
     }
+    // terminal escapes and bells reached partners verbatim; a name is one line, a bio keeps its breaks
+    if (field === "displayName" ? /[\u0000-\u001f\u007f]/.test(value) : hasControlCharacters(value)) {
+      throw badRequest(`invalid_${field}`, field === "displayName" ? "displayName must not contain control characters or line breaks" : "bio must not contain control characters (other than tab and line breaks)");
+    }
+    if (field === "bio" && hasBidiControls(value)) throw badRequest("invalid_bio", "bio must not contain text-direction control characters");
   }
   const lookalike = edit.displayName !== undefined && edit.displayName !== stored.displayName ? staffLookalike(edit.displayName) : null;
   if (lookalike) throw badRequest("displayName_reserved", `displayName must not read as the site's own accounts (it has ${lookalike})`);

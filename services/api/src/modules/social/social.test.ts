@@ -299,11 +299,13 @@ describe("profiles", () => {
       expect(long.json.error.message).toMatch(/at most 50 characters/);
     }
     expect((await a.client.patch("/api/me/profile", { displayName: "Alice" })).status).toBe(200);
-    for (const patch of [{ displayName: "nul\u0000" }, { displayName: "   " }, { displayName: "" }, { displayName: "\u200b\u200b\u200b" }, { displayName: "\u3164\ufeff \u2800" }, { displayName: "admin\u202egnp.exe" }, { displayName: "\u2066x\u2069" }, { bio: "nul\u0000" }, { bio: "lone \ud83d" }, { displayName: "Z" + "\u0336\u0301\u0342".repeat(60) }, { bio: "hi Z" + "\u0336\u0301\u0342".repeat(60) }]) {
+    for (const patch of [{ displayName: "nul\u0000" }, { displayName: "   " }, { displayName: "" }, { displayName: "\u200b\u200b\u200b" }, { displayName: "\u3164\ufeff \u2800" }, { displayName: "admin\u202egnp.exe" }, { displayName: "\u2066x\u2069" }, { bio: "nul\u0000" }, { bio: "lone \ud83d" }, { displayName: "Z" + "\u0336\u0301\u0342".repeat(60) }, { bio: "hi Z" + "\u0336\u0301\u0342".repeat(60) }, { displayName: "car\u001b]8;;http://evil\u0007ol" }, { displayName: "two\nlines" }, { bio: "bell\u0007" }, { bio: "del\u007f" }, { bio: "reads \u202eebackwards" }, { bio: "\u2066isolated\u2069" }]) {
       const bad = await a.client.patch("/api/me/profile", patch);
       expect(bad.status).toBe(400);
       expect(bad.json.error.code).toMatch(/^invalid_/);
     }
+    // a bio keeps its line breaks and tabs
+    expect((await a.client.patch("/api/me/profile", { bio: "first line\nsecond\tline" })).status).toBe(200);
     // names that pass for the site's own accounts
     for (const displayName of ["Xplicit Support ✔", "\u0430dmin", "Official Moderator"]) {
       const bad = await a.client.patch("/api/me/profile", { displayName });
