@@ -3,7 +3,12 @@ import { hasControlCharacters, isStorableText } from "../../http/text.ts";
 import type { SendInput } from "./types.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const ID = /^\d{1,18}$/;
+/**
+ * An id as Postgres writes it: no leading zeros. "0000001" named conversation 1 to the database but
+ * travelled on as typed — recipients' events carried an id no page matched, and each spelling was a
+ * conversation of its own to the per-conversation throttles and caches.
+ */
+export const ID = /^(?:0|[1-9]\d{0,17})$/;
 
 /** Ids travel as strings (bigint); a plain integer is accepted too. */
 function idString(raw: unknown): string | null {

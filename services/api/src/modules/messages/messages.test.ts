@@ -57,6 +57,16 @@ describe("text Postgres cannot store", () => {
     expect((await a.client.post("/api/conversations", { handles: [b.user.handle, c.user.handle], title: "Explicit lyrics club" })).status).toBe(201);
   });
 
+  test("an id with leading zeros is 400, not another spelling of the conversation", async () => {
+    const { a, conv } = await pair();
+    const padded = `000${conv}`;
+    const send = await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: padded, body: "hi" });
+    expect([send.status, send.json.error.code]).toEqual([400, "invalid"]);
+    expect((await a.client.post(`/api/conversations/${padded}/read`, { upToMessageId: "1" })).status).toBe(400);
+    expect((await a.client.get(`/api/conversations/${padded}/messages`)).status).toBe(400);
+    expect((await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "hi" })).status).toBe(200);
+  });
+
   test("a NUL in a group title is 400", async () => {
     const a = await registeredClient(api);
     const b = await registeredClient(api);

@@ -2,7 +2,8 @@
 import { badRequest } from "@xplicit/shared/errors";
 import { isNotificationType, type NotificationType } from "@xplicit/shared/modules/notifications";
 
-const ID = /^\d{1,18}$/;
+/** As Postgres writes it, no leading zeros (shared/src/modules/messages/validation.ts) */
+const ID = /^(?:0|[1-9]\d{0,17})$/;
 const MAX_IDS = 500;
 
 export type ReadTarget = { ids: string[] } | { upTo: string } | { upToSeq: string } | { type: NotificationType; subjectId: string };
