@@ -217,6 +217,18 @@ describe("flood", () => {
     for (const c of [a1, b1]) c.close();
   });
 
+  test("a member's typing is throttled over all their sockets on a replica, not per socket", async () => {
+    const [a, b] = [await member(stack), await member(stack)];
+    const conv = await talking(a, b);
+    const sockets = await Promise.all(Array.from({ length: 6 }, () => connected(a, stack.chats[0]!)));
+    const b1 = await connected(b, stack.chats[1]!);
+    for (const s of sockets) s.send({ type: "typing", conversationId: conv });
+    await b1.waitFor(() => b1.frames.some((f) => f.type === "typing"), 5000, "the first typing");
+    await Bun.sleep(500);
+    expect(b1.frames.filter((f) => f.type === "typing").length).toBe(1);
+    for (const c of [...sockets, b1]) c.close();
+  });
+
   test("long messages to a group of strangers run into the sender's fan-out budget (bytes × recipients): refused with the send's id; the group's others write on", async () => {
     const a = await member(stack);
     const others: TestMember[] = [];

@@ -21,7 +21,7 @@ function fakeConnection(env: Record<string, string> = {}) {
   const deps = { config, sql, presence, messaging: { sql } } as unknown as ChatDeps;
   const sent: string[] = [];
   const socket = { buffered: 0, closedWith: 0 };
-  const hub = { deps, presenceLists: { audienceAmong: async (_: string, ids: readonly string[]) => ids.filter((id) => id === "2"), visibleAmong: async (_: string, ids: readonly string[]) => ids.filter((id) => id === "2") }, allowSend: () => true };
+  const hub = { deps, presenceLists: { audienceAmong: async (_: string, ids: readonly string[]) => ids.filter((id) => id === "2"), visibleAmong: async (_: string, ids: readonly string[]) => ids.filter((id) => id === "2") }, allowSend: () => true, allowTyping: () => true };
   const conn = new Connection(hub as unknown as Hub, { userId: "1", sessionId: "1", token: "t" });
   conn.ws = {
     send: (t: string) => void sent.push(t),
@@ -37,7 +37,7 @@ test("typing frames naming ever new conversations do not grow the socket's typin
   const { conn, sent } = fakeConnection();
   for (let i = 1; i <= 5000; i++) conn.received(JSON.stringify({ type: "typing", conversationId: String(i) }));
   await Bun.sleep(50);
-  const remembered = (conn as unknown as { lastTyping: Map<string, number> }).lastTyping;
+  const remembered = (conn as unknown as { typingThrottle: { size: number } }).typingThrottle;
   expect(remembered.size).toBeLessThanOrEqual(64);
   // (past 64 at once the rest are dropped, as typing is under pressure); a conversation the member
   // is not in leaves nothing behind, so the next one is checked and answered again

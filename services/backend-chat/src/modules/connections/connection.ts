@@ -12,6 +12,7 @@ import { createLogger } from "@xplicit/shared/log";
 import type { UpgradeSession } from "../../deps.ts";
 import { EVENT_PREFIX, frame, frameTs } from "./frames.ts";
 import type { Hub } from "./hub.ts";
+import { TypingThrottle } from "./typing.ts";
 import { deliveryLatency, framesIn, framesOut, framesRateLimited, rates, resumeOutcomes, sendDedupHits, sendsRefused, slowConsumerCloses } from "./metrics.ts";
 import { takeTokens, type BucketState } from "@xplicit/shared/limits";
 
@@ -23,10 +24,6 @@ const HELLO_TIMEOUT_MS = 10_000;
  * pub/sub) before they are read from the log instead.
  */
 const OWN_EVENT_WAIT_MS = 250;
-/** Conversations whose last typing frame a socket remembers (for the throttle below). */
-const MAX_TYPING_CONVERSATIONS = 64;
-/** A socket's typing frames for one conversation reach its members at most this often. */
-const TYPING_EVERY_MS = 1500;
 
 type State = "awaiting_hello" | "replaying" | "live" | "closed";
 
@@ -68,7 +65,7 @@ export class Connection implements BucketState {
   /** when a send here last failed because Postgres or Redis was away (performance.now()) */
   private sendFailedAt = 0;
   private helloTimer: Timer | null = null;
-  private lastTyping: Map<string, number> | null = null;
+  private typingThrottle: TypingThrottle | null = null;
 
   // The upgrade's session, kept as three fields rather than one more object per socket.
   readonly userId: string;
@@ -587,20 +584,12 @@ export class Connection implements BucketState {
   private async typing(msg: Record<string, unknown>): Promise<void> {
     try {
       const conversationId = parseId(msg.conversationId, "conversationId");
-      const now = Date.now();
-      this.lastTyping ??= new Map();
-      if (now - (this.lastTyping.get(conversationId) ?? 0) < TYPING_EVERY_MS) return;
-      // Bounded: a client naming ever new conversation ids must not grow it for the socket's life,
-      // nor flush the entries still throttling (junk ids then bought an unthrottled typing to a group).
-      if (this.lastTyping.size >= MAX_TYPING_CONVERSATIONS) {
-        for (const [id, at] of this.lastTyping) if (now - at >= TYPING_EVERY_MS) this.lastTyping.delete(id);
-        if (this.lastTyping.size >= MAX_TYPING_CONVERSATIONS) return;
-      }
-      this.lastTyping.set(conversationId, now);
+      this.typingThrottle ??= new TypingThrottle();
+      if (!this.typingThrottle.allow(conversationId) || !this.hub.allowTyping(this.userId, conversationId)) return;
       // The same cached membership the send path uses: no query per typing frame.
       const conv = await conversationInfo(this.hub.deps.messaging, conversationId, this.userId);
       if (!conv) {
-        this.lastTyping.delete(conversationId);
+        this.typingThrottle.forget(conversationId);
         throw notMember();
       }
       // Typing is shown where presence is: to the typist's audience (no block, and they engaged).

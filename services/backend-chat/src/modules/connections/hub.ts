@@ -13,6 +13,7 @@ import type { Connection } from "./connection.ts";
 import { frame } from "./frames.ts";
 import { membersGauge, socketsGauge } from "./metrics.ts";
 import { PresenceLists } from "./presence-lists.ts";
+import { TypingThrottle } from "./typing.ts";
 import { takeTokens, type BucketState } from "@xplicit/shared/limits";
 
 const log = createLogger("hub");
@@ -50,6 +51,8 @@ export class Hub {
    * budget already): kept only while they have several, so idle members cost nothing.
    */
   private readonly memberSends = new Map<string, BucketState>();
+  /** Typing throttles of the members with more than one socket here, kept as the send budgets are. */
+  private readonly memberTyping = new Map<string, TypingThrottle>();
   /** members whose channel SUBSCRIBE is still in flight */
   private readonly subscribing = new Map<string, Promise<unknown>>();
   private recovering: Promise<void> | null = null;
@@ -194,6 +197,14 @@ export class Hub {
     return takeTokens(budget, rate, burst);
   }
 
+  /** One more typing frame from this member to the conversation, within the throttle over all their sockets here. */
+  allowTyping(userId: string, conversationId: string): boolean {
+    if (!(this.members.get(userId) instanceof Set)) return true;
+    let throttle = this.memberTyping.get(userId);
+    if (!throttle) this.memberTyping.set(userId, (throttle = new TypingThrottle()));
+    return throttle.allow(conversationId);
+  }
+
   untrack(conn: Connection, attached: boolean): void {
     if (!this.all.delete(conn)) return;
     socketsGauge.set(this.all.size);
@@ -204,6 +215,7 @@ export class Hub {
       group.delete(conn);
       if (group.size > 1) return;
       this.memberSends.delete(conn.userId);
+      this.memberTyping.delete(conn.userId);
       if (group.size === 1) {
         this.members.set(conn.userId, group.values().next().value!);
         return;
