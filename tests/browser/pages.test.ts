@@ -292,6 +292,27 @@ describe.skipIf(!!why)("conversation messages", () => {
     await ctx.close();
   }, 60_000);
 
+  test("a message the other member does not take (they take new conversations only from members they follow) says so once, and is not sent again", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    await sendOverHttp(a, conv, "hello there");
+    expect((await b.call("PUT", "/api/me/contact-settings", { conversations: "following" })).status).toBe(200);
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/conversation?id=${conv}`);
+    await until("the thread", async () => (await page.$$("#thread li")).length === 1);
+    await until("ws mode", async () => (await modeOf(page)) === "ws");
+    await page.fill("#body", "still there?");
+    await page.press("#body", "Enter");
+    const state = await until("refused", async () => {
+      const text = (await page.textContent("#thread li.failed .state")) ?? "";
+      return text.includes("Not sent") && text;
+    }, 20_000);
+    expect(state).toContain("follow");
+    expect(await page.$$("#thread li.pending")).toHaveLength(0);
+    await ctx.close();
+  }, 60_000);
+
   test("the connection notice stays in sight under the header however far down the page is", async () => {
     const a = await register(web);
     const ctx = await signedIn(web, a);

@@ -311,6 +311,23 @@ describe.skipIf(!!why || !hasWorker())("notification badge", () => {
     await ctx.close();
   }, 60_000);
 
+  test("a notification written while the tab was offline raises the badge once it is back (offline members get no event to replay)", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const ctx = await signedIn(web, b);
+    const [tab] = await openTabs(ctx, `${web.edge.url}/conversations`, 1);
+    await until("ws mode", async () => (await modeOf(tab!)) === "ws");
+    const badge = () => tab!.$eval("[data-badge]", (el) => ((el as HTMLElement).hidden ? "" : el.textContent));
+    await setOffline(web, ctx, true);
+    await until("offline mode", async () => (await modeOf(tab!)) === "offline", 20_000);
+    await until("B's socket to be gone", async () => (await chatCounts(web)).sockets === 0);
+    expect((await a.call("POST", `/api/users/${b.handle}/follow`)).status).toBe(200);
+    await until("the notification stored", async () => (await b.call("GET", "/api/notifications/unread-count")).json.unread === 1, 20_000);
+    await setOffline(web, ctx, false);
+    await until("ws mode again", async () => (await modeOf(tab!)) === "ws", 40_000);
+    await until("badge 1", async () => (await badge()) === "1", 15_000);
+    await ctx.close();
+  }, 90_000);
+
   test("a group that counts a new event moves to the top, live and after a reload", async () => {
     const [a, b, c, d] = [await register(web), await register(web), await register(web), await register(web)];
     const ctx = await signedIn(web, b);

@@ -2,7 +2,8 @@
 export const nameOf = (m) => m?.displayName || m?.handle || 'Someone';
 
 export function conversationName(c, meId) {
-  if (c.title) return c.title;
+  // (a conversation of two is named by the other member, never by a title)
+  if (c.title && c.kind !== 'direct') return c.title;
   const others = (c.members ?? []).filter((m) => m.id !== meId);
   return others.map(nameOf).join(', ') || 'Conversation';
 }

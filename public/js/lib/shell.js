@@ -3,7 +3,7 @@
 import { get, post } from './api.js?v=a3375f7ce6';
 import { initTheme } from './theme.js?v=376900fe2c';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
-import { realtime } from '../realtime/client.js?v=3313bf08a3';
+import { realtime } from '../realtime/client.js?v=79c082df86';
 
 const MODES = {
   connecting: 'Connecting…',
@@ -132,8 +132,14 @@ export async function boot() {
   const rt = realtime(me.id);
   const conn = document.getElementById('conn');
   let signingOut = false;
+  let connected = false;
   rt.on('status', (s) => {
     document.body.dataset.rt = s.mode;
+    // Back after being away: notifications written meanwhile reached no stream of this member
+    // (only members with an open client get the event), so the badge is asked for again.
+    const live = s.mode === 'ws' || s.mode === 'http';
+    if (live && !connected) refreshBadge();
+    connected = live;
     if (conn) conn.textContent = MODES[s.mode] ?? '';
     // ended elsewhere (another device, "sign out everywhere", expiry): the sign-in page says so;
     // this tab's own "Sign out" (which ends the socket too) just goes to the landing page

@@ -3,8 +3,8 @@
 // a partner has read), typing and the partners' online state.
 import { get, itemsOf, post } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=38c68a4692';
-import { conversationName, nameOf } from '../lib/names.js?v=640446eba5';
+import { boot } from '../lib/shell.js?v=81b17375b1';
+import { conversationName, nameOf } from '../lib/names.js?v=f68c768783';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const PAGE = 50;
@@ -312,6 +312,9 @@ rt.on('send_failed', (f) => {
   const why = f.code === 'blocked' ? 'You cannot message this member.' : f.message || 'The message was refused.';
   setState(li, `Not sent: ${why}`, true);
   say(status, why, true);
+  // a block made since the page loaded (here, in another tab, or by the other member): the page
+  // reads the conversation again, and says so if the block is this member's own
+  if (f.code === 'blocked' || f.code === 'not_member') void loadMeta();
 });
 let typingTimer = 0;
 rt.on('typing', (t) => {

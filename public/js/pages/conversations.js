@@ -2,8 +2,8 @@
 // partners' online state.
 import { get, post, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=38c68a4692';
-import { conversationName, initialOf, nameOf } from '../lib/names.js?v=640446eba5';
+import { boot } from '../lib/shell.js?v=81b17375b1';
+import { conversationName, initialOf, nameOf } from '../lib/names.js?v=f68c768783';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const list = $('#conversations');
@@ -131,6 +131,10 @@ form.addEventListener('submit', async (e) => {
   const handles = String(new FormData(form).get('handles') || '').split(/[\s,]+/).map((h) => h.replace(/^@/, '').toLowerCase()).filter(Boolean);
   const title = String(new FormData(form).get('title') || '').trim();
   if (!handles.length) return say(status, 'Name at least one member.', true);
+  if (title && handles.length === 1) {
+    $('#title').focus();
+    return say(status, 'A title is for groups: name two or more members, or leave the title empty.', true);
+  }
   try {
     const r = await post('/api/conversations', title ? { handles, title } : { handles });
     const id = r?.id ?? r?.conversation?.id;

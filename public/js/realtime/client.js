@@ -1,7 +1,7 @@
 // What pages import. One connection per browser: a SharedWorker owns it; where SharedWorker does
 // not exist, the tabs elect a leader with Web Locks and share its engine over BroadcastChannel;
 // with neither, the tab runs an engine of its own. Pages see the same API in all three cases.
-import { Hub } from './hub.js?v=19234427bd';
+import { Hub } from './hub.js?v=5d9767b4de';
 
 const CHANNEL = 'xplicit-rt';
 const LOCK = 'xplicit-rt-leader';
@@ -80,7 +80,7 @@ class RealtimeClient {
   }
 
   startShared() {
-    const worker = new SharedWorker(new URL('./worker.js?v=1ee724f2ad', import.meta.url), { type: 'module', name: 'xplicit-rt' });
+    const worker = new SharedWorker(new URL('./worker.js?v=b2621dc17b', import.meta.url), { type: 'module', name: 'xplicit-rt' });
     this.transport = 'shared-worker';
     const port = worker.port;
     worker.onerror = () => {

@@ -9,11 +9,11 @@ export function isStorableText(s: string): boolean {
 }
 
 /**
- * C0 controls other than tab, line feed and carriage return, and DEL: nothing a person types, and in
- * JSON each one is six bytes (\u0001), which made a 4,000-character message a 24 KB frame in every
- * recipient's replay log.
+ * C0 controls other than tab, line feed and carriage return, DEL, and the C1 controls (U+0080–U+009F,
+ * NEL included): nothing a person types, and in JSON each C0 one is six bytes (\u0001), which made a
+ * 4,000-character message a 24 KB frame in every recipient's replay log.
  */
-const CONTROLS = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+const CONTROLS = /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
 export function hasControlCharacters(s: string): boolean {
   return CONTROLS.test(s);

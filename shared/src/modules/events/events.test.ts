@@ -226,3 +226,10 @@ test("Redis back from a restart with older data: the same member epochs number n
   await events.storeAck("901", "c1", 10, client.epoch);
   expect(await events.loadAck("901", "c1")).toBeNull();
 });
+
+test("a cursor past 0 that names no epoch resyncs (it cannot be told from one of a lost stream); from 0 it replays", async () => {
+  for (let i = 0; i < 3; i++) await events.append({ userId: "950", kind: "message", data: { i } });
+  expect(await events.replayAfter("950", 2, null)).toMatchObject({ ok: false, reason: "epoch_changed" });
+  expect(await events.replayAfter("950", 0, null)).toMatchObject({ ok: true });
+  expect(await events.replayAfter("950", 2, (await events.head("950")).epoch)).toMatchObject({ ok: true });
+});

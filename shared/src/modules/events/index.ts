@@ -367,11 +367,12 @@ export function createEventStream(opts: EventStreamOptions) {
   /**
    * Frames with seq > `after`, or the reason the client must resync instead. A gap (the log was
    * trimmed past the cursor), an epoch change (Redis lost the stream) or too old an event all
-   * refuse rather than replay partially: a partial replay would be a silent loss.
+   * refuse rather than replay partially: a partial replay would be a silent loss. A cursor past 0
+   * that names no epoch cannot be told from one of a stream Redis has lost: it resyncs too.
    */
   async function replayAfter(userId: string, after: number, epoch: string | null): Promise<ReplayResult> {
     const h = await head(userId);
-    if (epoch && epoch !== h.epoch) return { ok: false, reason: "epoch_changed", head: h };
+    if (epoch !== h.epoch && (epoch || after > 0)) return { ok: false, reason: "epoch_changed", head: h };
     if (after > h.seq) return { ok: false, reason: "cursor_ahead", head: h };
     if (after === h.seq) return { ok: true, frames: [], head: h };
     if (h.seq - after > maxEvents) return { ok: false, reason: "window_exceeded", head: h };

@@ -48,6 +48,9 @@ export async function createConversation(
   if (others.length === 0) throw badRequest("invalid", "choose at least one other member (handles)");
   if (others.length + 1 > MAX_GROUP_MEMBERS) throw badRequest("invalid", `a conversation has at most ${MAX_GROUP_MEMBERS} members`);
   checkTitle(title);
+  // The other member's name is what names a conversation of two: a title there ("Your bank:
+  // verify your account") stood in for the sender's name in the recipient's list.
+  if (others.length === 1 && title.trim() !== "") throw badRequest("title_for_direct", "a conversation between two members has no title; titles are for groups");
   // A member who blocked the creator is not there for them: 404 word for word as a handle nobody
   // has (POST /api/conversations) and as their profile; one the creator blocked is refused as such.
   const blockers = await blockersAmong(deps.sql, creatorId, others);

@@ -46,7 +46,12 @@ export function eventsRoutes(deps: ApiDeps) {
       const stored = await deps.events.loadAck(userId, clientId);
       if (stored) [after, epoch] = [stored.seq, stored.epoch];
     }
-    if (after === null) after = (await deps.events.head(userId)).seq;
+    if (after === null) {
+      // from the head: its epoch, unless the client named the one it holds (a stale one resyncs)
+      const head = await deps.events.head(userId);
+      after = head.seq;
+      epoch ??= head.epoch;
+    }
 
     // A member polling over HTTP has an open client: keep them "online" for the worker and peers.
     await deps.presence.refresh(LONGPOLL_PRESENCE, [userId]);

@@ -42,9 +42,11 @@ describe("text Postgres cannot store", () => {
 
   test("control characters in a body or a title, and a title that reads as the site's staff, are 400", async () => {
     const { a, conv } = await pair();
-    const controls = await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "bell\u0007" });
-    expect(controls.status).toBe(400);
-    expect(controls.json.error.message).toContain("control characters");
+    for (const body of ["bell\u0007", "c1 \u0085 next line", "c1 \u009b csi"]) {
+      const controls = await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body });
+      expect(controls.status).toBe(400);
+      expect(controls.json.error.message).toContain("control characters");
+    }
     // tabs and line breaks are text
     expect((await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "one\ttwo\r\nthree" })).status).toBe(200);
     const b = await registeredClient(api);
@@ -65,6 +67,13 @@ describe("text Postgres cannot store", () => {
     expect((await a.client.post(`/api/conversations/${padded}/read`, { upToMessageId: "1" })).status).toBe(400);
     expect((await a.client.get(`/api/conversations/${padded}/messages`)).status).toBe(400);
     expect((await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "hi" })).status).toBe(200);
+  });
+
+  test("a conversation of two takes no title (the other member's name is its name)", async () => {
+    const [a, b] = [await registeredClient(api), await registeredClient(api)];
+    const titled = await a.client.post("/api/conversations", { handles: [b.user.handle], title: "Your bank: verify your account" });
+    expect([titled.status, titled.json.error.code]).toEqual([400, "title_for_direct"]);
+    expect((await a.client.post("/api/conversations", { handles: [b.user.handle], title: "  " })).status).toBe(201);
   });
 
   test("a NUL in a group title is 400", async () => {
