@@ -417,6 +417,10 @@ export function renderNginxConfig(o: RenderOptions): string {
     // 1024): ask for what the connections need. Above the hard limit nginx logs an alert and keeps
     // the limit it has.
     `worker_rlimit_nofile ${o.workerRlimitNofile};`,
+    // A restart or stop waits for open WebSockets to end (the listeners are already closed): cut
+    // them after this long, so the edge is back in seconds and the clients resume (a compose stop
+    // otherwise waited its whole grace period, 30 s, with no edge).
+    "worker_shutdown_timeout 5s;",
     local ? `pid ${o.prefixDir}/nginx.pid;` : "pid /tmp/nginx.pid;",
     "error_log stderr warn;",
     "",
@@ -615,7 +619,10 @@ export function renderNginxConfig(o: RenderOptions): string {
       "client_max_body_size 1k;",
       ...proxyHeaders(true),
       "proxy_buffering off;",
-      "proxy_connect_timeout 5s;",
+      // A replica just removed (scaled down, killed) can still be handed out by DNS for a moment:
+      // a connect to it times out, and the upgrade goes to the next one after this long, not 5 s
+      // (three tries of 5 s outlasted the 10 s the web client waits for a welcome).
+      "proxy_connect_timeout 1s;",
       `proxy_read_timeout ${wsTimeout}s;`,
       `proxy_send_timeout ${wsTimeout}s;`,
       // A draining replica refuses the upgrade with 503: try another one.

@@ -66,6 +66,25 @@ function expectSecurityHeaders(h: Headers) {
   expect(csp.split("default-src").length).toBe(2);
 }
 
+describe("stopping the edge", () => {
+  test("a graceful stop does not wait for open long-polls and WebSockets to end: the edge is gone in seconds, not their timeouts", async () => {
+    const own = await startEdge({ apiPort: stack.api.port, chatPorts: stack.chats.map((c) => c.port) });
+    try {
+      const client = new EdgeClient(own);
+      // (the stack takes the main edge's origin)
+      expect((await client.request("POST", "/api/auth/register", newMemberBody(), { origin: edge.origin })).status).toBe(201);
+      // held open by the api for up to 25 s, as every client on the HTTP fallback does
+      const poll = client.request("GET", "/api/events?wait=25").catch(() => null);
+      await Bun.sleep(500);
+      const ms = await own.quit();
+      expect(ms).toBeLessThan(12_000);
+      await poll;
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+});
+
 describe("routing over TLS", () => {
   test("port 8080-equivalent only redirects to HTTPS", async () => {
     const res = await fetch(`http://127.0.0.1:${edge.httpPort}/api/me?x=1`, { redirect: "manual", headers: { host: "localhost" } });

@@ -71,6 +71,8 @@ export interface Edge {
   ca: string;
   options: RenderOptions;
   output(): string;
+  /** A graceful stop (SIGQUIT, what `docker stop` sends it): ms until nginx exited. */
+  quit(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -129,6 +131,12 @@ export async function startEdge(opts: EdgeOptions, ports?: EdgePorts): Promise<E
     ca,
     options,
     output: () => out,
+    async quit() {
+      const at = performance.now();
+      proc.kill("SIGQUIT");
+      await proc.exited;
+      return performance.now() - at;
+    },
     async stop() {
       if (proc.exitCode === null) {
         proc.kill("SIGTERM");

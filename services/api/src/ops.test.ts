@@ -77,6 +77,21 @@ test("a request stuck behind a Postgres lock is cancelled after DATABASE_STATEME
   }
 });
 
+test("Postgres whose name does not resolve (a stopped container) is a 503 to retry, not a 500", async () => {
+  const api = await startTestApi({ DATABASE_URL: "postgres://postgres@postgres.invalid:5432/xplicit" });
+  try {
+    const res = await fetch(`${api.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: ORIGIN },
+      body: JSON.stringify({ email: "nobody@example.com", password: "not the password" }),
+    });
+    expect(res.status).toBe(503);
+    expect((await res.json()).error.code).toBe("unavailable");
+  } finally {
+    await api.stop();
+  }
+});
+
 test("unknown routes are JSON 404s", async () => {
   const api = await startTestApi();
   try {

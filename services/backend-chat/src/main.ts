@@ -5,7 +5,7 @@ import { configureLogging, createLogger } from "@xplicit/shared/log";
 import { setDefaultLabels } from "@xplicit/shared/metrics";
 import { createEventStream } from "@xplicit/shared/modules/events";
 import { createUnreadCounter } from "@xplicit/shared/modules/notifications";
-import { createPresence } from "@xplicit/shared/modules/presence";
+import { createPresence, PRESENCE_HEARTBEAT_MS } from "@xplicit/shared/modules/presence";
 import { createRedisConnections, redisKeys } from "@xplicit/shared/redis";
 import { createSessionStore } from "@xplicit/shared/sessions";
 import { createChatApp } from "./app.ts";
@@ -67,7 +67,7 @@ const server = Bun.serve({
 });
 log.info("chat replica listening", { replica, url: `http://${config.host}:${server.port}`, maxSockets });
 
-const heartbeat = setInterval(() => void hub.heartbeat().catch(() => {}), 30_000);
+const heartbeat = setInterval(() => void hub.heartbeat().catch(() => {}), PRESENCE_HEARTBEAT_MS);
 const revalidate = setInterval(() => void hub.revalidateSessions().catch(() => {}), 30_000);
 
 onShutdown(log, config.shutdownTimeoutMs + 20_000, [

@@ -40,6 +40,7 @@ export function errorBody(code: string, message: string) {
  * (53300), read-only (25006: a demoted primary, before the failover points us elsewhere), or
  * cancelling a statement that outran DATABASE_STATEMENT_TIMEOUT_MS (57014: stuck behind a lock).
  */
+const NETWORK_AWAY = new Set(["ECONNREFUSED", "ECONNRESET", "EAI_AGAIN", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT"]);
 const POSTGRES_AWAY = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "CONNECTION_ENDED", "57P01", "57P02", "57P03", "55000", "53300", "25006", "57014"]);
 
 /**
@@ -48,7 +49,8 @@ const POSTGRES_AWAY = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CON
  */
 export function isDependencyUnavailable(err: Error): boolean {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && (POSTGRES_AWAY.has(code) || code.startsWith("08") || code === "ECONNREFUSED" || code === "ECONNRESET")) return true;
+  // (a stopped container's name stops resolving: EAI_AGAIN / ENOTFOUND, or its address stops routing)
+  if (typeof code === "string" && (POSTGRES_AWAY.has(code) || code.startsWith("08") || NETWORK_AWAY.has(code))) return true;
   // ioredis: a command given up on while reconnecting, sent to a closed connection, or unanswered
   // within the command timeout (a frozen Redis)
   if (err.name === "MaxRetriesPerRequestError" || /^Connection is closed\.?$|Stream isn't writeable|^Command timed out$/.test(err.message)) return true;

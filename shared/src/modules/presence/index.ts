@@ -54,6 +54,15 @@ end
 return out
 `;
 
+/**
+ * A replica renews its members' deadlines this often, each PRESENCE_TTL_SECONDS ahead: a replica
+ * killed without its shutdown leaves members "online" for at most that long — meanwhile they get no
+ * "you have a message" notifications (they look online). Three renewals fit in a deadline, so one
+ * slow or failed renewal never shows a member offline.
+ */
+export const PRESENCE_HEARTBEAT_MS = 15_000;
+export const PRESENCE_TTL_SECONDS = 45;
+
 /** Members per script call: bounds how long one call holds Redis. */
 const CHUNK = 1000;
 
@@ -67,7 +76,7 @@ export interface PresenceChange {
 
 export function createPresence(opts: PresenceOptions) {
   const { redis, keys } = opts;
-  const ttl = opts.ttlSeconds ?? 90;
+  const ttl = opts.ttlSeconds ?? PRESENCE_TTL_SECONDS;
   redis.defineCommand("xpPresenceUpdate", { numberOfKeys: 0, lua: UPDATE_SCRIPT });
   const update = (redis as unknown as WithUpdate).xpPresenceUpdate.bind(redis);
 

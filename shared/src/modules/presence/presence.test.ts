@@ -54,3 +54,12 @@ test("a replica whose clock is minutes off still shows its members online (deadl
     setSystemTime();
   }
 });
+
+test("by default a replica's deadline is 45 s ahead: a replica killed without its shutdown leaves its members online that long at most", async () => {
+  const defaults = createPresence({ redis, keys });
+  await defaults.connected("7", "replica-killed");
+  const ttl = await redis.ttl(keys.online("7"));
+  expect(ttl).toBeGreaterThan(30);
+  expect(ttl).toBeLessThanOrEqual(45);
+  await defaults.disconnected("7", "replica-killed");
+});
