@@ -55,6 +55,8 @@ export class Connection implements BucketState {
   // Idle sockets are the common case (tens of thousands per replica): everything that only a busy
   // socket needs is allocated on first use, to keep the per-connection footprint small.
   private pending: string[] = NO_FRAMES;
+  /** live events wait (queued) until the stream is checked after Redis came back (holdForStreamCheck) */
+  private heldForCheck = false;
   tokens: number;
   tokensAt = performance.now();
   private droppedThisSecond = 0;
@@ -296,9 +298,23 @@ export class Connection implements BucketState {
     resumeOutcomes.inc({ outcome: "resync" });
   }
 
+  /**
+   * Redis came back: live events wait here until this socket's stream is checked. Written meanwhile
+   * they could be of the new epoch while the head the check is given was read before them: the
+   * resync then named a cursor below what the socket had written, and the gap after it brought
+   * those events again (the same seqs twice on one connection).
+   */
+  holdForStreamCheck(): void {
+    if (this.state !== "live") return;
+    this.state = "replaying";
+    this.heldForCheck = true;
+  }
+
   /** After Redis came back: given the member's stream head now, find out whether it survived, and catch up. */
   async recoverAfterRedisReconnect(given: StreamHead): Promise<void> {
-    if (this.state !== "live") return;
+    const held = this.heldForCheck;
+    this.heldForCheck = false;
+    if (this.state !== "live" && !held) return;
     // The head was read for all of the member's sockets, maybe a while ago: live events may have
     // moved this cursor past it since. Behind the cursor in the same epoch is asked again before it
     // counts as a loss (a Redis that kept its data, but not its last writes, has such a head).
@@ -306,17 +322,24 @@ export class Connection implements BucketState {
     // is held against the cursor as it was when asked: the stream then had at least that much.
     const asked = this.cursor;
     const head = given.seq < asked && given.epoch === this.epoch ? await this.hub.deps.events.head(this.userId) : given;
-    if (this.state !== "live") return;
+    // (held, nothing else moves this socket but a close)
+    if (held ? this.state === "closed" : this.state !== "live") return;
     // (every stream has its epoch from the welcome on, so a different one means Redis lost it)
     const lost = head.seq < asked || head.epoch !== this.epoch;
     if (lost) {
+      const waiting = held ? this.pending : NO_FRAMES;
       this.resync("epoch_changed", head.seq, head.epoch);
+      // what came while held and is past the new cursor is the new stream's: written once, in order
+      if (held) {
+        this.pending = waiting;
+        this.flushPending();
+      }
       return;
     }
     if (head.seq > this.cursor) {
       this.state = "replaying";
       await this.catchUp(head.seq);
-    }
+    } else if (held) this.flushPending();
   }
 
   private checkStreamStart(): void {

@@ -425,3 +425,37 @@ test("a half-open subscriber connection (silent both ways, no error) is dropped 
   await until("a round trip on a new connection", healthy, 10_000);
   probe.stop();
 });
+
+test("after Redis came back, live events wait until a socket's stream is checked: an epoch change resyncs once and no seq is written twice", async () => {
+  const [userId] = (await seedMembers(sql, 1)) as [string];
+  const seqs: number[] = [];
+  const conn = await liveSocket(userId, seqs);
+  const resyncs: string[] = [];
+  const write = conn.ws!.send.bind(conn.ws);
+  conn.ws = { ...conn.ws!, send: (t: string) => (t.includes('"type":"resync"') && resyncs.push(t), write(t)) } as never;
+  const { events, keys } = hub.deps;
+  for (let i = 0; i < 3; i++) await events.append({ userId, kind: "message", data: { before: i } });
+  await until("3 live events", () => seqs.length === 3);
+  // the restart: this member's stream is in another epoch now
+  await redis.set(keys.memberEpoch(userId), "after-the-restart");
+  // the head is read, then two events are written and published before the check gets to it
+  const realHead = events.head;
+  events.head = async (id: string) => {
+    const head = await realHead(id);
+    if (id === userId) {
+      for (let i = 0; i < 2; i++) await events.append({ userId, kind: "message", data: { meanwhile: i } });
+      await Bun.sleep(200); // (their pub/sub delivery reaches the socket meanwhile)
+    }
+    return head;
+  };
+  try {
+    await (hub as unknown as { recoverStreams(): Promise<void> }).recoverStreams();
+  } finally {
+    events.head = realHead;
+  }
+  await events.append({ userId, kind: "message", data: { after: true } });
+  await until("the event after the check", () => seqs.includes(6));
+  expect(resyncs).toHaveLength(1);
+  expect(JSON.parse(resyncs[0]!)).toMatchObject({ reason: "epoch_changed", cursor: 3 });
+  expect(seqs).toEqual([1, 2, 3, 4, 5, 6]);
+});

@@ -335,6 +335,8 @@ export class Hub {
   }
 
   private async recoverStreamsOnce(): Promise<void> {
+    // (at once, before anything is awaited: no live event is written in an epoch not checked yet)
+    for (const conn of this.all) conn.holdForStreamCheck();
     // A restarted Redis may have lost presence too: say at once who is here, not at the next beat.
     await this.heartbeat().catch(() => {});
     for (const [userId, group] of this.members) {
