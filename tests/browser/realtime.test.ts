@@ -159,6 +159,36 @@ describe.skipIf(!!why)("without SharedWorker: a leader tab (Web Locks + Broadcas
   }, 60_000);
 });
 
+describe.skipIf(!!why)("without SharedWorker, offline", () => {
+  test("messages written offline in the leader tab and in another are all sent by the tab left after the leader closes, in the order written", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    const ctx = await signedIn(web, b, { noSharedWorker: true });
+    const tabs = await openTabs(ctx, `${web.edge.url}/conversation?id=${conv}`, 2);
+    for (const t of tabs) await until("ws mode", async () => (await modeOf(t)) === "ws");
+    const roles = await Promise.all(tabs.map(transportOf));
+    const leader = tabs[roles.indexOf("leader")]!;
+    const other = tabs[roles.indexOf("follower")]!;
+    await setOffline(web, ctx, true);
+    for (const t of tabs) await until("offline mode", async () => (await modeOf(t)) === "offline", 20_000);
+    const write = async (page: Page, body: string) => {
+      await page.fill("#body", body);
+      await page.press("#body", "Enter");
+    };
+    await write(leader, "leader 1");
+    await write(other, "other 1");
+    await write(leader, "leader 2");
+    await Bun.sleep(300);
+    await leader.close({ runBeforeUnload: false });
+    await setOffline(web, ctx, false);
+    await until("the other tab leads", async () => (await transportOf(other)) === "leader", 20_000);
+    const history = async () => ((await a.call("GET", `/api/conversations/${conv}/messages`)).json.messages as { body: string }[]).map((m) => m.body).reverse();
+    await until("all three sent", async () => (await history()).length === 3, 30_000);
+    expect(await history()).toEqual(["leader 1", "other 1", "leader 2"]);
+    await ctx.close();
+  }, 90_000);
+});
+
 describe.skipIf(!!why)("when WebSockets cannot connect", () => {
   test("the client falls back to HTTP long-poll and POST: messages still flow both ways", async () => {
     const origin = web.noWsEdge!.origin;

@@ -1,7 +1,7 @@
 // What pages import. One connection per browser: a SharedWorker owns it; where SharedWorker does
 // not exist, the tabs elect a leader with Web Locks and share its engine over BroadcastChannel;
 // with neither, the tab runs an engine of its own. Pages see the same API in all three cases.
-import { Hub } from './hub.js?v=5d9767b4de';
+import { Hub } from './hub.js?v=c9330f67f3';
 
 const CHANNEL = 'xplicit-rt';
 const LOCK = 'xplicit-rt-leader';
@@ -80,7 +80,7 @@ class RealtimeClient {
   }
 
   startShared() {
-    const worker = new SharedWorker(new URL('./worker.js?v=b2621dc17b', import.meta.url), { type: 'module', name: 'xplicit-rt' });
+    const worker = new SharedWorker(new URL('./worker.js?v=04b3fee4b5', import.meta.url), { type: 'module', name: 'xplicit-rt' });
     this.transport = 'shared-worker';
     const port = worker.port;
     worker.onerror = () => {
@@ -150,9 +150,17 @@ class RealtimeClient {
     }
   }
 
+  /**
+   * A new leader: every send not answered yet goes to it, this tab's and those the other tabs
+   * wrote (in localStorage, in the order written): a leader that closed took its engine's copy of
+   * the messages written in its own tab with it.
+   */
   resubmit() {
     this.hello();
-    for (const m of this.pending.values()) this.post(m);
+    for (const m of readPending(this.userId)) if (!this.pending.has(m.id)) this.pending.set(m.id, m);
+    const order = readPending(this.userId).map((m) => m.id);
+    const rank = (id) => { const i = order.indexOf(id); return i < 0 ? order.length : i; };
+    for (const m of [...this.pending.values()].sort((a, b) => rank(a.id) - rank(b.id))) this.post(m);
   }
 
   receive(m) {

@@ -56,6 +56,7 @@ export class Engine {
     this.lastFrameAt = 0;
     this.heartbeat = 25;
     this.stopped = false;
+    this.outboxLoaded = false;
     this.ready = this.init();
   }
 
@@ -66,8 +67,16 @@ export class Engine {
       this.cursor = saved.cursor;
       this.epoch = saved.epoch ?? null;
     }
+    // Sends that came before the stored outbox was read (a new leader tab hands over its own at
+    // once) go after it: replacing it lost what the previous engine still had to send.
     const outbox = await store.get('outbox:' + this.userId);
-    if (Array.isArray(outbox)) this.outbox = outbox;
+    if (this.outboxForgotten) return; // signed out meanwhile: nothing is kept, nothing connects
+    if (Array.isArray(outbox)) {
+      const stored = new Set(outbox.map((f) => f.id));
+      this.outbox = [...outbox, ...this.outbox.filter((f) => !stored.has(f.id))];
+    }
+    this.outboxLoaded = true;
+    this.saveOutbox();
     if (!this.stopped) this.connectWs();
     const onNet = () => this.network(globalThis.navigator?.onLine !== false);
     globalThis.addEventListener?.('online', onNet);
@@ -377,7 +386,8 @@ export class Engine {
   }
 
   saveOutbox() {
-    void store.set('outbox:' + this.userId, this.outbox);
+    // (not before the stored one is read: it would be overwritten by the sends of this page alone)
+    if (this.outboxLoaded) void store.set('outbox:' + this.userId, this.outbox);
   }
 
   /**
@@ -402,7 +412,8 @@ export class Engine {
   /** Signing out: what was never sent is dropped, here and in storage. */
   forgetOutbox() {
     this.outbox = [];
-    this.saveOutbox();
+    this.outboxForgotten = true;
+    void store.set('outbox:' + this.userId, []);
   }
 
   /** A new connection: every unanswered send goes again, each conversation's first one now. */
