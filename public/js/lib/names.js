@@ -5,7 +5,7 @@ export function conversationName(c, meId) {
   // (a conversation of two is named by the other member, never by a title)
   if (c.title && c.kind !== 'direct') return c.title;
   const others = (c.members ?? []).filter((m) => m.id !== meId);
-  return others.map(nameOf).join(', ') || 'Conversation';
+  return others.map(nameOf).join(', ') || (c.kind === 'direct' ? 'Deleted account' : 'Conversation');
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });

@@ -3,7 +3,7 @@
 import { get, post } from './api.js?v=a3375f7ce6';
 import { initTheme } from './theme.js?v=376900fe2c';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
-import { realtime } from '../realtime/client.js?v=6ccfb275cf';
+import { realtime } from '../realtime/client.js?v=f4fc6372eb';
 
 const MODES = {
   connecting: 'Connecting…',

@@ -3,8 +3,8 @@
 // a partner has read), typing and the partners' online state.
 import { get, itemsOf, post } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=aa11ef0871';
-import { conversationName, nameOf } from '../lib/names.js?v=f68c768783';
+import { boot } from '../lib/shell.js?v=a970b7edc0';
+import { conversationName, nameOf } from '../lib/names.js?v=d7f8990fd3';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const PAGE = 50;
@@ -204,6 +204,7 @@ async function loadMeta() {
     line.hidden = c.kind !== 'group';
     if (c.kind === 'group') line.textContent = [...c.members.filter((m) => m.id !== me.id).map(nameOf), 'you'].join(', ');
     showBlocked(c.youBlocked ? partnerIds.map((pid) => nameOf(members.get(pid))).join(', ') : null);
+    if (c.kind === 'direct' && partnerIds.length === 0) showGone();
     presence.watch(partnerIds);
     let moved = false;
     for (const m of c.members ?? []) if (m.id !== me.id && raiseSeen(m.id, m.lastReadMessageId)) moved = true;
@@ -314,7 +315,7 @@ rt.on('send_failed', (f) => {
   say(status, why, true);
   // a block made since the page loaded (here, in another tab, or by the other member): the page
   // reads the conversation again, and says so if the block is this member's own
-  if (f.code === 'blocked' || f.code === 'not_member') void loadMeta();
+  if (f.code === 'blocked' || f.code === 'not_member' || f.code === 'member_gone') void loadMeta();
 });
 let typingTimer = 0;
 rt.on('typing', (t) => {
@@ -335,6 +336,12 @@ function showLeft() {
   $('#presence').hidden = true;
   presence.watch([]);
   say(status, 'You left this group.');
+}
+/** The other member of a conversation of two deleted their account: nothing more can be sent. */
+function showGone() {
+  form.hidden = true;
+  presence.watch([]);
+  say(status, 'This member deleted their account: nothing more can be sent here.');
 }
 /** A member the viewer blocked: the composer gives way to why, and how to undo it. */
 function showBlocked(name) {

@@ -2,8 +2,8 @@
 // partners' online state.
 import { get, post, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=aa11ef0871';
-import { conversationName, initialOf, nameOf } from '../lib/names.js?v=f68c768783';
+import { boot } from '../lib/shell.js?v=a970b7edc0';
+import { conversationName, initialOf, nameOf } from '../lib/names.js?v=d7f8990fd3';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const list = $('#conversations');

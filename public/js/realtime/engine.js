@@ -14,7 +14,7 @@ const POLL_WAIT = 25;
 const SEEN_TTL = 10 * 60 * 1000;
 const SEEN_MAX = 5000;
 // Refusals that the same send will meet again: shown as "Not sent", never resent on their own.
-const FATAL_SEND_ERRORS = new Set(['not_member', 'blocked', 'not_accepting', 'invalid', 'id_conflict']);
+const FATAL_SEND_ERRORS = new Set(['not_member', 'blocked', 'not_accepting', 'member_gone', 'invalid', 'id_conflict']);
 // A send refused for now (rate_limited, busy, internal, unavailable) is tried again after about this long.
 const SEND_RETRY_MS = 2000;
 // A send with no answer after this long is sent again (idempotent: the server answers a repeat).

@@ -13,7 +13,7 @@
  * follows (`followMembershipChanges`): the entries it touches are dropped at once, and a load that
  * began before the announcement is not kept. While that channel is down entries live out their age.
  */
-import { forbidden, type AppError } from "../../errors/index.ts";
+import { AppError, forbidden } from "../../errors/index.ts";
 import type { Redis, RedisKeys } from "../../redis/index.ts";
 import { visibilityChannel } from "../presence/index.ts";
 import type { MessagingDeps } from "./types.ts";
@@ -115,6 +115,11 @@ function load(deps: MessagingDeps, cache: Cache, conversationId: string): Promis
 /** The refusal of anything done in a conversation the member is not in (or that does not exist: the same answer). */
 export function notMember(): AppError {
   return forbidden("not_member", "no such conversation, or you are not in it");
+}
+
+/** A conversation of two whose other member deleted their account. */
+export function memberGone(): AppError {
+  return new AppError(410, "member_gone", "the other member deleted their account");
 }
 
 /** The conversation if `userId` is in it, else null. */

@@ -8,7 +8,7 @@
  */
 import { DEFAULT_SEND_ANSWER_TTL_SECONDS } from "../../config/index.ts";
 import { AppError, forbidden } from "../../errors/index.ts";
-import { conversationInfo, notMember, recipientsOf, type ConversationInfo } from "./membership.ts";
+import { conversationInfo, memberGone, notMember, recipientsOf, type ConversationInfo } from "./membership.ts";
 import { isBlockedEitherWay } from "../social/index.ts";
 import { showEngaged } from "../presence/index.ts";
 import type { MessageEventData, MessagingDeps, SendInput, SentAnswer } from "./types.ts";
@@ -152,6 +152,8 @@ function engage(deps: MessagingDeps, conv: ConversationInfo, conversationId: str
 export async function sendMessage(deps: MessagingDeps, senderId: string, input: SendInput): Promise<SendResult> {
   const conv = await conversationInfo(deps, input.conversationId, senderId);
   if (!conv) throw notMember();
+  // the other member deleted their account: nobody would ever read it
+  if (conv.kind === "direct" && conv.members.length < 2) throw memberGone();
   // in a group, members with a block either way with the sender neither get nor are told of it
   const members = recipientsOf(conv, senderId);
   const directPeer = conv.kind === "direct" ? (conv.members.find((m) => m !== senderId) ?? null) : null;

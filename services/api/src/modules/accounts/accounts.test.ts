@@ -305,6 +305,9 @@ describe("sessions", () => {
       return (res.json.messages as { body: string }[]).map((m) => m.body);
     };
     expect(await bodies(b, direct)).toEqual(["b to a"]);
+    // nobody would ever read a message there: refused, saying why
+    const toNobody = await say(b, direct, "are you still there?");
+    expect([toNobody.status, toNobody.json.error.code]).toEqual([410, "member_gone"]);
     expect(await bodies(c, group)).toEqual(["c to the group"]);
     const members = (await c.client.get(`/api/conversations/${group}`)).json.conversation.members as { id: string }[];
     expect(members.map((m) => m.id).sort()).toEqual([b.user.id, c.user.id].sort());
