@@ -320,6 +320,26 @@ describe.skipIf(!!why)("a replica that stops answering", () => {
   }, 90_000);
 });
 
+describe.skipIf(!!why)("every replica down, then back", () => {
+  test("the client falls back to the long-poll, and is back on a socket within seconds of the replicas (not after a fixed 30 s)", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    const ctx = await signedIn(web, b);
+    const [page] = await openTabs(ctx, `${web.edge.url}/conversation?id=${conv}`, 1);
+    await until("ws mode", async () => (await modeOf(page!)) === "ws");
+    for (const c of web.stack.chats) await web.stack.kill(c);
+    try {
+      await until("the long-poll", async () => (await modeOf(page!)) === "http", 40_000);
+      await sendOverHttp(a, conv, "while no replica runs");
+      await until("delivered by the long-poll", async () => (await threadOf(page!)).includes("while no replica runs"), 30_000);
+    } finally {
+      for (const c of web.stack.chats) await web.stack.restart(c);
+    }
+    await until("a socket again, soon", async () => (await modeOf(page!)) === "ws", 12_000);
+    await ctx.close();
+  }, 120_000);
+});
+
 describe.skipIf(!!why || !hasWorker())("notification badge", () => {
   test("a notification raises the badge in every tab; reading it in one clears it in all", async () => {
     const [a, b] = [await register(web), await register(web)];

@@ -1,7 +1,7 @@
 // Settings: profile, signed-in devices, password, notification preferences, who may start a conversation with me, blocked members, deleting the account.
 import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=a970b7edc0';
+import { boot } from '../lib/shell.js?v=b42c370862';
 import { nameOf } from '../lib/names.js?v=d7f8990fd3';
 
 const { me, signingOutHere } = await boot();

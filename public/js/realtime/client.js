@@ -1,7 +1,7 @@
 // What pages import. One connection per browser: a SharedWorker owns it; where SharedWorker does
 // not exist, the tabs elect a leader with Web Locks and share its engine over BroadcastChannel;
 // with neither, the tab runs an engine of its own. Pages see the same API in all three cases.
-import { Hub } from './hub.js?v=f2b2bb2f36';
+import { Hub } from './hub.js?v=6320f7a47c';
 
 const CHANNEL = 'xplicit-rt';
 const LOCK = 'xplicit-rt-leader';
@@ -80,7 +80,7 @@ class RealtimeClient {
   }
 
   startShared() {
-    const worker = new SharedWorker(new URL('./worker.js?v=924d1adb9a', import.meta.url), { type: 'module', name: 'xplicit-rt' });
+    const worker = new SharedWorker(new URL('./worker.js?v=a1a73b89a8', import.meta.url), { type: 'module', name: 'xplicit-rt' });
     this.transport = 'shared-worker';
     const port = worker.port;
     worker.onerror = () => {

@@ -9,7 +9,14 @@ const BACKOFF_MAX = 30000;
 // The server stores at most one ack a second per client (docs/protocol.md): sooner gains nothing.
 const ACK_EVERY = 1000;
 const WS_FAILURES_BEFORE_HTTP = 2;
+// While on the long-poll, WebSockets are tried again after 3 s, then 6, 12, … up to this: after a
+// short outage (every replica restarting, a network that came back late) the socket is back in
+// seconds, not after a fixed 30 s of slower updates.
 const WS_PROBE_MS = 30000;
+const WS_PROBE_FIRST_MS = 3000;
+// A socket that fails this soon after the browser said the network is back does not count towards
+// the long-poll: browsers report "online" a moment before connections work.
+const ONLINE_GRACE_MS = 5000;
 const POLL_WAIT = 25;
 const SEEN_TTL = 10 * 60 * 1000;
 const SEEN_MAX = 5000;
@@ -47,6 +54,8 @@ export class Engine {
     this.wsLive = false;
     this.wsFailures = 0;
     this.attempt = 0;
+    this.probes = 0;
+    this.onlineAt = 0;
     this.mode = 'connecting'; // connecting | ws | http | offline | signed_out | stopped
     this.polling = false;
     this.pollAbort = null;
@@ -127,6 +136,7 @@ export class Engine {
     if (online) {
       if (!this.offline) return;
       this.offline = false;
+      this.onlineAt = Date.now();
       this.kick();
       return;
     }
@@ -194,14 +204,14 @@ export class Engine {
       this.setMode('signed_out');
       return;
     }
-    if (!welcomed && !this.offline) this.wsFailures++;
+    if (!welcomed && !this.offline && Date.now() - this.onlineAt > ONLINE_GRACE_MS) this.wsFailures++;
     if (this.wsFailures >= WS_FAILURES_BEFORE_HTTP && !this.polling) this.startPolling();
     let delay;
     if (code === 1013) delay = 0;
     else if (code === 1012 && this.reconnectAfter != null) delay = this.reconnectAfter;
     else delay = jitter(Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** this.attempt++));
     this.reconnectAfter = null;
-    if (this.polling) delay = Math.max(delay, jitter(WS_PROBE_MS));
+    if (this.polling) delay = Math.max(delay, jitter(Math.min(WS_PROBE_MS, WS_PROBE_FIRST_MS * 2 ** this.probes++)));
     else this.setMode(this.offline || globalThis.navigator?.onLine === false ? 'offline' : 'connecting');
     this.later(() => this.connectWs(), delay);
   }
@@ -223,6 +233,7 @@ export class Engine {
         this.wsLive = true;
         this.wsFailures = 0;
         this.attempt = 0;
+        this.probes = 0;
         this.heartbeat = f.heartbeatSeconds || 25;
         this.adoptPosition(f.cursor, f.epoch);
         this.stopPolling();
