@@ -162,6 +162,20 @@ describe.skipIf(!!why)("every signed-in page", () => {
     await ctx.close();
   }, 60_000);
 
+  test("signing out in one tab takes the browser's other tabs to the landing page quietly too", async () => {
+    const a = await register(web);
+    const ctx = await signedIn(web, a);
+    const [one, two] = [await ctx.newPage(), await ctx.newPage()];
+    await one.goto(`${web.edge.url}/settings`);
+    await two.goto(`${web.edge.url}/conversations`);
+    for (const p of [one, two]) await until("ws mode", async () => (await modeOf(p)) === "ws");
+    await one.click("#sign-out");
+    await until("the other tab on the landing page", async () => new URL(two.url()).pathname === "/", 20_000);
+    await Bun.sleep(300);
+    expect(new URL(two.url()).search).not.toContain("ended");
+    await ctx.close();
+  }, 60_000);
+
   test("settings: choosing who may start a conversation is kept, and a stranger is told so", async () => {
     const [a, b] = [await register(web), await register(web)];
     const ctx = await signedIn(web, a);

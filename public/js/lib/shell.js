@@ -132,6 +132,16 @@ export async function boot() {
   const rt = realtime(me.id);
   const conn = document.getElementById('conn');
   let signingOut = false;
+  // A sign-out from this browser (any tab) is no news to its other tabs: they go to the landing
+  // page quietly, as the tab that did it does; "your session ended" is for ends from elsewhere.
+  const SIGNED_OUT_HERE = 'xplicit-signed-out-at';
+  const signedOutHereLately = () => {
+    try { return Date.now() - Number(localStorage.getItem(SIGNED_OUT_HERE) ?? 0) < 30000; } catch { return false; }
+  };
+  const markSigningOut = () => {
+    signingOut = true;
+    try { localStorage.setItem(SIGNED_OUT_HERE, String(Date.now())); } catch {}
+  };
   let connected = false;
   rt.on('status', (s) => {
     document.body.dataset.rt = s.mode;
@@ -144,7 +154,7 @@ export async function boot() {
     // ended elsewhere (another device, "sign out everywhere", expiry): the sign-in page says so;
     // this tab's own "Sign out" (which ends the socket too) just goes to the landing page
     if (s.mode === 'signed_out') {
-      location.replace(signingOut ? '/' : '/?ended=1&next=' + encodeURIComponent(location.pathname + location.search));
+      location.replace(signingOut || signedOutHereLately() ? '/' : '/?ended=1&next=' + encodeURIComponent(location.pathname + location.search));
     }
   });
   // a message from someone else, or a read of the member's own: the chats badge may change
@@ -166,12 +176,12 @@ export async function boot() {
 
   const out = document.getElementById('sign-out');
   out?.addEventListener('click', async () => {
-    signingOut = true;
+    markSigningOut();
     try { await post('/api/auth/logout'); } catch {}
     rt.signOut();
     location.replace('/');
   });
   // for pages that sign this tab out themselves ("sign out everywhere"): no "session ended" message
-  const signingOutHere = () => { signingOut = true; };
+  const signingOutHere = markSigningOut;
   return { me, rt, signingOutHere };
 }

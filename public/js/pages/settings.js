@@ -1,10 +1,10 @@
 // Settings: profile, signed-in devices, password, notification preferences, who may start a conversation with me, blocked members, deleting the account.
 import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=b42c370862';
+import { boot } from '../lib/shell.js?v=e04d6d589b';
 import { nameOf } from '../lib/names.js?v=d7f8990fd3';
 
-const { me, signingOutHere } = await boot();
+const { me, rt, signingOutHere } = await boot();
 
 // Profile
 const profile = $('#profile');
@@ -75,6 +75,8 @@ $('#logout-all').addEventListener('click', async () => {
   try {
     signingOutHere();
     await post('/api/auth/logout-all');
+    // what this browser still had to send is not left behind on a shared computer
+    rt.signOut();
     location.replace('/');
   } catch (err) {
     say($('#sessions-status'), err.message, true);
@@ -162,6 +164,7 @@ deletion.addEventListener('submit', async (e) => {
   try {
     signingOutHere();
     await del('/api/me', { password: deletion.password.value });
+    rt.signOut();
     location.replace('/');
   } catch (err) {
     say(s, err.message, true);
