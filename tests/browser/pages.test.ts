@@ -292,7 +292,14 @@ describe.skipIf(!!why)("conversation messages", () => {
     await page.press("#body", "Enter");
     await until("refused", async () => ((await page.textContent("#thread li.failed .state")) ?? "").includes("Not sent"), 20_000);
     expect(await page.$$eval("#thread li.failed .state button", (bs) => bs.map((x) => x.textContent))).toEqual(["Retry", "Delete"]);
+    // still there after a reload, to retry or delete: the text written is not lost without a word
+    await page.reload();
+    await until("still not sent after a reload", async () => ((await page.textContent("#thread li.failed .state")) ?? "").includes("Not sent"));
+    expect(await page.textContent("#thread li.failed .text")).toBe("are you there?");
     await page.click("#thread li.failed .state button:text('Delete')");
+    expect(await page.$$("#thread li.failed")).toHaveLength(0);
+    await page.reload();
+    await until("the messages", async () => (await page.$$("#thread li")).length === 2);
     expect(await page.$$("#thread li.failed")).toHaveLength(0);
     // an empty message says why nothing happened
     await page.fill("#body", "   ");

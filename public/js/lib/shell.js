@@ -3,7 +3,7 @@
 import { get, post } from './api.js?v=a3375f7ce6';
 import { initTheme } from './theme.js?v=376900fe2c';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
-import { realtime } from '../realtime/client.js?v=4af52d33ae';
+import { realtime } from '../realtime/client.js?v=4d926c3bc0';
 
 const MODES = {
   connecting: 'Connecting…',
@@ -132,8 +132,7 @@ export async function boot() {
   const rt = realtime(me.id);
   const conn = document.getElementById('conn');
   let signingOut = false;
-  // A sign-out from this browser (any tab) is no news to its other tabs: they go to the landing
-  // page quietly, as the tab that did it does; "your session ended" is for ends from elsewhere.
+  // a sign-out in any tab of this browser: its other tabs go to the landing page quietly too
   const SIGNED_OUT_HERE = 'xplicit-signed-out-at';
   const signedOutHereLately = () => {
     try { return Date.now() - Number(localStorage.getItem(SIGNED_OUT_HERE) ?? 0) < 30000; } catch { return false; }
@@ -145,8 +144,7 @@ export async function boot() {
   let connected = false;
   rt.on('status', (s) => {
     document.body.dataset.rt = s.mode;
-    // Back after being away: notifications written meanwhile reached no stream of this member
-    // (only members with an open client get the event), so the badge is asked for again.
+    // back: notifications written while away left no event (docs/protocol.md), so ask
     const live = s.mode === 'ws' || s.mode === 'http';
     if (live && !connected) refreshBadge();
     connected = live;

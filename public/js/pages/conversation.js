@@ -3,7 +3,7 @@
 // a partner has read), typing and the partners' online state.
 import { get, itemsOf, post } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=e04d6d589b';
+import { boot } from '../lib/shell.js?v=89de1bae0b';
 import { conversationName, nameOf } from '../lib/names.js?v=d7f8990fd3';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
@@ -122,6 +122,11 @@ function withLinks(textEl) {
 }
 
 /** What a message of ours is waiting for, or why it was refused (also for screen readers). */
+/** Why a send was refused for good, in the member's words. */
+function refusalText(f) {
+  return f.code === 'blocked' ? 'You cannot message this member.' : f.message || 'The message was refused.';
+}
+
 function setState(li, text, failed = false) {
   const el = li.querySelector('.state');
   el.replaceChildren();
@@ -134,6 +139,7 @@ function setState(li, text, failed = false) {
   retry.textContent = 'Retry';
   retry.addEventListener('click', () => {
     const body = li.querySelector('.text').textContent;
+    rt.settled(li.dataset.clientId);
     li.remove();
     say(status, '');
     showPending(rt.send(id, body), body, Date.now()).scrollIntoView({ block: 'end' });
@@ -144,6 +150,7 @@ function setState(li, text, failed = false) {
   drop.className = 'link';
   drop.textContent = 'Delete';
   drop.addEventListener('click', () => {
+    rt.settled(li.dataset.clientId);
     li.remove();
     say(status, '');
     input.focus();
@@ -310,7 +317,7 @@ rt.on('send_failed', (f) => {
   if (!li) return;
   li.classList.remove('pending');
   li.classList.add('failed');
-  const why = f.code === 'blocked' ? 'You cannot message this member.' : f.message || 'The message was refused.';
+  const why = refusalText(f);
   setState(li, `Not sent: ${why}`, true);
   say(status, why, true);
   // a block made since the page loaded (here, in another tab, or by the other member): the page
@@ -465,5 +472,13 @@ scrollTo(0, document.body.scrollHeight);
 // written on an earlier page (closed or reloaded before they were confirmed): still on their way
 for (const m of rt.pending.values()) {
   if (m.conversationId === id && !byClientId.has(m.id)) showPending(m.id, m.body, m.clientTs);
+}
+// refused for good on an earlier page, or in a tab since closed: still there to retry or delete
+for (const m of rt.failedIn(id)) {
+  if (byClientId.has(m.id)) continue;
+  const li = showPending(m.id, m.body, m.clientTs);
+  li.classList.remove('pending');
+  li.classList.add('failed');
+  setState(li, `Not sent: ${refusalText(m.failed)}`, true);
 }
 void readMessageNotifications();

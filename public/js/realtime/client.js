@@ -1,7 +1,7 @@
 // What pages import. One connection per browser: a SharedWorker owns it; where SharedWorker does
 // not exist, the tabs elect a leader with Web Locks and share its engine over BroadcastChannel;
 // with neither, the tab runs an engine of its own. Pages see the same API in all three cases.
-import { Hub } from './hub.js?v=6320f7a47c';
+import { Hub } from './hub.js?v=147f4a8fd1';
 
 const CHANNEL = 'xplicit-rt';
 const LOCK = 'xplicit-rt-leader';
@@ -11,7 +11,8 @@ const PENDING = 'xplicit-rt-pending:';
 // (or reloaded) right after writing messages may go before the engine has them, or before the
 // engine's own copy reaches IndexedDB; localStorage is written at once. The next page hands them
 // to the engine again; sends are idempotent (their id), so one the engine had already sent is not
-// written twice. Shared by the member's tabs: any tab that hears `sent` or `send_failed` drops it.
+// written twice. Shared by the member's tabs: any tab that hears `sent` drops it; `send_failed`
+// marks it `failed` (with why), kept for the member to retry or delete on any page, newest 50.
 function readPending(userId) {
   try {
     const list = JSON.parse(localStorage.getItem(PENDING + userId) ?? '[]');
@@ -44,16 +45,30 @@ class RealtimeClient {
     this.state = { mode: 'connecting', pending: [] };
     this.transport = 'none';
     this.post = () => {};
-    for (const m of readPending(userId)) this.pending.set(m.id, m);
+    for (const m of readPending(userId)) if (!m.failed) this.pending.set(m.id, m);
     this.start();
     // what an earlier page wrote and nobody has confirmed yet: after `hello`, in the order written
     for (const m of this.pending.values()) this.post(m);
   }
 
-  /** Answered (or refused for good): no longer pending here, nor in what the next page resends. */
+  /** Answered, or a "Not sent" one retried or deleted: no longer pending here, nor in what the next page resends. */
   settled(id) {
     this.pending.delete(id);
     writePending(this.userId, (list) => list.filter((m) => m.id !== id));
+  }
+
+  refused(id, why) {
+    this.pending.delete(id);
+    writePending(this.userId, (list) => {
+      const next = list.map((m) => (m.id === id ? { ...m, failed: { code: why.code, message: why.message } } : m));
+      const old = new Set(next.filter((m) => m.failed).slice(0, -50).map((m) => m.id));
+      return next.filter((m) => !old.has(m.id));
+    });
+  }
+
+  /** The "Not sent" messages of a conversation (`failed`: why), oldest first. */
+  failedIn(conversationId) {
+    return readPending(this.userId).filter((m) => m.failed && m.conversationId === conversationId);
   }
 
   on(type, fn) {
@@ -80,7 +95,7 @@ class RealtimeClient {
   }
 
   startShared() {
-    const worker = new SharedWorker(new URL('./worker.js?v=a1a73b89a8', import.meta.url), { type: 'module', name: 'xplicit-rt' });
+    const worker = new SharedWorker(new URL('./worker.js?v=da21a36164', import.meta.url), { type: 'module', name: 'xplicit-rt' });
     this.transport = 'shared-worker';
     const port = worker.port;
     worker.onerror = () => {
@@ -157,7 +172,7 @@ class RealtimeClient {
    */
   resubmit() {
     this.hello();
-    for (const m of readPending(this.userId)) if (!this.pending.has(m.id)) this.pending.set(m.id, m);
+    for (const m of readPending(this.userId)) if (!m.failed && !this.pending.has(m.id)) this.pending.set(m.id, m);
     const order = readPending(this.userId).map((m) => m.id);
     const rank = (id) => { const i = order.indexOf(id); return i < 0 ? order.length : i; };
     for (const m of [...this.pending.values()].sort((a, b) => rank(a.id) - rank(b.id))) this.post(m);
@@ -194,7 +209,7 @@ class RealtimeClient {
         this.fire('sent', m);
         return;
       case 'send_failed':
-        this.settled(m.id);
+        this.refused(m.id, m);
         this.fire('send_failed', m);
         return;
       default:

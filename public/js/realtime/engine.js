@@ -9,18 +9,14 @@ const BACKOFF_MAX = 30000;
 // The server stores at most one ack a second per client (docs/protocol.md): sooner gains nothing.
 const ACK_EVERY = 1000;
 const WS_FAILURES_BEFORE_HTTP = 2;
-// While on the long-poll, WebSockets are tried again after 3 s, then 6, 12, … up to this: after a
-// short outage (every replica restarting, a network that came back late) the socket is back in
-// seconds, not after a fixed 30 s of slower updates.
+// On the long-poll, sockets are tried after 3 s, 6, 12, … up to 30 s (back in seconds after an outage).
 const WS_PROBE_MS = 30000;
 const WS_PROBE_FIRST_MS = 3000;
-// A socket that fails this soon after the browser said the network is back does not count towards
-// the long-poll: browsers report "online" a moment before connections work.
+// Failures this soon after "online" do not count: browsers say it before connections work.
 const ONLINE_GRACE_MS = 5000;
 const POLL_WAIT = 25;
 const SEEN_TTL = 10 * 60 * 1000;
 const SEEN_MAX = 5000;
-// Refusals that the same send will meet again: shown as "Not sent", never resent on their own.
 const FATAL_SEND_ERRORS = new Set(['not_member', 'blocked', 'not_accepting', 'member_gone', 'invalid', 'id_conflict']);
 // A send refused for now (rate_limited, busy, internal, unavailable) is tried again after about this long.
 const SEND_RETRY_MS = 2000;
@@ -76,8 +72,7 @@ export class Engine {
       this.cursor = saved.cursor;
       this.epoch = saved.epoch ?? null;
     }
-    // Sends that came before the stored outbox was read (a new leader tab hands over its own at
-    // once) go after it: replacing it lost what the previous engine still had to send.
+    // sends that came before it was read (a new leader's tab) go after it, not instead
     const outbox = await store.get('outbox:' + this.userId);
     if (this.outboxForgotten) return; // signed out meanwhile: nothing is kept, nothing connects
     if (Array.isArray(outbox)) {
@@ -397,7 +392,6 @@ export class Engine {
   }
 
   saveOutbox() {
-    // (not before the stored one is read: it would be overwritten by the sends of this page alone)
     if (this.outboxLoaded) void store.set('outbox:' + this.userId, this.outbox);
   }
 
