@@ -393,15 +393,17 @@ describe("rate limits", () => {
         body: JSON.stringify({ email: "nobody@example.test", password: "wrong password here" }),
       }),
     );
-    const responses = await Promise.all(attempts);
+    const responses = await Promise.all((await Promise.all(attempts)).map(async (r) => ({ status: r.status, headers: r.headers, body: await r.text() })));
     const limited = responses.filter((r) => r.status === 429);
     expect(limited.length).toBeGreaterThanOrEqual(40 - 1 - edge.options.limits.authBurst - 5);
-    expectSecurityHeaders(limited[0]!.headers);
-    expect(limited[0]!.headers.get("content-type")).toContain("application/json");
-    expect((await limited[0]!.json()).error.code).toBe("rate_limited");
+    // the edge's own (the api's failed-login budget per IP, which earlier tests of a run may have
+    // spent, answers 429 too, with its own window)
+    const edgeLimited = limited.find((r) => r.body.includes("too many requests; slow down"))!;
+    expectSecurityHeaders(edgeLimited.headers);
+    expect(edgeLimited.headers.get("content-type")).toContain("application/json");
+    expect(JSON.parse(edgeLimited.body).error.code).toBe("rate_limited");
     // when the login budget has room again (20/min: every 3 s), not a guess
-    expect(limited[0]!.headers.get("retry-after")).toBe(String(Math.ceil(60 / edge.options.limits.authPerMinute)));
-    await Promise.all(responses.filter((r) => r !== limited[0]).map((r) => r.arrayBuffer()));
+    expect(edgeLimited.headers.get("retry-after")).toBe(String(Math.ceil(60 / edge.options.limits.authPerMinute)));
   }, 30000);
 });
 
