@@ -6,7 +6,7 @@ import type { Stats } from "../stats.ts";
 
 export function notifyProcessor(deps: WorkerDeps, stats: Stats) {
   return async (job: Job<NotifyJobData>): Promise<{ result: NotifyResult; live: number }> => {
-    const data = job.data.pending && job.data.events === undefined ? await takePending(deps.pendingMessages, job) : job.data;
+    const data = job.data.pendingToken && job.data.events === undefined ? await takePending(deps.pendingMessages, job, job.data.pendingToken) : job.data;
     const out = await writeNotification(deps, data);
     if (out.result === "written") stats.written("notify", 1, out.live);
     return out;
@@ -17,8 +17,8 @@ export function notifyProcessor(deps: WorkerDeps, stats: Stats) {
  * The messages counted for the job's recipient and conversation, kept in the job's data before
  * anything is written: a retry writes as many, though the count is gone from Redis.
  */
-async function takePending(pending: PendingMessages, job: Job<NotifyJobData>): Promise<NotifyJobData> {
-  const { messages, latestSender } = await pending.take(job.data.recipientId, job.data.subjectId ?? "");
+async function takePending(pending: PendingMessages, job: Job<NotifyJobData>, token: string): Promise<NotifyJobData> {
+  const { messages, latestSender } = await pending.take(job.data.recipientId, job.data.subjectId ?? "", token);
   const data: NotifyJobData = { ...job.data, events: messages, actorId: latestSender ?? job.data.actorId };
   await job.updateData(data);
   return data;

@@ -72,6 +72,8 @@ interface Announcement {
   input: SendInput;
   /** the stored row: its id, body and time */
   message: { id: string; body: string; createdAt: Date };
+  /** announced again from the row (its first answer was lost): its notifications went out then */
+  again?: true;
 }
 
 /**
@@ -100,7 +102,7 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
   if (!result.ok) return { existing: JSON.parse(result.existing) as SentAnswer };
   const offline = result.appended.filter((x) => !x.online && x.userId !== a.senderId).map((x) => x.userId);
   // A missed "you have a message" notification must never fail the send itself.
-  if (offline.length && deps.onOfflineRecipients) void deps.onOfflineRecipients(offline, data).catch(() => {});
+  if (offline.length && deps.onOfflineRecipients && !a.again) void deps.onOfflineRecipients(offline, data).catch(() => {});
   return { answer: { ...base, seq: result.appended[senderIndex]!.seq }, ownEvent: result.frame };
 }
 
@@ -128,7 +130,7 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
   const graceLeft = FIRST_ATTEMPT_GRACE_MS - (Date.now() - row.created_at.getTime());
   const late = graceLeft > 0 ? await waitForAnswer(deps, key, graceLeft) : null;
   if (late) return answerFor(input, late);
-  const announced = await announce(deps, key, { members, senderId, input, message: { id: row.id, body: row.body, createdAt: row.created_at } });
+  const announced = await announce(deps, key, { members, senderId, input, message: { id: row.id, body: row.body, createdAt: row.created_at }, again: true });
   if ("existing" in announced) return answerFor(input, announced.existing);
   return { answer: announced.answer, duplicate: true, ownEvent: announced.ownEvent };
 }

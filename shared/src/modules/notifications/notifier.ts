@@ -48,7 +48,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
         subjectId: input.subjectId ?? null,
         dedupeKey: input.dedupeKey,
         occurredAt: input.occurredAt ?? Date.now(),
-        ...(input.pending ? { pending: true as const } : {}),
+        ...(input.pendingToken ? { pendingToken: input.pendingToken } : {}),
       };
       await notify.add(JOB_NAMES.notify, data, { jobId });
       return jobId;

@@ -5,48 +5,54 @@
  * message made a job per offline recipient: one member writing 50 one-character messages a second
  * to a group of strangers made thousands of jobs a second, far more than the worker drains, and
  * everyone's notifications fell minutes behind while Redis filled with waiting jobs.
+ *
+ * Each count belongs to the job it made (a token in the hash, in the job's data): a job takes only
+ * its own count, so one whose count expired meanwhile cannot take the next job's.
  */
 import type { Redis, RedisKeys } from "../../redis/index.ts";
 
 /**
  * A waiting count lives this long at most: should its job be lost (Redis lost it, or it failed for
- * good), the next message after that starts a new one.
+ * good), the next message after that starts a new one. Longer than any job waits.
  */
-const PENDING_TTL_SECONDS = 300;
+const PENDING_TTL_SECONDS = 3600;
 
 /**
- * ARGV: TTL, the sender, then pending keys. Counts the message in each key and keeps the sender as
- * the latest one; 1 where the key is new (a job must be enqueued), else 0.
+ * ARGV: TTL, the sender, then (pending key, a new token) pairs. Counts the message in each key and
+ * keeps the sender as the latest one; where the key is new it belongs to the token given, which is
+ * returned (a job must be enqueued with it), else "".
  */
 const COUNT_SCRIPT = `
 local out = {}
-for i = 3, #ARGV do
+for i = 3, #ARGV, 2 do
   local n = redis.call('HINCRBY', ARGV[i], 'n', 1)
   redis.call('HSET', ARGV[i], 'latest', ARGV[2])
   if n == 1 then
+    redis.call('HSET', ARGV[i], 'job', ARGV[i + 1])
     redis.call('EXPIRE', ARGV[i], ARGV[1])
-    out[#out + 1] = 1
+    out[#out + 1] = ARGV[i + 1]
   else
-    out[#out + 1] = 0
+    out[#out + 1] = ''
   end
 end
 return out
 `;
 
-/** KEYS[1]: a pending key. Its count and latest sender, and the key is gone. */
+/** KEYS[1]: a pending key; ARGV[1]: a job's token. Its count and latest sender if the key is that job's (then gone). */
 const TAKE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'job') ~= ARGV[1] then return {false, false} end
 local v = redis.call('HMGET', KEYS[1], 'n', 'latest')
 redis.call('DEL', KEYS[1])
 return v
 `;
 
 export interface PendingMessages {
-  /** Counts a message for these recipients; those whose count is new (they need a job). */
-  count(recipientIds: readonly string[], conversationId: string, senderId: string): Promise<string[]>;
+  /** Counts a message for these recipients; those whose count is new, each with the token its job must carry. */
+  count(recipientIds: readonly string[], conversationId: string, senderId: string): Promise<{ recipientId: string; token: string }[]>;
   /** The job could not be enqueued: the next message starts a new count. */
   abandon(recipientId: string, conversationId: string): Promise<void>;
-  /** Takes the messages counted for the recipient (at least the one that made the job) and their latest sender. */
-  take(recipientId: string, conversationId: string): Promise<{ messages: number; latestSender: string | null }>;
+  /** Takes the messages counted for the job with this token (at least the one that made it) and their latest sender. */
+  take(recipientId: string, conversationId: string, token: string): Promise<{ messages: number; latestSender: string | null }>;
 }
 
 export function createPendingMessages(redis: Redis, keys: RedisKeys): PendingMessages {
@@ -54,14 +60,15 @@ export function createPendingMessages(redis: Redis, keys: RedisKeys): PendingMes
   return {
     async count(recipientIds, conversationId, senderId) {
       if (recipientIds.length === 0) return [];
-      const fresh = (await redis.eval(COUNT_SCRIPT, 0, PENDING_TTL_SECONDS, senderId, ...recipientIds.map((r) => key(r, conversationId)))) as number[];
-      return recipientIds.filter((_, i) => fresh[i] === 1);
+      const args = recipientIds.flatMap((r) => [key(r, conversationId), crypto.randomUUID()]);
+      const tokens = (await redis.eval(COUNT_SCRIPT, 0, PENDING_TTL_SECONDS, senderId, ...args)) as string[];
+      return recipientIds.flatMap((recipientId, i) => (tokens[i] ? [{ recipientId, token: tokens[i]! }] : []));
     },
     async abandon(recipientId, conversationId) {
       await redis.del(key(recipientId, conversationId));
     },
-    async take(recipientId, conversationId) {
-      const [n, latest] = (await redis.eval(TAKE_SCRIPT, 1, key(recipientId, conversationId))) as [string | null, string | null];
+    async take(recipientId, conversationId, token) {
+      const [n, latest] = (await redis.eval(TAKE_SCRIPT, 1, key(recipientId, conversationId), token)) as [string | null, string | null];
       return { messages: Math.max(1, Number(n ?? 1)), latestSender: latest };
     },
   };

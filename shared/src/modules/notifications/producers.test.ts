@@ -6,7 +6,7 @@ import { createRedis, redisKeys } from "../../redis/index.ts";
 import { createNotifier } from "./notifier.ts";
 import { createPendingMessages } from "./pending-messages.ts";
 import { notifyOfflineRecipients } from "./producers.ts";
-import { jobIdFor, QUEUES } from "./queues.ts";
+import { QUEUES } from "./queues.ts";
 import { createNotificationReach } from "./reach.ts";
 
 const config = loadConfig();
@@ -18,31 +18,38 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+/** The notify jobs waiting for `recipient` (their data). */
+async function jobsFor(recipient: string) {
+  return (await notify.getJobs(["waiting", "prioritized", "delayed"])).filter((j) => j?.data.recipientId === recipient).map((j) => j!.data);
+}
+
 test("a sender's messages notify at most its reach of distinct offline members an hour", async () => {
   const sender = String(2e9 + Math.floor(Math.random() * 1e6));
   const notifyMessage = notifyOfflineRecipients({ notifier: createNotifier({ redis, prefix: keys.bullPrefix() }), reach: createNotificationReach(redis, keys, 2), pending: createPendingMessages(redis, keys) });
   const recipients = ["101", "102", "103"].map((r) => `${sender}${r}`);
   await notifyMessage(recipients, { messageId: "1", conversationId: "9", senderId: sender });
-  await notifyMessage([recipients[0]!], { messageId: "2", conversationId: "9", senderId: sender });
-  const queued = async (recipient: string, messageId: string) => (await notify.getJob(jobIdFor("notify", recipient, `message:${messageId}`))) !== undefined;
-  const first = await Promise.all(recipients.map((r) => queued(r, "1")));
-  expect(first.filter(Boolean)).toHaveLength(2);
+  const first = await Promise.all(recipients.map(async (r) => (await jobsFor(r)).length));
+  expect(first.filter((n) => n === 1)).toHaveLength(2);
+  expect(first.filter((n) => n === 0)).toHaveLength(1);
   // a second message while the first one's job waits is counted for that job, not queued again
-  expect(await queued(recipients[0]!, "2")).toBe(false);
-  const pendingCount = async (r: string) => Number(await redis.hget(keys.pendingMessageNotification(r, "9"), "n"));
-  expect(await pendingCount(recipients[0]!)).toBe(first[0] ? 2 : 0);
+  const reached = recipients[first.indexOf(1)]!;
+  await notifyMessage([reached], { messageId: "2", conversationId: "9", senderId: sender });
+  expect(await jobsFor(reached)).toHaveLength(1);
+  expect(Number(await redis.hget(keys.pendingMessageNotification(reached, "9"), "n"))).toBe(2);
 });
 
-test("messages to an offline member make one waiting job per conversation; once it is taken, the next message makes another", async () => {
+test("messages to an offline member make one waiting job per conversation; it takes its own count only, and the next message after it makes another", async () => {
   const sender = String(3e9 + Math.floor(Math.random() * 1e6));
   const pending = createPendingMessages(redis, keys);
   const notifyMessage = notifyOfflineRecipients({ notifier: createNotifier({ redis, prefix: keys.bullPrefix() }), reach: createNotificationReach(redis, keys), pending });
   const recipient = `${sender}201`;
   for (let i = 1; i <= 40; i++) await notifyMessage([recipient], { messageId: `${sender}${i}`, conversationId: "77", senderId: i % 2 ? sender : `${sender}9` });
-  const queued = async (messageId: string) => (await notify.getJob(jobIdFor("notify", recipient, `message:${messageId}`))) !== undefined;
-  expect(await queued(`${sender}1`)).toBe(true);
-  expect(await queued(`${sender}2`)).toBe(false);
-  expect(await pending.take(recipient, "77")).toEqual({ messages: 40, latestSender: `${sender}9` });
-  await notifyMessage([recipient], { messageId: `${sender}41`, conversationId: "77", senderId: sender });
-  expect(await queued(`${sender}41`)).toBe(true);
+  const [job] = await jobsFor(recipient);
+  expect(await jobsFor(recipient)).toHaveLength(1);
+  // a job whose count is not this one's (it expired, and another began) takes nothing of it
+  expect(await pending.take(recipient, "77", "another job's token")).toEqual({ messages: 1, latestSender: null });
+  expect(await pending.take(recipient, "77", job!.pendingToken!)).toEqual({ messages: 40, latestSender: `${sender}9` });
+  // the same message announced again (its answer expired) still gets a job of its own
+  await notifyMessage([recipient], { messageId: `${sender}1`, conversationId: "77", senderId: sender });
+  expect(await jobsFor(recipient)).toHaveLength(2);
 });

@@ -27,15 +27,17 @@ export function notifyOfflineRecipients(deps: { notifier: Notifier; reach: Notif
     const allowed = await reach.allowed(message.senderId, recipientIds).catch(() => recipientIds);
     const needJob = await pending.count(allowed, message.conversationId, message.senderId);
     await Promise.all(
-      needJob.map((recipientId) =>
+      needJob.map(({ recipientId, token }) =>
         notifier
           .notifyMember({
             recipientId,
             type: "message",
             actorId: message.senderId,
             subjectId: message.conversationId,
-            dedupeKey: `message:${message.messageId}`,
-            pending: true,
+            // one job per count (a message announced again after its answer expired must not find
+            // the job of its first announcement and be dropped as its repeat)
+            dedupeKey: `message:${message.messageId}:${token}`,
+            pendingToken: token,
           })
           .catch(async (err: Error) => {
             log.warn("message notification not enqueued", { recipientId, error: err.message });

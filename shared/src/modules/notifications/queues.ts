@@ -44,8 +44,8 @@ export interface NotifyJobData {
   subjectId: string | null;
   dedupeKey: string;
   occurredAt: number;
-  /** the job stands for every message counted for (recipient, subject) until it runs (pending-messages.ts) */
-  pending?: true;
+  /** the job stands for every message counted under this token for (recipient, subject) until it runs (pending-messages.ts) */
+  pendingToken?: string;
   /** how many events the job writes (set once the pending count is taken, so a retry writes as many); 1 when absent */
   events?: number;
 }

@@ -25,8 +25,8 @@ export interface NotifyInput {
   dedupeKey: string;
   /** event time in ms; defaults to the time of the call */
   occurredAt?: number;
-  /** messages counted while the job waits (pending-messages.ts) are taken and written with it */
-  pending?: true;
+  /** the job's count of messages (pending-messages.ts): taken and written with it */
+  pendingToken?: string;
 }
 
 /** One actor's event to every follower (e.g. a new post). */
