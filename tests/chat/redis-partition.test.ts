@@ -72,3 +72,24 @@ test("a replica cut off from Redis sends its clients to the others and refuses n
   back.close();
   aliceClient.close();
 });
+
+test("when no other replica reaches Redis either (Redis is down for all), the replica keeps its clients rather than sending them nowhere", async () => {
+  const sql = (await import("postgres")).default(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+  try {
+    const [carol, dave] = [await member(stack), await member(stack)];
+    await conversation(carol, dave);
+    await stack.kill(healthy);
+    await sql`delete from chat_replica_health where replica <> 'chat-1'`;
+    const client = await connected(carol, cutOff);
+    relay.hold();
+    relay.holdReplies();
+    // past CHAT_REDIS_LOST_AFTER_SECONDS (3) and two probe rounds
+    await Bun.sleep(9_000);
+    expect(client.closeCode).toBeNull();
+    relay.release();
+    relay.releaseReplies();
+    client.close();
+  } finally {
+    await sql.end();
+  }
+}, 60_000);

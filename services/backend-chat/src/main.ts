@@ -50,7 +50,7 @@ const drain = createDrain(hub);
 const probe = createPubSubProbe(deps, {
   onStale: () => hub.repairSubscriptions(),
   lostAfterMs: config.chat.redisLostAfterSeconds * 1000,
-  onLost: () => drain.shed(),
+  onLost: () => drain.shed(() => probe.isCutOff()),
 });
 await probe.start();
 const app = createChatApp(hub, probe, drain.isDraining);

@@ -12,12 +12,12 @@ export function createDrain(hub: Hub) {
   let draining = false;
 
   /** Closes every socket in waves, each told when to come back (jittered), then 1012. */
-  async function closeInWaves(what: string, closeReason: string): Promise<void> {
+  async function closeInWaves(what: string, closeReason: string, keepGoing: () => boolean = () => true): Promise<void> {
     const { drainWaveSize, drainWaveMs } = hub.deps.config.chat;
     const sockets = [...hub.all];
     const waves = Math.ceil(sockets.length / drainWaveSize);
     log.info(what, { sockets: sockets.length, waves });
-    for (let i = 0; i < sockets.length; i += drainWaveSize) {
+    for (let i = 0; i < sockets.length && keepGoing(); i += drainWaveSize) {
       for (const conn of sockets.slice(i, i + drainWaveSize)) {
         conn.sendControl(frame.reconnect(Math.floor(100 + Math.random() * Math.max(500, waves * drainWaveMs))), "reconnect");
         conn.close(1012, closeReason);
@@ -43,8 +43,8 @@ export function createDrain(hub: Hub) {
    * A replica cut off from Redis sends its clients to the others (the edge passes their upgrades
    * on while this one refuses them); unlike a drain, it takes connections again once it is back.
    */
-  async function shed(): Promise<void> {
-    if (!draining) await closeInWaves("shedding", "replica cut off from Redis");
+  async function shed(stillCutOff: () => boolean): Promise<void> {
+    if (!draining) await closeInWaves("shedding", "replica cut off from Redis", () => !draining && stillCutOff());
   }
 
   return { drain, shed, isDraining: () => draining };

@@ -10,12 +10,18 @@
  *
  * A replica cut off from Redis for `lostAfterMs` (a partition that leaves the other replicas
  * working) cannot deliver, store nor confirm anything: `onLost` is called once, so its clients can
- * move to a replica that can, and `isCutOff` refuses new ones until a round trip works again.
+ * move to a replica that can, and `isCutOff` refuses new ones until a round trip works again. Only
+ * when another replica said lately, in Postgres, that its round trip works: when none did, Redis
+ * is down for every replica, and sending everyone away would only make them all come back at once.
  */
 import { createLogger } from "@xplicit/shared/log";
 import type { ChatDeps } from "../../deps.ts";
 
 const log = createLogger("health");
+
+/** A replica whose round trip works says so this often; a word older than PEER_FRESH_SECONDS is stale. */
+const REPORT_EVERY_MS = 5_000;
+const PEER_FRESH_SECONDS = 15;
 
 export interface PubSubProbeOptions {
   intervalMs?: number;
@@ -31,6 +37,9 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
   const staleAfterMs = opts.staleAfterMs ?? 10_000;
   const lostAfterMs = opts.lostAfterMs ?? 0;
   let lost = false;
+  let askingPeers = false;
+  let reportedAt = 0;
+  const replica = deps.config.chat.replicaName;
   let lastRepairAt = 0;
   let startedAt = 0;
   const channel = deps.keys.replicaChannel(deps.config.chat.replicaName);
@@ -44,17 +53,43 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
     lastOkAt = Date.now();
     if (lost) log.info("pub/sub round trip works again: taking connections", {});
     lost = false;
+    if (lastOkAt - reportedAt >= REPORT_EVERY_MS) {
+      reportedAt = lastOkAt;
+      void reportHealthy().catch(() => (reportedAt = 0));
+    }
   });
+
+  async function reportHealthy(): Promise<void> {
+    await deps.sql`
+      insert into chat_replica_health (replica, pubsub_ok_at) values (${replica}, now())
+      on conflict (replica) do update set pubsub_ok_at = now()`;
+  }
+
+  /** Another replica's round trip worked lately (Postgres unreachable too: none is known to). */
+  async function aPeerWorks(): Promise<boolean> {
+    const rows = await deps.sql`
+      select 1 from chat_replica_health
+      where replica <> ${replica} and pubsub_ok_at > now() - make_interval(secs => ${PEER_FRESH_SECONDS})
+      limit 1`.catch(() => []);
+    return rows.length > 0;
+  }
 
   /** Repairs since the last round trip that worked. */
   let repairsInARow = 0;
 
   /** Cut off (no round trip for `lostAfterMs`): the clients are told once to go elsewhere. */
   function shedIfLost(now: number): void {
-    if (lost || lostAfterMs <= 0 || now - Math.max(lastOkAt, startedAt) <= lostAfterMs) return;
-    lost = true;
-    log.warn("no pub/sub round trip: this replica is cut off from Redis; its clients are sent to the others", { staleMs: now - Math.max(lastOkAt, startedAt) });
-    void opts.onLost?.().catch(() => {});
+    if (lost || askingPeers || lostAfterMs <= 0 || now - Math.max(lastOkAt, startedAt) <= lostAfterMs) return;
+    askingPeers = true;
+    void aPeerWorks()
+      .then((peer) => {
+        // (a round trip may have worked while Postgres was asked)
+        if (!peer || Date.now() - Math.max(lastOkAt, startedAt) <= lostAfterMs) return;
+        lost = true;
+        log.warn("no pub/sub round trip: this replica is cut off from Redis; its clients are sent to the others", { staleMs: Date.now() - Math.max(lastOkAt, startedAt) });
+        void opts.onLost?.().catch(() => {});
+      })
+      .finally(() => (askingPeers = false));
   }
 
   function repairIfStale(): void {
