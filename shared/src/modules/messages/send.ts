@@ -154,8 +154,9 @@ function engage(deps: MessagingDeps, conv: ConversationInfo, conversationId: str
 export async function sendMessage(deps: MessagingDeps, senderId: string, input: SendInput): Promise<SendResult> {
   const conv = await conversationInfo(deps, input.conversationId, senderId);
   if (!conv) throw notMember();
-  // the other member deleted their account: nobody would ever read it
-  if (conv.kind === "direct" && conv.members.length < 2) throw memberGone();
+  // the other member deleted their account: nobody would ever read it (a repeat of a message
+  // stored before is still answered)
+  if (conv.kind === "direct" && conv.members.length < 2 && !(await findExisting(deps, senderId, input))) throw memberGone();
   // in a group, members with a block either way with the sender neither get nor are told of it
   const members = recipientsOf(conv, senderId);
   const directPeer = conv.kind === "direct" ? (conv.members.find((m) => m !== senderId) ?? null) : null;

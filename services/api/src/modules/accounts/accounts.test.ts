@@ -287,6 +287,8 @@ describe("sessions", () => {
     }
     expect((await b.client.post(`/api/users/${a.user.handle}/follow`)).status).toBe(200);
     expect((await a.client.post(`/api/users/${c.user.handle}/follow`)).status).toBe(200);
+    const keptId = crypto.randomUUID();
+    expect((await b.client.post("/api/messages", { id: keptId, conversationId: direct, body: "b again" })).status).toBe(200);
     const phone = api.client();
     expect((await phone.post("/api/auth/login", { email: a.reg.email, password: a.reg.password })).status).toBe(200);
 
@@ -304,10 +306,12 @@ describe("sessions", () => {
       if (res.status !== 200) throw new Error(`history: ${res.status} ${JSON.stringify(res.json)}`);
       return (res.json.messages as { body: string }[]).map((m) => m.body);
     };
-    expect(await bodies(b, direct)).toEqual(["b to a"]);
-    // nobody would ever read a message there: refused, saying why
+    expect(await bodies(b, direct)).toEqual(["b again", "b to a"]);
+    // nobody would ever read a message there: refused, saying why; a repeat of one stored before
+    // is still answered as sent (the client would otherwise show a delivered message as not sent)
     const toNobody = await say(b, direct, "are you still there?");
     expect([toNobody.status, toNobody.json.error.code]).toEqual([410, "member_gone"]);
+    expect((await b.client.post("/api/messages", { id: keptId, conversationId: direct, body: "b again" })).status).toBe(200);
     expect(await bodies(c, group)).toEqual(["c to the group"]);
     const members = (await c.client.get(`/api/conversations/${group}`)).json.conversation.members as { id: string }[];
     expect(members.map((m) => m.id).sort()).toEqual([b.user.id, c.user.id].sort());

@@ -84,14 +84,19 @@ describe("follow and block", () => {
     expect((await b.client.post(`/api/users/${a.user.handle}/follow`)).status).toBe(200);
   });
 
-  test("a member who blocked someone is not there for them to block back; once lifted, either may block", async () => {
+  test("a member blocked first still blocks back (the answer is the 404 of a member who is not there): lifting the first block does not open the way", async () => {
     const a = await registeredClient(api);
     const b = await registeredClient(api);
     expect((await b.client.post(`/api/users/${a.user.handle}/block`)).status).toBe(200);
-    expect((await a.client.post(`/api/users/${b.user.handle}/block`)).status).toBe(404); // b is not there for a
-    expect((await b.client.del(`/api/users/${a.user.handle}/block`)).status).toBe(200);
-    expect((await a.client.post(`/api/users/${b.user.handle}/block`)).status).toBe(200);
-    expect((await b.client.post(`/api/users/${a.user.handle}/block`)).status).toBe(404);
+    const back = await a.client.post(`/api/users/${b.user.handle}/block`);
+    expect([back.status, back.json.error.code]).toEqual([404, "not_found"]); // b is not there for a
+    // b lifts theirs (answered like any route towards a member who blocked b: 404, nothing told)
+    expect((await b.client.del(`/api/users/${a.user.handle}/block`)).status).toBe(404);
+    expect((await a.client.get(`/api/users/${b.user.handle}`)).status).toBe(200);
+    // a's block was kept: b cannot reach a now that b lifted theirs
+    expect((await b.client.get(`/api/users/${a.user.handle}`)).status).toBe(404);
+    expect((await b.client.post("/api/conversations", { handles: [a.user.handle] })).status).toBe(404);
+    expect((await a.client.get("/api/me/blocks")).json.items.map((i: { handle: string }) => i.handle)).toEqual([b.user.handle]);
   });
 });
 

@@ -156,3 +156,13 @@ test("a send that fails for an outage fails the sends queued behind it at once; 
   for (let i = 0; i < 100 && unavailable() < 6; i++) await Bun.sleep(20);
   expect([unavailable(), asked]).toEqual([6, 2]);
 });
+
+test("live events waiting behind a catch-up or a stream check are bounded: past the bound the socket is closed 1013 (it resumes from its cursor)", () => {
+  const { conn, socket } = fakeConnection();
+  conn.state = "replaying";
+  const event = (seq: number) => `{"type":"event","seq":${seq},"ts":${Date.now()},"kind":"message","data":{}}`;
+  for (let seq = 2; seq <= 2001; seq++) conn.deliverLive(event(seq));
+  expect(socket.closedWith).toBe(0);
+  conn.deliverLive(event(2002));
+  expect(socket.closedWith).toBe(1013);
+});

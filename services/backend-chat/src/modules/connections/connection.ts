@@ -233,6 +233,15 @@ export class Connection implements BucketState {
 
   private queue(frame: string): void {
     if (this.pending === NO_FRAMES) this.pending = [];
+    // (events waiting for a catch-up or a stream check: past a replay window's worth, the client
+    // resumes from its cursor instead — nothing is skipped, and the replica holds no more of them)
+    if (this.pending.length >= MAX_QUEUED_EVENTS) {
+      slowConsumerCloses.inc();
+      this.close(1013, "too many events waiting: resume from your cursor");
+      this.state = "closed";
+      this.pending = NO_FRAMES;
+      return;
+    }
     this.pending.push(frame);
   }
 
@@ -673,5 +682,7 @@ const checkingStream = new Set<Connection>();
 
 /** Shared empty queue (never pushed to: `queue()` swaps in a real array first). */
 const NO_FRAMES: string[] = [];
+/** Live events one socket keeps waiting behind a catch-up or a stream check. */
+const MAX_QUEUED_EVENTS = 2000;
 
 const KNOWN_TYPES = new Set(["hello", "ack", "send", "read", "typing", "presence", "ping"]);
