@@ -87,7 +87,7 @@ mock.module("k6/websockets", () => ({ WebSocket: ScriptedSocket }));
 // ── http, checks, crypto and metrics ─────────────────────────────────────────────────────────
 class CookieJar {}
 mock.module("k6/http", () => ({ default: { get: () => ({ status: 200, body: "{}" }), CookieJar }, CookieJar }));
-mock.module("k6", () => ({ check: () => true }));
+mock.module("k6", () => ({ check: () => true, sleep: () => {} }));
 mock.module("k6/crypto", () => ({ randomBytes: (n: number) => crypto.getRandomValues(new Uint8Array(n)).buffer }));
 
 interface Sampled {

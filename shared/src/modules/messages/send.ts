@@ -72,7 +72,7 @@ interface Announcement {
   input: SendInput;
   /** the stored row: its id, body and time */
   message: { id: string; body: string; createdAt: Date };
-  /** announced again from the row (its first answer was lost): its notifications went out then */
+  /** announced again from a row older than the answers are kept: its first announcement notified */
   again?: true;
 }
 
@@ -130,7 +130,12 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
   const graceLeft = FIRST_ATTEMPT_GRACE_MS - (Date.now() - row.created_at.getTime());
   const late = graceLeft > 0 ? await waitForAnswer(deps, key, graceLeft) : null;
   if (late) return answerFor(input, late);
-  const announced = await announce(deps, key, { members, senderId, input, message: { id: row.id, body: row.body, createdAt: row.created_at }, again: true });
+  // A row older than an answer is kept was announced, and its answer expired since: its offline
+  // members were notified then. A younger one with no answer never was (its first attempt died
+  // between its write and its announcement, or Redis lost the answer): notified now.
+  const answerTtlMs = (deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS) * 1000;
+  const again = Date.now() - row.created_at.getTime() > answerTtlMs ? ({ again: true } as const) : {};
+  const announced = await announce(deps, key, { members, senderId, input, message: { id: row.id, body: row.body, createdAt: row.created_at }, ...again });
   if ("existing" in announced) return answerFor(input, announced.existing);
   return { answer: announced.answer, duplicate: true, ownEvent: announced.ownEvent };
 }
