@@ -176,6 +176,20 @@ describe.skipIf(!!why)("every signed-in page", () => {
     await ctx.close();
   }, 60_000);
 
+  test("settings: a bio too long is refused before sending, the field marked and focused", async () => {
+    const a = await register(web);
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/settings`);
+    await until("the profile form", async () => (await page.inputValue("#displayName")) !== "");
+    await page.fill("#bio", "x".repeat(501));
+    await page.click("#profile button[type=submit]");
+    await until("refused", async () => ((await page.textContent("#profile-status")) ?? "").includes("at most 500"));
+    expect(await page.getAttribute("#bio", "aria-invalid")).toBe("true");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("bio");
+    await ctx.close();
+  }, 60_000);
+
   test("settings: choosing who may start a conversation is kept, and a stranger is told so", async () => {
     const [a, b] = [await register(web), await register(web)];
     const ctx = await signedIn(web, a);

@@ -23,20 +23,23 @@ function tooLong(field, label) {
 profile.addEventListener('submit', async (e) => {
   e.preventDefault();
   const s = $('#profile-status');
-  const problem = tooLong(profile.displayName, 'Display name') ?? tooLong(profile.bio, 'About you');
-  if (problem) return say(s, problem, true);
+  for (const field of [profile.displayName, profile.bio]) field.removeAttribute('aria-invalid');
+  // the field a refusal is about: marked, and where the member's next keystroke goes
+  const refuse = (message, field) => {
+    say(s, message, true);
+    if (!field) return;
+    field.setAttribute('aria-invalid', 'true');
+    field.focus();
+  };
+  for (const [field, label] of [[profile.displayName, 'Display name'], [profile.bio, 'About you']]) {
+    const problem = tooLong(field, label);
+    if (problem) return refuse(problem, field);
+  }
   try {
     await patch('/api/me/profile', { displayName: profile.displayName.value, bio: profile.bio.value });
-    for (const field of [profile.displayName, profile.bio]) field.removeAttribute('aria-invalid');
     say(s, 'Saved.');
   } catch (err) {
-    say(s, err.message, true);
-    // the field the refusal is about: marked, and where the member's next keystroke goes
-    const field = /displayName/.test(err.code ?? '') ? profile.displayName : /bio/.test(err.code ?? '') ? profile.bio : null;
-    if (field) {
-      field.setAttribute('aria-invalid', 'true');
-      field.focus();
-    }
+    refuse(err.message, /displayName/.test(err.code ?? '') ? profile.displayName : /bio/.test(err.code ?? '') ? profile.bio : null);
   }
 });
 
