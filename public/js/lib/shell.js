@@ -3,7 +3,7 @@
 import { get, post } from './api.js?v=a3375f7ce6';
 import { initTheme } from './theme.js?v=376900fe2c';
 import { initPrefetch } from './prefetch.js?v=8545df2da1';
-import { realtime } from '../realtime/client.js?v=4d926c3bc0';
+import { realtime } from '../realtime/client.js?v=9f8c71909a';
 
 const MODES = {
   connecting: 'Connecting…',

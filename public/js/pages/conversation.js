@@ -3,7 +3,7 @@
 // a partner has read), typing and the partners' online state.
 import { get, itemsOf, post } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=89de1bae0b';
+import { boot } from '../lib/shell.js?v=d12eb63598';
 import { conversationName, nameOf } from '../lib/names.js?v=d7f8990fd3';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 

@@ -1,7 +1,7 @@
 // Notifications: newest first, live additions, read state shared by every tab and device.
 import { get, post, postAsLeaving, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot, setBadge } from '../lib/shell.js?v=89de1bae0b';
+import { boot, setBadge } from '../lib/shell.js?v=d12eb63598';
 import { initialOf, nameOf } from '../lib/names.js?v=d7f8990fd3';
 
 const list = $('#notifications');

@@ -1,7 +1,7 @@
 // A member's profile: follow, block, message, followers and following.
 import { get, post, put, del, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, LOCALE, fill, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=89de1bae0b';
+import { boot } from '../lib/shell.js?v=d12eb63598';
 import { initialOf, nameOf } from '../lib/names.js?v=d7f8990fd3';
 
 const status = $('#status');

@@ -1,7 +1,7 @@
 // Settings: profile, signed-in devices, password, notification preferences, who may start a conversation with me, blocked members, deleting the account.
 import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=89de1bae0b';
+import { boot } from '../lib/shell.js?v=d12eb63598';
 import { nameOf } from '../lib/names.js?v=d7f8990fd3';
 
 const { me, rt, signingOutHere } = await boot();

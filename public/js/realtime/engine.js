@@ -12,8 +12,6 @@ const WS_FAILURES_BEFORE_HTTP = 2;
 // On the long-poll, sockets are tried after 3 s, 6, 12, … up to 30 s (back in seconds after an outage).
 const WS_PROBE_MS = 30000;
 const WS_PROBE_FIRST_MS = 3000;
-// Failures this soon after "online" do not count: browsers say it before connections work.
-const ONLINE_GRACE_MS = 5000;
 const POLL_WAIT = 25;
 const SEEN_TTL = 10 * 60 * 1000;
 const SEEN_MAX = 5000;
@@ -51,7 +49,6 @@ export class Engine {
     this.wsFailures = 0;
     this.attempt = 0;
     this.probes = 0;
-    this.onlineAt = 0;
     this.mode = 'connecting'; // connecting | ws | http | offline | signed_out | stopped
     this.polling = false;
     this.pollAbort = null;
@@ -131,7 +128,6 @@ export class Engine {
     if (online) {
       if (!this.offline) return;
       this.offline = false;
-      this.onlineAt = Date.now();
       this.kick();
       return;
     }
@@ -199,7 +195,7 @@ export class Engine {
       this.setMode('signed_out');
       return;
     }
-    if (!welcomed && !this.offline && Date.now() - this.onlineAt > ONLINE_GRACE_MS) this.wsFailures++;
+    if (!welcomed && !this.offline) this.wsFailures++;
     if (this.wsFailures >= WS_FAILURES_BEFORE_HTTP && !this.polling) this.startPolling();
     let delay;
     if (code === 1013) delay = 0;

@@ -1,6 +1,6 @@
 // Owns the one Engine of this browser and relays between it and the tabs. Runs in the
 // SharedWorker, or in the leader tab when SharedWorker does not exist.
-import { Engine } from './engine.js?v=0b7cdb8b9d';
+import { Engine } from './engine.js?v=b8f1b73b92';
 
 export class Hub {
   /** @param {string} base page origin; @param {(msg: object) => void} broadcast to every tab */

@@ -1,6 +1,6 @@
 // The SharedWorker: one per browser profile (and per worker version); it holds the only socket and
 // serves every tab of the origin through a MessagePort.
-import { Hub } from './hub.js?v=147f4a8fd1';
+import { Hub } from './hub.js?v=1807138a43';
 
 const ports = new Set();
 const hub = new Hub(self.location.origin, (msg) => {
