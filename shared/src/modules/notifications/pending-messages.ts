@@ -38,11 +38,17 @@ end
 return out
 `;
 
-/** KEYS[1]: a pending key; ARGV[1]: a job's token. Its count and latest sender if the key is that job's (then gone). */
+/**
+ * KEYS: a pending key, where its taken count is kept; ARGV: a job's token, TTL. The count and latest
+ * sender if the key is that job's (then it is gone, and the taken count kept: a job killed before
+ * it saved what it took finds it again), else what that job took before, if anything.
+ */
 const TAKE_SCRIPT = `
-if redis.call('HGET', KEYS[1], 'job') ~= ARGV[1] then return {false, false} end
+if redis.call('HGET', KEYS[1], 'job') ~= ARGV[1] then return redis.call('HMGET', KEYS[2], 'n', 'latest') end
 local v = redis.call('HMGET', KEYS[1], 'n', 'latest')
 redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], 'n', v[1], 'latest', v[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
 return v
 `;
 
@@ -68,7 +74,8 @@ export function createPendingMessages(redis: Redis, keys: RedisKeys): PendingMes
       await redis.del(key(recipientId, conversationId));
     },
     async take(recipientId, conversationId, token) {
-      const [n, latest] = (await redis.eval(TAKE_SCRIPT, 1, key(recipientId, conversationId), token)) as [string | null, string | null];
+      const pending = key(recipientId, conversationId);
+      const [n, latest] = (await redis.eval(TAKE_SCRIPT, 2, pending, `${pending}:taken:${token}`, token, PENDING_TTL_SECONDS)) as [string | null, string | null];
       return { messages: Math.max(1, Number(n ?? 1)), latestSender: latest };
     },
   };

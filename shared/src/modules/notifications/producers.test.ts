@@ -49,6 +49,8 @@ test("messages to an offline member make one waiting job per conversation; it ta
   // a job whose count is not this one's (it expired, and another began) takes nothing of it
   expect(await pending.take(recipient, "77", "another job's token")).toEqual({ messages: 1, latestSender: null });
   expect(await pending.take(recipient, "77", job!.pendingToken!)).toEqual({ messages: 40, latestSender: `${sender}9` });
+  // the job killed before it saved what it took: its rerun takes the same again
+  expect(await pending.take(recipient, "77", job!.pendingToken!)).toEqual({ messages: 40, latestSender: `${sender}9` });
   // the same message announced again (its answer expired) still gets a job of its own
   await notifyMessage([recipient], { messageId: `${sender}1`, conversationId: "77", senderId: sender });
   expect(await jobsFor(recipient)).toHaveLength(2);
