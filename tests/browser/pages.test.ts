@@ -102,6 +102,15 @@ describe.skipIf(!!why)("conversation page", () => {
     await until("the notice", async () => !(await page.$eval("#blocked-notice", (el) => (el as HTMLElement).hidden)));
     expect(await page.textContent("#blocked-notice")).toContain("You blocked");
     expect(await page.$eval("#composer", (el) => (el as HTMLElement).hidden)).toBe(true);
+    // unblocked from the profile in another tab: this page takes the composer back, no reload
+    const profile = await ctx.newPage();
+    profile.on("dialog", (d) => void d.accept());
+    await profile.goto(`${web.edge.url}/u/${c.handle}`);
+    await until("the Unblock button", async () => (await profile.getAttribute("#block", "aria-pressed")) === "true");
+    await profile.click("#block");
+    await until("unblocked", async () => (await profile.getAttribute("#block", "aria-pressed")) === "false");
+    await until("the composer back", async () => !(await page.$eval("#composer", (el) => (el as HTMLElement).hidden)));
+    expect(await page.$eval("#blocked-notice", (el) => (el as HTMLElement).hidden)).toBe(true);
     await ctx.close();
   }, 60_000);
 

@@ -344,6 +344,8 @@ function showLeft() {
   presence.watch([]);
   say(status, 'You left this group.');
 }
+// a block or unblock made in another tab of this browser: the composer or the notice follows it
+addEventListener('storage', (e) => { if (e.key === 'xplicit-blocks-changed') void loadMeta(); });
 /** The other member of a conversation of two deleted their account: nothing more can be sent. */
 function showGone() {
   form.hidden = true;

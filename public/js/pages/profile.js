@@ -149,6 +149,8 @@ $('#block').addEventListener('click', async (e) => {
   try {
     await (on ? del(path + '/block') : post(path + '/block'));
     say(status, on ? 'Unblocked.' : 'Blocked.');
+    // this browser's open conversation pages read their state again (a `storage` event)
+    try { localStorage.setItem('xplicit-blocks-changed', String(Date.now())); } catch {}
     // a block ends follows both ways and may end one's reaction: show what the server now has
     await loadProfile();
     await loadPeople(true);
