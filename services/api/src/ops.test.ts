@@ -2,6 +2,16 @@ import { expect, test } from "bun:test";
 import { createDb } from "@xplicit/shared/db";
 import { ORIGIN, startTestApi } from "../../../tests/harness/api.ts";
 
+/** A login the api must read Postgres and Redis for (an unknown member). */
+function loginAttempt(url: string, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${url}/api/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: ORIGIN },
+    body: JSON.stringify({ email: "nobody@example.com", password: "not the password" }),
+    ...(signal ? { signal } : {}),
+  });
+}
+
 test("/healthz, /readyz, /status and /metrics answer", async () => {
   const api = await startTestApi();
   try {
@@ -35,11 +45,7 @@ test("/readyz is 503 when Redis is unreachable", async () => {
 test("a request that needs Redis while it is unreachable is a 503 to retry, not a 500", async () => {
   const api = await startTestApi({ REDIS_URL: "redis://127.0.0.1:1" });
   try {
-    const res = await fetch(`${api.url}/api/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json", origin: ORIGIN },
-      body: JSON.stringify({ email: "nobody@example.com", password: "not the password" }),
-    });
+    const res = await loginAttempt(api.url);
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("2");
     expect((await res.json()).error.code).toBe("unavailable");
@@ -62,12 +68,7 @@ test("a request stuck behind a Postgres lock is cancelled after DATABASE_STATEME
       });
     });
     await locked;
-    const res = await fetch(`${api.url}/api/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json", origin: ORIGIN },
-      body: JSON.stringify({ email: "nobody@example.com", password: "not the password" }),
-      signal: AbortSignal.timeout(4000),
-    });
+    const res = await loginAttempt(api.url, AbortSignal.timeout(4000));
     expect(res.status).toBe(503);
     expect((await res.json()).error.code).toBe("unavailable");
   } finally {
@@ -80,11 +81,7 @@ test("a request stuck behind a Postgres lock is cancelled after DATABASE_STATEME
 test("Postgres whose name does not resolve (a stopped container) is a 503 to retry, not a 500", async () => {
   const api = await startTestApi({ DATABASE_URL: "postgres://postgres@postgres.invalid:5432/xplicit" });
   try {
-    const res = await fetch(`${api.url}/api/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json", origin: ORIGIN },
-      body: JSON.stringify({ email: "nobody@example.com", password: "not the password" }),
-    });
+    const res = await loginAttempt(api.url);
     expect(res.status).toBe(503);
     expect((await res.json()).error.code).toBe("unavailable");
   } finally {

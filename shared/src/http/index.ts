@@ -4,5 +4,5 @@ export { addressBudgetKey, clientIp, clientCertificate, clientCertificateRequire
 export { requestMetrics } from "./request-metrics.ts";
 export { securityHeaders } from "./security-headers.ts";
 export { parsePage, type Page } from "./pagination.ts";
-export { characterCount, hasBidiControls, hasControlCharacters, hasStackedMarks, hasVisibleText, isStorableText, MAX_MARKS_IN_A_ROW } from "./text.ts";
+export { characterCount, hasBidiControls, hasControlCharacters, hasStackedMarks, hasVisibleText, isCanonicalId, isStorableText, MAX_MARKS_IN_A_ROW } from "./text.ts";
 export { createWriteLimit, type WriteLimit } from "./write-limit.ts";

@@ -19,6 +19,17 @@ export function hasControlCharacters(s: string): boolean {
   return CONTROLS.test(s);
 }
 
+/**
+ * An id (a bigint) as Postgres writes it: decimal digits, no leading zeros. "0000001" named row 1
+ * to the database but travelled on as typed — to events no page matched, and as a key of its own to
+ * the throttles and caches keyed by id.
+ */
+const CANONICAL_ID = /^(?:0|[1-9]\d{0,17})$/;
+
+export function isCanonicalId(s: string): boolean {
+  return CANONICAL_ID.test(s);
+}
+
 /** Bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069): they make a name read as another. */
 const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
 

@@ -154,6 +154,18 @@ describe("a dedup key left at `pending` by a previous version", () => {
     await expectAnnouncedOnce(a, b, conv, input, [first.answer, repeat.answer, again.answer]);
     expect(offline).toEqual([[b]]);
   });
+
+  test("a message announced again after its answer expired notifies nobody again (its first announcement did)", async () => {
+    const { b, conv, tracked, offline, a } = await pairTrackingOffline();
+    const input = { id: crypto.randomUUID(), conversationId: conv, body: "answered long ago" };
+    expect((await sendMessage(tracked, a, input)).duplicate).toBe(false);
+    expect(offline).toEqual([[b]]);
+    // the answer's time is up, and the row is older than that
+    await redis.del(keys.sendDedup(a, input.id));
+    await sql`update messages set created_at = now() - interval '1 hour' where conversation_id = ${conv} and client_msg_id = ${input.id}`;
+    expect((await sendMessage(tracked, a, input)).duplicate).toBe(true);
+    expect(offline).toEqual([[b]]);
+  });
 });
 
 // Rolling deploy: replicas of the previous version mark presence only in `presence:<member>` (no

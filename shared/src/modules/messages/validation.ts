@@ -1,19 +1,12 @@
 import { badRequest } from "../../errors/index.ts";
-import { hasControlCharacters, isStorableText } from "../../http/text.ts";
+import { hasControlCharacters, isCanonicalId, isStorableText } from "../../http/text.ts";
 import type { SendInput } from "./types.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/**
- * An id as Postgres writes it: no leading zeros. "0000001" named conversation 1 to the database but
- * travelled on as typed — recipients' events carried an id no page matched, and each spelling was a
- * conversation of its own to the per-conversation throttles and caches.
- */
-export const ID = /^(?:0|[1-9]\d{0,17})$/;
-
 /** Ids travel as strings (bigint); a plain integer is accepted too. */
 function idString(raw: unknown): string | null {
   if (typeof raw === "number" && Number.isSafeInteger(raw) && raw > 0) return String(raw);
-  return typeof raw === "string" && ID.test(raw) ? raw : null;
+  return typeof raw === "string" && isCanonicalId(raw) ? raw : null;
 }
 
 export function parseSendInput(raw: Record<string, unknown>, maxBodyChars: number): SendInput {

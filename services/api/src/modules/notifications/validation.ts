@@ -1,9 +1,8 @@
 /** Request shapes of the notification endpoints. */
 import { badRequest } from "@xplicit/shared/errors";
+import { isCanonicalId } from "@xplicit/shared/http";
 import { isNotificationType, type NotificationType } from "@xplicit/shared/modules/notifications";
 
-/** As Postgres writes it, no leading zeros (shared/src/modules/messages/validation.ts) */
-const ID = /^(?:0|[1-9]\d{0,17})$/;
 const MAX_IDS = 500;
 
 export type ReadTarget = { ids: string[] } | { upTo: string } | { upToSeq: string } | { type: NotificationType; subjectId: string };
@@ -14,26 +13,26 @@ export function parseReadTarget(body: Record<string, unknown>): ReadTarget {
   if (given > 1) throw badRequest("invalid", "send one of ids, upTo, upToSeq, or type with subjectId");
   if (upToSeq !== undefined) {
     const v = typeof upToSeq === "number" ? String(upToSeq) : upToSeq;
-    if (typeof v !== "string" || !ID.test(v)) throw badRequest("invalid", "upToSeq must be a notification's seq");
+    if (typeof v !== "string" || !isCanonicalId(v)) throw badRequest("invalid", "upToSeq must be a notification's seq");
     return { upToSeq: v };
   }
   if (subjectId !== undefined || type !== undefined) {
     const subject = typeof subjectId === "number" ? String(subjectId) : subjectId;
-    if (!isNotificationType(type) || typeof subject !== "string" || !ID.test(subject)) {
+    if (!isNotificationType(type) || typeof subject !== "string" || !isCanonicalId(subject)) {
       throw badRequest("invalid", "type must be a notification type and subjectId an id (e.g. the conversation of message notifications)");
     }
     return { type, subjectId: subject };
   }
   if (upTo !== undefined) {
     const v = typeof upTo === "number" ? String(upTo) : upTo;
-    if (typeof v !== "string" || !ID.test(v)) throw badRequest("invalid", "upTo must be a notification id");
+    if (typeof v !== "string" || !isCanonicalId(v)) throw badRequest("invalid", "upTo must be a notification id");
     return { upTo: v };
   }
   if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_IDS) {
     throw badRequest("invalid", `send ids (1 to ${MAX_IDS} notification ids) or upTo`);
   }
   const out = ids.map((id) => (typeof id === "number" ? String(id) : id));
-  if (!out.every((id): id is string => typeof id === "string" && ID.test(id))) throw badRequest("invalid", "ids must be notification ids");
+  if (!out.every((id): id is string => typeof id === "string" && isCanonicalId(id))) throw badRequest("invalid", "ids must be notification ids");
   return { ids: [...new Set(out)] };
 }
 

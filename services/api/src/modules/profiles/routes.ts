@@ -39,7 +39,7 @@ async function refuseNewlyUnfit(deps: ApiDeps, userId: string, edit: { displayNa
       throw badRequest(`invalid_${field}`, `${field} must not stack more than ${MAX_MARKS_IN_A_ROW} accents or marks in a row`);
     }
     // terminal escapes and bells reached partners verbatim; a name is one line, a bio keeps its breaks
-    if (field === "displayName" ? /[\u0000-\u001f\u007f-\u009f]/.test(value) : hasControlCharacters(value)) {
+    if (hasControlCharacters(value) || (field === "displayName" && /[\t\n\r]/.test(value))) {
       throw badRequest(`invalid_${field}`, field === "displayName" ? "displayName must not contain control characters or line breaks" : "bio must not contain control characters (other than tab and line breaks)");
     }
     if (field === "bio" && hasBidiControls(value)) throw badRequest("invalid_bio", "bio must not contain text-direction control characters");

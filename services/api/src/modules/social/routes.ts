@@ -46,12 +46,15 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
 
   /**
    * Whoever blocked the viewer is not there for them, on every route as on their profile (404):
-   * any other answer (a 200, their follower counts) would tell who blocked whom.
+   * any other answer (a 200, their follower counts) would tell who blocked whom. A change of the
+   * viewer's own block (`ownBlock`) still applies: otherwise whoever blocks first could lift their
+   * block later and write before the other could block them.
    */
-  async function visibleOtherThanMe(c: Context<ApiEnv>): Promise<[string, string]> {
+  async function visibleOtherThanMe(c: Context<ApiEnv>, ownBlock?: (me: string, other: string) => Promise<unknown>): Promise<[string, string]> {
     const [me, other] = await otherThanMe(c);
-    if (await social.hasBlocked(deps.sql, other, me)) throw notFound("no such member");
-    return [me, other];
+    if (!(await social.hasBlocked(deps.sql, other, me))) return [me, other];
+    await ownBlock?.(me, other);
+    throw notFound("no such member");
   }
 
   app.post("/users/:handle/follow", auth, async (c) => {
@@ -78,18 +81,10 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
   });
 
   app.post("/users/:handle/block", auth, async (c) => {
-    const [me, other] = await otherThanMe(c);
-    // A member who blocked the viewer first is not there for them (404, as on their profile), but
-    // the viewer's block is kept all the same: otherwise whoever blocks first could lift their
-    // block later and write before the other could block them.
-    if (await social.hasBlocked(deps.sql, other, me)) {
-      await blockChanges.take(me);
-      await social.block(deps.sql, me, other);
-      throw notFound("no such member");
-    }
+    await blockChanges.take(c.get("member").userId);
+    const [me, other] = await visibleOtherThanMe(c, (me, other) => social.block(deps.sql, me, other));
     // who could see whom just before: only they are told the other is gone (anyone else hearing
     // "offline" about a member would learn that member blocked them)
-    await blockChanges.take(me);
     const before = await presenceBetween(deps.sql, me, other);
     // a repeat changes nothing and tells no one (each announcement clears caches in every process)
     if (await social.block(deps.sql, me, other)) await announce("block", hideFromEachOther(deps.redis, deps.keys, me, other, before));
@@ -97,14 +92,8 @@ export function socialRoutes(deps: ApiDeps, hooks: SocialHooks = {}) {
   });
 
   app.delete("/users/:handle/block", auth, async (c) => {
-    const [me, other] = await otherThanMe(c);
-    await blockChanges.take(me);
-    // (the same for a member who blocked the viewer: the viewer's own block is lifted, the answer
-    // is the 404 of a member who is not there — nothing to tell since they stay hidden either way)
-    if (await social.hasBlocked(deps.sql, other, me)) {
-      await social.unblock(deps.sql, me, other);
-      throw notFound("no such member");
-    }
+    await blockChanges.take(c.get("member").userId);
+    const [me, other] = await visibleOtherThanMe(c, (me, other) => social.unblock(deps.sql, me, other));
     if (await social.unblock(deps.sql, me, other)) {
       await announce("unblock", presenceBetween(deps.sql, me, other).then((between) => showToEachOther(deps.redis, deps.keys, me, other, between)));
     }

@@ -1,6 +1,6 @@
 export { Hub } from "./hub.ts";
 export { Connection } from "./connection.ts";
-export { checkUpgrade, upgradeToConnection, type UpgradeGate } from "./upgrade.ts";
+export { checkUpgrade, upgradeToConnection } from "./upgrade.ts";
 export { websocketHandler } from "./websocket-handler.ts";
 export { frame } from "./frames.ts";
 export { rates } from "./metrics.ts";

@@ -3,7 +3,7 @@
  * socket, and from each member over all their sockets on a replica (otherwise a member opening 16
  * sockets typed 16 times as often).
  */
-export const TYPING_EVERY_MS = 1500;
+const TYPING_EVERY_MS = 1500;
 /** Conversations whose last typing frame is remembered: a client naming ever new ids must not grow it. */
 const MAX_CONVERSATIONS = 64;
 
