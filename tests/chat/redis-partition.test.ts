@@ -21,7 +21,8 @@ beforeAll(async () => {
   [cutOff, healthy] = stack.chats as [ServiceProcess, ServiceProcess];
   // chat-1 again, reaching Redis only through the relay
   await stack.kill(cutOff);
-  Object.assign(cutOff.env, { REDIS_URL: relay.url, CHAT_REDIS_LOST_AFTER_SECONDS: "3" });
+  // one socket per wave, waves far apart: a test can see the shedding stop between two waves
+  Object.assign(cutOff.env, { REDIS_URL: relay.url, CHAT_REDIS_LOST_AFTER_SECONDS: "3", CHAT_DRAIN_WAVE_SIZE: "1", CHAT_DRAIN_WAVE_MS: "5000" });
   await stack.restart(cutOff);
 }, 60_000);
 afterAll(async () => {
@@ -71,6 +72,22 @@ test("a replica cut off from Redis sends its clients to the others and refuses n
   again.close();
   back.close();
   aliceClient.close();
+});
+
+test("a replica that reaches Redis again between two waves of shedding keeps the clients it has not sent away yet", async () => {
+  const members = [await member(stack), await member(stack), await member(stack)];
+  const clients = [];
+  for (const m of members) clients.push(await connected(m, cutOff));
+  relay.hold();
+  relay.holdReplies();
+  await clients[0]!.waitFor(() => clients.some((c) => c.closeCode !== null), 20_000, "the first wave of shedding");
+  relay.release();
+  relay.releaseReplies();
+  for (let i = 0; i < 100 && (await upgradeAnswer(cutOff)).status === 503; i++) await Bun.sleep(100);
+  // past the next wave (5 s after the first) and the one after it
+  await Bun.sleep(11_000);
+  expect(clients.filter((c) => c.closeCode === null).length).toBe(2);
+  for (const c of clients) c.close();
 });
 
 test("when no other replica reaches Redis either (Redis is down for all), the replica keeps its clients rather than sending them nowhere", async () => {
