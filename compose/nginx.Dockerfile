@@ -1,6 +1,6 @@
 # The edge. The configuration is rendered at build time by nginx/render.ts (target "compose") from
 # what this nginx build supports (`nginx -V`: HTTP/3, `server … resolve`), then baked into the image.
-# Certificates are mounted at run time (/etc/nginx/certs: server.crt, server.key, ca.crt).
+# Certificates are mounted at run time (/etc/nginx/certs: server.crt, server.key, ca.crt, crl.pem).
 ARG NGINX_IMAGE=nginx:1.30.4-alpine
 ARG BUN_IMAGE=oven/bun:1.4.5-alpine
 

@@ -41,7 +41,7 @@ export interface RenderOptions {
   /** The HTTPS port clients see (redirects, Alt-Svc); differs from httpsPort behind a port mapping. */
   publicHttpsPort: number;
   serverNames: string[];
-  /** Directory holding server.crt, server.key and ca.crt (the client CA). */
+  /** Directory holding server.crt, server.key, ca.crt (the client CA) and crl.pem (its revocations). */
   certDir: string;
   /** Static files (css, js, images) served by nginx itself. */
   publicDir: string;
@@ -546,6 +546,8 @@ export function renderNginxConfig(o: RenderOptions): string {
     "# mTLS: a client certificate is asked for, never required at the handshake; the operator paths",
     "# below refuse requests without a verified one.",
     `ssl_client_certificate ${o.certDir}/ca.crt;`,
+    "# revoked client certificates (npm run certs -- revoke <name>); read when nginx starts",
+    `ssl_crl ${o.certDir}/crl.pem;`,
     "ssl_verify_client optional;",
     "ssl_verify_depth 2;",
     "",

@@ -5,11 +5,15 @@
  *                                      (kept if present; the server certificate is re-issued when
  *                                      SERVER_NAMES asks for a name it does not cover)
  *   npm run certs -- client <name>     one more client certificate (+ PKCS#12) signed by the dev CA
+ *   npm run certs -- revoke <name>     revokes that client certificate: it goes on crl.pem, which
+ *                                      nginx reads when it starts (restart it afterwards)
  *   npm run certs -- --force           throw everything away and start again
  *
  * Output in CERTS_DIR (default ./certs, git-ignored):
  *   ca.crt ca.key                      the development CA (ca.crt is nginx's client CA and what a
  *                                      browser or curl trusts for https://localhost:8443)
+ *   crl.pem                            the CA's revocation list (empty until a revoke), nginx's ssl_crl;
+ *                                      ca-db/ holds what the CA revoked (openssl ca's database)
  *   server.crt server.key              for localhost, 127.0.0.1, ::1 and every SERVER_NAMES entry
  *   clients/<name>.crt .key .p12       client certificates; the .p12 bundle is for browsers
  *
@@ -28,6 +32,10 @@ export interface CertPaths {
   caKey: string;
   serverCert: string;
   serverKey: string;
+  /** the CA's certificate revocation list: nginx refuses client certificates named on it */
+  crl: string;
+  /** openssl ca's database of what this CA revoked */
+  caDb: string;
   client(name: string): { cert: string; key: string; p12: string; password: string };
 }
 
@@ -39,6 +47,8 @@ export function certPaths(dir = process.env.CERTS_DIR ?? resolve(import.meta.dir
     caKey: join(d, "ca.key"),
     serverCert: join(d, "server.crt"),
     serverKey: join(d, "server.key"),
+    crl: join(d, "crl.pem"),
+    caDb: join(d, "ca-db"),
     client: (name) => ({
       cert: join(d, "clients", `${name}.crt`),
       key: join(d, "clients", `${name}.key`),
@@ -171,6 +181,56 @@ export function issueClient(p: CertPaths, name: string, opts: { force?: boolean;
   return c;
 }
 
+/**
+ * `openssl ca`'s configuration for revocations: the dev CA signs its certificates with `x509 -req`,
+ * so its database holds only what it revoked. The list is valid for as long as the CA: an expired
+ * one would make nginx refuse every client certificate.
+ */
+function withCaConfig<T>(p: CertPaths, run: (cnf: string) => T): T {
+  mkdirSync(p.caDb, { recursive: true, mode: 0o700 });
+  const index = join(p.caDb, "index.txt");
+  if (!existsSync(index)) writeFileSync(index, "");
+  const crlNumber = join(p.caDb, "crlnumber");
+  if (!existsSync(crlNumber)) writeFileSync(crlNumber, "1000\n");
+  const cnf = writeExt(p.dir, "ca-db", [
+    "[ca]",
+    "default_ca=dev",
+    "[dev]",
+    `database=${index}`,
+    `crlnumber=${crlNumber}`,
+    `certificate=${p.caCert}`,
+    `private_key=${p.caKey}`,
+    "default_md=sha256",
+    "default_crl_days=3650",
+    "unique_subject=no",
+  ].join("\n") + "\n");
+  try {
+    return run(cnf);
+  } finally {
+    rmSync(cnf, { force: true });
+  }
+}
+
+function writeCrl(p: CertPaths): void {
+  withCaConfig(p, (cnf) => openssl(["ca", "-batch", "-config", cnf, "-gencrl", "-out", p.crl]));
+}
+
+/** The revocation list nginx needs; an empty one for a new CA. */
+function ensureCrl(p: CertPaths, log: (s: string) => void): void {
+  if (existsSync(p.crl)) return;
+  writeCrl(p);
+  log(`created the revocation list: ${p.crl}`);
+}
+
+/** Puts client certificate `name` on the revocation list (nginx reads it when it starts). */
+export function revokeClient(p: CertPaths, name: string, log: (s: string) => void = () => {}): void {
+  const c = p.client(name);
+  if (!existsSync(c.cert)) throw new Error(`no client certificate "${name}" in ${join(p.dir, "clients")}`);
+  withCaConfig(p, (cnf) => openssl(["ca", "-batch", "-config", cnf, "-revoke", c.cert]));
+  writeCrl(p);
+  log(`revoked client certificate "${name}"; restart nginx so that it reads ${p.crl}`);
+}
+
 /** CA, server certificate and the operator client certificate; keeps what already exists. */
 export function ensureDevCerts(opts: { dir?: string; names?: string[]; log?: (s: string) => void } = {}): CertPaths {
   const log = opts.log ?? (() => {});
@@ -178,6 +238,7 @@ export function ensureDevCerts(opts: { dir?: string; names?: string[]; log?: (s:
   mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   ensureCa(p, log);
   ensureServer(p, opts.names ?? serverNames(), log);
+  ensureCrl(p, log);
   issueClient(p, "operator", { log });
   return p;
 }
@@ -185,7 +246,7 @@ export function ensureDevCerts(opts: { dir?: string; names?: string[]; log?: (s:
 /** True when nginx has everything it reads from the certificate folder. */
 export function devCertsPresent(dir?: string): boolean {
   const p = certPaths(dir);
-  return [p.caCert, p.serverCert, p.serverKey].every((f) => existsSync(f));
+  return [p.caCert, p.serverCert, p.serverKey, p.crl].every((f) => existsSync(f));
 }
 
 if (import.meta.main) {
@@ -203,8 +264,12 @@ if (import.meta.main) {
       if (!name) throw new Error("usage: npm run certs -- client <name>");
       ensureDevCerts({ log });
       issueClient(p, name, { force: true, log });
+    } else if (rest[0] === "revoke") {
+      const name = rest[1];
+      if (!name) throw new Error("usage: npm run certs -- revoke <name>");
+      revokeClient(p, name, log);
     } else if (rest.length) {
-      throw new Error(`unknown arguments: ${rest.join(" ")}\nusage: npm run certs [-- --force] | npm run certs -- client <name>`);
+      throw new Error(`unknown arguments: ${rest.join(" ")}\nusage: npm run certs [-- --force] | npm run certs -- client <name> | npm run certs -- revoke <name>`);
     } else {
       ensureDevCerts({ log });
       log(`ready in ${p.dir}. Trust ${p.caCert} in your browser (or curl --cacert) for https://localhost:8443;`);

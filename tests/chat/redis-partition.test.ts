@@ -76,7 +76,7 @@ test("a replica cut off from Redis sends its clients to the others and refuses n
 
 test("a replica that reaches Redis again between two waves of shedding keeps the clients it has not sent away yet", async () => {
   const members = [await member(stack), await member(stack), await member(stack)];
-  const clients = [];
+  const clients: ChatClient[] = [];
   for (const m of members) clients.push(await connected(m, cutOff));
   relay.hold();
   relay.holdReplies();

@@ -16,6 +16,8 @@ import {
   nextFrame,
   reserveEdgePorts,
   freePort,
+  issueTestClientCert,
+  revokeTestClientCert,
   startEdge,
   type Edge,
 } from "../harness/edge.ts";
@@ -349,6 +351,24 @@ describe("mTLS operator paths", () => {
     }
     const admin = await edgeFetch(edge, "/api/admin/anything", {}, { clientCert: edge.operator });
     expect(admin.status).not.toBe(403);
+  });
+
+  test("a revoked client certificate is refused once nginx has read the revocation list; the others still pass", async () => {
+    const leaver = issueTestClientCert(edge, "leaver");
+    // curl: a new process, so a new TLS session each time (Bun's client keeps the one it verified with)
+    const metricsWith = (cert: { cert: string; key: string }) =>
+      spawnSync("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", edge.certs.caCert, "--cert", cert.cert, "--key", cert.key, `${edge.url}/metrics`]).stdout.toString();
+    expect(metricsWith(leaver)).toBe("200");
+    revokeTestClientCert(edge, "leaver");
+    edge.reload();
+    let status = "200";
+    for (let i = 0; i < 100 && status === "200"; i++) {
+      await Bun.sleep(100);
+      status = metricsWith(leaver);
+    }
+    // nginx refuses a certificate that fails verification itself, as one from another CA
+    expect(status).toBe("400");
+    expect(metricsWith(edge.operator)).toBe("200");
   });
 
   test("a client certificate from another CA is not accepted", async () => {

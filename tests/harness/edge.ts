@@ -10,7 +10,7 @@ import { spawn } from "bun";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { detectNginx, optionsFromEnv, prepareLocalPrefix, renderNginxConfig, type RenderOptions } from "../../nginx/render.ts";
-import { ensureDevCerts, issueClient, type CertPaths } from "../../scripts/certs.ts";
+import { ensureDevCerts, issueClient, revokeClient, type CertPaths } from "../../scripts/certs.ts";
 import { readBody } from "./body.ts";
 import { freePort } from "./stack.ts";
 
@@ -71,6 +71,8 @@ export interface Edge {
   ca: string;
   options: RenderOptions;
   output(): string;
+  /** Reads its configuration and certificates again (SIGHUP); new connections get the new ones. */
+  reload(): void;
   /** A graceful stop (SIGQUIT, what `docker stop` sends it): ms until nginx exited. */
   quit(): Promise<number>;
   stop(): Promise<void>;
@@ -131,6 +133,7 @@ export async function startEdge(opts: EdgeOptions, ports?: EdgePorts): Promise<E
     ca,
     options,
     output: () => out,
+    reload: () => proc.kill("SIGHUP"),
     async quit() {
       const at = performance.now();
       proc.kill("SIGQUIT");
@@ -162,6 +165,10 @@ export async function startEdge(opts: EdgeOptions, ports?: EdgePorts): Promise<E
 
 export function issueTestClientCert(edge: Edge, name: string) {
   return issueClient(edge.certs, name);
+}
+
+export function revokeTestClientCert(edge: Edge, name: string): void {
+  revokeClient(edge.certs, name);
 }
 
 // ---------------------------------------------------------------------------------------------
