@@ -65,6 +65,19 @@ test("a repeat whose answer was lost is announced again from the row (same messa
   expect(seen[1]!.seq).toBe(seen[0]!.seq + 1);
 });
 
+test("a repeat announced again after the peer shut the conversation (contact setting) reaches the sender only", async () => {
+  const { a, b, conv } = await pair();
+  const input = { id: crypto.randomUUID(), conversationId: conv, body: "remember me" };
+  const first = await sendMessage(deps, a, input);
+  await sql`insert into contact_policies (user_id, conversations) values (${b}, 'following')`;
+  await expect(sendMessage(deps, a, { id: crypto.randomUUID(), conversationId: conv, body: "new" })).rejects.toMatchObject({ code: "not_accepting" });
+  await redis.del(keys.sendDedup(a, input.id));
+  const again = await sendMessage(deps, a, input);
+  expect(again.answer.messageId).toBe(first.answer.messageId);
+  expect((await messageEvents(b)).map((e) => e.data.messageId)).toEqual([first.answer.messageId]);
+  expect((await messageEvents(a)).map((e) => e.data.messageId)).toEqual([first.answer.messageId, first.answer.messageId]);
+});
+
 test("a first attempt held up past the repeat's grace keeps its row when the repeat has announced it", async () => {
   const { a, b, conv } = await pair();
   const input = { id: crypto.randomUUID(), conversationId: conv, body: "slow" };

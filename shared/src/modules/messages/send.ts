@@ -122,6 +122,14 @@ async function refusalFor(deps: MessagingDeps, senderId: string, conversationId:
   return forbidden("blocked", "you cannot message this member");
 }
 
+/** The peer's contact setting refuses the sender here (the writer's rule, migration 010). */
+async function shutBy(deps: MessagingDeps, peer: string, senderId: string, conversationId: string): Promise<boolean> {
+  const [row] = await deps.sql<{ shut: boolean }[]>`
+    select exists (select 1 from contact_policies where user_id = ${peer})
+      and refuses_message_from(${peer}, ${senderId}, ${conversationId}) as shut`;
+  return row?.shut === true;
+}
+
 async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, members: string[], input: SendInput, directPeer: string | null): Promise<SendResult> {
   const stored = await storedAnswer(deps, key);
   if (stored) return answerFor(input, stored);
@@ -135,7 +143,10 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
   // between its write and its announcement, or Redis lost the answer): notified now.
   const answerTtlMs = (deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS) * 1000;
   const again = Date.now() - row.created_at.getTime() > answerTtlMs ? ({ again: true } as const) : {};
-  const announced = await announce(deps, key, { members, senderId, input, message: { id: row.id, body: row.body, createdAt: row.created_at }, ...again });
+  // The peer may have shut the conversation since (their contact setting): the writer would refuse
+  // a new message, so an old one is not put in front of them again either — the sender alone hears it.
+  const audience = directPeer && (await shutBy(deps, directPeer, senderId, input.conversationId)) ? [senderId] : members;
+  const announced = await announce(deps, key, { members: audience, senderId, input, message: { id: row.id, body: row.body, createdAt: row.created_at }, ...again });
   if ("existing" in announced) return answerFor(input, announced.existing);
   return { answer: announced.answer, duplicate: true, ownEvent: announced.ownEvent };
 }
