@@ -605,7 +605,19 @@ export function renderNginxConfig(o: RenderOptions): string {
     ...indent([
       `limit_req zone=api burst=${o.limits.apiBurst} nodelay;`,
       `client_max_body_size ${o.limits.apiBody};`,
-      // Long-poll fallback (GET /api/events?wait=25) must outlive its wait.
+      ...proxyHeaders(),
+      ...upstreamTarget(o, "api"),
+    ]),
+    "}",
+    "",
+    "# The sockets' long-poll fallback: a parked request holds connections as a socket does, so it",
+    "# counts against the same per-IP cap (without it one IP could park 50 a second).",
+    "location = /api/events {",
+    ...indent([
+      `limit_conn ws_conn ${o.limits.wsConnectionsPerIp};`,
+      `limit_req zone=api burst=${o.limits.apiBurst} nodelay;`,
+      `client_max_body_size ${o.limits.apiBody};`,
+      // (GET /api/events?wait=25 must outlive its wait)
       "proxy_read_timeout 60s;",
       ...proxyHeaders(),
       ...upstreamTarget(o, "api"),

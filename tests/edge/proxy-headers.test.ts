@@ -2,7 +2,7 @@
  * What exactly nginx tells the services: the real nginx in front of a small upstream that reports the
  * headers it received and upgrades /ws. Checks that X-Real-IP and X-Client-* are always nginx's own
  * values (a client's forged copies never pass), that WebSocket upgrades are proxied, and that open
- * sockets per IP are capped with limit_conn.
+ * sockets per IP, and long-polls with them, are capped with limit_conn.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Server } from "bun";
@@ -11,6 +11,8 @@ import { EdgeClient, edgeFetch, startEdge, waitFor, type Edge } from "../harness
 let upstream: Server<undefined>;
 let edge: Edge;
 const WS_LIMIT = 3;
+/** long-polls the upstream holds until the test lets them go */
+const heldPolls: (() => void)[] = [];
 
 beforeAll(async () => {
   upstream = Bun.serve({
@@ -22,6 +24,7 @@ beforeAll(async () => {
         if (server.upgrade(req)) return undefined;
         return new Response("expected a WebSocket upgrade", { status: 400 });
       }
+      if (url.pathname === "/api/events") return new Promise<Response>((answer) => heldPolls.push(() => answer(Response.json({ events: [] }))));
       return Response.json({ path: url.pathname, headers: Object.fromEntries(req.headers) });
     },
     websocket: {
@@ -106,4 +109,14 @@ test(`open WebSockets per IP are capped at ${WS_LIMIT} (limit_conn → 429)`, as
   await waitFor("a freed WebSocket slot", async () => !!(again = await client.openSocket().catch(() => null)), 2_000).catch(() => {});
   expect(again).not.toBeNull();
   again!.close();
+});
+
+test(`long-polls (the sockets' fallback) share the per-IP cap of ${WS_LIMIT} open connections`, async () => {
+  const waiting = Array.from({ length: WS_LIMIT }, () => edgeFetch(edge, "/api/events?wait=25"));
+  await waitFor("the long-polls to reach the upstream", async () => heldPolls.length === WS_LIMIT, 5_000);
+  const refused = await edgeFetch(edge, "/api/events?wait=25");
+  expect(refused.status).toBe(429);
+  expect((await refused.json()).error.code).toBeDefined();
+  for (const answer of heldPolls.splice(0)) answer();
+  expect((await Promise.all(waiting)).map((r) => r.status)).toEqual(Array(WS_LIMIT).fill(200));
 });
