@@ -1,6 +1,7 @@
 /** The HTTP long-poll: bounded per member, and every parked request is woken by an event. */
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { registeredClient, useTestApi } from "../../../../../tests/harness/api.ts";
+import { MAX_BYTES_PER_ANSWER, MAX_EVENTS_PER_ANSWER, POLLS_PER_10S } from "./routes.ts";
 import { MAX_WAITERS_PER_MEMBER } from "./waiters.ts";
 
 setDefaultTimeout(60_000);
@@ -62,4 +63,61 @@ test("a poll parked before 'sign out everywhere' gets 401 when it wakes, not the
   expect((await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "private" })).status).toBe(200);
   const answer = await poll;
   expect([answer.status, JSON.stringify(answer.json).includes("private")]).toEqual([401, false]);
+});
+
+type Poll = { events: { seq: number; kind: string; data: { body?: string } }[]; cursor: number; epoch: string; more?: true };
+
+/** Sends `count` messages from a to b over HTTP; b's head before them. */
+async function backlog(count: number, body: (n: number) => string) {
+  const a = await registeredClient(api);
+  const b = await registeredClient(api);
+  const conv = (await a.client.post("/api/conversations", { handles: [b.user.handle] })).json.conversation.id;
+  const head = (await b.client.get("/api/events")).json as Poll;
+  for (let n = 0; n < count; n++) {
+    const sent = await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: body(n) });
+    expect(sent.status).toBe(200);
+  }
+  return { b, head };
+}
+
+async function drainFrom(client: Awaited<ReturnType<typeof registeredClient>>["client"], head: Poll) {
+  const answers: { poll: Poll; bytes: number }[] = [];
+  let at = head;
+  do {
+    const res = await client.get(`/api/events?after=${at.cursor}&epoch=${at.epoch}`);
+    expect(res.status).toBe(200);
+    at = res.json as Poll;
+    answers.push({ poll: at, bytes: at.events.reduce((n, e) => n + JSON.stringify(e).length, 0) });
+  } while (at.more && answers.length < 20);
+  return answers;
+}
+
+test("a long backlog comes in bounded answers (count): more: true and a cursor to poll on from, nothing skipped", async () => {
+  const { b, head } = await backlog(MAX_EVENTS_PER_ANSWER + 10, (n) => `m${n}`);
+  const answers = await drainFrom(b.client, head);
+  expect(answers.map((a) => a.poll.events.length)).toEqual([MAX_EVENTS_PER_ANSWER, answers[1]!.poll.events.length]);
+  expect(answers[0]!.poll.more).toBe(true);
+  expect(answers[0]!.poll.cursor).toBe(answers[0]!.poll.events.at(-1)!.seq);
+  expect(answers[1]!.poll.more).toBeUndefined();
+  const bodies = answers.flatMap((a) => a.poll.events.filter((e) => e.kind === "message").map((e) => e.data.body));
+  expect(bodies).toEqual(Array.from({ length: MAX_EVENTS_PER_ANSWER + 10 }, (_, n) => `m${n}`));
+});
+
+test("a backlog of long messages comes in answers of at most the byte bound", async () => {
+  const { b, head } = await backlog(80, (n) => `${n} ${"x".repeat(3990)}`);
+  const answers = await drainFrom(b.client, head);
+  expect(answers.length).toBeGreaterThan(1);
+  for (const a of answers) expect(a.bytes).toBeLessThanOrEqual(MAX_BYTES_PER_ANSWER);
+  const bodies = answers.flatMap((a) => a.poll.events.filter((e) => e.kind === "message").map((e) => e.data.body!.split(" ")[0]));
+  expect(bodies).toEqual(Array.from({ length: 80 }, (_, n) => String(n)));
+});
+
+test("polls per member are budgeted: past it 429 with Retry-After", async () => {
+  const { client } = await registeredClient(api);
+  const statuses: number[] = [];
+  for (let i = 0; i < POLLS_PER_10S; i += 20) statuses.push(...(await Promise.all(Array.from({ length: 20 }, async () => (await client.get("/api/events")).status))));
+  expect(statuses.every((s) => s === 200)).toBe(true);
+  const past = await client.get("/api/events");
+  expect(past.status).toBe(429);
+  expect(Number(past.headers.get("retry-after"))).toBeGreaterThan(0);
 });

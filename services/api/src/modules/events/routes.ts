@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { badRequest, unauthorized } from "@xplicit/shared/errors";
-import { readJsonObject } from "@xplicit/shared/http";
+import { createWriteLimit, readJsonObject } from "@xplicit/shared/http";
 import { parseResumeEpoch, type ReplayResult } from "@xplicit/shared/modules/events";
 import type { ApiDeps, ApiEnv } from "../../deps.ts";
 import { requireMember, sessionToken } from "../../session/middleware.ts";
@@ -12,6 +12,15 @@ import { createWaiters } from "./waiters.ts";
 
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const LONGPOLL_PRESENCE = "http-longpoll";
+/**
+ * One answer carries at most this much of the log (at least one event); the client polls again
+ * from the cursor it was given (`more: true`). A whole replay log is up to 1 MiB: answering it to
+ * every request of a 200-byte loop sent a member's log out at hundreds of MB/s.
+ */
+export const MAX_EVENTS_PER_ANSWER = 200;
+export const MAX_BYTES_PER_ANSWER = 256 * 1024;
+/** Polls per member per 10 s, all api processes together: a client draining a busy stream polls as fast as answers return. */
+export const POLLS_PER_10S = 200;
 
 function intParam(raw: string | undefined, name: string, min: number, max: number): number | null {
   if (raw === undefined || raw === "") return null;
@@ -19,24 +28,32 @@ function intParam(raw: string | undefined, name: string, min: number, max: numbe
   return Number(raw);
 }
 
+/** The oldest frames within one answer's bounds, and whether any were left for the next poll. */
+function firstPart(frames: readonly string[]): { frames: readonly string[]; more: boolean } {
+  let n = 0;
+  let bytes = 0;
+  while (n < frames.length && n < MAX_EVENTS_PER_ANSWER && (n === 0 || bytes + frames[n]!.length <= MAX_BYTES_PER_ANSWER)) bytes += frames[n++]!.length;
+  return { frames: n === frames.length ? frames : frames.slice(0, n), more: n < frames.length };
+}
+
 /** `userId`: whose stream it is (a browser tab of another member, signed out meanwhile, must not take it for its own). */
 function answer(userId: string, result: ReplayResult, after: number) {
   if (!result.ok) return { userId, resync: { reason: result.reason }, cursor: result.head.seq, epoch: result.head.epoch };
-  return {
-    userId,
-    events: result.frames.map((f) => JSON.parse(f) as unknown),
-    cursor: result.frames.length ? result.head.seq : after,
-    epoch: result.head.epoch,
-  };
+  const part = firstPart(result.frames);
+  const events = part.frames.map((f) => JSON.parse(f) as { seq: number });
+  const cursor = part.more ? events[events.length - 1]!.seq : events.length ? result.head.seq : after;
+  return { userId, events, cursor, epoch: result.head.epoch, ...(part.more ? { more: true } : {}) };
 }
 
 export function eventsRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
   const auth = requireMember(deps);
   const waiters = createWaiters(deps);
+  const polls = createWriteLimit(deps.redis, deps.keys, "events-poll", POLLS_PER_10S, 10_000, "event polls");
 
   app.get("/events", auth, async (c) => {
     const { userId } = c.get("member");
+    await polls.take(userId);
     const clientId = c.req.query("clientId");
     if (clientId !== undefined && !CLIENT_ID.test(clientId)) throw badRequest("invalid", "clientId must be 8-64 characters of A-Z a-z 0-9 _ -");
     const waitSeconds = intParam(c.req.query("wait"), "wait", 0, 25) ?? 0;
