@@ -38,6 +38,16 @@ export function hasBidiControls(s: string): boolean {
 }
 
 /**
+ * The overrides alone (U+202D, U+202E): they show the letters after them reversed ("…/fdp.exe" reads
+ * "…/exe.pdf"). Message bodies keep the embeddings and isolates, which mixed-direction text uses.
+ */
+const BIDI_OVERRIDES = /[\u202d\u202e]/;
+
+export function hasBidiOverrides(s: string): boolean {
+  return BIDI_OVERRIDES.test(s);
+}
+
+/**
  * Characters that show nothing: whitespace, format characters (zero-width space and joiners, the
  * BOM, …), controls, and the "blank" letters (Hangul fillers, the Braille blank).
  */

@@ -47,6 +47,15 @@ describe("text Postgres cannot store", () => {
       expect(controls.status).toBe(400);
       expect(controls.json.error.message).toContain("control characters");
     }
+    // text that spoofs or spills: invisible only, an override, marks piled on one letter
+    for (const body of ["\u200b\u200b", "\u3164", "see http://example.com/\u202efdp.exe", `a${"\u0301".repeat(300)}`]) {
+      const res = await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body });
+      expect({ body, status: res.status, code: res.json.error?.code }).toEqual({ body, status: 400, code: "invalid" });
+    }
+    // what scripts write: Vietnamese stacked tones, Hebrew with an isolate, an emoji sequence
+    for (const body of ["Tiếng Việt", "שלום \u2067abc\u2069", "👩‍👩‍👧‍👦 🇫🇷"]) {
+      expect({ body, status: (await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body })).status }).toEqual({ body, status: 200 });
+    }
     // tabs and line breaks are text
     expect((await a.client.post("/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "one\ttwo\r\nthree" })).status).toBe(200);
     const b = await registeredClient(api);
