@@ -229,14 +229,14 @@ const byMessageIdSender = new Map();
 async function loadPage(before) {
   const q = new URLSearchParams({ limit: String(PAGE) });
   if (before) q.set('before', before);
-  const items = itemsOf(await get(`/api/conversations/${encodeURIComponent(id)}/messages?${q}`), 'messages');
+  const r = await get(`/api/conversations/${encodeURIComponent(id)}/messages?${q}`);
+  const items = itemsOf(r, 'messages');
   // Newest first from the server; older pages go on top in reverse.
   for (const m of items) {
     byMessageIdSender.set(m.id, m.senderId);
     show(m, 'start');
   }
-  if (items.length) oldestId = items.at(-1).id;
-  older.hidden = items.length < PAGE;
+  older.hidden = !(oldestId = r?.nextBefore);
   return items.length;
 }
 

@@ -111,6 +111,13 @@ interface LastMessageRow {
  * In a group whose last message was written by a member hidden from `userId` (a block either way),
  * the preview is the last message they may see instead (one backward index scan per such group).
  */
+/**
+ * How far back a conversation's preview and unread state look past messages from members hidden
+ * from the viewer (a block either way, in a group): one blocked member's flood made every list and
+ * unread count read all of it. A group whose last 500 messages are all hidden shows no preview.
+ */
+const HIDDEN_LOOKBACK = 500;
+
 async function showOnlyVisibleLastMessages(deps: Pick<MessagingDeps, "sql">, hiddenSet: () => Promise<Set<string>>, convs: LastMessageRow[]): Promise<boolean> {
   const groups = convs.filter((c) => c.kind === "group" && c.last_sender !== null);
   if (groups.length === 0) return false;
@@ -121,9 +128,13 @@ async function showOnlyVisibleLastMessages(deps: Pick<MessagingDeps, "sql">, hid
     select c.id as conversation_id, l.id, l.sender_id, l.body, l.created_at
     from unnest(${affected.map((c) => c.id)}::bigint[]) as c(id)
     left join lateral (
-      select id, sender_id, body, created_at from messages m
-      where m.conversation_id = c.id and m.sender_id <> all(${[...hidden]}::bigint[])
-      order by m.id desc limit 1
+      select id, sender_id, body, created_at from (
+        select id, sender_id, body, created_at from messages m
+        where m.conversation_id = c.id
+        order by m.id desc limit ${HIDDEN_LOOKBACK}
+      ) recent
+      where recent.sender_id <> all(${[...hidden]}::bigint[])
+      order by recent.id desc limit 1
     ) l on true`;
   const byId = new Map(visible.map((v) => [v.conversation_id, v]));
   for (const c of affected) {
@@ -307,9 +318,19 @@ export async function unreadConversationCount(deps: Pick<MessagingDeps, "sql">, 
     select count(*)::int as n from conversation_members m
     join conversations c on c.id = m.conversation_id
     where m.user_id = ${userId} and exists (
-      select 1 from messages g
-      where g.conversation_id = m.conversation_id and g.id > m.last_read_message_id and g.sender_id <> ${userId}
-        ${hidden.length ? deps.sql`and (c.kind = 'direct' or g.sender_id <> all(${hidden}::bigint[]))` : deps.sql``}
+      ${
+        hidden.length
+          ? deps.sql`
+            select 1 from (
+              select g.sender_id from messages g
+              where g.conversation_id = m.conversation_id and g.id > m.last_read_message_id and g.sender_id <> ${userId}
+              order by g.id desc limit ${HIDDEN_LOOKBACK}
+            ) unread
+            where c.kind = 'direct' or unread.sender_id <> all(${hidden}::bigint[])`
+          : deps.sql`
+            select 1 from messages g
+            where g.conversation_id = m.conversation_id and g.id > m.last_read_message_id and g.sender_id <> ${userId}`
+      }
     )`;
   return row?.n ?? 0;
 }

@@ -195,3 +195,30 @@ describe("per-member write limits", () => {
     expect(limited.json.error.message).toContain("conversations");
   });
 });
+
+describe("history with a blocked group member", () => {
+  test("a page looks through at most 10 × limit messages for ones the viewer may see; paging on from nextBefore shows every other message once, in order", async () => {
+    const [a, b, c] = [await registeredClient(api), await registeredClient(api), await registeredClient(api)];
+    const conv = (await a.client.post("/api/conversations", { handles: [b.user.handle, c.user.handle] })).json.conversation.id as string;
+    const sql = api.deps.sql;
+    // c's five, then 120 of b's (written directly: the HTTP send budget is beside the point here)
+    await sql`insert into messages (conversation_id, sender_id, client_msg_id, body)
+      select ${conv}, ${c.user.id}, gen_random_uuid(), 'c' || n from generate_series(1, 5) n`;
+    await sql`insert into messages (conversation_id, sender_id, client_msg_id, body)
+      select ${conv}, ${b.user.id}, gen_random_uuid(), 'b' || n from generate_series(1, 120) n`;
+    expect((await a.client.post(`/api/users/${b.user.handle}/block`)).status).toBe(200);
+
+    const pages: { messages: { body: string }[]; nextBefore: string | null }[] = [];
+    let before: string | null = null;
+    do {
+      const res = await a.client.get(`/api/conversations/${conv}/messages?limit=5${before ? `&before=${before}` : ""}`);
+      expect(res.status).toBe(200);
+      pages.push(res.json);
+      before = res.json.nextBefore;
+    } while (before && pages.length < 10);
+    // 50 of b's looked through per page: two empty pages, then c's five
+    expect(pages.map((p) => p.messages.length)).toEqual([0, 0, 5]);
+    expect(pages.flatMap((p) => p.messages.map((m) => m.body))).toEqual(["c5", "c4", "c3", "c2", "c1"]);
+    expect(pages.at(-1)!.nextBefore).toBe(null);
+  });
+});

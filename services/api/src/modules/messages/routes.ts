@@ -77,8 +77,7 @@ export function messagesRoutes(deps: ApiDeps) {
   app.get("/conversations/:id/messages", auth, async (c) => {
     const conversationId = messages.parseId(c.req.param("id"), "conversation id");
     const page = parsePage(c.req.query("before"), c.req.query("limit"), 100, 50);
-    const items = await messages.listMessages(deps.messaging, c.get("member").userId, conversationId, page.cursor, page.limit);
-    return c.json({ messages: items, nextBefore: items.length === page.limit ? items.at(-1)!.id : null });
+    return c.json(await messages.listMessages(deps.messaging, c.get("member").userId, conversationId, page.cursor, page.limit));
   });
 
   app.post("/conversations/:id/leave", auth, async (c) => {
