@@ -64,3 +64,18 @@ test("a member with more partners than the list holds: the list says so, and the
   await conversationsWith(few!, others.slice(0, 3), { me: true, others: false });
   expect(await presenceAudience(sql, few!)).toEqual({ ids: expect.arrayContaining(others.slice(0, 3)), complete: true });
 });
+
+test("a conversation of two shut by the other's contact setting shows them neither presence nor typing, until they write in it", async () => {
+  const [writer, shutter] = (await seedMembers(sql, 2)) as [string, string];
+  await conversationsWith(writer, [shutter], { me: true, others: false });
+  expect((await presenceAudience(sql, writer)).ids).toEqual([shutter]);
+  await sql`insert into contact_policies (user_id, conversations) values (${shutter}, 'following')`;
+  expect((await presenceAudience(sql, writer)).ids).toEqual([]);
+  expect(await presenceAudienceAmong(sql, writer, [shutter])).toEqual([]);
+  expect((await visiblePresences(sql, shutter)).ids).toEqual([]);
+  expect(await visiblePresencesAmong(sql, shutter, [writer])).toEqual([]);
+  // the shutter answers: the conversation is theirs too now
+  await sql`update conversation_members set engaged = true where user_id = ${shutter}`;
+  expect((await presenceAudience(sql, writer)).ids).toEqual([shutter]);
+  expect((await visiblePresences(sql, shutter)).ids).toEqual([writer]);
+});

@@ -5,7 +5,8 @@
  * answer. So it is directional:
  *
  * - a member's *audience*: the other members of the conversations they engaged in (told of their
- *   changes, shown their typing);
+ *   changes, shown their typing) — but not a member who shut a conversation of two against them
+ *   with their contact setting (the writer refuses their messages there: nothing else gets through);
  * - what a member may *see*: the members who engaged in a conversation with them (answered in a
  *   presence query).
  */
@@ -34,12 +35,19 @@ type Engaged = "member" | "other";
  * all of them up to the list's size (and whether that was all), or those among `candidates`.
  */
 async function partnersWhere(sql: Sql, userId: string, engaged: Engaged, candidates?: readonly string[]): Promise<PartnerList> {
+  // the one whose contact setting may shut a conversation of two against the other (the writer's rule)
+  const [refuser, sender] = engaged === "member" ? [sql`o.user_id`, sql`${userId}::bigint`] : [sql`${userId}::bigint`, sql`o.user_id`];
   const rows = await sql<{ user_id: string }[]>`
-    select distinct user_id from conversation_members
-    where conversation_id in (
+    select distinct o.user_id from conversation_members o
+    where o.conversation_id in (
         select conversation_id from conversation_members where user_id = ${userId} ${engaged === "member" ? sql`and engaged` : sql``})
-      and user_id <> ${userId} ${engaged === "other" ? sql`and engaged` : sql``}
-      ${candidates ? sql`and user_id = any(${candidates as string[]}::bigint[])` : sql`limit ${MAX_PARTNERS + 1}`}`;
+      and o.user_id <> ${userId} ${engaged === "other" ? sql`and o.engaged` : sql``}
+      and not (
+        exists (select 1 from contact_policies p where p.user_id = ${refuser})
+        and exists (select 1 from conversations k where k.id = o.conversation_id and k.kind = 'direct')
+        and refuses_message_from(${refuser}, ${sender}, o.conversation_id)
+      )
+      ${candidates ? sql`and o.user_id = any(${candidates as string[]}::bigint[])` : sql`limit ${MAX_PARTNERS + 1}`}`;
   const ids = candidates ? rows.map((r) => r.user_id) : rows.slice(0, MAX_PARTNERS).map((r) => r.user_id);
   return { ids: await withoutBlocked(sql, userId, ids), complete: candidates !== undefined || rows.length <= MAX_PARTNERS };
 }
