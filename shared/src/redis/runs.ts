@@ -11,16 +11,23 @@ export async function redisRunId(redis: Redis): Promise<string | null> {
   return /run_id:(\w+)/.exec(await redis.info("server"))?.[1] ?? null;
 }
 
-/** KEYS: the run key. ARGV: this run's id. 1 for the first caller in a run, 0 for the rest. */
+/**
+ * KEYS: the run key. ARGV: this run's id. 1 for the first caller in a run that follows another one
+ * recorded here, 0 for the rest — and for the first caller when none was recorded: data written
+ * since a run was first recorded carries its key, so a Redis without it holds nothing older to
+ * distrust (a new prefix, or data lost), and dropping would only race the first writes.
+ */
 const CLAIM_RUN_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
+local known = redis.call('GET', KEYS[1])
+if known == ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
-return 1
+if known then return 1 end
+return 0
 `;
 
 /**
- * Calls `onNewRun` once per Redis run, in the first process whose connection becomes ready in it
- * (at start and after every reconnect each process checks). A failed `onNewRun` is not retried:
+ * Calls `onNewRun` once per Redis run after the first one recorded under `runKey`, in the first
+ * process whose connection becomes ready in it (at start and after every reconnect each process checks). A failed `onNewRun` is not retried:
  * what it cleans up must also expire on its own.
  */
 export function followRedisRuns(redis: Redis, runKey: string, onNewRun: () => Promise<void>): void {

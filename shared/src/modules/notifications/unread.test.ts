@@ -127,3 +127,17 @@ test("Redis back from a restart with older counters: every counter is dropped on
   reconnected.disconnect();
   expect(await unread.getOne(member)).toBe(1);
 });
+
+test("the first run recorded (a new prefix, or Redis without the key) drops nothing: it would only race the first writes", async () => {
+  const [member] = (await seedMembers(sql, 1)) as [string];
+  await unreadRow(member);
+  expect(await unread.getOne(member)).toBe(1);
+  await redis.del(keys.unreadRun());
+  const first = createRedis(config.redisUrl, "test-unread:first");
+  createUnreadCounter({ sql, redis: first, keys });
+  for (let i = 0; i < 100 && (await redis.exists(keys.unreadRun())) === 0; i++) await Bun.sleep(20);
+  // (a drop would follow the claim at once: give it the time it took above)
+  await Bun.sleep(200);
+  first.disconnect();
+  expect(await redis.get(keys.unread(member))).toBe("1");
+});
