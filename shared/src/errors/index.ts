@@ -57,7 +57,10 @@ export function isDependencyUnavailable(err: Error): boolean {
   // Redis out of memory refuses writes (a transaction around one is discarded): it comes back
   // when memory is freed, as a restart does
   // (also as the text of a script's error, e.g. an append that Redis refused inside a Lua call)
-  return /OOM command not allowed|EXECABORT Transaction discarded because of previous errors/.test(err.message);
+  if (/OOM command not allowed|EXECABORT Transaction discarded because of previous errors/.test(err.message)) return true;
+  // a primary demoted in a failover (READONLY, also from inside a script), a replica still loading
+  // or cut off from its primary, a script or cluster busy for a moment: all pass
+  return /\bREADONLY\b|^LOADING\b|\bMASTERDOWN\b|^TRYAGAIN\b|^CLUSTERDOWN\b|^BUSY\b|\bNOREPLICAS\b/.test(err.message);
 }
 
 /** Hono `onError` handler shared by every service. */

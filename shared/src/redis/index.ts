@@ -23,6 +23,9 @@ export function createRedis(url: string, name: string, extra: RedisOptions = {})
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
     retryStrategy: (attempt) => Math.min(200 * attempt, 2000),
+    // a failover demoted this server (the command failed, 503): connect again, which reaches the new
+    // primary where the address follows it (a compose service name, a floating address)
+    reconnectOnError: (err) => (/\bREADONLY\b/.test(err.message) ? 1 : false),
     ...extra,
   });
   let lastError = "";
