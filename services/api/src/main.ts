@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from "@xplicit/shared/config";
-import { migrate } from "@xplicit/shared/db";
+import { migrate, whenPostgresIsReachable } from "@xplicit/shared/db";
 import { onShutdown } from "@xplicit/shared/lifecycle";
 import { configureLogging, createLogger } from "@xplicit/shared/log";
 import { setDefaultLabels } from "@xplicit/shared/metrics";
@@ -12,7 +12,8 @@ setDefaultLabels({ service: "api" });
 const log = createLogger("main");
 
 const deps = createApiDeps(config);
-if (config.migrateOnStart) await migrate(deps.sql);
+// (the port opens once the schema is there: Postgres away at start is waited out, not a crash)
+if (config.migrateOnStart) await whenPostgresIsReachable("apply the migrations", () => migrate(deps.sql), log);
 
 let draining = false;
 const app = createApp(deps, { notReadyReason: () => (draining ? "draining" : null) });

@@ -13,5 +13,5 @@ test("a worker started while Postgres refuses connections waits for it (a crash 
   proc.kill();
   await proc.exited;
   const out = (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text());
-  expect({ exited, waiting: out.includes("Postgres unavailable at start") }).toEqual({ exited: null, waiting: true });
+  expect({ exited, waiting: out.includes("Postgres unavailable at start: waiting") }).toEqual({ exited: null, waiting: true });
 }, 20_000);

@@ -3,7 +3,7 @@
  * queue depth figures. Any number of worker processes may run this against the same queues.
  */
 import { Queue, Worker, type Processor } from "bullmq";
-import { isDependencyUnavailable } from "@xplicit/shared/errors";
+import { whenPostgresIsReachable } from "@xplicit/shared/db";
 import { createLogger } from "@xplicit/shared/log";
 import { DEFAULT_JOB_OPTIONS, QUEUES, quietQueue, type BroadcastJobData, type QueueKind } from "@xplicit/shared/modules/notifications";
 import type { WorkerDeps } from "./deps.ts";
@@ -26,24 +26,6 @@ export interface RunningWorkers {
   status(): Promise<Record<string, unknown>>;
 }
 
-/**
- * The month partitions ahead, made at start. Postgres away at that moment (an outage, a restart)
- * is waited out, not a crash: a worker that exits at start over and over made its supervisor
- * (`npm start`, after 5 exits in 30 s) stop the whole stack. The daily job makes them later anyway.
- */
-async function maintainPartitionsWhenPostgresIsBack(deps: WorkerDeps): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await maintainPartitions(deps);
-      return;
-    } catch (err) {
-      if (!(err instanceof Error) || !isDependencyUnavailable(err)) throw err;
-      if (attempt === 1) log.warn("Postgres unavailable at start: waiting for it", { error: err.message });
-      await Bun.sleep(Math.min(1000 * attempt, 5000));
-    }
-  }
-}
-
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config } = deps;
   const prefix = deps.keys.bullPrefix();
@@ -51,7 +33,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   let stopping = false;
   const ctx = (queue: string) => ({ deps, stats, queue, stopping: () => stopping });
 
-  await maintainPartitionsWhenPostgresIsBack(deps);
+  // (the daily job makes them later anyway: Postgres away now is waited out, not a crash)
+  await whenPostgresIsReachable("make the month partitions", () => maintainPartitions(deps), log);
 
   const queues = Object.fromEntries(
     (Object.keys(QUEUES) as QueueKind[]).map((k) => [k, quietQueue(new Queue(QUEUES[k], { connection: deps.redis, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }))]),

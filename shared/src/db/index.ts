@@ -79,6 +79,7 @@ function replaceable(open: () => Sql): ReplaceableSql {
 }
 
 export { migrate, type MigrationResult } from "./migrate.ts";
+export { whenPostgresIsReachable } from "./when-reachable.ts";
 
 /**
  * Readiness of a connection that writes: it reaches Postgres and Postgres takes writes. A demoted
