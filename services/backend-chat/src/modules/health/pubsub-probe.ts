@@ -13,6 +13,11 @@
  * move to a replica that can, and `isCutOff` refuses new ones until a round trip works again. Only
  * when another replica said lately, in Postgres, that its round trip works: when none did, Redis
  * is down for every replica, and sending everyone away would only make them all come back at once.
+ *
+ * Silence is counted on the monotonic clock, and from the latest of: the start, the last round
+ * trip, and the moment a process that had been stopped (SIGSTOP, a paused VM, a long block) runs
+ * again — it heard nothing because it was not running, and 35 s frozen had it send every client away
+ * 40 ms after waking, 25 ms before its first probe came back.
  */
 import { createLogger } from "@xplicit/shared/log";
 import type { ChatDeps } from "../../deps.ts";
@@ -41,7 +46,9 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
   let reportedAt = 0;
   const replica = deps.config.chat.replicaName;
   let lastRepairAt = 0;
-  let startedAt = 0;
+  /** silence counts from here: the start, or the last time the process resumed after being stopped */
+  let countingFrom = 0;
+  let lastTickAt = 0;
   const channel = deps.keys.replicaChannel(deps.config.chat.replicaName);
   let lastOkAt = 0;
   let lastRttMs: number | null = null;
@@ -50,7 +57,7 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
   deps.subscriber.on("message", (ch: string, msg: string) => {
     if (ch !== channel) return;
     lastRttMs = Math.round((performance.now() - Number(msg)) * 100) / 100;
-    lastOkAt = Date.now();
+    lastOkAt = performance.now();
     if (lost) log.info("pub/sub round trip works again: taking connections", {});
     lost = false;
     if (lastOkAt - reportedAt >= REPORT_EVERY_MS) {
@@ -79,23 +86,33 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
 
   /** Cut off (no round trip for `lostAfterMs`): the clients are told once to go elsewhere. */
   function shedIfLost(now: number): void {
-    if (lost || askingPeers || lostAfterMs <= 0 || now - Math.max(lastOkAt, startedAt) <= lostAfterMs) return;
+    if (lost || askingPeers || lostAfterMs <= 0 || silentFor(now) <= lostAfterMs) return;
     askingPeers = true;
     void aPeerWorks()
       .then((peer) => {
         // (a round trip may have worked while Postgres was asked)
-        if (!peer || Date.now() - Math.max(lastOkAt, startedAt) <= lostAfterMs) return;
+        if (!peer || silentFor(performance.now()) <= lostAfterMs) return;
         lost = true;
-        log.warn("no pub/sub round trip: this replica is cut off from Redis; its clients are sent to the others", { staleMs: Date.now() - Math.max(lastOkAt, startedAt) });
+        log.warn("no pub/sub round trip: this replica is cut off from Redis; its clients are sent to the others", { staleMs: Math.round(silentFor(performance.now())) });
         void opts.onLost?.().catch(() => {});
       })
       .finally(() => (askingPeers = false));
   }
 
+  function silentFor(now: number): number {
+    return now - Math.max(lastOkAt, countingFrom);
+  }
+
   function repairIfStale(): void {
-    const now = Date.now();
+    const now = performance.now();
+    // ticks far apart: the process was stopped, and nothing could have been heard meanwhile
+    if (lastTickAt && now - lastTickAt > intervalMs * 3) {
+      log.info("the replica ran again after a pause: pub/sub silence counted from now", { pausedMs: Math.round(now - lastTickAt) });
+      countingFrom = now;
+    }
+    lastTickAt = now;
     shedIfLost(now);
-    if (now - Math.max(lastOkAt, startedAt) <= staleAfterMs) {
+    if (silentFor(now) <= staleAfterMs) {
       repairsInARow = 0;
       return;
     }
@@ -103,7 +120,7 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
     lastRepairAt = now;
     // every other repair, from the second on, on a new connection (commands wait for it)
     if (++repairsInARow % 2 === 0) {
-      log.warn("pub/sub still failing after subscribing again: reconnecting the subscriber", { staleMs: now - Math.max(lastOkAt, startedAt) });
+      log.warn("pub/sub still failing after subscribing again: reconnecting the subscriber", { staleMs: Math.round(silentFor(now)) });
       deps.subscriber.disconnect(true);
     }
     void deps.subscriber.subscribe(channel).catch(() => {});
@@ -112,7 +129,7 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
 
   async function start(): Promise<void> {
     await deps.subscriber.subscribe(channel);
-    startedAt = Date.now();
+    countingFrom = performance.now();
     const tick = () => {
       repairIfStale();
       void deps.redis.publish(channel, String(performance.now())).catch(() => {});
@@ -127,8 +144,9 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
     /** cut off from Redis for `lostAfterMs`, with no round trip since */
     isCutOff: () => lost,
     check: async () => {
-      if (Date.now() - lastOkAt > staleAfterMs) throw new Error(`no pub/sub round trip for ${lastOkAt ? Date.now() - lastOkAt : "ever"} ms`);
+      const now = performance.now();
+      if (now - lastOkAt > staleAfterMs) throw new Error(`no pub/sub round trip for ${lastOkAt ? Math.round(now - lastOkAt) : "ever"} ms`);
     },
-    status: () => ({ rttMs: lastRttMs, lastOkAgoMs: lastOkAt ? Date.now() - lastOkAt : null }),
+    status: () => ({ rttMs: lastRttMs, lastOkAgoMs: lastOkAt ? Math.round(performance.now() - lastOkAt) : null }),
   };
 }
