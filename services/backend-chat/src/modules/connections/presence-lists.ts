@@ -9,6 +9,7 @@ import {
   presenceAudience, presenceAudienceAmong, visiblePresences, visiblePresencesAmong, type PartnerList,
 } from "@xplicit/shared/modules/messages";
 
+/** (on the monotonic clock: a wall clock stepped back would keep lists for as long as the step) */
 const CACHE_MS = 30_000;
 const MAX_ENTRIES = 50_000;
 
@@ -58,7 +59,7 @@ export class PresenceLists {
 
   /** Drops expired entries, so idle members do not keep their lists in memory. */
   sweep(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const kind of [this.audience, this.visible]) {
       for (const [k, v] of kind.cache) if (now - v.at >= CACHE_MS) kind.cache.delete(k);
     }
@@ -66,12 +67,12 @@ export class PresenceLists {
 
   private async listOf(kind: Kind, userId: string): Promise<PartnerList> {
     const hit = kind.cache.get(userId);
-    if (hit && Date.now() - hit.at < CACHE_MS) return hit.list;
+    if (hit && performance.now() - hit.at < CACHE_MS) return hit.list;
     const changesBefore = this.changes;
     const list = await kind.list(this.sql, userId);
     if (this.changes !== changesBefore) return list;
     if (kind.cache.size >= MAX_ENTRIES) kind.cache.clear();
-    kind.cache.set(userId, { at: Date.now(), list });
+    kind.cache.set(userId, { at: performance.now(), list });
     return list;
   }
 

@@ -14,9 +14,9 @@ export class TypingThrottle {
     return this.last.size;
   }
 
-  /** Whether a typing frame for the conversation may go out now; if so it is counted. */
-  allow(conversationId: string, now = Date.now()): boolean {
-    if (now - (this.last.get(conversationId) ?? 0) < TYPING_EVERY_MS) return false;
+  /** Whether a typing frame for the conversation may go out now; if so it is counted (monotonic time: a clock stepped back must not mute typing). */
+  allow(conversationId: string, now = performance.now()): boolean {
+    if (now - (this.last.get(conversationId) ?? -Infinity) < TYPING_EVERY_MS) return false;
     // Full: only entries past their interval make room (flushing the ones still throttling would
     // let junk ids buy an unthrottled typing frame to a group); under pressure typing is dropped.
     if (this.last.size >= MAX_CONVERSATIONS) {
