@@ -105,3 +105,25 @@ test("a drained replica writes the acks it was holding: a client that comes back
   a1.close();
   await stack.restart(r1);
 }, 60_000);
+
+test("a drained replica's members stay online through it while their clients move: a planned move tells partners nothing and makes no 'you have a message'", async () => {
+  const [, r2, r3] = stack.chats as [ServiceProcess, ServiceProcess, ServiceProcess];
+  const { createRedis, redisKeys } = await import("@xplicit/shared/redis");
+  const redis = createRedis(process.env.REDIS_URL!, "drain-test:presence");
+  const keys = redisKeys(process.env.REDIS_PREFIX!);
+  try {
+    const [a, b] = [await member(stack), await member(stack)];
+    await conversation(a, b);
+    const bClient = await connected(b, r3);
+    expect(await redis.exists(keys.online(b.id))).toBe(1);
+    expect(await stack.kill(r3, "SIGTERM")).toBe(0);
+    expect(bClient.closeCode).toBe(1012);
+    // the replica is gone and b has not come back yet: still online, for the time b's client has to return
+    expect(await redis.exists(keys.online(b.id))).toBe(1);
+    const back = await connected(b, r2);
+    back.close();
+  } finally {
+    redis.disconnect();
+    await stack.restart(r3);
+  }
+}, 60_000);

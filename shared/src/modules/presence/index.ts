@@ -80,11 +80,11 @@ export function createPresence(opts: PresenceOptions) {
   redis.defineCommand("xpPresenceUpdate", { numberOfKeys: 0, lua: UPDATE_SCRIPT });
   const update = (redis as unknown as WithUpdate).xpPresenceUpdate.bind(redis);
 
-  async function apply(replica: string, userIds: Iterable<string>, remove: boolean): Promise<PresenceChange[]> {
+  async function apply(replica: string, userIds: Iterable<string>, remove: boolean, seconds = ttl): Promise<PresenceChange[]> {
     const ids = [...userIds];
     const changes: PresenceChange[] = [];
     for (let i = 0; i < ids.length; i += CHUNK) {
-      const args: (string | number)[] = [replica, remove ? 0 : 1, ttl];
+      const args: (string | number)[] = [replica, remove ? 0 : 1, seconds];
       for (const id of ids.slice(i, i + CHUNK)) args.push(keys.presence(id), keys.online(id));
       const flat = await update(...args);
       for (let j = 0; j < flat.length; j += 2) changes.push({ wasOnline: flat[j] === 1, isOnline: flat[j + 1] === 1 });
@@ -107,9 +107,13 @@ export function createPresence(opts: PresenceOptions) {
     await apply(replica, userIds, false);
   }
 
-  /** Removes this replica from the given members (clean shutdown). */
-  async function forgetReplica(replica: string, userIds: Iterable<string>): Promise<void> {
-    await apply(replica, userIds, true);
+  /**
+   * A draining replica's members stay online through it for `seconds` more (however their sockets
+   * close): their clients are told to come back on another replica within that time, and a planned
+   * move must not read as "gone" (partners told offline, "you have a message" for what they see live).
+   */
+  async function linger(replica: string, userIds: Iterable<string>, seconds: number): Promise<void> {
+    await apply(replica, userIds, false, seconds);
   }
 
   /** Online flags for many members: MGETs of their online keys. */
@@ -117,7 +121,7 @@ export function createPresence(opts: PresenceOptions) {
     return (await mgetInChunks(redis, userIds.map((id) => keys.online(id)))).map((v) => v !== null);
   }
 
-  return { connected, disconnected, refresh, forgetReplica, online };
+  return { connected, disconnected, refresh, linger, online };
 }
 
 export type Presence = ReturnType<typeof createPresence>;

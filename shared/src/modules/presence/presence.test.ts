@@ -13,7 +13,7 @@ test("a member is online while any replica holds a client, and offline when the 
   expect(await presence.online(["1", "2"])).toEqual([true, false]);
   await presence.disconnected("1", "replica-a");
   expect(await presence.online(["1"])).toEqual([true]);
-  await presence.forgetReplica("replica-b", ["1"]);
+  await presence.disconnected("1", "replica-b");
   expect(await presence.online(["1"])).toEqual([false]);
   expect(await redis.exists(keys.online("1"))).toBe(0);
 });
@@ -62,4 +62,13 @@ test("by default a replica's deadline is 45 s ahead: a replica killed without it
   expect(ttl).toBeGreaterThan(30);
   expect(ttl).toBeLessThanOrEqual(45);
   await defaults.disconnected("7", "replica-killed");
+});
+
+test("a draining replica's members linger online through it for the seconds given, then fall off", async () => {
+  await presence.connected("7", "replica-draining");
+  await presence.linger("replica-draining", ["7"], 1);
+  expect(await presence.online(["7"])).toEqual([true]);
+  // (the deadline is whole seconds of Redis' clock: past it within 2.1 s)
+  for (let i = 0; i < 25 && (await presence.online(["7"]))[0]; i++) await Bun.sleep(100);
+  expect(await presence.online(["7"])).toEqual([false]);
 });

@@ -56,6 +56,8 @@ export class Hub {
   /** members whose channel SUBSCRIBE is still in flight */
   private readonly subscribing = new Map<string, Promise<unknown>>();
   private recovering: Promise<void> | null = null;
+  /** draining: members whose last socket here closes stay online through this replica (presence.linger) */
+  private leaving = false;
   private recoverAgain = false;
 
   /** `maxSockets`: this replica's cap (socket-cap.ts); past it upgrades are refused */
@@ -205,6 +207,15 @@ export class Hub {
     return throttle.allow(conversationId);
   }
 
+  /**
+   * The replica is about to close every socket and exit: its members are kept online through it for
+   * `seconds` (the time their clients have to come back elsewhere), and closing no longer takes them off.
+   */
+  async leaveSoon(seconds: number): Promise<void> {
+    this.leaving = true;
+    await this.deps.presence.linger(this.deps.config.chat.replicaName, [...this.members.keys()], seconds);
+  }
+
   untrack(conn: Connection, attached: boolean): void {
     if (!this.all.delete(conn)) return;
     socketsGauge.set(this.all.size);
@@ -224,6 +235,8 @@ export class Hub {
     this.members.delete(conn.userId);
     membersGauge.set(this.members.size);
     void this.deps.subscriber.unsubscribe(this.deps.keys.memberChannel(conn.userId)).catch(() => {});
+    // (draining: the member lingers here until their client is back elsewhere, see drain)
+    if (this.leaving) return;
     void this.deps.presence
       .disconnected(conn.userId, this.deps.config.chat.replicaName)
       .then((change) => this.presenceChanged(conn.userId, change, false))

@@ -7,6 +7,8 @@ import { createLogger } from "@xplicit/shared/log";
 import { frame, type Hub } from "../connections/index.ts";
 
 const log = createLogger("drain");
+/** How long past the waves a drained replica's members stay online through it (their clients reconnect meanwhile). */
+const LINGER_MARGIN_SECONDS = 10;
 
 export function createDrain(hub: Hub) {
   let draining = false;
@@ -26,12 +28,21 @@ export function createDrain(hub: Hub) {
     }
   }
 
+  /** Long enough for every client to be told, wait its jittered `afterMs` and connect elsewhere. */
+  function lingerSeconds(): number {
+    const { drainWaveSize, drainWaveMs } = hub.deps.config.chat;
+    const spreadMs = Math.max(500, Math.ceil(hub.all.size / drainWaveSize) * drainWaveMs);
+    return Math.ceil((2 * spreadMs) / 1000) + LINGER_MARGIN_SECONDS;
+  }
+
   async function drain(): Promise<void> {
     if (draining) return;
     draining = true;
+    // a planned move is not "gone": partners see no offline flicker, and what is sent meanwhile
+    // makes no "you have a message" for members whose client is back elsewhere a moment later
+    await hub.leaveSoon(lingerSeconds()).catch(() => {});
     await closeInWaves("draining", "replica draining");
     for (let i = 0; i < 40 && hub.all.size > 0; i++) await Bun.sleep(50);
-    await hub.deps.presence.forgetReplica(hub.deps.config.chat.replicaName, [...hub.members.keys()]).catch(() => {});
     // the acks the closed sockets sent since the last flush: a client that comes back without its
     // cursor resumes from them on another replica
     hub.acks.stop();
