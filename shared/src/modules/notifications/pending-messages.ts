@@ -52,11 +52,27 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return v
 `;
 
+/**
+ * KEYS: pending keys; ARGV: a token for each. Deletes each count that still belongs to its token:
+ * a count begun by an attempt whose job was never enqueued (or whose outcome is unknown) would
+ * otherwise take every later message in for an hour, with no job to write them.
+ */
+const RELEASE_SCRIPT = `
+for i = 1, #KEYS do
+  if redis.call('HGET', KEYS[i], 'job') == ARGV[i] then redis.call('DEL', KEYS[i]) end
+end
+return 0
+`;
+
 export interface PendingMessages {
-  /** Counts a message for these recipients; those whose count is new, each with the token its job must carry. */
+  /**
+   * Counts a message for these recipients; those whose count is new, each with the token its job
+   * must carry. When Redis does not answer (the count may still run later), the counts this call
+   * would have begun are released and it throws.
+   */
   count(recipientIds: readonly string[], conversationId: string, senderId: string): Promise<{ recipientId: string; token: string }[]>;
-  /** The job could not be enqueued: the next message starts a new count. */
-  abandon(recipientId: string, conversationId: string): Promise<void>;
+  /** The job with this token could not be enqueued: its count goes, so the next message starts a new one. */
+  abandon(recipientId: string, conversationId: string, token: string): Promise<void>;
   /** Takes the messages counted for the job with this token (at least the one that made it) and their latest sender. */
   take(recipientId: string, conversationId: string, token: string): Promise<{ messages: number; latestSender: string | null }>;
 }
@@ -66,12 +82,20 @@ export function createPendingMessages(redis: Redis, keys: RedisKeys): PendingMes
   return {
     async count(recipientIds, conversationId, senderId) {
       if (recipientIds.length === 0) return [];
-      const args = recipientIds.flatMap((r) => [key(r, conversationId), crypto.randomUUID()]);
-      const tokens = (await redis.eval(COUNT_SCRIPT, 0, PENDING_TTL_SECONDS, senderId, ...args)) as string[];
+      const pendingKeys = recipientIds.map((r) => key(r, conversationId));
+      const offered = recipientIds.map(() => crypto.randomUUID());
+      let tokens: string[];
+      try {
+        tokens = (await redis.eval(COUNT_SCRIPT, 0, PENDING_TTL_SECONDS, senderId, ...pendingKeys.flatMap((k, i) => [k, offered[i]!]))) as string[];
+      } catch (err) {
+        // (sent on the same connection, so Redis runs it after the count, should that still run)
+        await redis.eval(RELEASE_SCRIPT, pendingKeys.length, ...pendingKeys, ...offered).catch(() => {});
+        throw err;
+      }
       return recipientIds.flatMap((recipientId, i) => (tokens[i] ? [{ recipientId, token: tokens[i]! }] : []));
     },
-    async abandon(recipientId, conversationId) {
-      await redis.del(key(recipientId, conversationId));
+    async abandon(recipientId, conversationId, token) {
+      await redis.eval(RELEASE_SCRIPT, 1, key(recipientId, conversationId), token);
     },
     async take(recipientId, conversationId, token) {
       const pending = key(recipientId, conversationId);

@@ -3,6 +3,7 @@ import { afterAll, expect, test } from "bun:test";
 import { Queue } from "bullmq";
 import { loadConfig } from "../../config/index.ts";
 import { createRedis, redisKeys } from "../../redis/index.ts";
+import { redisRelay } from "../../../../tests/harness/redis-relay.ts";
 import { createNotifier } from "./notifier.ts";
 import { createPendingMessages } from "./pending-messages.ts";
 import { notifyOfflineRecipients } from "./producers.ts";
@@ -54,4 +55,30 @@ test("messages to an offline member make one waiting job per conversation; it ta
   // the same message announced again (its answer expired) still gets a job of its own
   await notifyMessage([recipient], { messageId: `${sender}1`, conversationId: "77", senderId: sender });
   expect(await jobsFor(recipient)).toHaveLength(2);
+});
+
+test("a count whose reply never came (Redis paused, a failover) leaves no count behind that would take in later messages without a job", async () => {
+  const sender = String(4e9 + Math.floor(Math.random() * 1e6));
+  const recipient = `${sender}301`;
+  const relay = await redisRelay(config.redisUrl);
+  // what the replica's command connection is: replies late past its command timeout
+  const slow = createRedis(relay.url, "test-producers:slow", { commandTimeout: 300 });
+  try {
+    await slow.ping();
+    const notifyMessage = notifyOfflineRecipients({ notifier: createNotifier({ redis, prefix: keys.bullPrefix() }), reach: createNotificationReach(redis, keys), pending: createPendingMessages(slow, keys) });
+    relay.holdReplies();
+    // the count runs in Redis, but its answer does not come back in time: no job is enqueued
+    await notifyMessage([recipient], { messageId: `${sender}1`, conversationId: "55", senderId: sender });
+    relay.releaseReplies();
+    expect(await jobsFor(recipient)).toHaveLength(0);
+    for (let i = 0; i < 20 && (await redis.exists(keys.pendingMessageNotification(recipient, "55"))) === 1; i++) await Bun.sleep(50);
+    expect(await redis.exists(keys.pendingMessageNotification(recipient, "55"))).toBe(0);
+    // so the next message makes a job of its own again
+    const fine = notifyOfflineRecipients({ notifier: createNotifier({ redis, prefix: keys.bullPrefix() }), reach: createNotificationReach(redis, keys), pending: createPendingMessages(redis, keys) });
+    await fine([recipient], { messageId: `${sender}2`, conversationId: "55", senderId: sender });
+    expect(await jobsFor(recipient)).toHaveLength(1);
+  } finally {
+    slow.disconnect();
+    relay.close();
+  }
 });

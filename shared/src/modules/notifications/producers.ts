@@ -25,7 +25,10 @@ export function notifyOfflineRecipients(deps: { notifier: Notifier; reach: Notif
   const { notifier, reach, pending } = deps;
   return async (recipientIds: string[], message: MessageLike): Promise<void> => {
     const allowed = await reach.allowed(message.senderId, recipientIds).catch(() => recipientIds);
-    const needJob = await pending.count(allowed, message.conversationId, message.senderId);
+    const needJob = await pending.count(allowed, message.conversationId, message.senderId).catch((err: Error) => {
+      log.warn("message notifications not counted", { recipients: allowed.length, error: err.message });
+      return [];
+    });
     await Promise.all(
       needJob.map(({ recipientId, token }) =>
         notifier
@@ -41,7 +44,7 @@ export function notifyOfflineRecipients(deps: { notifier: Notifier; reach: Notif
           })
           .catch(async (err: Error) => {
             log.warn("message notification not enqueued", { recipientId, error: err.message });
-            await pending.abandon(recipientId, message.conversationId).catch(() => {});
+            await pending.abandon(recipientId, message.conversationId, token).catch(() => {});
           }),
       ),
     );
