@@ -111,6 +111,13 @@ describe.skipIf(!!why)("conversation page", () => {
     await until("unblocked", async () => (await profile.getAttribute("#block", "aria-pressed")) === "false");
     await until("the composer back", async () => !(await page.$eval("#composer", (el) => (el as HTMLElement).hidden)));
     expect(await page.$eval("#blocked-notice", (el) => (el as HTMLElement).hidden)).toBe(true);
+    // blocked again, then unblocked from Settings' list in another tab: the same
+    expect((await a.call("POST", `/api/users/${c.handle}/block`)).status).toBe(200);
+    await page.reload();
+    await until("the notice again", async () => !(await page.$eval("#blocked-notice", (el) => (el as HTMLElement).hidden)));
+    await profile.goto(`${web.edge.url}/settings`);
+    await profile.click(`#blocks button[aria-label="Unblock @${c.handle}"]`);
+    await until("the composer back after Settings", async () => !(await page.$eval("#composer", (el) => (el as HTMLElement).hidden)));
     await ctx.close();
   }, 60_000);
 
@@ -367,7 +374,50 @@ describe.skipIf(!!why)("conversation messages", () => {
   }, 60_000);
 });
 
+describe.skipIf(!!why)("conversations page", () => {
+  test("Start pressed again while the first request is on its way starts one group, not several", async () => {
+    const [a, b, c] = [await register(web), await register(web), await register(web)];
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/conversations`);
+    // every request to the api held 1.5 s on its way
+    await page.route("**/api/conversations", async (route) => {
+      if (route.request().method() === "POST") await Bun.sleep(1_500);
+      await route.continue();
+    });
+    await page.fill("#handles", `${b.handle} ${c.handle}`);
+    await page.fill("#title", "Only once");
+    const submit = "#new-conversation button[type=submit]";
+    await page.click(submit);
+    await page.click(submit).catch(() => {});
+    await page.press("#title", "Enter").catch(() => {});
+    await until("the new group's page", async () => new URL(page.url()).pathname === "/conversation", 20_000);
+    const list = (await a.call("GET", "/api/conversations")).json.conversations as { title: string | null }[];
+    expect(list.filter((x) => x.title === "Only once")).toHaveLength(1);
+    await ctx.close();
+  }, 60_000);
+});
+
 describe.skipIf(!!why)("notifications page", () => {
+  test("the list is not a live region; a notification that arrives is announced once, a right-to-left name kept apart from the sentence", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    expect((await b.call("PATCH", "/api/me/profile", { displayName: "مرحبا Hello" })).status).toBe(200);
+    const ctx = await signedIn(web, a);
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/notifications`);
+    await until("ws mode", async () => (await modeOf(page)) === "ws");
+    expect(await page.getAttribute("#notifications", "aria-live")).toBeNull();
+    expect((await b.call("POST", `/api/users/${a.handle}/follow`)).status).toBe(200);
+    await until("the row", async () => (await page.$$("#notifications li")).length === 1, 20_000);
+    const text = await page.textContent("#notifications li a");
+    expect(text).toBe("\u2068مرحبا Hello\u2069 followed you");
+    // the sentence reads in the page's direction: the name does not turn it around
+    expect(await page.$eval("#notifications li a", (el) => el.matches(":dir(ltr)"))).toBe(true);
+    await until("announced", async () => (await page.textContent("#announce")) === text);
+    await ctx.close();
+  }, 60_000);
+
+
   test("opening a notification reads it", async () => {
     const [a, b] = [await register(web), await register(web)];
     expect((await b.call("POST", `/api/users/${a.handle}/follow`)).status).toBe(200);

@@ -444,6 +444,19 @@ describe.skipIf(!!why)("a session ended elsewhere", () => {
     expect(url.searchParams.get("ended")).toBe("1");
     expect(url.searchParams.get("next")).toBe(`/conversation?id=${conv}`);
     await until("the reason shown", async () => ((await page!.textContent("#login-status")) ?? "").includes("Your session ended"));
+    // someone else signs in on this browser (a shared computer): their own chats, not b's page
+    const c = await register(web);
+    await page!.fill("#login-email", c.email);
+    await page!.fill("#login-password", c.password);
+    await page!.click("#login button[type=submit]");
+    await until("c's chats", async () => new URL(page!.url()).pathname === "/conversations", 20_000);
+    // b signing back in from the same address goes back to the conversation
+    await ctx.clearCookies();
+    await page!.goto(url.href);
+    await page!.fill("#login-email", b.email);
+    await page!.fill("#login-password", b.password);
+    await page!.click("#login button[type=submit]");
+    await until("b's conversation", async () => new URL(page!.url()).pathname + new URL(page!.url()).search === `/conversation?id=${conv}`, 20_000);
     await ctx.close();
   }, 60_000);
 });

@@ -135,30 +135,51 @@ export async function signedIn(web: Web, m: Member, opts: { origin?: string; noS
 }
 
 /**
- * Network emulation for the browser's shared workers too: a context's setOffline reaches its pages
- * (and their `offline` events) but not a SharedWorker, so its target is told over CDP as well.
+ * Network emulation for the context's shared workers too: a context's setOffline reaches its pages
+ * (and their `offline` events) but not a SharedWorker, so its target is told over CDP as well —
+ * only this context's workers (another member's browser stays online), and the session is detached
+ * once back online (an attached worker outlives its pages, and new pages of the profile then never
+ * connect to it).
  */
-const workerEmulation = new WeakMap<BrowserContext, { cdp: CDPSession; send: (method: string, params: object) => Promise<unknown> }[]>();
+const workerEmulation = new WeakMap<BrowserContext, { send: (method: string, params: object) => Promise<unknown>; detach: () => Promise<unknown> }[]>();
+
+async function contextIdOf(ctx: BrowserContext): Promise<string> {
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  const cdp = await ctx.newCDPSession(page);
+  try {
+    const { targetInfo } = (await cdp.send("Target.getTargetInfo")) as { targetInfo: { browserContextId: string } };
+    return targetInfo.browserContextId;
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
 
 export async function setOffline(web: Web, ctx: BrowserContext, offline: boolean): Promise<void> {
+  // (the context's id is read first: a CDP session opened on a page after setOffline undid it)
+  const contextId = offline && !workerEmulation.has(ctx) ? await contextIdOf(ctx) : null;
   await ctx.setOffline(offline);
   const conditions = { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 };
   let sessions = workerEmulation.get(ctx);
   if (!sessions) {
+    if (!offline) return;
     sessions = [];
     const cdp = await web.browser.newBrowserCDPSession();
-    const { targetInfos } = (await cdp.send("Target.getTargets")) as { targetInfos: { targetId: string; type: string }[] };
-    for (const t of targetInfos.filter((x) => x.type === "shared_worker")) {
+    const { targetInfos } = (await cdp.send("Target.getTargets")) as { targetInfos: { targetId: string; type: string; browserContextId?: string }[] };
+    for (const t of targetInfos.filter((x) => x.type === "shared_worker" && x.browserContextId === contextId)) {
       const { sessionId } = (await cdp.send("Target.attachToTarget", { targetId: t.targetId, flatten: false })) as { sessionId: string };
       let id = 1;
       const send = (method: string, params: object) =>
         cdp.send("Target.sendMessageToTarget", { sessionId, message: JSON.stringify({ id: id++, method, params }) });
       await send("Network.enable", {});
-      sessions.push({ cdp, send });
+      sessions.push({ send, detach: () => cdp.send("Target.detachFromTarget", { sessionId }) });
     }
     workerEmulation.set(ctx, sessions);
   }
   for (const s of sessions) await s.send("Network.emulateNetworkConditions", conditions);
+  if (!offline) {
+    for (const s of sessions) await s.detach().catch(() => {});
+    workerEmulation.delete(ctx);
+  }
 }
 
 /** Total sockets and members the chat replicas report in /status. */

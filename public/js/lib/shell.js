@@ -152,7 +152,7 @@ export async function boot() {
     // ended elsewhere (another device, "sign out everywhere", expiry): the sign-in page says so;
     // this tab's own "Sign out" (which ends the socket too) just goes to the landing page
     if (s.mode === 'signed_out') {
-      location.replace(signingOut || signedOutHereLately() ? '/' : '/?ended=1&next=' + encodeURIComponent(location.pathname + location.search));
+      location.replace(signingOut || signedOutHereLately() ? '/' : `/?ended=1&for=${me.id}&next=` + encodeURIComponent(location.pathname + location.search));
     }
   });
   // a message from someone else, or a read of the member's own: the chats badge may change

@@ -1,10 +1,8 @@
-// One conversation: history over HTTP, live messages from the real-time client, optimistic sends
-// that are matched to their server copy, read receipts (sent, and "Seen" under the last own message
-// a partner has read), typing and the partners' online state.
+// One conversation: history, live messages, optimistic sends, "Seen", typing, partners' presence.
 import { get, itemsOf, post } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=d12eb63598';
-import { conversationName, nameOf } from '../lib/names.js?v=d7f8990fd3';
+import { boot } from '../lib/shell.js?v=6cda7338a8';
+import { conversationName, isolated, nameOf } from '../lib/names.js?v=a617f22254';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const PAGE = 50;
@@ -327,7 +325,7 @@ rt.on('send_failed', (f) => {
 let typingTimer = 0;
 rt.on('typing', (t) => {
   if (String(t.conversationId) !== id || t.userId === me.id) return;
-  const text = `${nameOf(members.get(t.userId))} is typing…`;
+  const text = `${isolated(nameOf(members.get(t.userId)))} is typing…`;
   // (a live region: the same words again would be read out again, every frame)
   if (typingLine.textContent !== text) typingLine.textContent = text;
   clearTimeout(typingTimer);
@@ -366,7 +364,7 @@ function showBlocked(name) {
 rt.on('conversation', (d) => {
   if (String(d.conversationId) !== id || d.change !== 'left') return;
   if (d.userId === me.id) return showLeft();
-  const who = nameOf(members.get(d.userId));
+  const who = isolated(nameOf(members.get(d.userId)));
   // a line in the thread, where it happened (announced once, by the announcer)
   const line = document.createElement('li');
   line.className = 'system';
@@ -395,9 +393,8 @@ async function readMessageNotifications() {
   } catch {}
 }
 document.addEventListener('visibilitychange', readMessageNotifications);
-// Messages that came while this page was cut off (offline, signed out on the way, a replica gone)
-// were notified as "sent you a message": they are read here once the connection is back, and when
-// such a notification arrives for this conversation while it is open.
+// Messages that came while this page was cut off were notified ("sent you a message"): read here
+// once back, and as such notifications arrive while it is open.
 let live = true;
 rt.on('status', (st) => {
   const nowLive = st.mode === 'ws' || st.mode === 'http';

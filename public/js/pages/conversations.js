@@ -2,8 +2,8 @@
 // partners' online state.
 import { get, post, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=d12eb63598';
-import { conversationName, initialOf, nameOf } from '../lib/names.js?v=d7f8990fd3';
+import { boot } from '../lib/shell.js?v=6cda7338a8';
+import { conversationName, initialOf, isolated, nameOf } from '../lib/names.js?v=a617f22254';
 import { trackPresence, showPresence } from '../lib/presence.js?v=545113f219';
 
 const list = $('#conversations');
@@ -31,9 +31,11 @@ function markUnread(li, unread) {
 /** The preview line: who wrote it in a group, "You:" for one's own. */
 function previewOf(c, m = c.lastMessage) {
   if (!m) return 'No messages yet';
-  if (m.senderId === me.id) return `You: ${m.body}`;
+  // name and body each kept apart, in the page's direction: a right-to-left name or body takes no words along
+  const body = isolated(m.body);
+  if (m.senderId === me.id) return `You: ${body}`;
   const sender = c.members?.find((x) => x.id === m.senderId);
-  return c.kind === 'group' && sender ? `${nameOf(sender)}: ${m.body}` : m.body;
+  return c.kind === 'group' && sender ? `${isolated(nameOf(sender))}: ${body}` : body;
 }
 
 function render(c) {
@@ -99,7 +101,7 @@ rt.on('message', (d) => {
   const li = list.querySelector(`li[data-id="${CSS.escape(d.conversationId)}"]`);
   if (!li) return void showOnTop(d.conversationId);
   const c = conversations.get(String(d.conversationId));
-  li.querySelector('.preview').textContent = c ? previewOf(c, { id: d.messageId, senderId: d.senderId, body: d.body }) : d.body;
+  li.querySelector('.preview').textContent = c ? previewOf(c, { id: d.messageId, senderId: d.senderId, body: d.body }) : isolated(d.body);
   setTime(li.querySelector('time'), d.ts);
   markUnread(li, d.senderId !== me.id);
   list.prepend(li);
@@ -135,12 +137,19 @@ form.addEventListener('submit', async (e) => {
     $('#title').focus();
     return say(status, 'A title is for groups: name two or more members, or leave the title empty.', true);
   }
+  // one conversation per submit: a second click or Enter while the first is on its way would start another group
+  if (form.dataset.busy) return;
+  form.dataset.busy = '1';
+  form.setAttribute('aria-busy', 'true');
   try {
     const r = await post('/api/conversations', title ? { handles, title } : { handles });
     const id = r?.id ?? r?.conversation?.id;
     location.assign('/conversation?id=' + encodeURIComponent(id));
   } catch (err) {
+    delete form.dataset.busy;
+    form.setAttribute('aria-busy', 'false');
     say(status, err.message, true);
+    $('#handles').focus();
   }
 });
 

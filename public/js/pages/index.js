@@ -11,9 +11,12 @@ initPrefetch();
 // (it reads a slash followed by a backslash, a tab or a newline as two slashes: another host), kept
 // only if it stays on this origin, and used as the absolute address it resolved to: a path alone
 // could itself start with two slashes (a dot segment before them does that) and name a host again.
-const next = () => {
-  const n = new URLSearchParams(location.search).get('next');
-  if (!n) return '/conversations';
+// A page left when a session ended (`for`: whose it was) is only for that member: on a shared
+// computer the next person to sign in must not land on the previous one's conversation or profile.
+const next = (userId) => {
+  const q = new URLSearchParams(location.search);
+  const n = q.get('next');
+  if (!n || (q.has('for') && q.get('for') !== userId)) return '/conversations';
   try {
     const url = new URL(n, location.origin);
     return url.origin === location.origin ? url.href : '/conversations';
@@ -57,8 +60,7 @@ function handle(form, statusId, submit, fallbackField) {
     button.dataset.busy = '1';
     say(status, 'One moment…');
     try {
-      await submit(new FormData(form));
-      location.assign(next());
+      location.assign(next(await submit(new FormData(form))));
     } catch (err) {
       say(status, err.message, true);
       const field = document.getElementById(FIELD_OF[err.code] ?? fallbackField);
@@ -76,7 +78,7 @@ function handle(form, statusId, submit, fallbackField) {
 
 handle(document.getElementById('login'), 'login-status', async (f) => {
   try {
-    await post('/api/auth/login', { email: f.get('email'), password: f.get('password') });
+    return (await post('/api/auth/login', { email: f.get('email'), password: f.get('password') }))?.user?.id;
   } catch (err) {
     if (err.status === 401) throw Object.assign(new Error('That email and password do not match.'), { code: 'login_failed' });
     if (err.status === 429) throw new Error(`Too many attempts. ${err.message.replace(/^Too many requests just now\. /, '')}`);

@@ -1,8 +1,8 @@
 // Notifications: newest first, live additions, read state shared by every tab and device.
 import { get, post, postAsLeaving, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, setTime, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot, setBadge } from '../lib/shell.js?v=d12eb63598';
-import { initialOf, nameOf } from '../lib/names.js?v=d7f8990fd3';
+import { boot, setBadge } from '../lib/shell.js?v=6cda7338a8';
+import { initialOf, isolated, nameOf } from '../lib/names.js?v=a617f22254';
 
 const list = $('#notifications');
 const none = $('#none');
@@ -22,7 +22,7 @@ function actorOf(n) {
 
 /** "Cleo", "Cleo and Ana", "Cleo, Ana and others": who wrote the messages a notification counts. */
 function sendersOf(n) {
-  const names = (Array.isArray(n.actors) && n.actors.length ? n.actors : [actorOf(n)]).map(nameOf);
+  const names = (Array.isArray(n.actors) && n.actors.length ? n.actors : [actorOf(n)]).map((a) => isolated(nameOf(a)));
   if (names.length === 1) return names[0];
   const more = names.length >= 3 && (n.count ?? 0) > names.length ? ' and others' : '';
   return more ? `${names.slice(0, 2).join(', ')}${more}` : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
@@ -30,7 +30,7 @@ function sendersOf(n) {
 
 function describe(n) {
   const actor = actorOf(n);
-  const who = nameOf(actor);
+  const who = isolated(nameOf(actor));
   const others = (n.count ?? 1) > 1 ? ` and ${n.count - 1} other${n.count > 2 ? 's' : ''}` : '';
   const link = actor?.handle ? '/u/' + encodeURIComponent(actor.handle) : '/notifications';
   switch (n.type) {
@@ -59,7 +59,9 @@ function setUnread(li, unread) {
 
 function render(n) {
   const { text, link } = describe(n);
-  const li = fill('t-notification', { initial: initialOf(text), text });
+  const li = fill('t-notification', { initial: initialOf(text.replace(/^\u2068/, '')), text });
+  // an announcement's own words may be right-to-left; the other sentences are the page's, names isolated
+  if (n.type === 'broadcast') li.querySelector('a').dir = 'auto';
   li.dataset.id = n.id;
   if (n.seq) li.dataset.seq = n.seq;
   li.dataset.type = n.type ?? '';
@@ -120,7 +122,13 @@ function markLocally(d) {
   }
 }
 
-rt.on('notification', (d) => d.notification && upsert(d.notification, 'start'));
+// Screen readers hear what arrives live, once (the list itself is not a live region: it would read
+// out every page as it loads, and every "Unread" as it is cleared).
+rt.on('notification', (d) => {
+  if (!d.notification) return;
+  upsert(d.notification, 'start');
+  say($('#announce'), describe(d.notification).text);
+});
 rt.on('notifications_read', markLocally);
 rt.on('resync', () => load(true));
 

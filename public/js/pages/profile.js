@@ -1,8 +1,9 @@
 // A member's profile: follow, block, message, followers and following.
 import { get, post, put, del, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, LOCALE, fill, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=d12eb63598';
-import { initialOf, nameOf } from '../lib/names.js?v=d7f8990fd3';
+import { boot } from '../lib/shell.js?v=6cda7338a8';
+import { initialOf, nameOf } from '../lib/names.js?v=a617f22254';
+import { announceBlocksChanged } from '../lib/blocks.js?v=9d35ceb8f1';
 
 const status = $('#status');
 const people = $('#people');
@@ -149,8 +150,7 @@ $('#block').addEventListener('click', async (e) => {
   try {
     await (on ? del(path + '/block') : post(path + '/block'));
     say(status, on ? 'Unblocked.' : 'Blocked.');
-    // this browser's open conversation pages read their state again (a `storage` event)
-    try { localStorage.setItem('xplicit-blocks-changed', String(Date.now())); } catch {}
+    announceBlocksChanged();
     // a block ends follows both ways and may end one's reaction: show what the server now has
     await loadProfile();
     await loadPeople(true);

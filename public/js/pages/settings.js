@@ -1,8 +1,9 @@
 // Settings: profile, signed-in devices, password, notification preferences, who may start a conversation with me, blocked members, deleting the account.
 import { get, patch, put, post, del, itemsOf } from '../lib/api.js?v=a3375f7ce6';
 import { $, fill, ago, say } from '../lib/dom.js?v=ad30dd5a83';
-import { boot } from '../lib/shell.js?v=d12eb63598';
-import { nameOf } from '../lib/names.js?v=d7f8990fd3';
+import { boot } from '../lib/shell.js?v=6cda7338a8';
+import { nameOf } from '../lib/names.js?v=a617f22254';
+import { announceBlocksChanged } from '../lib/blocks.js?v=9d35ceb8f1';
 
 const { me, rt, signingOutHere } = await boot();
 
@@ -212,6 +213,7 @@ async function loadBlocks() {
       btn.addEventListener('click', async () => {
         try {
           await del(`/api/users/${encodeURIComponent(m.handle)}/block`);
+          announceBlocksChanged();
           li.remove();
           $('#no-blocks').hidden = list.children.length > 0;
         } catch {}

@@ -5,7 +5,8 @@
  *   bun services/api/src/modules/pages/build.ts --check  # exit 1 when public/ is not up to date
  *
  * 1. public/css/<page>.css = styles/base.css + styles/<page>.css (one stylesheet per page; the sources
- *    sit beside this file, outside public/, so nothing has to hide them from the web).
+ *    sit beside this file, outside public/, so nothing has to hide them from the web), their comments
+ *    left in the sources: every byte counts against the page's 30 KB.
  * 2. Every reference to a local asset in the HTML, JS and CSS ("/js/x.js", "./y.js", "../z.css", …)
  *    gets `?v=<hash>`, the hash of the referenced file's final content (its own references
  *    included, so a change deep in the module graph changes every URL above it). HTML stays
@@ -14,6 +15,11 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+
+/** CSS without its comments (the sources hold no comment marker inside a string) and blank lines. */
+function withoutComments(css: string): string {
+  return css.replace(/\/\*[\s\S]*?\*\//g, "").replace(/[ \t]+$/gm, "").replace(/\n{2,}/g, "\n");
+}
 
 export const PUBLIC_DIR = resolve(import.meta.dir, "../../../../../public");
 export const STYLES_DIR = resolve(import.meta.dir, "styles");
@@ -51,7 +57,7 @@ export function build(publicDir = PUBLIC_DIR, check = false): BuildResult {
     for (const name of readdirSync(srcDir)) {
       if (!name.endsWith(".css") || name === "base.css") continue;
       const out = join(publicDir, "css", name);
-      const text = `/* built from styles/base.css + styles/${name} by services/api/src/modules/pages/build.ts */\n${base}\n${readFileSync(join(srcDir, name), "utf8")}`;
+      const text = `/* built from styles/base.css + styles/${name} by services/api/src/modules/pages/build.ts */\n${withoutComments(base)}\n${withoutComments(readFileSync(join(srcDir, name), "utf8"))}`;
       files.set(out, text);
     }
   }
