@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { checkPostgresWritable } from "@xplicit/shared/db";
 import { bodyLimit } from "hono/body-limit";
 import { bodyTooLarge, handleError, handleNotFound } from "@xplicit/shared/errors";
-import { requestMetrics, requireSameOrigin, securityHeaders } from "@xplicit/shared/http";
+import { requestDeadline, requestMetrics, requireSameOrigin, securityHeaders } from "@xplicit/shared/http";
 import { opsRoutes } from "@xplicit/shared/ops";
 import { checkRedisWritable } from "@xplicit/shared/redis";
 import type { ApiDeps, ApiEnv } from "./deps.ts";
@@ -73,6 +73,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
     }),
   );
   api.use(requireSameOrigin(deps.config.publicOrigins));
+  // (the long-poll waits up to 25 s by design, and reads only Redis)
+  api.use(requestDeadline(deps.config.apiRequestTimeoutMs, (path) => path === "/api/events"));
   // Every answer under /api is one member's data: no browser or proxy cache may keep it.
   api.use(async (c, next) => {
     await next();

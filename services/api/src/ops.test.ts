@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { createDb } from "@xplicit/shared/db";
 import { ORIGIN, startTestApi } from "../../../tests/harness/api.ts";
+import { redisRelay } from "../../../tests/harness/redis-relay.ts";
 
 /** A login the api must read Postgres and Redis for (an unknown member). */
 function loginAttempt(url: string, signal?: AbortSignal): Promise<Response> {
@@ -75,6 +76,27 @@ test("a request stuck behind a Postgres lock is cancelled after DATABASE_STATEME
     release();
     await locker.end();
     await api.stop();
+  }
+});
+
+test("a Postgres that stops answering (frozen, its connections still open) is answered 503 within API_REQUEST_TIMEOUT_MS, not when it runs again", async () => {
+  // (the relay passes any TCP: here Postgres' protocol, held back as by a stopped server)
+  const relay = await redisRelay(process.env.DATABASE_URL!);
+  const url = new URL(process.env.DATABASE_URL!);
+  url.host = new URL(relay.url).host;
+  const api = await startTestApi({ DATABASE_URL: url.href, API_REQUEST_TIMEOUT_MS: "1000", DATABASE_STATEMENT_TIMEOUT_MS: "0" });
+  try {
+    // connected first: a connect held back fails on its own (connect_timeout), a query on an open connection never does
+    expect((await loginAttempt(api.url)).status).toBe(401);
+    relay.hold();
+    const res = await loginAttempt(api.url, AbortSignal.timeout(8000));
+    expect(res.status).toBe(503);
+    expect((await res.json()).error.code).toBe("unavailable");
+    expect(res.headers.get("retry-after")).toBe("2");
+  } finally {
+    relay.release();
+    await api.stop();
+    relay.close();
   }
 });
 

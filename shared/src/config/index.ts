@@ -16,6 +16,8 @@ export interface Config {
   readonly databasePoolSize: number;
   /** Postgres cancels a service's statement that runs longer (0: never) */
   readonly databaseStatementTimeoutMs: number;
+  /** the api answers 503 past this, whatever a request waits on (the long-poll excepted); 0: never */
+  readonly apiRequestTimeoutMs: number;
   readonly redisUrl: string;
   /** Prefix of every Redis key and channel this deployment uses, so test runs never collide. */
   readonly redisPrefix: string;
@@ -126,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: str("DATABASE_URL", env.DATABASE_URL, "postgres://postgres@127.0.0.1:5432/xplicit"),
     databasePoolSize: int("DATABASE_POOL_SIZE", env.DATABASE_POOL_SIZE, 10, 1, 200),
     databaseStatementTimeoutMs: int("DATABASE_STATEMENT_TIMEOUT_MS", env.DATABASE_STATEMENT_TIMEOUT_MS, 15_000, 0, 3_600_000),
+    apiRequestTimeoutMs: int("API_REQUEST_TIMEOUT_MS", env.API_REQUEST_TIMEOUT_MS, 20_000, 0, 3_600_000),
     redisUrl: str("REDIS_URL", env.REDIS_URL, "redis://127.0.0.1:6379"),
     redisPrefix: str("REDIS_PREFIX", env.REDIS_PREFIX, "xp:"),
     redisAutoPipelining: bool("REDIS_AUTO_PIPELINING", env.REDIS_AUTO_PIPELINING, false),
