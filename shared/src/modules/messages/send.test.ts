@@ -6,6 +6,7 @@ import { createRedis, redisKeys } from "../../redis/index.ts";
 import { seedMembers } from "../../../../tests/notifications/seed.ts";
 import { createEventStream } from "../events/index.ts";
 import { createPresence } from "../presence/index.ts";
+import { redisRelay } from "../../../../tests/harness/redis-relay.ts";
 import { createConversation } from "./conversations.ts";
 import { sendMessage } from "./send.ts";
 import type { MessagingDeps, SentAnswer } from "./types.ts";
@@ -76,6 +77,56 @@ test("a repeat announced again after the peer shut the conversation (contact set
   expect(again.answer.messageId).toBe(first.answer.messageId);
   expect((await messageEvents(b)).map((e) => e.data.messageId)).toEqual([first.answer.messageId]);
   expect((await messageEvents(a)).map((e) => e.data.messageId)).toEqual([first.answer.messageId, first.answer.messageId]);
+});
+
+test("an announcement whose reply was lost but which Redis ran late still notifies the offline member, once, resent or not", async () => {
+  const { a, b, conv } = await pair();
+  const relay = await redisRelay(config.redisUrl);
+  const slow = createRedis(relay.url, "test-messages:slow", { commandTimeout: 300 });
+  const notified: string[][] = [];
+  const onOfflineRecipients = async (ids: string[]) => void notified.push(ids);
+  const late: MessagingDeps = { ...deps, events: createEventStream({ redis: slow, keys, maxEvents: 1000, maxAgeSeconds: 3600 }), onOfflineRecipients };
+  try {
+    await slow.ping();
+    const input = { id: crypto.randomUUID(), conversationId: conv, body: "late" };
+    relay.holdReplies();
+    await expect(sendMessage(late, a, input)).rejects.toThrow();
+    relay.releaseReplies();
+    for (let i = 0; i < 50 && notified.length === 0; i++) await Bun.sleep(100);
+    expect(notified).toEqual([[b]]);
+    // the client's resend finds the late answer: the same message, nobody notified again
+    const again = await sendMessage({ ...deps, onOfflineRecipients }, a, input);
+    expect(again.duplicate).toBe(true);
+    await Bun.sleep(1_500);
+    expect(notified).toEqual([[b]]);
+  } finally {
+    slow.disconnect();
+    relay.close();
+  }
+});
+
+test("an announcement that never reached Redis: the resend announces and notifies, and the watch on the lost reply does not notify again", async () => {
+  const { a, b, conv } = await pair();
+  const relay = await redisRelay(config.redisUrl);
+  const slow = createRedis(relay.url, "test-messages:lost", { commandTimeout: 300, maxRetriesPerRequest: 0 });
+  const notified: string[][] = [];
+  const onOfflineRecipients = async (ids: string[]) => void notified.push(ids);
+  const lost: MessagingDeps = { ...deps, events: createEventStream({ redis: slow, keys, maxEvents: 1000, maxAgeSeconds: 3600 }), onOfflineRecipients };
+  try {
+    await slow.ping();
+    const input = { id: crypto.randomUUID(), conversationId: conv, body: "never arrived" };
+    relay.hold();
+    await expect(sendMessage(lost, a, input)).rejects.toThrow();
+    // what was held back is dropped with the connection: the script never runs
+    relay.cut();
+    const again = await sendMessage({ ...deps, onOfflineRecipients }, a, input);
+    expect(again.duplicate).toBe(true);
+    await Bun.sleep(2_500);
+    expect(notified).toEqual([[b]]);
+  } finally {
+    slow.disconnect();
+    relay.close();
+  }
 });
 
 test("a first attempt held up past the repeat's grace keeps its row when the repeat has announced it", async () => {

@@ -7,10 +7,10 @@
  * other sends of its batch) and one Redis command (also shared with the sends of its batch).
  */
 import { DEFAULT_SEND_ANSWER_TTL_SECONDS } from "../../config/index.ts";
-import { AppError, forbidden } from "../../errors/index.ts";
+import { AppError, forbidden, isDependencyUnavailable } from "../../errors/index.ts";
 import { conversationInfo, memberGone, notMember, recipientsOf, type ConversationInfo } from "./membership.ts";
 import { isBlockedEitherWay } from "../social/index.ts";
-import { showEngaged } from "../presence/index.ts";
+import { areOnline, showEngaged } from "../presence/index.ts";
 import type { MessageEventData, MessagingDeps, SendInput, SentAnswer } from "./types.ts";
 import { createMessageWriter, type MessageWriter } from "./writer.ts";
 
@@ -18,6 +18,8 @@ import { createMessageWriter, type MessageWriter } from "./writer.ts";
 const FIRST_ATTEMPT_GRACE_MS = 3_000;
 /** Written by earlier versions while a send was in flight; never an answer. */
 const LEGACY_PENDING = "pending";
+/** How long an announcement whose reply was lost is watched for, in case Redis ran it late. */
+const LATE_ANNOUNCEMENT_WATCH_MS = 30_000;
 
 export interface SendResult {
   answer: SentAnswer;
@@ -74,6 +76,42 @@ interface Announcement {
   message: { id: string; body: string; createdAt: Date };
   /** announced again from a row older than the answers are kept: its first announcement notified */
   again?: true;
+  /**
+   * announced again from a row whose answer was missing: its first attempt's announcement may yet
+   * turn up (its reply was lost), so whichever of the two notifies takes the mark first
+   */
+  repeat?: true;
+}
+
+/** Whoever notifies for this send first (a repeat's announcement, or the watch on a lost reply); once. */
+async function claimNotifying(deps: MessagingDeps, key: string): Promise<boolean> {
+  const ttl = deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS;
+  return (await deps.redis.set(`${key}:notified`, "1", "EX", ttl, "NX")) === "OK";
+}
+
+/**
+ * The announcement's reply was lost (Redis paused, a failover, slower than the command timeout)
+ * and its script may still run: the send is answered `unavailable` and resent, and the resend
+ * finds the late answer and notifies nobody — the members offline would never hear of it. So
+ * the answer is watched for a while; once it shows this message, the members offline then are
+ * notified (unless a repeat's own announcement did it).
+ */
+function notifyIfAnnouncedLate(deps: MessagingDeps, key: string, a: Announcement, data: MessageEventData): void {
+  const notify = deps.onOfflineRecipients;
+  if (!notify) return;
+  void (async () => {
+    for (let waited = 0; waited < LATE_ANNOUNCEMENT_WATCH_MS; waited += 1000) {
+      await Bun.sleep(1000);
+      const found = await storedAnswer(deps, key).catch(() => null);
+      if (!found) continue;
+      if (found.messageId !== a.message.id || !(await claimNotifying(deps, key))) return;
+      const others = a.members.filter((m) => m !== a.senderId);
+      const online = await areOnline(deps.redis, deps.keys, others);
+      const offline = others.filter((_, i) => !online[i]);
+      if (offline.length) await notify(offline, data);
+      return;
+    }
+  })().catch(() => {});
 }
 
 /**
@@ -95,14 +133,25 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
   const json = JSON.stringify(base);
   const senderIndex = a.members.indexOf(a.senderId);
   if (senderIndex < 0) throw new Error("the sender is not a member of the conversation");
-  const result = await deps.events.appendOnce(
-    a.members.map((userId) => ({ userId, kind: "message" as const, data })),
-    { key, ttlSeconds: deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}", placeholder: LEGACY_PENDING, localReplica: deps.replicaName },
-  );
+  const result = await deps.events
+    .appendOnce(
+      a.members.map((userId) => ({ userId, kind: "message" as const, data })),
+      { key, ttlSeconds: deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}", placeholder: LEGACY_PENDING, localReplica: deps.replicaName },
+    )
+    .catch((err: unknown) => {
+      if (err instanceof Error && isDependencyUnavailable(err) && !a.again) notifyIfAnnouncedLate(deps, key, a, data);
+      throw err;
+    });
   if (!result.ok) return { existing: JSON.parse(result.existing) as SentAnswer };
   const offline = result.appended.filter((x) => !x.online && x.userId !== a.senderId).map((x) => x.userId);
   // A missed "you have a message" notification must never fail the send itself.
-  if (offline.length && deps.onOfflineRecipients && !a.again) void deps.onOfflineRecipients(offline, data).catch(() => {});
+  if (offline.length && deps.onOfflineRecipients && !a.again) {
+    const notify = deps.onOfflineRecipients;
+    void (async () => {
+      if (a.repeat && !(await claimNotifying(deps, key))) return;
+      await notify(offline, data);
+    })().catch(() => {});
+  }
   return { answer: { ...base, seq: result.appended[senderIndex]!.seq }, ownEvent: result.frame };
 }
 
@@ -142,7 +191,7 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
   // members were notified then. A younger one with no answer never was (its first attempt died
   // between its write and its announcement, or Redis lost the answer): notified now.
   const answerTtlMs = (deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS) * 1000;
-  const again = Date.now() - row.created_at.getTime() > answerTtlMs ? ({ again: true } as const) : {};
+  const again = Date.now() - row.created_at.getTime() > answerTtlMs ? ({ again: true } as const) : ({ repeat: true } as const);
   // The peer may have shut the conversation since (their contact setting): the writer would refuse
   // a new message, so an old one is not put in front of them again either — the sender alone hears it.
   const audience = directPeer && (await shutBy(deps, directPeer, senderId, input.conversationId)) ? [senderId] : members;

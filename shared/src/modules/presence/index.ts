@@ -116,15 +116,17 @@ export function createPresence(opts: PresenceOptions) {
     await apply(replica, userIds, false, seconds);
   }
 
-  /** Online flags for many members: MGETs of their online keys. */
-  async function online(userIds: readonly string[]): Promise<boolean[]> {
-    return (await mgetInChunks(redis, userIds.map((id) => keys.online(id)))).map((v) => v !== null);
-  }
+  const online = (userIds: readonly string[]) => areOnline(redis, keys, userIds);
 
   return { connected, disconnected, refresh, linger, online };
 }
 
 export type Presence = ReturnType<typeof createPresence>;
+
+/** Online flags for many members: MGETs of their online keys. */
+export async function areOnline(redis: Redis, keys: RedisKeys, userIds: readonly string[]): Promise<boolean[]> {
+  return (await mgetInChunks(redis, userIds.map((id) => keys.online(id)))).map((v) => v !== null);
+}
 
 /** The frame that tells a client a member's online state changed (live only, never replayed). */
 export function presenceFrame(userId: string, online: boolean): string {
