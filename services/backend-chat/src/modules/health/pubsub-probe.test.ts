@@ -51,3 +51,24 @@ test("a replica whose process was stopped longer than the cut-off time does not 
     await sql`delete from chat_replica_health where replica = ${`${replicaName}-peer`}`;
   }
 });
+
+test("a replica is not ready before its first round trip, however young it is", async () => {
+  const replicaName = `probe-test-young-${process.pid}`;
+  // its publishes never reach Redis: no round trip can work
+  const publisher = createRedis(relay.url, "test-probe:pub");
+  await publisher.ping();
+  relay.hold();
+  const subscriber = createRedis(config.redisUrl, "test-probe:sub2");
+  const deps = { redis: publisher, subscriber, sql, keys: redisKeys(`${config.redisPrefix}probe-test:`), config: { ...config, chat: { ...config.chat, replicaName } } } as unknown as ChatDeps;
+  const probe = createPubSubProbe(deps, { intervalMs: 200 });
+  try {
+    await probe.start();
+    await Bun.sleep(300);
+    await expect(probe.check()).rejects.toThrow("no pub/sub round trip yet");
+  } finally {
+    probe.stop();
+    relay.release();
+    publisher.disconnect();
+    subscriber.disconnect();
+  }
+});

@@ -43,7 +43,7 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
   const lostAfterMs = opts.lostAfterMs ?? 0;
   let lost = false;
   let askingPeers = false;
-  let reportedAt = 0;
+  let reportedAt = -Infinity;
   const replica = deps.config.chat.replicaName;
   let lastRepairAt = 0;
   /** silence counts from here: the start, or the last time the process resumed after being stopped */
@@ -62,7 +62,7 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
     lost = false;
     if (lastOkAt - reportedAt >= REPORT_EVERY_MS) {
       reportedAt = lastOkAt;
-      void reportHealthy().catch(() => (reportedAt = 0));
+      void reportHealthy().catch(() => (reportedAt = -Infinity));
     }
   });
 
@@ -145,7 +145,7 @@ export function createPubSubProbe(deps: ChatDeps, opts: PubSubProbeOptions = {})
     isCutOff: () => lost,
     check: async () => {
       const now = performance.now();
-      if (now - lastOkAt > staleAfterMs) throw new Error(`no pub/sub round trip for ${lastOkAt ? Math.round(now - lastOkAt) : "ever"} ms`);
+      if (!lastOkAt || now - lastOkAt > staleAfterMs) throw new Error(`no pub/sub round trip ${lastOkAt ? `for ${Math.round(now - lastOkAt)} ms` : "yet"}`);
     },
     status: () => ({ rttMs: lastRttMs, lastOkAgoMs: lastOkAt ? Math.round(performance.now() - lastOkAt) : null }),
   };
