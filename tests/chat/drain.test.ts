@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ChatClient } from "../harness/chat-client.ts";
 import { startStack, type ServiceProcess, type Stack } from "../harness/stack.ts";
-import { connected, conversation, duplicateSeqs, member, resumedFromStoredAck, wsUrl, type TestMember } from "./fixtures.ts";
+import { connected, conversation, duplicateSeqs, member, resumedFromStoredAck, talking, wsUrl, type TestMember } from "./fixtures.ts";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -106,22 +106,33 @@ test("a drained replica writes the acks it was holding: a client that comes back
   await stack.restart(r1);
 }, 60_000);
 
-test("a drained replica's members stay online through it while their clients move: a planned move tells partners nothing and makes no 'you have a message'", async () => {
+test("a drained replica's members stay online through it while their clients move; those who do not come back go offline once that time is up, and their partners are told", async () => {
   const [, r2, r3] = stack.chats as [ServiceProcess, ServiceProcess, ServiceProcess];
   const { createRedis, redisKeys } = await import("@xplicit/shared/redis");
   const redis = createRedis(process.env.REDIS_URL!, "drain-test:presence");
   const keys = redisKeys(process.env.REDIS_PREFIX!);
   try {
-    const [a, b] = [await member(stack), await member(stack)];
-    await conversation(a, b);
-    const bClient = await connected(b, r3);
-    expect(await redis.exists(keys.online(b.id))).toBe(1);
-    expect(await stack.kill(r3, "SIGTERM")).toBe(0);
-    expect(bClient.closeCode).toBe(1012);
-    // the replica is gone and b has not come back yet: still online, for the time b's client has to return
+    // a sees the online state of b (who comes back elsewhere) and of c (who does not)
+    const [a, b, c] = [await member(stack), await member(stack), await member(stack)];
+    await talking(a, b);
+    await talking(a, c);
+    const watcher = await connected(a, r2);
+    const [bClient, cClient] = [await connected(b, r3), await connected(c, r3)];
+    const offlineFrames = (m: TestMember) => watcher.frames.filter((f) => f.type === "presence" && f.userId === m.id && f.online === false);
+    const exited = stack.kill(r3, "SIGTERM");
+    await bClient.waitFor(() => bClient.closeCode === 1012, 10_000, "b's socket drained");
+    // the replica is draining and b has not come back yet: still online
     expect(await redis.exists(keys.online(b.id))).toBe(1);
     const back = await connected(b, r2);
+    expect(await exited).toBe(0);
+    expect(cClient.closeCode).toBe(1012);
+    // the lingering time is up and the replica gone: c, who never came back, is offline, and a was told; b never went
+    expect(await redis.exists(keys.online(c.id))).toBe(0);
+    await watcher.waitFor(() => offlineFrames(c).length === 1, 5_000, "c offline");
+    expect(await redis.exists(keys.online(b.id))).toBe(1);
+    expect(offlineFrames(b)).toEqual([]);
     back.close();
+    watcher.close();
   } finally {
     redis.disconnect();
     await stack.restart(r3);

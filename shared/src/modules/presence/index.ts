@@ -107,6 +107,11 @@ export function createPresence(opts: PresenceOptions) {
     await apply(replica, userIds, false);
   }
 
+  /** This replica no longer holds these members (a drain's lingering ones, once their time is up). */
+  async function departed(replica: string, userIds: Iterable<string>): Promise<PresenceChange[]> {
+    return apply(replica, userIds, true);
+  }
+
   /**
    * A draining replica's members stay online through it for `seconds` more (however their sockets
    * close): their clients are told to come back on another replica within that time, and a planned
@@ -118,7 +123,7 @@ export function createPresence(opts: PresenceOptions) {
 
   const online = (userIds: readonly string[]) => areOnline(redis, keys, userIds);
 
-  return { connected, disconnected, refresh, linger, online };
+  return { connected, disconnected, departed, refresh, linger, online };
 }
 
 export type Presence = ReturnType<typeof createPresence>;

@@ -58,6 +58,8 @@ export class Hub {
   private recovering: Promise<void> | null = null;
   /** draining: members whose last socket here closes stay online through this replica (presence.linger) */
   private leaving = false;
+  /** the members held while draining, settled once their clients had time to come back elsewhere */
+  private readonly lingering = new Set<string>();
   private recoverAgain = false;
 
   /** `maxSockets`: this replica's cap (socket-cap.ts); past it upgrades are refused */
@@ -213,7 +215,19 @@ export class Hub {
    */
   async leaveSoon(seconds: number): Promise<void> {
     this.leaving = true;
-    await this.deps.presence.linger(this.deps.config.chat.replicaName, [...this.members.keys()], seconds);
+    for (const userId of this.members.keys()) this.lingering.add(userId);
+    await this.deps.presence.linger(this.deps.config.chat.replicaName, this.lingering, seconds);
+  }
+
+  /**
+   * The drain's lingering time is up: this replica lets go of its members, and those not back on
+   * another replica are offline now — their partners are told, as for any member who leaves.
+   */
+  async endLinger(): Promise<void> {
+    const members = [...this.lingering];
+    this.lingering.clear();
+    const changes = await this.deps.presence.departed(this.deps.config.chat.replicaName, members);
+    await Promise.all(changes.map((change, i) => this.presenceChanged(members[i]!, change, false)));
   }
 
   untrack(conn: Connection, attached: boolean): void {
@@ -236,7 +250,7 @@ export class Hub {
     membersGauge.set(this.members.size);
     void this.deps.subscriber.unsubscribe(this.deps.keys.memberChannel(conn.userId)).catch(() => {});
     // (draining: the member lingers here until their client is back elsewhere, see drain)
-    if (this.leaving) return;
+    if (this.leaving) return void this.lingering.add(conn.userId);
     void this.deps.presence
       .disconnected(conn.userId, this.deps.config.chat.replicaName)
       .then((change) => this.presenceChanged(conn.userId, change, false))

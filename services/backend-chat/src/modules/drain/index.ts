@@ -8,7 +8,9 @@ import { frame, type Hub } from "../connections/index.ts";
 
 const log = createLogger("drain");
 /** How long past the waves a drained replica's members stay online through it (their clients reconnect meanwhile). */
-const LINGER_MARGIN_SECONDS = 10;
+const LINGER_MARGIN_MS = 5_000;
+/** At most this long, so the drain ends well inside the replica's shutdown time (SHUTDOWN_TIMEOUT_MS + 20 s). */
+const LINGER_MAX_MS = 20_000;
 
 export function createDrain(hub: Hub) {
   let draining = false;
@@ -29,20 +31,24 @@ export function createDrain(hub: Hub) {
   }
 
   /** Long enough for every client to be told, wait its jittered `afterMs` and connect elsewhere. */
-  function lingerSeconds(): number {
+  function lingerMs(): number {
     const { drainWaveSize, drainWaveMs } = hub.deps.config.chat;
     const spreadMs = Math.max(500, Math.ceil(hub.all.size / drainWaveSize) * drainWaveMs);
-    return Math.ceil((2 * spreadMs) / 1000) + LINGER_MARGIN_SECONDS;
+    return Math.min(2 * spreadMs + LINGER_MARGIN_MS, LINGER_MAX_MS);
   }
 
   async function drain(): Promise<void> {
     if (draining) return;
     draining = true;
-    // a planned move is not "gone": partners see no offline flicker, and what is sent meanwhile
-    // makes no "you have a message" for members whose client is back elsewhere a moment later
-    await hub.leaveSoon(lingerSeconds()).catch(() => {});
+    // A planned move is not "gone": partners see no offline flicker, and what is sent meanwhile
+    // makes no "you have a message" for members whose client is back elsewhere a moment later.
+    // Once that time is up, the members who did not come back are offline, and said so.
+    const lingerEnd = performance.now() + lingerMs();
+    await hub.leaveSoon(Math.ceil((lingerEnd - performance.now()) / 1000) + 1).catch(() => {});
     await closeInWaves("draining", "replica draining");
     for (let i = 0; i < 40 && hub.all.size > 0; i++) await Bun.sleep(50);
+    await Bun.sleep(Math.max(0, lingerEnd - performance.now()));
+    await hub.endLinger().catch((err: Error) => log.warn("the drained members' presence was left to expire", { error: err.message }));
     // the acks the closed sockets sent since the last flush: a client that comes back without its
     // cursor resumes from them on another replica
     hub.acks.stop();
