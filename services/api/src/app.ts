@@ -14,7 +14,7 @@ import { accountsRoutes } from "./modules/accounts/routes.ts";
 import { profilesRoutes, type ProfileHooks } from "./modules/profiles/routes.ts";
 import { socialRoutes, type SocialHooks } from "./modules/social/routes.ts";
 import { messagesRoutes } from "./modules/messages/routes.ts";
-import { eventsRoutes } from "./modules/events/routes.ts";
+import { eventsRoutes, MAX_WAIT_SECONDS } from "./modules/events/routes.ts";
 import { createNotificationReach, createNotifier, createPendingMessages, notifyOfflineRecipients, type Notifier } from "@xplicit/shared/modules/notifications";
 import { notificationsRoutes } from "./modules/notifications/routes.ts";
 import { adminRoutes } from "./modules/admin/routes.ts";
@@ -73,13 +73,14 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
     }),
   );
   api.use(requireSameOrigin(deps.config.publicOrigins));
-  // (the long-poll waits up to 25 s by design, and reads only Redis)
-  api.use(requestDeadline(deps.config.apiRequestTimeoutMs, (path) => path === "/api/events"));
   // Every answer under /api is one member's data: no browser or proxy cache may keep it.
   api.use(async (c, next) => {
     await next();
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
   });
+  // (the long-poll waits up to MAX_WAIT_SECONDS by design: its deadline comes after that)
+  const deadline = deps.config.apiRequestTimeoutMs;
+  api.use(requestDeadline((c) => (deadline > 0 && c.req.path === "/api/events" ? deadline + MAX_WAIT_SECONDS * 1000 : deadline)));
   api.route("/", accountsRoutes(deps));
   const notifier = opts.notifier ?? createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() });
   const reach = createNotificationReach(deps.redis, deps.keys);

@@ -49,6 +49,7 @@ test("a request that needs Redis while it is unreachable is a 503 to retry, not 
     const res = await loginAttempt(api.url);
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("2");
+    expect(res.headers.get("cache-control")).toBe("no-store");
     expect((await res.json()).error.code).toBe("unavailable");
   } finally {
     await api.stop();
@@ -93,6 +94,7 @@ test("a Postgres that stops answering (frozen, its connections still open) is an
     expect(res.status).toBe(503);
     expect((await res.json()).error.code).toBe("unavailable");
     expect(res.headers.get("retry-after")).toBe("2");
+    expect(res.headers.get("cache-control")).toBe("no-store");
   } finally {
     relay.release();
     await api.stop();

@@ -5,12 +5,14 @@
  * Past the deadline the request is answered 503 `unavailable` (clients retry); the work it started
  * finishes or fails on its own.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { AppError } from "../errors/index.ts";
 
-export function requestDeadline(ms: number, exempt: (path: string) => boolean = () => false): MiddlewareHandler {
+/** `msFor`: the deadline of this request (0: none). */
+export function requestDeadline(msFor: (c: Context) => number): MiddlewareHandler {
   return async (c, next) => {
-    if (ms <= 0 || exempt(c.req.path)) return next();
+    const ms = msFor(c);
+    if (ms <= 0) return next();
     let timer: Timer | undefined;
     const late = new Promise<never>((_, fail) => {
       timer = setTimeout(() => fail(new AppError(503, "unavailable", "the service is briefly unavailable; retry shortly", { "Retry-After": "2" })), ms);

@@ -74,6 +74,8 @@ test("a conversation of two shut by the other's contact setting shows them neith
   expect(await presenceAudienceAmong(sql, writer, [shutter])).toEqual([]);
   expect((await visiblePresences(sql, shutter)).ids).toEqual([]);
   expect(await visiblePresencesAmong(sql, shutter, [writer])).toEqual([]);
+  // (what an unblock between them would show each other)
+  expect(await presenceBetween(sql, shutter, writer)).toEqual({ aSeesB: false, bSeesA: false });
   // the shutter answers: the conversation is theirs too now
   await sql`update conversation_members set engaged = true where user_id = ${shutter}`;
   expect((await presenceAudience(sql, writer)).ids).toEqual([shutter]);

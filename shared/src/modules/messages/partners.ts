@@ -72,17 +72,8 @@ export async function visiblePresencesAmong(sql: Sql, userId: string, candidates
   return candidates.length ? (await partnersWhere(sql, userId, "other", candidates)).ids : [];
 }
 
-/** Who may see whom of `a` and `b` (after an unblock): each one's audience holds the other, and no block is left. */
+/** Who may see whom of `a` and `b` (after an unblock): the same rule as the lists (engaged, no block, not shut). */
 export async function presenceBetween(sql: Sql, a: string, b: string): Promise<{ aSeesB: boolean; bSeesA: boolean }> {
-  if ((await blockedAmong(sql, a, [b])).length > 0) return { aSeesB: false, bSeesA: false };
-  const rows = await sql<{ user_id: string }[]>`
-    select distinct theirs.user_id from conversation_members mine
-    join conversation_members theirs on theirs.conversation_id = mine.conversation_id and theirs.user_id <> mine.user_id
-    where mine.user_id = ${a} and theirs.user_id = ${b} and theirs.engaged
-    union
-    select distinct mine.user_id from conversation_members mine
-    join conversation_members theirs on theirs.conversation_id = mine.conversation_id and theirs.user_id = ${b}
-    where mine.user_id = ${a} and mine.engaged`;
-  const engaged = new Set(rows.map((r) => r.user_id));
-  return { aSeesB: engaged.has(b), bSeesA: engaged.has(a) };
+  const [aSees, bSees] = await Promise.all([visiblePresencesAmong(sql, a, [b]), visiblePresencesAmong(sql, b, [a])]);
+  return { aSeesB: aSees.length > 0, bSeesA: bSees.length > 0 };
 }

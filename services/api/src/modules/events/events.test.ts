@@ -87,7 +87,7 @@ async function drainFrom(client: Awaited<ReturnType<typeof registeredClient>>["c
     const res = await client.get(`/api/events?after=${at.cursor}&epoch=${at.epoch}`);
     expect(res.status).toBe(200);
     at = res.json as Poll;
-    answers.push({ poll: at, bytes: at.events.reduce((n, e) => n + JSON.stringify(e).length, 0) });
+    answers.push({ poll: at, bytes: at.events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0) });
   } while (at.more && answers.length < 20);
   return answers;
 }
@@ -103,8 +103,9 @@ test("a long backlog comes in bounded answers (count): more: true and a cursor t
   expect(bodies).toEqual(Array.from({ length: MAX_EVENTS_PER_ANSWER + 10 }, (_, n) => `m${n}`));
 });
 
-test("a backlog of long messages comes in answers of at most the byte bound", async () => {
-  const { b, head } = await backlog(80, (n) => `${n} ${"x".repeat(3990)}`);
+test("a backlog of long messages comes in answers of at most the byte bound (UTF-8 bytes)", async () => {
+  // three bytes a character in UTF-8: the bound is of bytes, not characters
+  const { b, head } = await backlog(80, (n) => `${n} ${"語".repeat(1990)}`);
   const answers = await drainFrom(b.client, head);
   expect(answers.length).toBeGreaterThan(1);
   for (const a of answers) expect(a.bytes).toBeLessThanOrEqual(MAX_BYTES_PER_ANSWER);

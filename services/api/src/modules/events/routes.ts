@@ -21,6 +21,8 @@ export const MAX_EVENTS_PER_ANSWER = 200;
 export const MAX_BYTES_PER_ANSWER = 256 * 1024;
 /** Polls per member per 10 s, all api processes together: a client draining a busy stream polls as fast as answers return. */
 export const POLLS_PER_10S = 200;
+/** The longest a poll waits for events (`wait`). */
+export const MAX_WAIT_SECONDS = 25;
 
 function intParam(raw: string | undefined, name: string, min: number, max: number): number | null {
   if (raw === undefined || raw === "") return null;
@@ -32,7 +34,12 @@ function intParam(raw: string | undefined, name: string, min: number, max: numbe
 function firstPart(frames: readonly string[]): { frames: readonly string[]; more: boolean } {
   let n = 0;
   let bytes = 0;
-  while (n < frames.length && n < MAX_EVENTS_PER_ANSWER && (n === 0 || bytes + frames[n]!.length <= MAX_BYTES_PER_ANSWER)) bytes += frames[n++]!.length;
+  while (n < frames.length && n < MAX_EVENTS_PER_ANSWER) {
+    const size = Buffer.byteLength(frames[n]!);
+    if (n > 0 && bytes + size > MAX_BYTES_PER_ANSWER) break;
+    bytes += size;
+    n++;
+  }
   return { frames: n === frames.length ? frames : frames.slice(0, n), more: n < frames.length };
 }
 
@@ -56,7 +63,7 @@ export function eventsRoutes(deps: ApiDeps) {
     await polls.take(userId);
     const clientId = c.req.query("clientId");
     if (clientId !== undefined && !CLIENT_ID.test(clientId)) throw badRequest("invalid", "clientId must be 8-64 characters of A-Z a-z 0-9 _ -");
-    const waitSeconds = intParam(c.req.query("wait"), "wait", 0, 25) ?? 0;
+    const waitSeconds = intParam(c.req.query("wait"), "wait", 0, MAX_WAIT_SECONDS) ?? 0;
     let epoch = parseResumeEpoch(c.req.query("epoch"));
     let after = intParam(c.req.query("after"), "after", 0, Number.MAX_SAFE_INTEGER);
     if (after === null && clientId) {
