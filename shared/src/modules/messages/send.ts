@@ -7,7 +7,7 @@
  * other sends of its batch) and one Redis command (also shared with the sends of its batch).
  */
 import { DEFAULT_SEND_ANSWER_TTL_SECONDS } from "../../config/index.ts";
-import { AppError, forbidden, isDependencyUnavailable } from "../../errors/index.ts";
+import { AppError, forbidden } from "../../errors/index.ts";
 import { conversationInfo, memberGone, notMember, recipientsOf, type ConversationInfo } from "./membership.ts";
 import { isBlockedEitherWay } from "../social/index.ts";
 import { areOnline, showEngaged } from "../presence/index.ts";
@@ -18,8 +18,9 @@ import { createMessageWriter, type MessageWriter } from "./writer.ts";
 const FIRST_ATTEMPT_GRACE_MS = 3_000;
 /** Written by earlier versions while a send was in flight; never an answer. */
 const LEGACY_PENDING = "pending";
-/** How long an announcement whose reply was lost is watched for, in case Redis ran it late. */
-const LATE_ANNOUNCEMENT_WATCH_MS = 30_000;
+/** Announcements whose reply was lost, watched at once at most (past it, a lost reply is not watched). */
+const MAX_LATE_WATCHES = 10_000;
+const lateWatches = new Set<string>();
 
 export interface SendResult {
   answer: SentAnswer;
@@ -93,25 +94,40 @@ async function claimNotifying(deps: MessagingDeps, key: string): Promise<boolean
  * The announcement's reply was lost (Redis paused, a failover, slower than the command timeout)
  * and its script may still run: the send is answered `unavailable` and resent, and the resend
  * finds the late answer and notifies nobody — the members offline would never hear of it. So
- * the answer is watched for a while; once it shows this message, the members offline then are
- * notified (unless a repeat's own announcement did it).
+ * the answer is watched (one watch per send, as long as an answer is kept); once it shows this
+ * message, the members offline then are notified (unless a repeat's own announcement did it).
  */
 function notifyIfAnnouncedLate(deps: MessagingDeps, key: string, a: Announcement, data: MessageEventData): void {
   const notify = deps.onOfflineRecipients;
-  if (!notify) return;
+  if (!notify || lateWatches.has(key) || lateWatches.size >= MAX_LATE_WATCHES) return;
+  lateWatches.add(key);
+  // as long as the answer would be kept: a command given up on is sent again when the connection
+  // comes back, however long that takes
+  const until = performance.now() + (deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS) * 1000;
   void (async () => {
-    for (let waited = 0; waited < LATE_ANNOUNCEMENT_WATCH_MS; waited += 1000) {
-      await Bun.sleep(1000);
+    for (let pause = 1000; performance.now() < until; pause = Math.min(pause * 2, 15_000)) {
+      await Bun.sleep(pause);
       const found = await storedAnswer(deps, key).catch(() => null);
       if (!found) continue;
-      if (found.messageId !== a.message.id || !(await claimNotifying(deps, key))) return;
+      if (found.messageId !== a.message.id) return;
       const others = a.members.filter((m) => m !== a.senderId);
       const online = await areOnline(deps.redis, deps.keys, others);
       const offline = others.filter((_, i) => !online[i]);
-      if (offline.length) await notify(offline, data);
+      if (offline.length === 0 || !(await claimNotifying(deps, key))) return;
+      await notify(offline, data).catch(async (err: unknown) => {
+        await deps.redis.del(`${key}:notified`).catch(() => {});
+        throw err;
+      });
       return;
     }
-  })().catch(() => {});
+  })()
+    .catch(() => {})
+    .finally(() => lateWatches.delete(key));
+}
+
+/** A command whose reply never came: Redis may still run it (a timeout, a connection lost with it in flight). */
+function outcomeUnknown(err: unknown): boolean {
+  return err instanceof Error && (err.name === "MaxRetriesPerRequestError" || /^Command timed out$|^Connection is closed/.test(err.message));
 }
 
 /**
@@ -139,7 +155,7 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
       { key, ttlSeconds: deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}", placeholder: LEGACY_PENDING, localReplica: deps.replicaName },
     )
     .catch((err: unknown) => {
-      if (err instanceof Error && isDependencyUnavailable(err) && !a.again) notifyIfAnnouncedLate(deps, key, a, data);
+      if (outcomeUnknown(err) && !a.again) notifyIfAnnouncedLate(deps, key, a, data);
       throw err;
     });
   if (!result.ok) return { existing: JSON.parse(result.existing) as SentAnswer };
@@ -149,7 +165,10 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
     const notify = deps.onOfflineRecipients;
     void (async () => {
       if (a.repeat && !(await claimNotifying(deps, key))) return;
-      await notify(offline, data);
+      await notify(offline, data).catch(async (err: unknown) => {
+        if (a.repeat) await deps.redis.del(`${key}:notified`).catch(() => {});
+        throw err;
+      });
     })().catch(() => {});
   }
   return { answer: { ...base, seq: result.appended[senderIndex]!.seq }, ownEvent: result.frame };

@@ -53,13 +53,15 @@ return v
 `;
 
 /**
- * KEYS: pending keys; ARGV: a token for each. Deletes each count that still belongs to its token:
- * a count begun by an attempt whose job was never enqueued (or whose outcome is unknown) would
- * otherwise take every later message in for an hour, with no job to write them.
+ * KEYS: pending keys; ARGV: a token for each. Deletes each count that still belongs to its token
+ * and holds only the message that began it: a count begun by an attempt whose job was never
+ * enqueued (or whose outcome is unknown) would otherwise take every later message in for an hour,
+ * with no job to write them. One that others' messages joined meanwhile is left (an hour at most):
+ * deleting it would drop theirs.
  */
 const RELEASE_SCRIPT = `
 for i = 1, #KEYS do
-  if redis.call('HGET', KEYS[i], 'job') == ARGV[i] then redis.call('DEL', KEYS[i]) end
+  if redis.call('HGET', KEYS[i], 'job') == ARGV[i] and redis.call('HGET', KEYS[i], 'n') == '1' then redis.call('DEL', KEYS[i]) end
 end
 return 0
 `;
