@@ -83,8 +83,8 @@ describe.skipIf(!!why)("landing page", () => {
 
 describe.skipIf(!!why)("conversation page", () => {
   test("a group says who is in it and when someone leaves; a conversation with a member you blocked says why you cannot write", async () => {
-    const [a, b, c] = [await register(web), await register(web), await register(web)];
-    const conv = (await a.call("POST", "/api/conversations", { handles: [b.handle, c.handle], title: "Trio" })).json.conversation.id as string;
+    const [a, b, c, d] = [await register(web), await register(web), await register(web), await register(web)];
+    const conv = (await a.call("POST", "/api/conversations", { handles: [b.handle, c.handle, d.handle], title: "Trio" })).json.conversation.id as string;
     const ctx = await signedIn(web, a);
     const page = await ctx.newPage();
     await page.goto(`${web.edge.url}/conversation?id=${conv}`);
@@ -95,6 +95,11 @@ describe.skipIf(!!why)("conversation page", () => {
     // a line in the thread, where it happened
     await until("the leave in the thread", async () => ((await page.textContent("#thread li.system")) ?? "").includes("left the group"), 20_000);
     await until("b gone from the members line", async () => !((await page.textContent("#members")) ?? "").includes(b.handle));
+    // d writes, then deletes their account: the open page drops d's message, as the server does
+    expect((await d.call("POST", "/api/messages", { id: crypto.randomUUID(), conversationId: conv, body: "soon gone" })).status).toBe(200);
+    await until("d's message", async () => ((await page.textContent("#thread")) ?? "").includes("soon gone"));
+    expect((await d.call("DELETE", "/api/me", { password: d.password })).status).toBe(200);
+    await until("d's message dropped", async () => !((await page.textContent("#thread")) ?? "").includes("soon gone"), 20_000);
 
     const direct = (await a.call("POST", "/api/conversations", { handles: [c.handle] })).json.conversation.id as string;
     expect((await a.call("POST", `/api/users/${c.handle}/block`)).status).toBe(200);

@@ -365,6 +365,8 @@ rt.on('conversation', (d) => {
   if (String(d.conversationId) !== id || d.change !== 'left') return;
   if (d.userId === me.id) return showLeft();
   const who = isolated(nameOf(members.get(d.userId)));
+  // their messages are being deleted with their account
+  if (d.accountDeleted) for (const [mid, li] of byMessageId) if (byMessageIdSender.get(mid) === d.userId) { li.remove(); byMessageId.delete(mid); }
   // a line in the thread, where it happened (announced once, by the announcer)
   const line = document.createElement('li');
   line.className = 'system';

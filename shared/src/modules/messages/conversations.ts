@@ -178,7 +178,7 @@ interface LeftRow {
  * event (`change: "left"`), and every process forgets the group's cached members at once. A direct
  * conversation cannot be left (block the member instead). False when they were not in it.
  */
-export async function leaveConversation(deps: MessagingDeps, conversationId: string, userId: string): Promise<boolean> {
+export async function leaveConversation(deps: MessagingDeps, conversationId: string, userId: string, opts: { accountDeleted?: true } = {}): Promise<boolean> {
   const kind = await conversationKindFor(deps, conversationId, userId);
   if (!kind) return false;
   if (kind === "direct") throw badRequest("direct_conversation", "a conversation between two members cannot be left; block the member instead");
@@ -202,7 +202,8 @@ export async function leaveConversation(deps: MessagingDeps, conversationId: str
   const remaining = done.members;
   try {
     await deps.events.appendMany(
-      [userId, ...remaining].map((member) => ({ userId: member, kind: "conversation" as const, data: { conversationId, change: "left", userId } })),
+      // (accountDeleted: the member's messages are being deleted too: clients drop them from view)
+      [userId, ...remaining].map((member) => ({ userId: member, kind: "conversation" as const, data: { conversationId, change: "left", userId, ...opts } })),
     );
   } catch (err) {
     await deps.sql`

@@ -23,7 +23,7 @@ export async function deleteAccount(deps: ApiDeps, userId: string): Promise<void
     select c.id, c.kind from conversation_members m, conversations c
     where m.user_id = ${userId} and c.id = m.conversation_id`;
   for (const c of conversations) {
-    if (c.kind === "group") await leaveConversation(deps.messaging, c.id, userId);
+    if (c.kind === "group") await leaveConversation(deps.messaging, c.id, userId, { accountDeleted: true });
   }
   const left = await deps.sql<{ conversation_id: string }[]>`select conversation_id from conversation_departures where user_id = ${userId}`;
   const ids = [...new Set([...conversations.map((c) => c.id), ...left.map((l) => l.conversation_id)])];
