@@ -34,4 +34,7 @@ test("a write refused by a read-only replica (a demoted primary), plain or from 
 test("an ordinary error is not", () => {
   expect(isDependencyUnavailable(new Error("ERR wrong number of arguments for 'set' command"))).toBe(false);
   expect(isDependencyUnavailable(new TypeError("cannot read properties of undefined"))).toBe(false);
+  // a Redis code only where a Redis error puts it, not as a word anywhere in a message
+  expect(isDependencyUnavailable(new Error('relation "BUSY_HOURS" does not exist'))).toBe(false);
+  expect(isDependencyUnavailable(new Error("cannot write: the table is READONLY for this role"))).toBe(false);
 });

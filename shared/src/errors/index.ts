@@ -60,7 +60,8 @@ export function isDependencyUnavailable(err: Error): boolean {
   if (/OOM command not allowed|EXECABORT Transaction discarded because of previous errors/.test(err.message)) return true;
   // a primary demoted in a failover (READONLY, also from inside a script), a replica still loading
   // or cut off from its primary, a script or cluster busy for a moment: all pass
-  return /\bREADONLY\b|^LOADING\b|\bMASTERDOWN\b|^TRYAGAIN\b|^CLUSTERDOWN\b|^BUSY\b|\bNOREPLICAS\b/.test(err.message);
+  // (a Redis error reply begins with its code; from inside a script it follows "-" in the message)
+  return /(?:^|-)(?:READONLY|LOADING|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|BUSY|NOREPLICAS)\b/.test(err.message);
 }
 
 /** Hono `onError` handler shared by every service. */

@@ -108,16 +108,16 @@ interface LastMessageRow {
 }
 
 /**
- * In a group whose last message was written by a member hidden from `userId` (a block either way),
- * the preview is the last message they may see instead (one backward index scan per such group).
- */
-/**
  * How far back a conversation's preview and unread state look past messages from members hidden
  * from the viewer (a block either way, in a group): one blocked member's flood made every list and
  * unread count read all of it. A group whose last 500 messages are all hidden shows no preview.
  */
 const HIDDEN_LOOKBACK = 500;
 
+/**
+ * In a group whose last message was written by a member hidden from `userId` (a block either way),
+ * the preview is the last message they may see instead (one bounded backward index scan per such group).
+ */
 async function showOnlyVisibleLastMessages(deps: Pick<MessagingDeps, "sql">, hiddenSet: () => Promise<Set<string>>, convs: LastMessageRow[]): Promise<boolean> {
   const groups = convs.filter((c) => c.kind === "group" && c.last_sender !== null);
   if (groups.length === 0) return false;
