@@ -5,6 +5,7 @@
  *                                      (kept if present; the server certificate is re-issued when
  *                                      SERVER_NAMES asks for a name it does not cover)
  *   npm run certs -- client <name>     one more client certificate (+ PKCS#12) signed by the dev CA
+ *                                      (one that existed under that name is revoked)
  *   npm run certs -- revoke <name>     revokes that client certificate: it goes on crl.pem, which
  *                                      nginx reads when it starts (restart it afterwards)
  *   npm run certs -- --force           throw everything away and start again
@@ -215,9 +216,24 @@ function writeCrl(p: CertPaths): void {
   withCaConfig(p, (cnf) => openssl(["ca", "-batch", "-config", cnf, "-gencrl", "-out", p.crl]));
 }
 
-/** The revocation list nginx needs; an empty one for a new CA. */
+/** Whether the list on disk was signed by the CA on disk (a CA made again keeps no old list). */
+function crlMatchesCa(p: CertPaths): boolean {
+  // (openssl crl exits 0 either way: its verdict is in what it prints)
+  const r = spawnSync("openssl", ["crl", "-in", p.crl, "-CAfile", p.caCert, "-noout", "-verify"], { encoding: "utf8" });
+  return /verify OK/.test(`${r.stdout}${r.stderr}`);
+}
+
+/**
+ * The revocation list nginx needs; an empty one for a new CA. A list left from an earlier CA
+ * (ca.crt or ca.key removed without --force) would make nginx refuse every client certificate:
+ * it is made again, with a new database.
+ */
 function ensureCrl(p: CertPaths, log: (s: string) => void): void {
-  if (existsSync(p.crl)) return;
+  if (existsSync(p.crl) && crlMatchesCa(p)) return;
+  if (existsSync(p.crl)) {
+    rmSync(p.caDb, { recursive: true, force: true });
+    log("the revocation list was another CA's: made again for this one");
+  }
   writeCrl(p);
   log(`created the revocation list: ${p.crl}`);
 }
@@ -263,6 +279,8 @@ if (import.meta.main) {
       const name = rest[1];
       if (!name) throw new Error("usage: npm run certs -- client <name>");
       ensureDevCerts({ log });
+      // the certificate it replaces stops working too (it may be on a lost laptop)
+      if (existsSync(p.client(name).cert)) revokeClient(p, name, log);
       issueClient(p, name, { force: true, log });
     } else if (rest[0] === "revoke") {
       const name = rest[1];
