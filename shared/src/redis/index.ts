@@ -115,7 +115,6 @@ export function redisKeys(prefix: string) {
     /** The Redis run whose counters are trusted (notifications/unread.ts: a restart may bring back older ones). */
     unreadRun: () => `${prefix}notif:unread-run`,
     /** A grouped notification event already counted in its row (notifications/write.ts). */
-    groupedEventCounted: (userId: string, eventKey: string) => `${prefix}notif:counted:${userId}:${eventKey}`,
     /** A member's newest notification rows (notifications/recent.ts). */
     recentNotifications: (userId: string) => `${prefix}notif:recent:${userId}`,
     /** members one actor's follows, views and reactions notified in one hour */

@@ -1,5 +1,5 @@
-/** `partitions`: keep monthly partitions ahead, drop the ones past the retention. */
-import { dropExpiredPartitions, ensurePartitions } from "@xplicit/shared/modules/notifications";
+/** `partitions` (daily): keep monthly partitions ahead, drop the ones past the retention, and the day-old counted-event marks. */
+import { dropExpiredPartitions, ensurePartitions, forgetOldCountedEvents } from "@xplicit/shared/modules/notifications";
 import { createLogger } from "@xplicit/shared/log";
 import type { WorkerDeps } from "../deps.ts";
 
@@ -9,7 +9,8 @@ export async function maintainPartitions(deps: WorkerDeps, now = new Date()): Pr
   const { partitionsAheadMonths, retentionMonths } = deps.config.notifications;
   const created = await ensurePartitions(deps.sql, now, partitionsAheadMonths);
   const dropped = await dropExpiredPartitions(deps.sql, now, retentionMonths);
-  if (created.length || dropped.length) log.info("partitions maintained", { created, dropped });
+  const marks = await forgetOldCountedEvents(deps.sql);
+  if (created.length || dropped.length || marks) log.info("partitions maintained", { created, dropped, countedMarksDropped: marks });
   return { created, dropped };
 }
 

@@ -10,7 +10,7 @@ export { createNotifier, broadcastJobId, type Notifier, type NotifierOptions, ty
 export { createRecentNotifications, forgetRecentNotifications, RECENT_PAGE_MAX, type RecentNotifications, type RecentPage } from "./recent.ts";
 export { createUnreadCounter, FENCE_BUCKETS, UNREAD_TTL_SECONDS, type UnreadCounter, type UnreadWrite } from "./unread.ts";
 export { mutedTypes, setMutedTypes, isMuted } from "./settings.ts";
-export { listForMember, markRead, countUnread, insertBatch, bigintArray, type ListQuery } from "./store.ts";
+export { listForMember, markRead, countUnread, insertBatch, bigintArray, forgetOldCountedEvents, type ListQuery } from "./store.ts";
 export { renderAll, renderNotification, loadRenderContext, broadcastTexts } from "./render.ts";
 export { deliver, type DeliveryDeps } from "./deliver.ts";
 export { writeNotification, bucketStart, groupKey, type WriteDeps, type NotifyResult } from "./write.ts";

@@ -73,6 +73,12 @@ export async function upsertGrouped(sql: Sql, w: GroupedWrite): Promise<WriteOut
   const actors = w.actorId ? [w.actorId] : [];
   const events = w.events ?? 1;
   return sql.begin(async (tx) => {
+    // once per event, whatever happened to an earlier attempt after its commit (migration 015)
+    const [first] = await tx`
+      insert into notification_counted (user_id, event_key) values (${w.userId}, ${w.eventKey})
+      on conflict (user_id, event_key) do nothing
+      returning 1`;
+    if (!first) return null;
     const [inserted] = await tx<RawRow[]>`
       insert into notifications (user_id, type, actor_id, actor_ids, subject_id, dedupe_key, event_keys, count, created_at, updated_at)
       values (${w.userId}, ${w.type}, ${w.actorId}, ${actors}::bigint[], ${w.subjectId}, ${w.groupKey},
@@ -274,4 +280,10 @@ export async function countUnread(sql: Sql, userIds: readonly string[]): Promise
     group by user_id`;
   for (const r of rows) out.set(r.user_id, r.n);
   return out;
+}
+
+/** Counted-event marks older than a day: no retry of their job comes that late. */
+export async function forgetOldCountedEvents(sql: Sql): Promise<number> {
+  const rows = await sql`delete from notification_counted where counted_at < now() - interval '1 day'`;
+  return rows.count;
 }

@@ -9,7 +9,7 @@ import { seedMembers } from "../../../../tests/notifications/seed.ts";
 import { createUnreadCounter } from "./unread.ts";
 import { setMutedTypes } from "./settings.ts";
 import { bucketStart, writeNotification, type WriteDeps } from "./write.ts";
-import { countUnread, insertBatch, listForMember, markRead } from "./store.ts";
+import { countUnread, forgetOldCountedEvents, insertBatch, listForMember, markRead } from "./store.ts";
 import { deliver } from "./deliver.ts";
 import { runBatches } from "./batches.ts";
 import type { NotifyJobData } from "./queues.ts";
@@ -100,6 +100,27 @@ describe("grouping", () => {
     // the first job again (a worker killed after its write; its job taken over later): 39 newer keys since
     expect((await writeNotification(deps, follow(me, fans[0]!, base))).result).toBe("duplicate");
     expect((await listForMember(sql, me, { beforeSeq: null, limit: 10, type: null }))[0]!.count).toBe(40);
+  });
+
+  test("a job killed between its commit and anything after it, re-run once 39 newer events joined the group, still counts once", async () => {
+    const [me] = (await seedMembers(sql, 1)) as [string];
+    const fans = await seedMembers(sql, 40);
+    for (const [i, fan] of fans.entries()) {
+      await writeNotification(deps, follow(me, fan, base + i * 1000));
+      // killed before it could mark the event counted in Redis, as the earlier versions did after the commit
+      await redis.del(`${config.redisPrefix}notif:counted:${me}:follow:${fan}`);
+    }
+    // its key is no longer among the row's 32 newest: only the count's own record can tell
+    expect((await writeNotification(deps, follow(me, fans[0]!, base))).result).toBe("duplicate");
+    expect((await listForMember(sql, me, { beforeSeq: null, limit: 10, type: null }))[0]!.count).toBe(40);
+  });
+
+  test("counted-event records older than a day go (the worker's daily job), younger ones stay", async () => {
+    const [me] = (await seedMembers(sql, 1)) as [string];
+    await sql`insert into notification_counted (user_id, event_key, counted_at) values (${me}, 'old', now() - interval '25 hours'), (${me}, 'young', now() - interval '23 hours')`;
+    expect(await forgetOldCountedEvents(sql)).toBeGreaterThanOrEqual(1);
+    const left = await sql<{ event_key: string }[]>`select event_key from notification_counted where user_id = ${me} order by event_key`;
+    expect(left.map((r) => r.event_key)).toEqual(["young"]);
   });
 
   test("a read group becomes unread again when it grows, and the counter follows", async () => {

@@ -28,24 +28,8 @@ export function groupKey(type: string, subjectId: string, bucket: Date): string 
   return `g:${type}:${subjectId}:${bucket.getTime()}`;
 }
 
-/**
- * A grouped row remembers only its newest event keys: a job re-run after many newer events joined
- * (a worker killed after its write, its job taken over 30 s later) would count again. So each
- * counted event is also marked in Redis for twice the grouping window; the row's keys stay the
- * fallback should Redis have lost the mark. (A kill between the commit and the mark can still count
- * one event twice: the window is that one round trip.)
- */
-async function countedBefore(deps: WriteDeps, job: NotifyJobData): Promise<boolean> {
-  return (await deps.redis.exists(deps.keys.groupedEventCounted(job.recipientId, job.dedupeKey))) === 1;
-}
-
-async function markCounted(deps: WriteDeps, job: NotifyJobData): Promise<void> {
-  await deps.redis.set(deps.keys.groupedEventCounted(job.recipientId, job.dedupeKey), "1", "EX", deps.groupWindowSeconds * 2);
-}
-
 export async function writeNotification(deps: WriteDeps, job: NotifyJobData): Promise<{ result: NotifyResult; live: number }> {
   if (await isMuted(deps.sql, job.recipientId, job.type)) return { result: "muted", live: 0 };
-  if (GROUPED_TYPES.has(job.type) && (await countedBefore(deps, job))) return { result: "duplicate", live: 0 };
   // before the row is written: a badge rebuilt meanwhile must not be cached (unread.ts)
   const fence = await deps.unread.fence([job.recipientId]);
   try {
@@ -75,7 +59,7 @@ async function writeRow(deps: WriteDeps, job: NotifyJobData): Promise<WriteOutco
     });
   }
   const bucket = bucketStart(job.occurredAt, deps.groupWindowSeconds);
-  const outcome = await upsertGrouped(deps.sql, {
+  return upsertGrouped(deps.sql, {
     userId: job.recipientId,
     type: job.type,
     actorId: job.actorId,
@@ -86,6 +70,4 @@ async function writeRow(deps: WriteDeps, job: NotifyJobData): Promise<WriteOutco
     occurredAt: new Date(job.occurredAt),
     ...(job.events !== undefined ? { events: job.events } : {}),
   });
-  await markCounted(deps, job);
-  return outcome;
 }
