@@ -379,6 +379,28 @@ describe.skipIf(!!why)("conversation messages", () => {
   }, 60_000);
 });
 
+describe.skipIf(!!why)("reading higher up in a conversation", () => {
+  test("a message from the other member while scrolled up keeps the view and offers a way down, which leads to it", async () => {
+    const [a, b] = [await register(web), await register(web)];
+    const conv = await conversationBetween(a, b);
+    for (let i = 0; i < 40; i++) await sendOverHttp(b, conv, `earlier ${i}`);
+    const ctx = await signedIn(web, a, { viewport: { width: 800, height: 600 } });
+    const page = await ctx.newPage();
+    await page.goto(`${web.edge.url}/conversation?id=${conv}`);
+    await until("ws mode", async () => (await modeOf(page)) === "ws");
+    await until("history", async () => ((await page.textContent("#thread")) ?? "").includes("earlier 39"));
+    await page.evaluate(() => scrollTo(0, 0));
+    await sendOverHttp(b, conv, "while you read");
+    await until("the new message", async () => ((await page.textContent("#thread")) ?? "").includes("while you read"));
+    await until("the way down", async () => !(await page.$eval("#below", (el) => (el as HTMLElement).hidden)));
+    expect(await page.evaluate(() => scrollY)).toBe(0);
+    await page.click("#below");
+    await until("at the bottom, the button gone", async () =>
+      (await page.evaluate(() => innerHeight + scrollY >= document.body.scrollHeight - 120)) && (await page.$eval("#below", (el) => (el as HTMLElement).hidden)));
+    await ctx.close();
+  }, 60_000);
+});
+
 describe.skipIf(!!why)("conversations page", () => {
   test("Start pressed again while the first request is on its way starts one group, not several", async () => {
     const [a, b, c] = [await register(web), await register(web), await register(web)];

@@ -14,6 +14,7 @@ const older = $('#older');
 const typingLine = $('#typing');
 const form = $('#composer');
 const input = $('#body');
+const below = $('#below');
 const status = $('#send-status');
 const byMessageId = new Map();
 const byClientId = new Map();
@@ -280,6 +281,8 @@ rt.on('message', (d) => {
   byMessageIdSender.set(d.messageId, d.senderId);
   show({ id: d.messageId, senderId: d.senderId, body: d.body, ts: d.ts, clientMsgId: d.clientMsgId });
   if (d.senderId !== me.id) {
+    // (reading higher up: the view stays, and a button leads down to it)
+    if (!nearBottom()) below.hidden = false;
     typingLine.textContent = '';
     // screen readers hear new messages from others (the thread itself is not a live region: it
     // would read out every page of history as it loads)
@@ -287,6 +290,12 @@ rt.on('message', (d) => {
     markRead();
   } else paintSeen();
 });
+below.addEventListener('click', () => {
+  scrollTo(0, document.body.scrollHeight);
+  below.hidden = true;
+  input.focus();
+});
+addEventListener('scroll', () => { if (!below.hidden && nearBottom()) below.hidden = true; }, { passive: true });
 rt.on('read', (d) => {
   if (String(d.conversationId) !== id || d.userId === me.id) return;
   if (raiseSeen(d.userId, d.upToMessageId)) paintSeen();
