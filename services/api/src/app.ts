@@ -30,6 +30,20 @@ export interface AppOptions {
   notReadyReason?: () => string | null;
 }
 
+/**
+ * How long a request may take before it is answered 503: API_REQUEST_TIMEOUT_MS, more for the
+ * long-poll (it waits up to MAX_WAIT_SECONDS by design) and for deleting an account (its message
+ * deletes run without the statement timeout: a member of big groups takes long, and a 503 there
+ * would tell them to try again while the first attempt goes on).
+ */
+function deadlineOf(method: string, path: string, ms: number): number {
+  if (ms <= 0) return 0;
+  if (path === "/api/events") return ms + MAX_WAIT_SECONDS * 1000;
+  if (method === "DELETE" && path === "/api/me") return Math.max(ms, ACCOUNT_DELETION_DEADLINE_MS);
+  return ms;
+}
+const ACCOUNT_DELETION_DEADLINE_MS = 10 * 60_000;
+
 export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   const app = new Hono<ApiEnv>();
   app.onError(handleError);
@@ -78,9 +92,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
     await next();
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
   });
-  // (the long-poll waits up to MAX_WAIT_SECONDS by design: its deadline comes after that)
-  const deadline = deps.config.apiRequestTimeoutMs;
-  api.use(requestDeadline((c) => (deadline > 0 && c.req.path === "/api/events" ? deadline + MAX_WAIT_SECONDS * 1000 : deadline)));
+  api.use(requestDeadline((c) => deadlineOf(c.req.method, c.req.path, deps.config.apiRequestTimeoutMs)));
   api.route("/", accountsRoutes(deps));
   const notifier = opts.notifier ?? createNotifier({ redis: deps.redis, prefix: deps.keys.bullPrefix() });
   const reach = createNotificationReach(deps.redis, deps.keys);
