@@ -65,3 +65,16 @@ test("a member missing from the cached list is looked up, and a stranger is refu
   expect(await conversationInfo(deps, conv, stranger)).toBeNull();
   expect(await conversationInfo(deps, "999999999999", a)).toBeNull();
 });
+
+test("a member asking again and again about a conversation they are not in, or one that does not exist, costs one query", async () => {
+  const [a, b, stranger] = (await seedMembers(sql, 3)) as [string, string, string];
+  const conv = (await createConversation(deps, a, [b])).id;
+  const before = queries;
+  for (let i = 0; i < 50; i++) {
+    expect(await conversationInfo(deps, conv, stranger)).toBeNull();
+    expect(await conversationInfo(deps, "999999999999", stranger)).toBeNull();
+  }
+  expect(queries - before).toBeLessThanOrEqual(2);
+  // the members themselves are still answered
+  expect((await conversationInfo(deps, conv, a))?.members.sort()).toEqual([a, b].sort());
+});

@@ -41,8 +41,18 @@ interface Entry {
 const TTL_MS = 60_000;
 const MAX_ENTRIES = 100_000;
 
+/**
+ * A member found not to be in a conversation (or the conversation not to exist) is answered so
+ * again without a query for this long: a client naming conversations it is not in — read frames
+ * over 16 sockets made 800 Postgres lookups a second per replica — costs one lookup per pair.
+ */
+const REFUSED_MS = 5_000;
+const MAX_REFUSED = 10_000;
+
 interface Cache {
   entries: Map<string, Entry>;
+  /** `conversation:member` → until when it is refused without asking */
+  refused: Map<string, number>;
   /** loads in flight: concurrent misses for one conversation share one query */
   loading: Map<string, Promise<ConversationInfo | null>>;
   /** counts announced changes: a load that saw one begin after it started is not kept */
@@ -52,7 +62,7 @@ const caches = new WeakMap<MessagingDeps, Cache>();
 
 function cacheFor(deps: MessagingDeps): Cache {
   let cache = caches.get(deps);
-  if (!cache) caches.set(deps, (cache = { entries: new Map(), loading: new Map(), changes: 0 }));
+  if (!cache) caches.set(deps, (cache = { entries: new Map(), refused: new Map(), loading: new Map(), changes: 0 }));
   return cache;
 }
 
@@ -131,8 +141,14 @@ export async function conversationInfo(deps: MessagingDeps, conversationId: stri
     if (Date.now() - hit.at >= TTL_MS) load(deps, cache, conversationId).catch(() => {});
     return hit.info;
   }
+  const pair = `${conversationId}:${userId}`;
+  const refusedUntil = cache.refused.get(pair);
+  if (refusedUntil !== undefined && performance.now() < refusedUntil) return null;
   const info = await load(deps, cache, conversationId);
-  return info && info.members.includes(userId) ? info : null;
+  if (info && info.members.includes(userId)) return info;
+  if (cache.refused.size >= MAX_REFUSED) cache.refused.clear();
+  cache.refused.set(pair, performance.now() + REFUSED_MS);
+  return null;
 }
 
 /** Where every process hears that a conversation's members changed (one left a group). */
@@ -156,6 +172,7 @@ export async function announceMembershipChange(redis: Redis, keys: RedisKeys, ch
  */
 function forget(cache: Cache, change: { conversationId?: string; members?: readonly string[] }): void {
   cache.changes++;
+  cache.refused.clear();
   // a load begun before the change is not kept (changes), nor handed to callers who come after it
   cache.loading.clear();
   if (change.conversationId !== undefined) {
@@ -198,4 +215,5 @@ export function dropMembershipCache(deps: MessagingDeps): void {
   cache.changes++;
   cache.loading.clear();
   cache.entries.clear();
+  cache.refused.clear();
 }
