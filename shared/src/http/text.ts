@@ -49,9 +49,10 @@ export function hasBidiOverrides(s: string): boolean {
 
 /**
  * Characters that show nothing: whitespace, format characters (zero-width space and joiners, the
- * BOM, …), controls, and the "blank" letters (Hangul fillers, the Braille blank).
+ * BOM, …), controls, the "blank" letters (Hangul fillers, the Braille blank), whatever Unicode says
+ * to ignore (variation selectors, the combining grapheme joiner, …), and marks with nothing to sit on.
  */
-const INVISIBLE = /^[\s\p{Cf}\p{Cc}\p{Z}\u115f\u1160\u2800\u3164\uffa0]*$/u;
+const INVISIBLE = /^[\s\p{Cf}\p{Cc}\p{Z}\p{M}\p{Default_Ignorable_Code_Point}\u115f\u1160\u2800\u3164\uffa0]*$/u;
 
 /** True when the text shows at least one character (a name of zero-width spaces shows as blank). */
 export function hasVisibleText(s: string): boolean {
@@ -76,7 +77,9 @@ export function characterCount(s: string): number {
  * "zalgo" text piles up hundreds on one letter.
  */
 export const MAX_MARKS_IN_A_ROW = 4;
-const MARK_RUN = new RegExp(`\\p{M}{${MAX_MARKS_IN_A_ROW + 1},}`, "u");
+// (counted through the invisible characters between them: a zero-width joiner every few marks kept
+// each run short while the tower of accents grew to thousands)
+const MARK_RUN = new RegExp(`(?:\\p{M}[\\p{Cf}\\u034f]*){${MAX_MARKS_IN_A_ROW + 1},}`, "u");
 
 /** True when marks pile up past what any script writes: they spill over the text around them. */
 export function hasStackedMarks(s: string): boolean {
