@@ -4,6 +4,7 @@ export { announceMembershipChange, conversationInfo, dropMembershipCache, follow
 export { listMessages } from "./history.ts";
 export { presenceAudience, presenceAudienceAmong, presenceBetween, visiblePresences, visiblePresencesAmong, type PartnerList } from "./partners.ts";
 export { markRead } from "./read.ts";
+export { WRITE_DEADLINE_MS } from "./writer.ts";
 export { createFanoutBudget, type FanoutBudget } from "./fanout-budget.ts";
 export { parseSendInput, parseId } from "./validation.ts";
 export type { SendInput, SentAnswer, MessageEventData, MessagingDeps, ConversationSummary, StoredMessage } from "./types.ts";

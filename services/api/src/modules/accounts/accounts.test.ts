@@ -336,6 +336,18 @@ describe("sessions", () => {
     expect(await history()).toEqual(["b stays"]);
   });
 
+  test("a send accepted before the deletion and written after it does not outlive the account", async () => {
+    const [a, b] = [await registeredClient(api), await registeredClient(api)];
+    const conv = (await a.client.post("/api/conversations", { handles: [b.user.handle] })).json.conversation.id as string;
+    expect((await a.client.request("DELETE", "/api/me", { password: a.reg.password })).status).toBe(200);
+    // what a replica's writer still commits for a send it had queued (its deadline is 5 s)
+    await api.deps.sql`insert into messages (conversation_id, sender_id, client_msg_id, body) values (${conv}, ${a.user.id}, gen_random_uuid(), 'late')`;
+    const late = async () => (await api.deps.sql`select count(*)::int as n from messages where conversation_id = ${conv} and sender_id = ${a.user.id}`)[0]!.n as number;
+    expect(await late()).toBe(1);
+    for (let i = 0; i < 100 && (await late()) > 0; i++) await Bun.sleep(100);
+    expect(await late()).toBe(0);
+  }, 30_000);
+
   test("a member can end one of their sessions, not someone else's", async () => {
     const { client, reg } = await registeredClient(api);
     const other = api.client();

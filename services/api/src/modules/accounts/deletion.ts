@@ -8,7 +8,7 @@
  */
 import { conflict } from "@xplicit/shared/errors";
 import { createLogger } from "@xplicit/shared/log";
-import { announceMembershipChange, leaveConversation } from "@xplicit/shared/modules/messages";
+import { WRITE_DEADLINE_MS, announceMembershipChange, leaveConversation } from "@xplicit/shared/modules/messages";
 import { forgetMemberCard } from "@xplicit/shared/modules/profiles";
 import type { ApiDeps } from "../../deps.ts";
 
@@ -16,6 +16,29 @@ const log = createLogger("accounts");
 
 /** Conversations per statement when the member's messages are deleted. */
 const CONVERSATIONS_PER_DELETE = 500;
+/**
+ * A send accepted before the sessions ended can still be written for this long (the message
+ * writer's deadline): the messages are deleted once more after it, and the stream forgotten again.
+ */
+const LATE_SENDS_MS = WRITE_DEADLINE_MS + 1_000;
+
+async function deleteMessagesOf(deps: ApiDeps, userId: string, conversationIds: string[]): Promise<void> {
+  for (let start = 0; start < conversationIds.length; start += CONVERSATIONS_PER_DELETE) {
+    // (messages has no index on the sender: big groups make this slower than the pool's statement
+    // timeout, and a deletion that always times out could never be done)
+    await deps.sql.begin(async (tx) => {
+      await tx`set local statement_timeout = 0`;
+      await tx`
+        delete from messages
+        where conversation_id = any(${conversationIds.slice(start, start + CONVERSATIONS_PER_DELETE)}::bigint[]) and sender_id = ${userId}`;
+    });
+  }
+}
+
+async function forgetRedisState(deps: ApiDeps, userId: string): Promise<void> {
+  const k = deps.keys;
+  await Promise.all([deps.events.forget(userId), deps.redis.del(k.unread(userId), k.recentNotifications(userId), k.presence(userId), k.online(userId))]);
+}
 
 export async function deleteAccount(deps: ApiDeps, userId: string): Promise<void> {
   await deps.sessions.revokeAll(userId);
@@ -27,16 +50,7 @@ export async function deleteAccount(deps: ApiDeps, userId: string): Promise<void
   }
   const left = await deps.sql<{ conversation_id: string }[]>`select conversation_id from conversation_departures where user_id = ${userId}`;
   const ids = [...new Set([...conversations.map((c) => c.id), ...left.map((l) => l.conversation_id)])];
-  for (let start = 0; start < ids.length; start += CONVERSATIONS_PER_DELETE) {
-    // (messages has no index on the sender: big groups make this slower than the pool's statement
-    // timeout, and a deletion that always times out could never be done)
-    await deps.sql.begin(async (tx) => {
-      await tx`set local statement_timeout = 0`;
-      await tx`
-        delete from messages
-        where conversation_id = any(${ids.slice(start, start + CONVERSATIONS_PER_DELETE)}::bigint[]) and sender_id = ${userId}`;
-    });
-  }
+  await deleteMessagesOf(deps, userId, ids);
   try {
     await deps.sql`delete from users where id = ${userId}`;
   } catch (err) {
@@ -48,8 +62,11 @@ export async function deleteAccount(deps: ApiDeps, userId: string): Promise<void
   await Promise.all(
     direct.map((c) => announceMembershipChange(deps.redis, deps.keys, { conversationId: c.id, members: [userId] }).catch(() => {})),
   );
-  const k = deps.keys;
-  await Promise.all([deps.events.forget(userId), deps.redis.del(k.unread(userId), k.recentNotifications(userId), k.presence(userId), k.online(userId))]).catch((err: Error) =>
-    log.warn("a deleted member's Redis keys were left to expire", { userId, error: err.message }),
-  );
+  await forgetRedisState(deps, userId).catch((err: Error) => log.warn("a deleted member's Redis keys were left to expire", { userId, error: err.message }));
+  // sends accepted before the sessions ended and written since (the memberships are gone now: no more can be)
+  setTimeout(() => {
+    void deleteMessagesOf(deps, userId, ids)
+      .then(() => forgetRedisState(deps, userId))
+      .catch((err: Error) => log.warn("a deleted member's late messages were not deleted", { userId, error: err.message }));
+  }, LATE_SENDS_MS);
 }

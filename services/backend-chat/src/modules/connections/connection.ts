@@ -548,6 +548,10 @@ export class Connection implements BucketState {
     const queuedAt = performance.now();
     this.sendChain = (this.sendChain ?? Promise.resolve()).then(async () => {
       try {
+        // The socket closed meanwhile (its session revoked, the client gone): nobody hears the
+        // answer, and the client resends what it did not hear about. A member deleting their
+        // account closes their sockets first: what they queued must not be written after.
+        if (this.isClosed()) return;
         // A send that failed for an outage fails those queued behind it at once: each would wait
         // its own deadline in turn (k sends, k × 5 s); the client resends them, in order, shortly.
         if (queuedAt < this.sendFailedAt) throw new AppError(503, "unavailable", "messages cannot be stored right now; resend later with the same id");
