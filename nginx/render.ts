@@ -639,9 +639,12 @@ export function renderNginxConfig(o: RenderOptions): string {
       "proxy_connect_timeout 1s;",
       `proxy_read_timeout ${wsTimeout}s;`,
       `proxy_send_timeout ${wsTimeout}s;`,
-      // A draining replica refuses the upgrade with 503: try another one.
+      // A draining replica refuses the upgrade with 503: try another one — every replica if need
+      // be (a scale-down from 5 to 2 drains three at once: three tries could all land on them),
+      // within less than the 10 s the web client waits for a welcome.
       "proxy_next_upstream error timeout http_502 http_503;",
-      "proxy_next_upstream_tries 3;",
+      "proxy_next_upstream_tries 0;",
+      "proxy_next_upstream_timeout 8s;",
       ...upstreamTarget(o, "chat"),
     ]),
     "}",

@@ -1,7 +1,7 @@
 /** The development certificates' revocation list, made with the real openssl CLI. */
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureDevCerts, issueClient, revokeClient } from "./certs.ts";
@@ -37,4 +37,19 @@ test("a revoked client certificate fails the check, the others pass; a CA made a
   const again = ensureDevCerts({ dir });
   const fresh = issueClient(again, "fresh", { force: true });
   expect(verify(again, fresh.cert)).toBe("ok");
+});
+
+test("the compose .env in the working directory does not reach the Bun scripts (bunfig.toml: env = false)", () => {
+  // (in a directory of its own, with this repository's bunfig.toml and a .env as compose users have it)
+  const probe = mkdtempSync(join(tmpdir(), "xplicit-env-"));
+  try {
+    copyFileSync(join(import.meta.dir, "..", "bunfig.toml"), join(probe, "bunfig.toml"));
+    writeFileSync(join(probe, ".env"), "CERTS_DIR=../certs\nXPLICIT_ENV_PROBE=leaked\n");
+    writeFileSync(join(probe, "probe.ts"), "console.log(JSON.stringify([process.env.CERTS_DIR ?? null, process.env.XPLICIT_ENV_PROBE ?? null]));\n");
+    const { CERTS_DIR: _, XPLICIT_ENV_PROBE: __, ...env } = process.env;
+    const r = spawnSync(process.execPath, ["probe.ts"], { cwd: probe, env, encoding: "utf8" });
+    expect(r.stdout.trim()).toBe("[null,null]");
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
 });
