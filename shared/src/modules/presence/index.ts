@@ -18,8 +18,8 @@ export interface PresenceOptions {
 
 /**
  * ARGV: replica, keep (1: set the replica's field, 0: remove it), TTL seconds, then pairs of
- * (presence hash key, online key). Sets the replica's field in each hash to a deadline TTL seconds
- * from Redis' clock, or removes it, then makes the online key expire at the latest deadline still
+ * (presence hash key, online key). Moves the replica's field in each hash to a deadline TTL seconds
+ * from Redis' clock (never back), or removes it, then makes the online key expire at the latest deadline still
  * ahead, or deletes it when none is. Returns was, is (1/0: online before and after) for each member,
  * so a flip needs no reads around it. Deadlines are Redis' time, not the replica's: a replica whose
  * clock ran minutes behind wrote deadlines Redis expired at once (its members shown offline).
@@ -33,8 +33,11 @@ for i = 4, #ARGV, 2 do
   local hash, online = ARGV[i], ARGV[i + 1]
   out[#out + 1] = redis.call('EXISTS', online)
   if keep then
-    redis.call('HSET', hash, replica, deadline)
-    redis.call('EXPIRE', hash, ttl)
+    -- never earlier than already set: several holders share one field (the long-poll's devices),
+    -- and a short hold must not cut a longer one, nor the hash's other replicas' fields
+    local current = tonumber(redis.call('HGET', hash, replica))
+    if not current or current < deadline then redis.call('HSET', hash, replica, deadline) end
+    if redis.call('TTL', hash) < ttl then redis.call('EXPIRE', hash, ttl) end
   else
     redis.call('HDEL', hash, replica)
   end
@@ -102,9 +105,13 @@ export function createPresence(opts: PresenceOptions) {
     return (await apply(replica, [userId], true))[0]!;
   }
 
-  /** Heartbeat for every member this replica holds. */
-  async function refresh(replica: string, userIds: Iterable<string>): Promise<void> {
-    await apply(replica, userIds, false);
+  /**
+   * Heartbeat for every member this replica holds: online through it for `seconds` more (the
+   * TTL by default). Also a draining replica's hold on its members while their clients move (a
+   * planned move must not read as "gone"), and a long-poll's, for as long as the poll waits.
+   */
+  async function refresh(replica: string, userIds: Iterable<string>, seconds = ttl): Promise<void> {
+    await apply(replica, userIds, false, seconds);
   }
 
   /** This replica no longer holds these members (a drain's lingering ones, once their time is up). */
@@ -112,18 +119,9 @@ export function createPresence(opts: PresenceOptions) {
     return apply(replica, userIds, true);
   }
 
-  /**
-   * A draining replica's members stay online through it for `seconds` more (however their sockets
-   * close): their clients are told to come back on another replica within that time, and a planned
-   * move must not read as "gone" (partners told offline, "you have a message" for what they see live).
-   */
-  async function linger(replica: string, userIds: Iterable<string>, seconds: number): Promise<void> {
-    await apply(replica, userIds, false, seconds);
-  }
-
   const online = (userIds: readonly string[]) => areOnline(redis, keys, userIds);
 
-  return { connected, disconnected, departed, refresh, linger, online };
+  return { connected, disconnected, departed, refresh, online };
 }
 
 export type Presence = ReturnType<typeof createPresence>;

@@ -64,11 +64,22 @@ test("by default a replica's deadline is 45 s ahead: a replica killed without it
   await defaults.disconnected("7", "replica-killed");
 });
 
-test("a draining replica's members linger online through it for the seconds given, then fall off", async () => {
-  await presence.connected("7", "replica-draining");
-  await presence.linger("replica-draining", ["7"], 1);
+test("a hold for a few seconds (a long-poll that stopped) keeps a member online that long, then they fall off", async () => {
+  await presence.refresh("http-longpoll", ["7"], 1);
   expect(await presence.online(["7"])).toEqual([true]);
   // (the deadline is whole seconds of Redis' clock: past it within 2.1 s)
   for (let i = 0; i < 25 && (await presence.online(["7"]))[0]; i++) await Bun.sleep(100);
   expect(await presence.online(["7"])).toEqual([false]);
+});
+
+test("a short hold never cuts a longer one on the same field (two devices long-polling), nor the other replicas' fields", async () => {
+  await presence.connected("8", "replica-socket");
+  await presence.refresh("http-longpoll", ["8"], 40);
+  await presence.refresh("http-longpoll", ["8"], 1);
+  const now = Math.floor(Date.now() / 1000);
+  const fields = await redis.hgetall(keys.presence("8"));
+  expect(Number(fields["http-longpoll"])).toBeGreaterThanOrEqual(now + 35);
+  expect(await redis.ttl(keys.presence("8"))).toBeGreaterThan(30);
+  await Bun.sleep(1_500);
+  expect(await presence.online(["8"])).toEqual([true]);
 });

@@ -122,3 +122,11 @@ test("polls per member are budgeted: past it 429 with Retry-After", async () => 
   expect(past.status).toBe(429);
   expect(Number(past.headers.get("retry-after"))).toBeGreaterThan(0);
 });
+
+test("a long-poll keeps its member online while it waits and a moment after, not a whole presence period", async () => {
+  const { client, user } = await registeredClient(api);
+  expect((await client.get("/api/events")).status).toBe(200);
+  const ttl = await api.deps.redis.ttl(api.deps.keys.online(user.id));
+  expect(ttl).toBeGreaterThan(0);
+  expect(ttl).toBeLessThanOrEqual(16);
+});

@@ -12,6 +12,8 @@ import { createWaiters } from "./waiters.ts";
 
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const LONGPOLL_PRESENCE = "http-longpoll";
+/** A long-poll client is online this long past its poll's wait (it polls again at once; backoff after errors is longer). */
+const LONGPOLL_ONLINE_AFTER_SECONDS = 15;
 /**
  * One answer carries at most this much of the log (at least one event); the client polls again
  * from the cursor it was given (`more: true`). A whole replay log is up to 1 MiB: answering it to
@@ -77,8 +79,10 @@ export function eventsRoutes(deps: ApiDeps) {
       epoch ??= head.epoch;
     }
 
-    // A member polling over HTTP has an open client: keep them "online" for the worker and peers.
-    await deps.presence.refresh(LONGPOLL_PRESENCE, [userId]);
+    // A member polling over HTTP has an open client: "online" for the worker and peers while the
+    // poll waits and a moment after (the client polls again at once); a client that stops — signed
+    // out, closed — is offline that much later, not a whole presence period.
+    await deps.presence.refresh(LONGPOLL_PRESENCE, [userId], waitSeconds + LONGPOLL_ONLINE_AFTER_SECONDS);
     let result = await deps.events.replayAfter(userId, after, epoch);
     if (result.ok && result.frames.length === 0 && waitSeconds > 0) {
       const from = after;

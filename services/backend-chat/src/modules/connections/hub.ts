@@ -56,7 +56,7 @@ export class Hub {
   /** members whose channel SUBSCRIBE is still in flight */
   private readonly subscribing = new Map<string, Promise<unknown>>();
   private recovering: Promise<void> | null = null;
-  /** draining: members whose last socket here closes stay online through this replica (presence.linger) */
+  /** draining: members whose last socket here closes stay online through this replica for a while (leaveSoon) */
   private leaving = false;
   /** the members held while draining, settled once their clients had time to come back elsewhere */
   private readonly lingering = new Set<string>();
@@ -216,7 +216,7 @@ export class Hub {
   async leaveSoon(seconds: number): Promise<void> {
     this.leaving = true;
     for (const userId of this.members.keys()) this.lingering.add(userId);
-    await this.deps.presence.linger(this.deps.config.chat.replicaName, this.lingering, seconds);
+    await this.deps.presence.refresh(this.deps.config.chat.replicaName, this.lingering, seconds);
   }
 
   /**
