@@ -282,8 +282,22 @@ export async function countUnread(sql: Sql, userIds: readonly string[]): Promise
   return out;
 }
 
-/** Counted-event marks older than a day: no retry of their job comes that late. */
+/** Counted-event records a statement deletes at most (each within the statement timeout, however many a day makes). */
+const COUNTED_PER_DELETE = 10_000;
+
+/** Counted-event records older than a day, a batch at a time: no retry of their job comes that late. */
 export async function forgetOldCountedEvents(sql: Sql): Promise<number> {
-  const rows = await sql`delete from notification_counted where counted_at < now() - interval '1 day'`;
-  return rows.count;
+  let total = 0;
+  for (;;) {
+    const rows = await sql`
+      with old as (
+        select user_id, event_key from notification_counted
+        where counted_at < now() - interval '1 day'
+        limit ${COUNTED_PER_DELETE}
+      )
+      delete from notification_counted n using old
+      where n.user_id = old.user_id and n.event_key = old.event_key`;
+    total += rows.count;
+    if (rows.count < COUNTED_PER_DELETE) return total;
+  }
 }
