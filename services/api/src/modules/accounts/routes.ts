@@ -160,6 +160,9 @@ export function accountsRoutes(deps: ApiDeps) {
   app.delete("/me", requireMember(deps), async (c) => {
     const body = await readJsonObject(c);
     const account = await confirmPassword(c, "password", body.password, "account_deletion");
+    // Bun closes a connection idle for its idleTimeout (60 s), one whose answer is still being made
+    // included: a long deletion (big groups) keeps its own open (the server is Hono's env on Bun)
+    (c.env as { timeout?: (req: Request, seconds: number) => void } | undefined)?.timeout?.(c.req.raw, 0);
     await deleteAccount(deps, account.id);
     log.audit("account_deleted", { userId: account.id, ip: ipOf(c) });
     c.header("Set-Cookie", clearedSessionCookie(deps.config.session.cookieName));
