@@ -17,15 +17,15 @@ export interface PresenceOptions {
 }
 
 /**
- * ARGV: replica, keep (1: set the replica's field, 0: remove it), TTL seconds, then pairs of
- * (presence hash key, online key). Moves the replica's field in each hash to a deadline TTL seconds
- * from Redis' clock (never back), or removes it, then makes the online key expire at the latest deadline still
+ * ARGV: replica, keep (1: move the replica's field forward, 2: set it exactly, 0: remove it), TTL
+ * seconds, then pairs of (presence hash key, online key). Moves the replica's field in each hash to a
+ * deadline TTL seconds from Redis' clock (never back, unless exactly), or removes it, then makes the online key expire at the latest deadline still
  * ahead, or deletes it when none is. Returns was, is (1/0: online before and after) for each member,
  * so a flip needs no reads around it. Deadlines are Redis' time, not the replica's: a replica whose
  * clock ran minutes behind wrote deadlines Redis expired at once (its members shown offline).
  */
 const UPDATE_SCRIPT = `
-local replica, keep, ttl = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3])
+local replica, keep, exact, ttl = ARGV[1], ARGV[2] ~= '0', ARGV[2] == '2', tonumber(ARGV[3])
 local now = tonumber(redis.call('TIME')[1])
 local deadline = now + ttl
 local out = {}
@@ -36,7 +36,7 @@ for i = 4, #ARGV, 2 do
     -- never earlier than already set: several holders share one field (the long-poll's devices),
     -- and a short hold must not cut a longer one, nor the hash's other replicas' fields
     local current = tonumber(redis.call('HGET', hash, replica))
-    if not current or current < deadline then redis.call('HSET', hash, replica, deadline) end
+    if exact or not current or current < deadline then redis.call('HSET', hash, replica, deadline) end
     if redis.call('TTL', hash) < ttl then redis.call('EXPIRE', hash, ttl) end
   else
     redis.call('HDEL', hash, replica)
@@ -83,11 +83,11 @@ export function createPresence(opts: PresenceOptions) {
   redis.defineCommand("xpPresenceUpdate", { numberOfKeys: 0, lua: UPDATE_SCRIPT });
   const update = (redis as unknown as WithUpdate).xpPresenceUpdate.bind(redis);
 
-  async function apply(replica: string, userIds: Iterable<string>, remove: boolean, seconds = ttl): Promise<PresenceChange[]> {
+  async function apply(replica: string, userIds: Iterable<string>, mode: "remove" | "forward" | "exact", seconds = ttl): Promise<PresenceChange[]> {
     const ids = [...userIds];
     const changes: PresenceChange[] = [];
     for (let i = 0; i < ids.length; i += CHUNK) {
-      const args: (string | number)[] = [replica, remove ? 0 : 1, seconds];
+      const args: (string | number)[] = [replica, mode === "remove" ? 0 : mode === "forward" ? 1 : 2, seconds];
       for (const id of ids.slice(i, i + CHUNK)) args.push(keys.presence(id), keys.online(id));
       const flat = await update(...args);
       for (let j = 0; j < flat.length; j += 2) changes.push({ wasOnline: flat[j] === 1, isOnline: flat[j + 1] === 1 });
@@ -97,12 +97,12 @@ export function createPresence(opts: PresenceOptions) {
 
   /** The member's first socket on this replica opened. */
   async function connected(userId: string, replica: string): Promise<PresenceChange> {
-    return (await apply(replica, [userId], false))[0]!;
+    return (await apply(replica, [userId], "forward"))[0]!;
   }
 
   /** The member's last socket on this replica closed. */
   async function disconnected(userId: string, replica: string): Promise<PresenceChange> {
-    return (await apply(replica, [userId], true))[0]!;
+    return (await apply(replica, [userId], "remove"))[0]!;
   }
 
   /**
@@ -111,17 +111,25 @@ export function createPresence(opts: PresenceOptions) {
    * planned move must not read as "gone"), and a long-poll's, for as long as the poll waits.
    */
   async function refresh(replica: string, userIds: Iterable<string>, seconds = ttl): Promise<void> {
-    await apply(replica, userIds, false, seconds);
+    await apply(replica, userIds, "forward", seconds);
+  }
+
+  /**
+   * This replica's own hold on its members, for exactly `seconds` from now (a draining replica's:
+   * however long its heartbeat had promised, they fall off when the hold ends should it die).
+   */
+  async function holdExactly(replica: string, userIds: Iterable<string>, seconds: number): Promise<void> {
+    await apply(replica, userIds, "exact", seconds);
   }
 
   /** This replica no longer holds these members (a drain's lingering ones, once their time is up). */
   async function departed(replica: string, userIds: Iterable<string>): Promise<PresenceChange[]> {
-    return apply(replica, userIds, true);
+    return apply(replica, userIds, "remove");
   }
 
   const online = (userIds: readonly string[]) => areOnline(redis, keys, userIds);
 
-  return { connected, disconnected, departed, refresh, online };
+  return { connected, disconnected, departed, refresh, holdExactly, online };
 }
 
 export type Presence = ReturnType<typeof createPresence>;

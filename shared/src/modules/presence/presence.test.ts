@@ -83,3 +83,10 @@ test("a short hold never cuts a longer one on the same field (two devices long-p
   await Bun.sleep(1_500);
   expect(await presence.online(["8"])).toEqual([true]);
 });
+
+test("a replica's exact hold (a drain) replaces the deadline its heartbeat promised: should it die, its members fall off when the hold ends", async () => {
+  await presence.connected("9", "replica-leaving");
+  await presence.holdExactly("replica-leaving", ["9"], 1);
+  for (let i = 0; i < 25 && (await presence.online(["9"]))[0]; i++) await Bun.sleep(100);
+  expect(await presence.online(["9"])).toEqual([false]);
+});

@@ -216,7 +216,7 @@ export class Hub {
   async leaveSoon(seconds: number): Promise<void> {
     this.leaving = true;
     for (const userId of this.members.keys()) this.lingering.add(userId);
-    await this.deps.presence.refresh(this.deps.config.chat.replicaName, this.lingering, seconds);
+    await this.deps.presence.holdExactly(this.deps.config.chat.replicaName, this.lingering, seconds);
   }
 
   /**
