@@ -79,15 +79,30 @@ test("a repeat announced again after the peer shut the conversation (contact set
   expect((await messageEvents(a)).map((e) => e.data.messageId)).toEqual([first.answer.messageId, first.answer.messageId]);
 });
 
-test("an announcement whose reply was lost but which Redis ran late still notifies the offline member, once, resent or not", async () => {
-  const { a, b, conv } = await pair();
+/**
+ * Deps whose event appends go through a relay (replies or commands held on cue) on a connection
+ * with a 300 ms command timeout, and that record every "you have a message" call; `fine`: the
+ * same recording, Redis direct.
+ */
+async function lossyAnnouncements(name: string, extra: { maxRetriesPerRequest?: number } = {}) {
   const relay = await redisRelay(config.redisUrl);
-  const slow = createRedis(relay.url, "test-messages:slow", { commandTimeout: 300 });
+  const slow = createRedis(relay.url, name, { commandTimeout: 300, ...extra });
   const notified: string[][] = [];
   const onOfflineRecipients = async (ids: string[]) => void notified.push(ids);
-  const late: MessagingDeps = { ...deps, events: createEventStream({ redis: slow, keys, maxEvents: 1000, maxAgeSeconds: 3600 }), onOfflineRecipients };
+  await slow.ping();
+  return {
+    relay,
+    notified,
+    lossy: { ...deps, events: createEventStream({ redis: slow, keys, maxEvents: 1000, maxAgeSeconds: 3600 }), onOfflineRecipients } as MessagingDeps,
+    fine: { ...deps, onOfflineRecipients } as MessagingDeps,
+    close: () => (slow.disconnect(), relay.close()),
+  };
+}
+
+test("an announcement whose reply was lost but which Redis ran late still notifies the offline member, once, resent or not", async () => {
+  const { a, b, conv } = await pair();
+  const { relay, notified, lossy: late, fine, close } = await lossyAnnouncements("test-messages:slow");
   try {
-    await slow.ping();
     const input = { id: crypto.randomUUID(), conversationId: conv, body: "late" };
     relay.holdReplies();
     await expect(sendMessage(late, a, input)).rejects.toThrow();
@@ -95,37 +110,30 @@ test("an announcement whose reply was lost but which Redis ran late still notifi
     for (let i = 0; i < 50 && notified.length === 0; i++) await Bun.sleep(100);
     expect(notified).toEqual([[b]]);
     // the client's resend finds the late answer: the same message, nobody notified again
-    const again = await sendMessage({ ...deps, onOfflineRecipients }, a, input);
+    const again = await sendMessage(fine, a, input);
     expect(again.duplicate).toBe(true);
     await Bun.sleep(1_500);
     expect(notified).toEqual([[b]]);
   } finally {
-    slow.disconnect();
-    relay.close();
+    close();
   }
 });
 
 test("an announcement that never reached Redis: the resend announces and notifies, and the watch on the lost reply does not notify again", async () => {
   const { a, b, conv } = await pair();
-  const relay = await redisRelay(config.redisUrl);
-  const slow = createRedis(relay.url, "test-messages:lost", { commandTimeout: 300, maxRetriesPerRequest: 0 });
-  const notified: string[][] = [];
-  const onOfflineRecipients = async (ids: string[]) => void notified.push(ids);
-  const lost: MessagingDeps = { ...deps, events: createEventStream({ redis: slow, keys, maxEvents: 1000, maxAgeSeconds: 3600 }), onOfflineRecipients };
+  const { relay, notified, lossy: lost, fine, close } = await lossyAnnouncements("test-messages:lost", { maxRetriesPerRequest: 0 });
   try {
-    await slow.ping();
     const input = { id: crypto.randomUUID(), conversationId: conv, body: "never arrived" };
     relay.hold();
     await expect(sendMessage(lost, a, input)).rejects.toThrow();
     // what was held back is dropped with the connection: the script never runs
     relay.cut();
-    const again = await sendMessage({ ...deps, onOfflineRecipients }, a, input);
+    const again = await sendMessage(fine, a, input);
     expect(again.duplicate).toBe(true);
     await Bun.sleep(2_500);
     expect(notified).toEqual([[b]]);
   } finally {
-    slow.disconnect();
-    relay.close();
+    close();
   }
 });
 

@@ -84,10 +84,25 @@ interface Announcement {
   repeat?: true;
 }
 
-/** Whoever notifies for this send first (a repeat's announcement, or the watch on a lost reply); once. */
-async function claimNotifying(deps: MessagingDeps, key: string): Promise<boolean> {
-  const ttl = deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS;
-  return (await deps.redis.set(`${key}:notified`, "1", "EX", ttl, "NX")) === "OK";
+/** How long a send's answer is kept for its repeats. */
+function answerTtlSeconds(deps: MessagingDeps): number {
+  return deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS;
+}
+
+/**
+ * "You have a message" for the members offline. `once`: a repeat's announcement and the watch on
+ * a lost reply may both get here for one send; whichever takes the mark first notifies, and gives
+ * the mark back should notifying fail.
+ */
+async function notifyOffline(deps: MessagingDeps, key: string, offline: string[], data: MessageEventData, once: boolean): Promise<void> {
+  const notify = deps.onOfflineRecipients;
+  if (!notify || offline.length === 0) return;
+  const mark = `${key}:notified`;
+  if (once && (await deps.redis.set(mark, "1", "EX", answerTtlSeconds(deps), "NX")) !== "OK") return;
+  await notify(offline, data).catch(async (err: unknown) => {
+    if (once) await deps.redis.del(mark).catch(() => {});
+    throw err;
+  });
 }
 
 /**
@@ -98,12 +113,11 @@ async function claimNotifying(deps: MessagingDeps, key: string): Promise<boolean
  * message, the members offline then are notified (unless a repeat's own announcement did it).
  */
 function notifyIfAnnouncedLate(deps: MessagingDeps, key: string, a: Announcement, data: MessageEventData): void {
-  const notify = deps.onOfflineRecipients;
-  if (!notify || lateWatches.has(key) || lateWatches.size >= MAX_LATE_WATCHES) return;
+  if (!deps.onOfflineRecipients || lateWatches.has(key) || lateWatches.size >= MAX_LATE_WATCHES) return;
   lateWatches.add(key);
   // as long as the answer would be kept: a command given up on is sent again when the connection
   // comes back, however long that takes
-  const until = performance.now() + (deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS) * 1000;
+  const until = performance.now() + answerTtlSeconds(deps) * 1000;
   void (async () => {
     for (let pause = 1000; performance.now() < until; pause = Math.min(pause * 2, 15_000)) {
       await Bun.sleep(pause);
@@ -112,13 +126,7 @@ function notifyIfAnnouncedLate(deps: MessagingDeps, key: string, a: Announcement
       if (found.messageId !== a.message.id) return;
       const others = a.members.filter((m) => m !== a.senderId);
       const online = await areOnline(deps.redis, deps.keys, others);
-      const offline = others.filter((_, i) => !online[i]);
-      if (offline.length === 0 || !(await claimNotifying(deps, key))) return;
-      await notify(offline, data).catch(async (err: unknown) => {
-        await deps.redis.del(`${key}:notified`).catch(() => {});
-        throw err;
-      });
-      return;
+      return notifyOffline(deps, key, others.filter((_, i) => !online[i]), data, true);
     }
   })()
     .catch(() => {})
@@ -152,7 +160,7 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
   const result = await deps.events
     .appendOnce(
       a.members.map((userId) => ({ userId, kind: "message" as const, data })),
-      { key, ttlSeconds: deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS, seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}", placeholder: LEGACY_PENDING, localReplica: deps.replicaName },
+      { key, ttlSeconds: answerTtlSeconds(deps), seqOf: senderIndex, head: `${json.slice(0, -1)},"seq":`, tail: "}", placeholder: LEGACY_PENDING, localReplica: deps.replicaName },
     )
     .catch((err: unknown) => {
       if (outcomeUnknown(err) && !a.again) notifyIfAnnouncedLate(deps, key, a, data);
@@ -161,16 +169,7 @@ async function announce(deps: MessagingDeps, key: string, a: Announcement): Prom
   if (!result.ok) return { existing: JSON.parse(result.existing) as SentAnswer };
   const offline = result.appended.filter((x) => !x.online && x.userId !== a.senderId).map((x) => x.userId);
   // A missed "you have a message" notification must never fail the send itself.
-  if (offline.length && deps.onOfflineRecipients && !a.again) {
-    const notify = deps.onOfflineRecipients;
-    void (async () => {
-      if (a.repeat && !(await claimNotifying(deps, key))) return;
-      await notify(offline, data).catch(async (err: unknown) => {
-        if (a.repeat) await deps.redis.del(`${key}:notified`).catch(() => {});
-        throw err;
-      });
-    })().catch(() => {});
-  }
+  if (!a.again) void notifyOffline(deps, key, offline, data, a.repeat === true).catch(() => {});
   return { answer: { ...base, seq: result.appended[senderIndex]!.seq }, ownEvent: result.frame };
 }
 
@@ -190,11 +189,9 @@ async function refusalFor(deps: MessagingDeps, senderId: string, conversationId:
   return forbidden("blocked", "you cannot message this member");
 }
 
-/** The peer's contact setting refuses the sender here (the writer's rule, migration 010). */
+/** The peer's contact setting refuses the sender here (the writer's rule, migration 010; it reads the setting first). */
 async function shutBy(deps: MessagingDeps, peer: string, senderId: string, conversationId: string): Promise<boolean> {
-  const [row] = await deps.sql<{ shut: boolean }[]>`
-    select exists (select 1 from contact_policies where user_id = ${peer})
-      and refuses_message_from(${peer}, ${senderId}, ${conversationId}) as shut`;
+  const [row] = await deps.sql<{ shut: boolean }[]>`select refuses_message_from(${peer}, ${senderId}, ${conversationId}) as shut`;
   return row?.shut === true;
 }
 
@@ -209,7 +206,7 @@ async function answerRepeat(deps: MessagingDeps, key: string, senderId: string, 
   // A row older than an answer is kept was announced, and its answer expired since: its offline
   // members were notified then. A younger one with no answer never was (its first attempt died
   // between its write and its announcement, or Redis lost the answer): notified now.
-  const answerTtlMs = (deps.answerTtlSeconds ?? DEFAULT_SEND_ANSWER_TTL_SECONDS) * 1000;
+  const answerTtlMs = answerTtlSeconds(deps) * 1000;
   const again = Date.now() - row.created_at.getTime() > answerTtlMs ? ({ again: true } as const) : ({ repeat: true } as const);
   // The peer may have shut the conversation since (their contact setting): the writer would refuse
   // a new message, so an old one is not put in front of them again either — the sender alone hears it.
